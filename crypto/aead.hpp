@@ -1,0 +1,55 @@
+#pragma once
+// AeadCipher: one direction's data key. Seals and opens in place with a 96-bit nonce made of the
+// per-key IV XOR the 64-bit packet counter (right-aligned, as TLS 1.3 builds record nonces), so a
+// counter is never reused under one key as long as the caller never repeats it.
+//
+// Per-packet calls never allocate and take no lock: the OpenSSL cipher context is created once in
+// the constructor and reused. One AeadCipher must be used from one thread at a time.
+// seal/open return false on failure (authentication failure for open); they never throw.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace vpn::crypto {
+
+enum class CipherSuite { kAes256Gcm, kChaCha20Poly1305 };
+
+std::string_view toString(CipherSuite c);  // "aes-256-gcm", "chacha20-poly1305"
+bool parseCipher(std::string_view text, CipherSuite& out);
+bool cpuHasAesAcceleration();
+// AES-256-GCM first where the CPU has AES instructions, ChaCha20-Poly1305 first elsewhere.
+std::vector<CipherSuite> defaultCipherOrder();
+
+inline constexpr std::size_t kKeySize = 32;
+inline constexpr std::size_t kIvSize = 12;
+inline constexpr std::size_t kTagSize = 16;
+
+class AeadCipher {
+ public:
+  AeadCipher(CipherSuite suite, std::span<const std::uint8_t, kKeySize> key,
+             std::span<const std::uint8_t, kIvSize> iv);
+  ~AeadCipher();
+  AeadCipher(const AeadCipher&) = delete;
+  AeadCipher& operator=(const AeadCipher&) = delete;
+
+  // Encrypts `data` in place and writes the tag. `aad` is authenticated, not encrypted.
+  bool seal(std::uint64_t counter, std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+            std::span<std::uint8_t, kTagSize> tag);
+  // Decrypts `data` in place if the tag verifies; on false, `data` content is unspecified.
+  bool open(std::uint64_t counter, std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+            std::span<const std::uint8_t, kTagSize> tag);
+
+  CipherSuite suite() const { return suite_; }
+
+ private:
+  struct Impl;
+  CipherSuite suite_;
+  std::array<std::uint8_t, kIvSize> iv_{};
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vpn::crypto

@@ -1,0 +1,63 @@
+#pragma once
+// Network certificates: X.509 from the network's own CA. A peer certificate carries the peer name
+// in the subject CN and its overlay addresses as iPAddress SANs (an address with its prefix length
+// is encoded as the address alone; the prefix length goes in a private extension, see below).
+// A certificate for the rendezvous role carries the extended key usage / marker described in
+// certificate.cpp. Keys are Ed25519 (default) or ECDSA P-256.
+//
+// Errors: every function here runs at start-up or from the CLI and throws CryptoError whose
+// what() is one sentence a user can act on ("cannot read CA key ca.key: No such file or
+// directory"). Thread-safe: no shared state.
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "protocol/ip_address.hpp"
+
+namespace vpn::crypto {
+
+class CryptoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class KeyType { kEd25519, kEcdsaP256 };
+
+struct CertIdentity {
+  std::string name;                                // subject CN
+  std::vector<protocol::IpPrefix> addresses;       // overlay addresses with prefix lengths
+  bool rendezvous_role = false;
+  std::chrono::system_clock::time_point not_before;
+  std::chrono::system_clock::time_point not_after;
+  std::string issuer;                              // issuer CN
+  std::string fingerprint;                         // SHA-256 of the DER, lowercase hex
+};
+
+struct CaOptions {
+  std::string name;
+  KeyType key_type = KeyType::kEd25519;
+  int validity_days = 3650;
+};
+
+struct SignOptions {
+  std::string name;
+  std::vector<protocol::IpPrefix> addresses;
+  bool rendezvous_role = false;
+  KeyType key_type = KeyType::kEd25519;
+  int validity_days = 365;
+};
+
+// Writes <out>.crt and <out>.key (mode 0600). Refuses to overwrite existing files.
+void createCa(const CaOptions& opts, const std::filesystem::path& out);
+
+// Signs a new certificate with the CA at <ca>.crt / <ca>.key, writing <out>.crt and <out>.key.
+// Refuses to overwrite, and refuses validity beyond the CA's own expiry.
+void signCertificate(const std::filesystem::path& ca, const SignOptions& opts,
+                     const std::filesystem::path& out);
+
+// Reads a PEM certificate and returns what it says (no chain verification).
+CertIdentity readIdentity(const std::filesystem::path& cert_pem);
+
+}  // namespace vpn::crypto

@@ -1,0 +1,39 @@
+#pragma once
+// TlsContext: the credentials one process uses for every TLS 1.3 session: the network CA (the only
+// trust anchor), its own certificate and private key, and the data cipher preference.
+//
+// create() checks everything a user can get wrong and throws CryptoError with one clear sentence:
+// unreadable or malformed files, a key that does not match the certificate, a certificate not
+// issued by the CA, a certificate that is expired or not yet valid. It logs a warning when the
+// certificate expires within `expiry_warning`.
+// Ownership: the context must outlive every TlsSession made from it. Not thread-safe; one event
+// loop thread uses it.
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "crypto/aead.hpp"
+#include "crypto/certificate.hpp"
+
+namespace vpn::crypto {
+
+struct TlsContextOptions {
+  std::filesystem::path ca_cert;
+  std::filesystem::path cert;
+  std::filesystem::path key;
+  // The data ciphers we accept, most preferred first; both sides' TLS 1.3 cipher suite
+  // negotiation picks one and the data channel uses the same AEAD.
+  std::vector<CipherSuite> ciphers = defaultCipherOrder();
+  std::chrono::hours expiry_warning{24 * 30};
+};
+
+class TlsContext {
+ public:
+  static std::unique_ptr<TlsContext> create(const TlsContextOptions& opts);
+  virtual ~TlsContext() = default;
+
+  // Our own certificate, as read at create().
+  virtual const CertIdentity& identity() const = 0;
+};
+
+}  // namespace vpn::crypto

@@ -1,0 +1,69 @@
+#pragma once
+// The first byte of every datagram on the vpnpeer UDP port names its message family, so one
+// port carries handshakes, data, keepalives and (later) rendezvous, punch and relay traffic.
+//
+// Our families all start with the bits 01, so they never collide with STUN, whose first two bits
+// are 00 and whose bytes 4..7 hold the magic cookie 0x2112A442 (RFC 8489, demultiplexing as in
+// RFC 7983). Values not listed are unknown and dropped.
+//
+//   0x00-0x03  STUN (only with the magic cookie)
+//   0x41       handshake: reliable control channel carrying TLS 1.3        (handshake_packet.hpp)
+//   0x50/0x51  data, key phase 0/1: AEAD-sealed inner IP packet            (data_packet.hpp)
+//   0x52/0x53  keepalive, key phase 0/1: AEAD-sealed empty payload         (data_packet.hpp)
+//   0x60-0x6F  reserved: rendezvous
+//   0x70-0x77  reserved: punch probes
+//   0x78-0x7F  reserved: relay
+#include <cstdint>
+#include <span>
+
+namespace vpn::protocol {
+
+enum class PacketFamily : std::uint8_t {
+  kUnknown,
+  kStun,
+  kHandshake,
+  kData,
+  kKeepalive,
+  kRendezvous,
+  kPunch,
+  kRelay,
+};
+
+inline constexpr std::uint8_t kTypeHandshake = 0x41;
+inline constexpr std::uint8_t kTypeData = 0x50;       // | key phase
+inline constexpr std::uint8_t kTypeKeepalive = 0x52;  // | key phase
+inline constexpr std::uint32_t kStunMagicCookie = 0x2112A442;
+
+inline PacketFamily classify(std::span<const std::uint8_t> d) {
+  if (d.empty()) {
+    return PacketFamily::kUnknown;
+  }
+  std::uint8_t b = d[0];
+  if ((b & 0xC0) == 0) {
+    if (b <= 3 && d.size() >= 20 && d[4] == 0x21 && d[5] == 0x12 && d[6] == 0xA4 && d[7] == 0x42) {
+      return PacketFamily::kStun;
+    }
+    return PacketFamily::kUnknown;
+  }
+  if (b == kTypeHandshake) {
+    return PacketFamily::kHandshake;
+  }
+  if ((b & 0xFE) == kTypeData) {
+    return PacketFamily::kData;
+  }
+  if ((b & 0xFE) == kTypeKeepalive) {
+    return PacketFamily::kKeepalive;
+  }
+  if ((b & 0xF0) == 0x60) {
+    return PacketFamily::kRendezvous;
+  }
+  if ((b & 0xF8) == 0x70) {
+    return PacketFamily::kPunch;
+  }
+  if ((b & 0xF8) == 0x78) {
+    return PacketFamily::kRelay;
+  }
+  return PacketFamily::kUnknown;
+}
+
+}  // namespace vpn::protocol
