@@ -1,0 +1,42 @@
+#pragma once
+// Why the engine dropped something. A fixed enum so the per-packet path only increments an array
+// slot; the names are stable (they appear in `vpnpeer status --json`).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace vpn::client {
+
+enum class DropReason : std::uint8_t {
+  kMalformed,
+  kUnknownType,
+  kUnknownIndex,
+  kReplay,
+  kAuthFailed,
+  kBadInnerSource,
+  kBadInnerPacket,
+  kNoRoute,
+  kNoSession,
+  kUnknownPeer,
+  kHandshakeFailed,
+  kRateLimited,
+  kStunUnsupported,
+  kTxTooBig,
+  kCount,
+};
+
+inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::kCount);
+
+std::string_view toString(DropReason r);
+
+class DropCounters {
+ public:
+  void add(DropReason r) { counts_[static_cast<std::size_t>(r)]++; }
+  std::uint64_t get(DropReason r) const { return counts_[static_cast<std::size_t>(r)]; }
+
+ private:
+  std::array<std::uint64_t, kDropReasonCount> counts_{};
+};
+
+}  // namespace vpn::client

@@ -1,0 +1,190 @@
+// The data path (seal/open in place, routing by certified address, inner source check), keepalive
+// probes and RTT, key updates and dead-peer detection. Per-packet functions here neither allocate
+// nor throw (a key update, at most once per rekey interval, derives a new cipher).
+#include <algorithm>
+
+#include "base/byte_io.hpp"
+#include "client/engine/engine_impl.hpp"
+#include "protocol/inner_ip.hpp"
+
+namespace vpn::client {
+namespace {
+
+constexpr std::uint8_t kProbeRequest = 1;
+constexpr std::uint8_t kProbeReply = 2;
+constexpr std::size_t kProbeSize = 9;
+
+}  // namespace
+
+bool Engine::Impl::sealAndSend(PeerState& peer, Instant now, std::span<std::uint8_t> frame,
+                               std::size_t len, bool keepalive) {
+  PeerSession& s = *peer.session;
+  if (!keepalive && s.keys->updateDue(now, options.rekey_interval, options.rekey_after_packets)) {
+    s.keys->initiateUpdate(now);
+  }
+  auto packet = frame.first(protocol::kDataOverhead + len);
+  if (!s.keys->seal(keepalive, s.remote_index, packet, len)) {
+    drops.add(DropReason::kTxTooBig);
+    return false;
+  }
+  sink.sendDatagram(s.endpoint, packet);
+  s.last_tx = now;
+  if (!keepalive) {
+    peer.tx_packets++;
+    peer.tx_bytes += len;
+  }
+  return true;
+}
+
+void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t len) {
+  if (frame.size() < protocol::kDataOverhead || len > frame.size() - protocol::kDataOverhead) {
+    drops.add(DropReason::kTxTooBig);
+    return;
+  }
+  auto inner = frame.subspan(protocol::kDataHeaderSize, len);
+  auto addrs = protocol::parseInnerAddresses(inner);
+  if (!addrs) {
+    drops.add(DropReason::kBadInnerPacket);
+    return;
+  }
+  auto it = routes.find(addrs->destination);
+  if (it == routes.end()) {
+    drops.add(DropReason::kNoRoute);
+    return;
+  }
+  PeerState& peer = *it->second;
+  if (peer.session) {
+    sealAndSend(peer, now, frame, len, false);
+    return;
+  }
+  // No session: queue behind a handshake in progress, or start one if we know where to go.
+  if (!peer.pending && peer.retry_at == kNever) {
+    if (auto ep = peer.bestEndpoint()) {
+      initiate(peer, now, *ep, 0);
+    }
+  }
+  if (peer.session) {  // cannot happen in one call, but stay correct if it ever does
+    sealAndSend(peer, now, frame, len, false);
+    return;
+  }
+  if (!peer.pending || !peer.queue.push(inner)) {
+    drops.add(DropReason::kNoSession);
+  }
+}
+
+void Engine::Impl::flushQueue(PeerState& peer, Instant now) {
+  peer.queue.drain([&](std::span<const std::uint8_t> inner) {
+    std::copy(inner.begin(), inner.end(),
+              scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));
+    sealAndSend(peer, now, scratch, inner.size(), false);
+  });
+}
+
+void Engine::Impl::sendKeepalive(PeerState& peer, Instant now, std::uint8_t kind,
+                                 std::uint64_t token) {
+  std::array<std::uint8_t, protocol::kDataOverhead + kProbeSize> buf{};
+  ByteWriter w(std::span<std::uint8_t>(buf).subspan(protocol::kDataHeaderSize, kProbeSize));
+  w.u8(kind);
+  w.u64(token);
+  sealAndSend(peer, now, buf, kProbeSize, true);
+}
+
+void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
+                          std::span<std::uint8_t> datagram) {
+  auto header = protocol::parseDataHeader(datagram);
+  if (!header) {
+    drops.add(DropReason::kMalformed);
+    return;
+  }
+  auto it = by_index.find(header->receiver_index);
+  if (it == by_index.end() || !it->second->session ||
+      it->second->session->local_index != header->receiver_index) {
+    drops.add(DropReason::kUnknownIndex);
+    return;
+  }
+  PeerState& peer = *it->second;
+  PeerSession& s = *peer.session;
+  auto r = s.keys->open(now, *header, datagram, s.keyGrace());
+  if (r.status == DataKeys::OpenStatus::kReplay) {
+    drops.add(DropReason::kReplay);
+    return;
+  }
+  if (r.status != DataKeys::OpenStatus::kOk) {
+    drops.add(DropReason::kAuthFailed);
+    return;
+  }
+  // Authenticated from here on.
+  s.last_rx = now;
+  if (r.newest && !(from == s.endpoint)) {
+    s.endpoint = from;  // roaming: follow the peer, only on its newest authenticated packet
+    peer.last_endpoint = from;
+  }
+  auto plain = datagram.subspan(protocol::kDataHeaderSize,
+                                datagram.size() - protocol::kDataOverhead);
+  if (header->keepalive) {
+    if (plain.empty()) {
+      return;
+    }
+    if (plain.size() != kProbeSize) {
+      drops.add(DropReason::kMalformed);
+      return;
+    }
+    ByteReader rd(plain);
+    std::uint8_t kind = rd.u8();
+    std::uint64_t token = rd.u64();
+    if (kind == kProbeRequest) {
+      sendKeepalive(peer, now, kProbeReply, token);
+    } else if (kind == kProbeReply) {
+      if (s.probe_outstanding && token == s.probe_token && now >= s.probe_sent_at) {
+        s.probe_outstanding = false;
+        s.onRttSample(now - s.probe_sent_at);
+      }
+    } else {
+      drops.add(DropReason::kMalformed);
+    }
+    return;
+  }
+  auto addrs = protocol::parseInnerAddresses(plain);
+  if (!addrs) {
+    drops.add(DropReason::kBadInnerPacket);
+    return;
+  }
+  if (!peer.hasSourceAddress(addrs->source)) {
+    drops.add(DropReason::kBadInnerSource);
+    return;
+  }
+  peer.rx_packets++;
+  peer.rx_bytes += plain.size();
+  sink.writeTun(plain);
+}
+
+void Engine::Impl::serviceSession(PeerState& peer, Instant now) {
+  PeerSession& s = *peer.session;
+  if (now - s.last_rx >= options.dead_peer_timeout) {
+    dropSession(peer, now, "peer unresponsive: no authenticated packet for " +
+                               std::to_string(static_cast<long long>(
+                                   toSeconds(options.dead_peer_timeout))) + " s");
+    return;
+  }
+  s.keys->expire(now);
+  if (s.linger) {
+    if (now >= s.linger_until) {
+      s.linger.reset();
+      s.linger_until = kNever;
+    } else {
+      s.linger->flush(now, sink);
+    }
+  }
+  if (s.keys->updateDue(now, options.rekey_interval, options.rekey_after_packets)) {
+    s.keys->initiateUpdate(now);
+  }
+  if (now >= s.next_probe_at) {
+    s.probe_token = next_probe_token++;
+    s.probe_sent_at = now;
+    s.probe_outstanding = true;
+    s.next_probe_at = now + options.keepalive_interval;
+    sendKeepalive(peer, now, kProbeRequest, s.probe_token);
+  }
+}
+
+}  // namespace vpn::client

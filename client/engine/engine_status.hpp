@@ -1,0 +1,55 @@
+#pragma once
+// A snapshot of the engine's state for `vpnpeer status`. Plain values, copied out by
+// Engine::status(); holding one never touches the engine.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/time.hpp"
+#include "protocol/ip_address.hpp"
+
+namespace vpn::client {
+
+struct PeerStatus {
+  std::string name;
+  std::string state;                           // "idle" | "connecting" | "established"
+  std::optional<protocol::Endpoint> endpoint;  // where we send now
+  std::string path;                            // "direct-udp" when established, else "none"
+  std::optional<Duration> rtt;
+  std::vector<protocol::IpPrefix> addresses;   // certified overlay addresses (empty until a handshake)
+  std::string cipher;                          // "aes-256-gcm" / "chacha20-poly1305" / ""
+  // Inner IP bytes and packets through the tunnel (keepalives not included), over all sessions.
+  std::uint64_t tx_bytes = 0, rx_bytes = 0, tx_packets = 0, rx_packets = 0;
+  std::optional<Instant> last_handshake;       // when the current session was established
+  std::uint64_t handshakes = 0;                // completed handshakes with this peer
+  std::uint64_t key_updates = 0;               // data key updates (ours or the peer's), all sessions
+  std::string last_error;                      // e.g. "handshake failed: peer certificate rejected: ..."
+};
+
+struct EngineStatus {
+  std::vector<PeerStatus> peers;
+  // reason -> count, every reason listed even at 0
+  std::vector<std::pair<std::string, std::uint64_t>> drops;
+
+  // Convenience for tests and the CLI: the count for one reason (0 if unknown).
+  std::uint64_t drop(std::string_view reason) const {
+    for (const auto& [name, count] : drops) {
+      if (name == reason) {
+        return count;
+      }
+    }
+    return 0;
+  }
+  const PeerStatus* peer(std::string_view name) const {
+    for (const auto& p : peers) {
+      if (p.name == name) {
+        return &p;
+      }
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace vpn::client

@@ -1,0 +1,42 @@
+#pragma once
+// PeerSession: one established session with a peer: the two indices, where we send, the data
+// keys, liveness and RTT state, and the finished handshake lingering a little to ack the peer's
+// last flight. Owned by the Engine's per-peer state; replaced whole by a newer handshake.
+// Single-threaded; plain state plus small helpers that never allocate.
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "base/time.hpp"
+#include "client/engine/data_keys.hpp"
+#include "client/engine/handshake.hpp"
+#include "protocol/ip_address.hpp"
+
+namespace vpn::client {
+
+struct PeerSession {
+  std::uint32_t local_index = 0;   // the peer puts this in its packets to us
+  std::uint32_t remote_index = 0;  // we put this in our packets to the peer
+  protocol::Endpoint endpoint;
+  std::unique_ptr<DataKeys> keys;
+  Instant established_at{};
+  Instant last_rx{};  // last authenticated packet
+  Instant last_tx{};
+  // Keepalive probes: one outstanding at a time, identified by a token.
+  Instant next_probe_at{};
+  std::uint64_t probe_token = 0;
+  Instant probe_sent_at{};
+  bool probe_outstanding = false;
+  std::optional<Duration> srtt;
+  // The handshake that made this session, kept until linger_until to ack retransmissions.
+  std::unique_ptr<Handshake> linger;
+  Instant linger_until = kNever;
+
+  void onRttSample(Duration sample) { srtt = srtt ? (*srtt * 7 + sample) / 8 : sample; }
+  // How long an old receive key stays after a key update: three RTTs covers reordering within
+  // the path's own delay spread; the 2 s floor covers an unmeasured RTT and scheduling jitter.
+  Duration keyGrace() const { return std::max<Duration>(seconds(2), srtt ? *srtt * 3 : Duration{}); }
+};
+
+}  // namespace vpn::client
