@@ -27,9 +27,8 @@ fi
 head -c "${SIZE_MB}M" /dev/urandom >"$WORK/send.bin"
 sent_sum=$(sha256sum <"$WORK/send.bin" | cut -d' ' -f1)
 
-nsx b timeout "$TIMEOUT" socat -u "TCP-LISTEN:5001,bind=$B_V4,reuseaddr" "OPEN:$WORK/recv.bin,creat,trunc" &
-rx=$!
-track_pid "$rx"
+nsbg b timeout "$TIMEOUT" socat -u "TCP-LISTEN:5001,bind=$B_V4,reuseaddr" "OPEN:$WORK/recv.bin,creat,trunc"
+rx=$LAST_PID
 # `ss` succeeds with empty output, so look for the port in what it prints.
 if ! wait_until 5 bash -c "ip netns exec $(ns b) ss -Hltn 'sport = :5001' | grep -q 5001"; then
   fail "bulk tcp: receiver did not start listening"

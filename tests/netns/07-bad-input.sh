@@ -53,8 +53,7 @@ check "check: listen error points at line $line" "no diagnostic for line $line" 
   grep -qE ":$line:[0-9]+: " <<<"$OUT"
 
 # 3. port already in use
-nsx a socat -u "UDP4-RECV:$PORT,bind=0.0.0.0" OPEN:/dev/null &
-track_pid $!
+nsbg a socat -u "UDP4-RECV:$PORT,bind=0.0.0.0" OPEN:/dev/null
 if ! wait_until 5 bash -c "ip netns exec $(ns a) ss -Hlun 'sport = :$PORT' | grep -q $PORT"; then
   fail "port in use: could not occupy UDP $PORT"
   finish

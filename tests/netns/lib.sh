@@ -171,6 +171,17 @@ write_peer() {
   } >"$file"
 }
 
+# nsbg NS cmd... : run cmd in the background inside the namespace; sets LAST_PID (the pid of
+#   cmd itself, since `ip netns exec` execs it) and kills it on exit. Don't wrap this in a
+#   subshell or pipeline: $! would then be a bash process, not cmd.
+nsbg() {
+  local n=$1
+  shift
+  ip netns exec "$NS_PREFIX$n" "$@" &
+  LAST_PID=$!
+  track_pid "$LAST_PID"
+}
+
 # start_peer NS CONFIG LOGFILE -> sets LAST_PID; the daemon runs in the namespace in background
 start_peer() {
   local n=$1 cfg=$2 logf=$3
