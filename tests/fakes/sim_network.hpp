@@ -1,0 +1,116 @@
+#pragma once
+// SimNetwork: an in-process UDP network for Engines on a FakeClock. Each Node is an EngineSink
+// with an Endpoint; datagrams a node sends go through a NoisyLink and are delivered to the node
+// owning the destination endpoint at their virtual arrival time. run*() advance the clock to the
+// earliest of the next delivery and every engine's nextDeadline(), so nothing ever sleeps.
+//
+// Tests may cut links, tap every datagram sent, inject datagrams, and replace a node's engine (a
+// peer restart). Not thread-safe. A node must outlive nothing: the network owns the nodes.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "client/engine/engine.hpp"
+#include "tests/fakes/fake_clock.hpp"
+#include "tests/fakes/noisy_link.hpp"
+
+namespace vpn::test {
+
+class SimNetwork;
+
+struct Datagram {
+  protocol::Endpoint from;
+  protocol::Endpoint to;
+  std::vector<std::uint8_t> bytes;
+};
+
+class SimNode : public client::EngineSink {
+ public:
+  SimNode(SimNetwork& net, protocol::Endpoint ep) : net_(net), endpoint_(ep) {}
+
+  void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  void writeTun(std::span<const std::uint8_t> packet) override {
+    tun.emplace_back(packet.begin(), packet.end());
+  }
+
+  const protocol::Endpoint& endpoint() const { return endpoint_; }
+  client::Engine& engine() { return *engine_; }
+  bool hasEngine() const { return engine_ != nullptr; }
+  // Creates (or replaces: a restart) the engine of this node and starts it.
+  void startEngine(crypto::TlsContext& tls, client::EngineOptions options);
+  void stopEngine() { engine_.reset(); }
+  // Hands an inner packet to the engine as the TUN reader would (with head- and tailroom).
+  void sendTun(std::span<const std::uint8_t> inner);
+  client::EngineStatus status() const;
+
+  std::vector<std::vector<std::uint8_t>> tun;  // packets the engine wrote to its TUN
+
+ private:
+  SimNetwork& net_;
+  protocol::Endpoint endpoint_;
+  std::unique_ptr<client::Engine> engine_;
+};
+
+class SimNetwork {
+ public:
+  SimNetwork(FakeClock& clock, std::uint64_t seed) : clock_(clock), link_(seed) {}
+
+  SimNode& addNode(const protocol::Endpoint& ep);
+  FakeClock& clock() { return clock_; }
+  NoisyLink& noise() { return link_; }
+
+  void setLink(const LinkConfig& cfg) { default_link_ = cfg; }
+  void setLink(const protocol::Endpoint& from, const protocol::Endpoint& to, const LinkConfig& cfg) {
+    links_[{from, to}] = cfg;
+  }
+  // Cut both directions between a and b (true) or restore them.
+  void cut(const protocol::Endpoint& a, const protocol::Endpoint& b, bool cut);
+  // Called for every datagram a node sends, before the link decides its fate.
+  std::function<void(const Datagram&)> on_send;
+  // Delivers bytes to `to` as if sent by `from`, after `delay` (no link noise).
+  void inject(const protocol::Endpoint& from, const protocol::Endpoint& to,
+              std::vector<std::uint8_t> bytes, Duration delay = Duration::zero());
+
+  // Runs the simulation until the clock reaches now + d.
+  void runFor(Duration d);
+  // Runs until pred() holds (checked after every step) or `limit` of virtual time passes.
+  bool runUntil(const std::function<bool()>& pred, Duration limit);
+
+  std::uint64_t delivered() const { return delivered_; }
+  std::uint64_t sent() const { return sent_; }
+
+ private:
+  friend class SimNode;
+  struct InFlight {
+    Instant at;
+    std::uint64_t seq;
+    Datagram d;
+    bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+  void send(const protocol::Endpoint& from, const protocol::Endpoint& to,
+            std::span<const std::uint8_t> bytes);
+  // One step: advance to the next event (not past `limit`), deliver and fire timers. False when
+  // the next event lies beyond the limit.
+  bool step(Instant limit);
+  Instant nextEvent() const;
+
+  FakeClock& clock_;
+  NoisyLink link_;
+  LinkConfig default_link_;
+  std::map<std::pair<protocol::Endpoint, protocol::Endpoint>, LinkConfig> links_;
+  std::set<std::pair<protocol::Endpoint, protocol::Endpoint>> cuts_;
+  std::vector<std::unique_ptr<SimNode>> nodes_;
+  std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> queue_;
+  std::uint64_t seq_ = 0;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t sent_ = 0;
+  std::uint64_t stalled_steps_ = 0;
+};
+
+}  // namespace vpn::test

@@ -1,0 +1,50 @@
+#include "tests/fakes/test_pki.hpp"
+
+#include <stdlib.h>
+
+#include <stdexcept>
+
+#include "crypto/certificate.hpp"
+
+namespace vpn::test {
+
+TestPki::TestPki(std::string ca_name) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "vpnpeer-pki-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    throw std::runtime_error("cannot create temp dir");
+  }
+  dir_ = tmpl;
+  ca_ = dir_ / "ca";
+  crypto::CaOptions opts;
+  opts.name = std::move(ca_name);
+  crypto::createCa(opts, ca_);
+}
+
+TestPki::~TestPki() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::unique_ptr<crypto::TlsContext> TestPki::makeContext(
+    const std::string& name, const std::vector<std::string>& addresses,
+    std::vector<crypto::CipherSuite> ciphers) {
+  crypto::SignOptions opts;
+  opts.name = name;
+  for (const auto& a : addresses) {
+    auto p = protocol::IpPrefix::parse(a);
+    if (!p) {
+      throw std::invalid_argument("bad test address " + a);
+    }
+    opts.addresses.push_back(*p);
+  }
+  auto out = dir_ / (name + "-" + std::to_string(serial_++));
+  crypto::signCertificate(ca_, opts, out);
+  crypto::TlsContextOptions ctx;
+  ctx.ca_cert = ca_.string() + ".crt";
+  ctx.cert = out.string() + ".crt";
+  ctx.key = out.string() + ".key";
+  ctx.ciphers = std::move(ciphers);
+  return crypto::TlsContext::create(ctx);
+}
+
+}  // namespace vpn::test
