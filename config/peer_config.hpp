@@ -1,0 +1,47 @@
+#pragma once
+// PeerConfig: the validated contents of a peer file (docs/peer-file.md), as plain values. Produced
+// by parsePeerConfig()/loadPeerConfig() in config/load.hpp; once returned, every field has passed
+// validation and every path is resolved. Plain value types, no hidden state; thread-compatible.
+// Engines should receive the individual typed values, never a PeerConfig.
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/ip_address.hpp"
+
+namespace vpn::config {
+
+struct PeerEntry {
+  std::string name;
+  std::optional<protocol::Endpoint> endpoint;  // absent: we wait for the peer to reach us
+};
+
+struct TunnelSettings {
+  std::string cipher = "auto";  // "auto", "aes-256-gcm" or "chacha20-poly1305"
+  std::chrono::seconds keepalive{10};
+  std::chrono::seconds rekey{120};
+  std::chrono::seconds dead_peer{40};
+  int cert_expiry_warning_days = 30;
+};
+
+struct PeerConfig {
+  std::filesystem::path source;  // the peer file
+  std::string name;
+  std::vector<protocol::IpPrefix> addresses;  // one or two: at most one IPv4 and one IPv6
+  protocol::Endpoint listen;
+  // Resolved against the folder of the peer file when relative in the file.
+  std::filesystem::path ca, cert, key, control_socket;
+  std::string log_level = "info";  // "debug", "info", "warn" or "error"
+  std::string tun_name = "vpn0";
+  int mtu = 1400;
+  TunnelSettings tunnel;
+  std::vector<PeerEntry> peers;
+};
+
+// 1 to 64 characters of [a-z0-9._-], starting with a letter or a digit.
+bool isValidPeerName(std::string_view name);
+
+}  // namespace vpn::config

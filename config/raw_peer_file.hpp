@@ -1,0 +1,71 @@
+#pragma once
+// Internal to vpn::config (not for other folders). The two passes over a peer file meet here:
+// readPeerFile() (toml_reader.cpp, the only user of toml++) checks syntax, structure, key names
+// and value types, and fills a RawPeerFile with each value and its position; validatePeerFile()
+// (validate.cpp, std only) checks meanings and builds the PeerConfig. Both append to `errors`.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_error.hpp"
+#include "config/peer_config.hpp"
+
+namespace vpn::config::detail {
+
+struct Pos {
+  int line = 0;
+  int column = 0;
+};
+
+// A value as found in the file. `value` is empty when the key is absent or has the wrong type
+// (the reader has already reported a wrong type or a missing required key). `pos` is the value's
+// position when present, else the enclosing table's.
+template <typename T>
+struct Raw {
+  std::optional<T> value;
+  Pos pos;
+};
+
+struct RawAddress {
+  std::string text;
+  Pos pos;
+  std::string key_path;  // "peer.address" or "peer.address[1]"
+};
+
+struct RawPeerEntry {
+  std::string key_path;  // "peers[0]"
+  Pos pos;
+  Raw<std::string> name;
+  Raw<std::string> endpoint;
+};
+
+struct RawPeerFile {
+  Raw<std::string> name, listen, ca, cert, key, log_level, control_socket;
+  Raw<std::vector<RawAddress>> address;
+  Raw<std::string> tun_name;
+  Raw<std::int64_t> mtu;
+  Raw<std::string> cipher;
+  Raw<std::int64_t> keepalive, rekey, dead_peer, cert_expiry_warning_days;
+  std::vector<RawPeerEntry> peers;
+};
+
+// Key names per table, in the order the documentation lists them.
+inline constexpr std::string_view kRootTables[] = {"peer", "tun", "tunnel", "peers"};
+inline constexpr std::string_view kPeerKeys[] = {"name", "address", "listen",    "ca",
+                                                 "cert", "key",     "log_level", "control_socket"};
+inline constexpr std::string_view kTunKeys[] = {"name", "mtu"};
+inline constexpr std::string_view kTunnelKeys[] = {"cipher", "keepalive", "rekey", "dead_peer",
+                                                   "cert_expiry_warning_days"};
+inline constexpr std::string_view kPeersKeys[] = {"name", "endpoint"};
+
+RawPeerFile readPeerFile(std::string_view toml_text, const std::string& file,
+                         std::vector<ConfigError>& errors);
+
+PeerConfig validatePeerFile(const RawPeerFile& raw, const std::string& file,
+                            const std::filesystem::path& base_dir,
+                            std::vector<ConfigError>& errors);
+
+}  // namespace vpn::config::detail
