@@ -172,6 +172,8 @@ EngineStatus Engine::Impl::status(Instant /*now*/) const {
       ps.rtt = peer.session->srtt;
       ps.cipher = peer.cipher;
       ps.last_handshake = peer.last_handshake;
+      ps.local_index = peer.session->local_index;
+      ps.remote_index = peer.session->remote_index;
     } else {
       ps.state = (peer.pending || peer.retry_at != kNever) ? "connecting" : "idle";
       ps.endpoint = peer.pending ? std::optional(peer.pending->endpoint()) : peer.bestEndpoint();

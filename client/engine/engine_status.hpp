@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,8 @@ struct PeerStatus {
   std::uint64_t handshakes = 0;                // completed handshakes with this peer
   std::uint64_t key_updates = 0;               // data key updates (ours or the peer's), all sessions
   std::string last_error;                      // e.g. "handshake failed: peer certificate rejected: ..."
+  // Session indices (0 when not established): ours is in the peer's packets to us, and back.
+  std::uint32_t local_index = 0, remote_index = 0;
 };
 
 struct EngineStatus {
