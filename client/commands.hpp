@@ -1,0 +1,41 @@
+#pragma once
+// The `vpnpeer` subcommands. Each returns the process exit code: 0 success, 1 a runtime failure
+// (reported on stderr in one sentence), 2 bad input (usage, peer file or certificate problems).
+// Each prints its own messages; none throws.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vpn::client {
+
+struct CertCaArgs {
+  std::string name;
+  std::filesystem::path out;
+  std::string key_type = "ed25519";
+  int days = 3650;
+};
+struct CertSignArgs {
+  std::filesystem::path ca;
+  std::string name;
+  std::vector<std::string> ips;
+  bool rendezvous = false;
+  std::filesystem::path out;
+  std::string key_type = "ed25519";
+  int days = 365;
+};
+struct ControlArgs {
+  std::optional<std::filesystem::path> config;
+  std::optional<std::filesystem::path> socket;
+  bool json = false;
+};
+
+int runCertCa(const CertCaArgs& a);
+int runCertSign(const CertSignArgs& a);
+int runCertShow(const std::filesystem::path& cert);
+int runCheck(const std::filesystem::path& config);
+int runUp(const std::filesystem::path& config, const std::string& log_level_override);
+int runStatus(const ControlArgs& a);
+int runDown(const ControlArgs& a);
+
+}  // namespace vpn::client

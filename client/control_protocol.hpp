@@ -1,0 +1,38 @@
+#pragma once
+// The control protocol between `vpnpeer status|down` and a running `vpnpeer up`, over the Unix
+// socket named by [peer] control_socket. One request per connection:
+//
+//   request:  "VPNPEER/1 <command> [<argument>]\n"      command: status | down
+//             status takes "json" or "text" as argument
+//   response: "VPNPEER/1 OK\n<body>"   or   "VPNPEER/1 ERR <one sentence>\n"
+//
+// The version in the first word lets a newer client talk to an older daemon and fail clearly.
+// Pure functions; no I/O.
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vpn::client {
+
+inline constexpr std::string_view kControlVersion = "VPNPEER/1";
+
+struct ControlRequest {
+  std::string command;
+  std::string argument;
+};
+
+std::string formatRequest(std::string_view command, std::string_view argument = {});
+// nullopt if the line is not a request of our version (the caller answers with an error).
+std::optional<ControlRequest> parseRequest(std::string_view line);
+
+std::string okResponse(std::string_view body);
+std::string errorResponse(std::string_view sentence);
+
+struct ControlResponse {
+  bool ok = false;
+  std::string body;  // the body when ok, the sentence otherwise
+};
+// A response that does not start with our version is reported as an error.
+ControlResponse parseResponse(std::string_view text);
+
+}  // namespace vpn::client

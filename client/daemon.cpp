@@ -1,0 +1,280 @@
+#include "client/daemon.hpp"
+
+#include <array>
+#include <csignal>
+#include <vector>
+
+#include "base/log.hpp"
+#include "base/time.hpp"
+#include "client/control_protocol.hpp"
+#include "client/engine/engine.hpp"
+#include "client/engine/engine_sink.hpp"
+#include "client/identity_check.hpp"
+#include "client/status_render.hpp"
+#include "crypto/aead.hpp"
+#include "crypto/tls_context.hpp"
+#include "net/fd_watcher.hpp"
+#include "net/loop.hpp"
+#include "net/signal_watcher.hpp"
+#include "net/timer.hpp"
+#include "net/udp_transport.hpp"
+#include "net/unix_server.hpp"
+#include "protocol/data_packet.hpp"
+#include "protocol/handshake_packet.hpp"
+#include "tun/interface_config.hpp"
+#include "tun/linux_tun_device.hpp"
+#include "tun/netlink_socket.hpp"
+
+namespace vpn::client {
+namespace {
+
+// TUN reads per wake-up before we yield to the loop, so UDP input is not starved.
+constexpr int kTunReadBudget = 64;
+// The largest MTU a peer file accepts, plus our overhead: peers with a larger MTU than ours
+// still fit in a receive slot.
+constexpr std::size_t kMaxDatagram = 9000 + protocol::kDataOverhead + 64;
+
+std::vector<crypto::CipherSuite> cipherOrder(const std::string& choice) {
+  crypto::CipherSuite c;
+  if (choice != "auto" && crypto::parseCipher(choice, c)) {
+    return {c};
+  }
+  return crypto::defaultCipherOrder();
+}
+
+EngineOptions engineOptions(const config::PeerConfig& cfg) {
+  EngineOptions o;
+  o.own_name = cfg.name;
+  for (const auto& p : cfg.peers) {
+    o.peers.push_back(PeerSpec{p.name, p.endpoint});
+  }
+  o.keepalive_interval = cfg.tunnel.keepalive;
+  o.dead_peer_timeout = cfg.tunnel.dead_peer;
+  o.rekey_interval = cfg.tunnel.rekey;
+  return o;
+}
+
+}  // namespace
+
+struct Daemon::Impl final : EngineSink {
+  config::PeerConfig cfg;
+  uv_loop_t loop{};
+  bool loop_open = false;
+  Instant started = Clock::now();
+
+  std::unique_ptr<crypto::TlsContext> tls;
+  std::unique_ptr<tun::LinuxTunDevice> tun_dev;
+  std::unique_ptr<net::UvUdpTransport> udp;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<net::FdWatcher> tun_watch;
+  std::unique_ptr<net::Timer> timer;
+  std::unique_ptr<net::SignalWatcher> signals;
+  std::unique_ptr<net::UnixServer> control;
+  std::unique_ptr<net::Timer> stop_timer;
+
+  // One frame is enough: the engine seals in place and the transport copies into its batch.
+  std::vector<std::uint8_t> frame;
+  std::uint64_t tun_write_errors = 0;
+  bool stopping = false;
+
+  explicit Impl(config::PeerConfig c) : cfg(std::move(c)) {
+    if (uv_loop_init(&loop) != 0) {
+      throw StartupError("cannot initialise the event loop");
+    }
+    loop_open = true;
+  }
+
+  ~Impl() override {
+    teardown();
+    // Every owner of a handle goes before the drain, which frees the handles.
+    engine.reset();
+    udp.reset();
+    control.reset();
+    stop_timer.reset();
+    if (loop_open) {
+      auto r = net::closeAllAndDrain(loop);
+      if (r.force_closed != 0 || !r.loop_closed) {
+        LOG_WARN("event loop shut down with %zu handle(s) still open", r.force_closed);
+      }
+    }
+    tun_dev.reset();  // closing the fd removes the device, its addresses and routes
+  }
+
+  void start() {
+    crypto::TlsContextOptions topt;
+    topt.ca_cert = cfg.ca;
+    topt.cert = cfg.cert;
+    topt.key = cfg.key;
+    topt.ciphers = cipherOrder(cfg.tunnel.cipher);
+    topt.expiry_warning = std::chrono::hours(24 * cfg.tunnel.cert_expiry_warning_days);
+    try {
+      tls = crypto::TlsContext::create(topt);
+    } catch (const crypto::CryptoError& e) {
+      throw StartupError(e.what());
+    }
+    auto problems = checkIdentity(cfg, tls->identity());
+    if (!problems.empty()) {
+      std::string all;
+      for (const auto& p : problems) {
+        all += all.empty() ? "" : "\n";
+        all += p;
+      }
+      throw StartupError(all);
+    }
+
+    frame.resize(protocol::kDataHeaderSize + static_cast<std::size_t>(cfg.mtu) +
+                 protocol::kAeadTagSize + 64);
+    try {
+      udp = net::UvUdpTransport::open(loop, cfg.listen, kMaxDatagram,
+                                      [this](std::span<net::ReceivedDatagram> batch) {
+                                        onUdpBatch(batch);
+                                      });
+      tun_dev = tun::LinuxTunDevice::open(cfg.tun_name);
+      auto nl = tun::LinuxNetlinkSocket::open();
+      tun::configureInterface(*nl, tun_dev->name(), cfg.addresses, cfg.mtu);
+      control = net::UnixServer::listen(loop, cfg.control_socket,
+                                        [this](std::string_view req) { return onControl(req); });
+    } catch (const net::NetError& e) {
+      throw StartupError(e.what());
+    } catch (const tun::TunError& e) {
+      throw StartupError(e.what());
+    }
+
+    engine = std::make_unique<Engine>(*tls, engineOptions(cfg), *this);
+    stop_timer = std::make_unique<net::Timer>(loop, [this] { stop(); });
+    timer = std::make_unique<net::Timer>(loop, [this] { onTimer(); });
+    tun_watch = net::FdWatcher::create(loop, tun_dev->fd(), [this] { onTunReadable(); });
+    signals = std::make_unique<net::SignalWatcher>(
+        loop, std::vector<int>{SIGINT, SIGTERM}, [this](int sig) {
+          LOG_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+          stop();
+        });
+    std::string addrs;
+    for (const auto& a : cfg.addresses) {
+      addrs += (addrs.empty() ? "" : ", ") + a.toString();
+    }
+    LOG_INFO("%s is up: %s on %s, UDP %s, %zu peer(s) configured", cfg.name.c_str(), addrs.c_str(),
+             tun_dev->name().c_str(), udp->localEndpoint().toString().c_str(), cfg.peers.size());
+    engine->start(Clock::now());
+    afterEvent();
+  }
+
+  void stop() {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    teardown();
+  }
+
+  // Closes every edge; the loop then runs out of active handles and run() returns.
+  void teardown() {
+    tun_watch.reset();
+    signals.reset();
+    timer.reset();
+    if (udp) {
+      udp->flush();
+      udp->close();
+    }
+    if (control) {
+      control->close();
+    }
+  }
+
+  void afterEvent() {
+    if (stopping) {
+      return;
+    }
+    udp->flush();
+    timer->armAt(engine->nextDeadline());
+  }
+
+  void onUdpBatch(std::span<net::ReceivedDatagram> batch) {
+    if (stopping) {
+      return;
+    }
+    Instant now = Clock::now();
+    for (auto& d : batch) {
+      engine->onDatagram(now, d.from, d.data);
+    }
+    afterEvent();
+  }
+
+  void onTunReadable() {
+    if (stopping) {
+      return;
+    }
+    Instant now = Clock::now();
+    std::span<std::uint8_t> payload(frame.data() + protocol::kDataHeaderSize,
+                                    frame.size() - protocol::kDataHeaderSize - protocol::kAeadTagSize);
+    for (int i = 0; i < kTunReadBudget; ++i) {
+      long n = tun_dev->read(payload);
+      if (n <= 0) {
+        break;
+      }
+      engine->onTunPacket(now, frame, static_cast<std::size_t>(n));
+    }
+    afterEvent();
+  }
+
+  void onTimer() {
+    if (stopping) {
+      return;
+    }
+    engine->onTimer(Clock::now());
+    afterEvent();
+  }
+
+  std::string onControl(std::string_view line) {
+    auto req = parseRequest(line);
+    if (!req) {
+      return errorResponse("malformed request; this daemon speaks " + std::string(kControlVersion));
+    }
+    if (req->command == "status") {
+      Instant now = Clock::now();
+      DaemonInfo info;
+      info.name = cfg.name;
+      info.listen = udp ? udp->localEndpoint().toString() : cfg.listen.toString();
+      info.tun = tun_dev ? tun_dev->name() : cfg.tun_name;
+      for (const auto& a : cfg.addresses) {
+        info.addresses.push_back(a.toString());
+      }
+      info.uptime_s = toSeconds(now - started);
+      info.tun_write_errors = tun_write_errors;
+      info.udp_tx_dropped = udp ? udp->stats().tx_dropped : 0;
+      auto st = engine->status(now);
+      return okResponse(req->argument == "json" ? renderStatusJson(info, st, now)
+                                                : renderStatusText(info, st, now));
+    }
+    if (req->command == "down") {
+      LOG_INFO("shutting down on request from the control socket");
+      // Answer first; the stop runs from the next loop iteration, after the reply is queued.
+      stop_timer->armAt(Clock::now());
+      return okResponse("stopping\n");
+    }
+    return errorResponse("unknown command '" + req->command + "'; known: status, down");
+  }
+
+  // EngineSink
+  void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override {
+    udp->send(to, bytes);
+  }
+  void writeTun(std::span<const std::uint8_t> packet) override {
+    if (!tun_dev->write(packet)) {
+      ++tun_write_errors;
+    }
+  }
+};
+
+Daemon::Daemon(config::PeerConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+
+Daemon::~Daemon() = default;
+
+int Daemon::run() {
+  impl_->start();
+  uv_run(&impl_->loop, UV_RUN_DEFAULT);
+  LOG_INFO("%s is down", impl_->cfg.name.c_str());
+  return 0;
+}
+
+}  // namespace vpn::client

@@ -1,0 +1,110 @@
+// vpnpeer: command-line entry point. Parsing is CLI11's; each subcommand lives in commands.cpp.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "client/commands.hpp"
+
+int main(int argc, char** argv) {
+  using namespace vpn::client;
+  CLI::App app{"vpnpeer: a peer-to-peer VPN. Peers authenticate with certificates of the network's "
+               "own CA and talk over one UDP port."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "vpnpeer 0.1.0");
+
+  auto* cert = app.add_subcommand("cert", "create a network CA and sign peer certificates");
+  cert->require_subcommand(1);
+  CertCaArgs ca_args;
+  auto* ca = cert->add_subcommand("ca", "create the network CA (writes OUT.crt and OUT.key)");
+  ca->add_option("--name", ca_args.name, "the network's name (certificate CN)")->required();
+  ca->add_option("--out", ca_args.out, "output path prefix, e.g. ca")->required();
+  ca->add_option("--key-type", ca_args.key_type, "ed25519 or p256")
+      ->check(CLI::IsMember({"ed25519", "p256"}));
+  ca->add_option("--days", ca_args.days, "validity in days")->check(CLI::Range(1, 36500));
+
+  CertSignArgs sign_args;
+  auto* sign = cert->add_subcommand("sign", "sign a peer certificate with the CA");
+  sign->add_option("--ca", sign_args.ca, "CA path prefix (reads CA.crt and CA.key)")->required();
+  sign->add_option("--name", sign_args.name, "peer name (certificate CN)")->required();
+  sign->add_option("--ip", sign_args.ips, "overlay address with prefix, e.g. 10.42.0.1/24; repeat "
+                                          "for IPv6");
+  sign->add_flag("--rendezvous", sign_args.rendezvous, "certificate for a rendezvous server");
+  sign->add_option("--out", sign_args.out, "output path prefix, e.g. alice")->required();
+  sign->add_option("--key-type", sign_args.key_type, "ed25519 or p256")
+      ->check(CLI::IsMember({"ed25519", "p256"}));
+  sign->add_option("--days", sign_args.days, "validity in days")->check(CLI::Range(1, 36500));
+
+  std::filesystem::path show_path;
+  auto* show = cert->add_subcommand("show", "print what a certificate says");
+  show->add_option("cert", show_path, "certificate file")->required();
+
+  std::filesystem::path check_path;
+  auto* check = app.add_subcommand("check", "validate a peer file and its certificates");
+  check->add_option("-c,--config", check_path, "peer file")->required();
+
+  std::filesystem::path up_path;
+  std::string log_level;
+  auto* up = app.add_subcommand("up", "bring the tunnel up (foreground; Ctrl-C stops it)");
+  up->add_option("-c,--config", up_path, "peer file")->required();
+  up->add_option("--log-level", log_level, "debug, info, warn or error (overrides the peer file)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+
+  ControlArgs status_args;
+  std::filesystem::path status_cfg;
+  std::filesystem::path status_sock;
+  auto* status = app.add_subcommand("status", "show peers, paths, RTT and counters of a running up");
+  auto* sc = status->add_option("-c,--config", status_cfg, "peer file (to find its control socket)");
+  auto* ss = status->add_option("--socket", status_sock, "control socket path");
+  sc->excludes(ss);
+  status->add_flag("--json", status_args.json, "stable JSON output (see docs/status.md)");
+
+  ControlArgs down_args;
+  std::filesystem::path down_cfg;
+  std::filesystem::path down_sock;
+  auto* down = app.add_subcommand("down", "stop a running up");
+  auto* dc = down->add_option("-c,--config", down_cfg, "peer file (to find its control socket)");
+  auto* ds = down->add_option("--socket", down_sock, "control socket path");
+  dc->excludes(ds);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  if (*ca) {
+    return runCertCa(ca_args);
+  }
+  if (*sign) {
+    return runCertSign(sign_args);
+  }
+  if (*show) {
+    return runCertShow(show_path);
+  }
+  if (*check) {
+    return runCheck(check_path);
+  }
+  if (*up) {
+    return runUp(up_path, log_level);
+  }
+  if (*status) {
+    if (*sc) {
+      status_args.config = status_cfg;
+    }
+    if (*ss) {
+      status_args.socket = status_sock;
+    }
+    return runStatus(status_args);
+  }
+  if (*down) {
+    if (*dc) {
+      down_args.config = down_cfg;
+    }
+    if (*ds) {
+      down_args.socket = down_sock;
+    }
+    return runDown(down_args);
+  }
+  return 2;
+}

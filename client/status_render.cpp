@@ -1,0 +1,167 @@
+#include "client/status_render.hpp"
+
+#include <cstdio>
+
+#include "client/json_writer.hpp"
+
+namespace vpn::client {
+namespace {
+
+double millis(Duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+std::string humanBytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024.0 && u < 4) {
+    v /= 1024.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
+  return buf;
+}
+
+std::string humanAgo(Duration d) {
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  char buf[48];
+  if (s < 120) {
+    std::snprintf(buf, sizeof buf, "%lld s ago", static_cast<long long>(s));
+  } else if (s < 7200) {
+    std::snprintf(buf, sizeof buf, "%lld min ago", static_cast<long long>(s / 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lld h ago", static_cast<long long>(s / 3600));
+  }
+  return buf;
+}
+
+std::string join(const std::vector<protocol::IpPrefix>& v) {
+  std::string r;
+  for (const auto& p : v) {
+    r += r.empty() ? "" : ", ";
+    r += p.toString();
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status, Instant now) {
+  JsonWriter w;
+  w.beginObject();
+  w.key("version").value(1);
+  w.key("name").value(info.name);
+  w.key("listen").value(info.listen);
+  w.key("tun").value(info.tun);
+  w.key("addresses").beginArray();
+  for (const auto& a : info.addresses) {
+    w.value(a);
+  }
+  w.endArray();
+  w.key("uptime_s").value(info.uptime_s);
+  w.key("peers").beginArray();
+  for (const auto& p : status.peers) {
+    w.beginObject();
+    w.key("name").value(p.name);
+    w.key("state").value(p.state);
+    w.key("endpoint");
+    p.endpoint ? w.value(p.endpoint->toString()) : w.null();
+    w.key("path").value(p.path);
+    w.key("rtt_ms");
+    p.rtt ? w.value(millis(*p.rtt)) : w.null();
+    w.key("addresses").beginArray();
+    for (const auto& a : p.addresses) {
+      w.value(a.toString());
+    }
+    w.endArray();
+    w.key("cipher").value(p.cipher);
+    w.key("tx_bytes").value(p.tx_bytes);
+    w.key("rx_bytes").value(p.rx_bytes);
+    w.key("tx_packets").value(p.tx_packets);
+    w.key("rx_packets").value(p.rx_packets);
+    w.key("last_handshake_s_ago");
+    p.last_handshake ? w.value(toSeconds(now - *p.last_handshake)) : w.null();
+    w.key("handshakes").value(p.handshakes);
+    w.key("key_updates").value(p.key_updates);
+    w.key("last_error").value(p.last_error);
+    w.endObject();
+  }
+  w.endArray();
+  w.key("drops").beginObject();
+  for (const auto& [reason, count] : status.drops) {
+    w.key(reason).value(count);
+  }
+  w.key("tun_write_errors").value(info.tun_write_errors);
+  w.key("udp_tx_dropped").value(info.udp_tx_dropped);
+  w.endObject();
+  w.endObject();
+  return w.str() + "\n";
+}
+
+std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status, Instant now) {
+  std::string out;
+  char line[512];
+  std::string addrs;
+  for (const auto& a : info.addresses) {
+    addrs += addrs.empty() ? "" : ", ";
+    addrs += a;
+  }
+  std::snprintf(line, sizeof line, "vpnpeer %s: %s on %s, listening on UDP %s\n", info.name.c_str(),
+                addrs.c_str(), info.tun.c_str(), info.listen.c_str());
+  out += line;
+  if (status.peers.empty()) {
+    out += "\nno peers configured\n";
+  }
+  for (const auto& p : status.peers) {
+    out += "\npeer " + p.name + "\n";
+    out += "  state:          " + p.state;
+    if (p.state == "established") {
+      out += " (" + p.path + ")";
+    }
+    out += "\n";
+    out += "  endpoint:       " + (p.endpoint ? p.endpoint->toString() : std::string("unknown")) +
+           "\n";
+    if (!p.addresses.empty()) {
+      out += "  addresses:      " + join(p.addresses) + "\n";
+    }
+    if (p.rtt) {
+      std::snprintf(line, sizeof line, "  rtt:            %.2f ms\n", millis(*p.rtt));
+      out += line;
+    }
+    if (!p.cipher.empty()) {
+      out += "  cipher:         " + p.cipher + "\n";
+    }
+    std::snprintf(line, sizeof line, "  transfer:       %s received, %s sent (%llu / %llu packets)\n",
+                  humanBytes(p.rx_bytes).c_str(), humanBytes(p.tx_bytes).c_str(),
+                  static_cast<unsigned long long>(p.rx_packets),
+                  static_cast<unsigned long long>(p.tx_packets));
+    out += line;
+    if (p.last_handshake) {
+      std::snprintf(line, sizeof line, "  last handshake: %s (%llu handshakes, %llu key updates)\n",
+                    humanAgo(now - *p.last_handshake).c_str(),
+                    static_cast<unsigned long long>(p.handshakes),
+                    static_cast<unsigned long long>(p.key_updates));
+      out += line;
+    }
+    if (!p.last_error.empty()) {
+      out += "  last error:     " + p.last_error + "\n";
+    }
+  }
+  std::string drops;
+  for (const auto& [reason, count] : status.drops) {
+    if (count != 0) {
+      drops += drops.empty() ? "" : ", ";
+      drops += reason + " " + std::to_string(count);
+    }
+  }
+  if (info.tun_write_errors != 0) {
+    drops += (drops.empty() ? "" : ", ") + std::string("tun_write_errors ") +
+             std::to_string(info.tun_write_errors);
+  }
+  out += "\ndropped packets: " + (drops.empty() ? std::string("none") : drops) + "\n";
+  return out;
+}
+
+}  // namespace vpn::client

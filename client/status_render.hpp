@@ -1,0 +1,26 @@
+#pragma once
+// Renders a daemon's state for `vpnpeer status`: stable JSON (documented in docs/status.md, with a
+// "version" field bumped on incompatible changes) and a text form for people. Pure functions.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/time.hpp"
+#include "client/engine/engine_status.hpp"
+
+namespace vpn::client {
+
+struct DaemonInfo {
+  std::string name;
+  std::string listen;
+  std::string tun;
+  std::vector<std::string> addresses;
+  double uptime_s = 0;
+  std::uint64_t tun_write_errors = 0;
+  std::uint64_t udp_tx_dropped = 0;
+};
+
+std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status, Instant now);
+std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status, Instant now);
+
+}  // namespace vpn::client
