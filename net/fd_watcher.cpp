@@ -3,7 +3,7 @@
 #include <string>
 
 #include "base/log.hpp"
-#include "net/udp_transport.hpp"
+#include "net/net_error.hpp"
 
 namespace vpn::net {
 

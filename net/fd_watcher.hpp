@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 
+#include "net/net_error.hpp"
 #include "net/uv_handle.hpp"
 
 namespace vpn::net {

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "net/udp_transport.hpp"
+#include "net/net_error.hpp"
 
 namespace vpn::net {
 

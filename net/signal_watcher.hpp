@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "net/net_error.hpp"
 #include "net/uv_handle.hpp"
 
 namespace vpn::net {

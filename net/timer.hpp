@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "base/time.hpp"
+#include "net/net_error.hpp"
 #include "net/uv_handle.hpp"
 
 namespace vpn::net {

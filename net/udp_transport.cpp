@@ -31,8 +31,8 @@ void setBuffer(int fd, int force_opt, int opt, int bytes) {
                    " is already in use; stop the other program or change [peer] listen");
   }
   if (err == EADDRNOTAVAIL) {
-    throw NetError("cannot listen on UDP " + listen.toString() + ": no local interface has address " +
-                   addr + "; change [peer] listen");
+    throw NetError("cannot listen on UDP " + listen.toString() +
+                   ": no local interface has address " + addr + "; change [peer] listen");
   }
   if (err == EACCES || err == EPERM) {
     throw NetError("cannot listen on UDP " + listen.toString() +

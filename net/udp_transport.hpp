@@ -20,17 +20,13 @@
 #include <functional>
 #include <memory>
 #include <span>
-#include <stdexcept>
 #include <vector>
 
+#include "net/net_error.hpp"
 #include "net/uv_handle.hpp"
 #include "protocol/ip_address.hpp"
 
 namespace vpn::net {
-
-class NetError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 struct ReceivedDatagram {
   protocol::Endpoint from;

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "net/udp_transport.hpp"
+#include "net/net_error.hpp"
 
 namespace vpn::net {
 namespace {

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "net/net_error.hpp"
+
 namespace vpn::net {
 
 std::string unixRequest(const std::filesystem::path& socket, std::string_view request_line,

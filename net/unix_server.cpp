@@ -11,7 +11,7 @@
 #include <system_error>
 
 #include "base/log.hpp"
-#include "net/udp_transport.hpp"
+#include "net/net_error.hpp"
 
 namespace vpn::net {
 namespace {
@@ -124,7 +124,8 @@ std::unique_ptr<UnixServer> UnixServer::listen(uv_loop_t& loop, const std::files
   }
   prepareParent(path);
   removeStale(p);
-  std::unique_ptr<UnixServer> s(new UnixServer(loop, path, std::move(handler), connection_timeout));
+  std::unique_ptr<UnixServer> s(
+      new UnixServer(loop, path, std::move(handler), connection_timeout));
   int rc = s->listener_.init([&](uv_pipe_t* h) { return uv_pipe_init(&loop, h, 0); });
   if (rc < 0) {
     throw NetError(std::string("cannot create the control socket: ") + uv_strerror(rc));
@@ -247,9 +248,10 @@ void UnixServer::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*bu
     server.drop(*c);
     return;
   }
-  std::string_view line(c->buf.data(), line_end);
+  // A copy, so the request stays valid even if the handler closes the server.
+  std::string line(c->buf.data(), line_end);
   if (!line.empty() && line.back() == '\r') {
-    line.remove_suffix(1);
+    line.pop_back();
   }
   uv_read_stop(stream);
   std::string response;

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/net_error.hpp"
 #include "net/uv_handle.hpp"
 
 namespace vpn::net {

@@ -20,6 +20,8 @@ namespace vpn::tun {
 // if_nametoindex wrapper; throws TunError("no network interface named vpn0") if absent.
 int interfaceIndex(const std::string& ifname);
 
+// mtu <= 0 leaves the MTU unchanged. Note that an MTU below 1280 disables IPv6 on the link, so
+// IPv6 addresses then fail to be added.
 void configureInterface(NetlinkSocket& nl, const std::string& ifname,
                         std::span<const protocol::IpPrefix> addresses, int mtu);
 

@@ -18,6 +18,8 @@ class LinuxTunDevice final : public TunDevice {
  public:
   struct Options {
     // Reserved for later: IFF_VNET_HDR (GSO offload) and IFF_MULTI_QUEUE (one fd per thread).
+    // vnet_hdr changes the packet format (a virtio_net_hdr precedes every packet); read() and
+    // write() pass bytes through unchanged, so callers must handle that header themselves.
     bool vnet_hdr = false;
     bool multi_queue = false;
   };

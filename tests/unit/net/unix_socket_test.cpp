@@ -12,7 +12,7 @@
 #include <string>
 
 #include "loop_fixture.hpp"
-#include "net/udp_transport.hpp"
+#include "net/net_error.hpp"
 #include "net/unix_client.hpp"
 #include "net/unix_server.hpp"
 
