@@ -4,8 +4,11 @@
 // counter is never reused under one key as long as the caller never repeats it.
 //
 // Per-packet calls never allocate and take no lock: the OpenSSL cipher context is created once in
-// the constructor and reused. One AeadCipher must be used from one thread at a time.
-// seal/open return false on failure (authentication failure for open); they never throw.
+// the constructor and reused. One AeadCipher must be used from one thread at a time. One instance
+// can both seal and open (each call re-initialises the context with its nonce and direction),
+// though the data channel normally gives each direction its own instance.
+// seal/open return false on failure (authentication failure for open); they never throw. The
+// constructor throws CryptoError only if OpenSSL cannot provide the cipher.
 #include <array>
 #include <cstddef>
 #include <cstdint>

@@ -2,8 +2,10 @@
 // Network certificates: X.509 from the network's own CA. A peer certificate carries the peer name
 // in the subject CN and its overlay addresses as iPAddress SANs (an address with its prefix length
 // is encoded as the address alone; the prefix length goes in a private extension, see below).
-// A certificate for the rendezvous role carries the extended key usage / marker described in
-// certificate.cpp. Keys are Ed25519 (default) or ECDSA P-256.
+// The private extension (a non-critical OID under 2.25, see certificate.cpp) holds the prefix
+// lengths and the role; "role=rendezvous" marks the rendezvous server's certificate. Without the
+// extension, addresses read back with host prefix lengths. Keys are Ed25519 (default) or ECDSA
+// P-256. Validity starts 5 minutes before issuance to tolerate clock skew.
 //
 // Errors: every function here runs at start-up or from the CLI and throws CryptoError whose
 // what() is one sentence a user can act on ("cannot read CA key ca.key: No such file or

@@ -1,7 +1,8 @@
 #pragma once
 // ReplayWindow: a sliding window over 64-bit packet counters (RFC 6479 style bitmap).
-// Counters more than kWindowSize behind the highest seen are rejected as too old; each counter
-// inside the window is accepted once. Use check() before decrypting (cheap reject) and commit()
+// With H the highest committed counter, counters H - (kWindowSize - 1) .. H are inside the window
+// and each is accepted once; H - kWindowSize and older are rejected as too old; anything above H
+// is accepted. Counter 0 is a valid counter. Use check() before decrypting (cheap reject) and commit()
 // only after the packet authenticated, so forged packets cannot move the window.
 // Value type, no allocation, not thread-safe.
 #include <array>

@@ -3,9 +3,15 @@
 // It never sees a socket: the caller moves ciphertext bytes in and out, carrying them over its own
 // reliable control channel. TLS session tickets and 0-RTT are off; only TLS 1.3 is accepted.
 //
-// Verification: the peer's chain must end at the context's CA and be valid now. If expected_name is
-// not empty, the peer's CN must equal it. After establishment, peerIdentity() gives the verified
-// name and certified addresses. Any failure moves the session to kFailed with failureReason().
+// Verification: the peer's leaf must be signed directly by the context's CA, be valid now, and not
+// be a CA itself. If expected_name is not empty, the peer's CN must equal it. After establishment,
+// peerIdentity() gives the verified name and certified addresses. Any failure moves the session
+// to kFailed with failureReason(); readOutgoing() may then still return an alert for the peer.
+//
+// After establishment, keep feeding incoming bytes and calling advance(): in TLS 1.3 a client
+// finishes before the server has checked the client certificate, so a rejection arrives later as
+// an alert, which moves the session to kFailed. Bytes TLS cannot parse any more (e.g. a
+// retransmitted handshake flight) are dropped silently and the session stays established.
 //
 // Ownership: created from a TlsContext that must outlive it. Not thread-safe. Never throws after
 // create(); create() throws CryptoError only if OpenSSL cannot allocate.

@@ -7,6 +7,7 @@
 
 #include "base/log.hpp"
 #include "crypto/internal/openssl_util.hpp"
+#include "crypto/internal/tls_context_impl.hpp"
 #include "crypto/key_schedule.hpp"
 #include "tests/unit/crypto/test_support.hpp"
 
@@ -271,6 +272,33 @@ TEST_F(TlsTest, NotYetValidCertificateRefused) {
   std::string msg = errorOf([&] { context("future"); });
   EXPECT_TRUE(contains(msg, "future.crt")) << msg;
   EXPECT_TRUE(contains(msg, "not valid until")) << msg;
+}
+
+// TlsContext::create refuses a CA as its own certificate, so build that context by hand to check
+// that a session still rejects the CA certificate presented as a peer's (it is the trust anchor,
+// so chain building alone would accept it).
+TEST_F(TlsTest, PeerPresentingTheCaCertificateIsRejected) {
+  internal::SslCtxPtr raw(SSL_CTX_new(TLS_method()));
+  ASSERT_TRUE(raw);
+  internal::X509Ptr ca = internal::loadCertificate(dir_ / "ca.crt", "CA certificate");
+  internal::PkeyPtr ca_key = internal::loadPrivateKey(dir_ / "ca.key", "CA key");
+  ASSERT_EQ(SSL_CTX_set_min_proto_version(raw.get(), TLS1_3_VERSION), 1);
+  ASSERT_EQ(SSL_CTX_use_certificate(raw.get(), ca.get()), 1);
+  ASSERT_EQ(SSL_CTX_use_PrivateKey(raw.get(), ca_key.get()), 1);
+  ASSERT_EQ(X509_STORE_add_cert(SSL_CTX_get_cert_store(raw.get()), ca.get()), 1);
+  internal::OpensslTlsContext impostor(std::move(raw), internal::identityFromX509(ca.get()));
+
+  auto alice = context("alice");
+  auto client = TlsSession::create(*alice, Role::kClient, "");
+  auto server = TlsSession::create(impostor, Role::kServer, "");
+  test::runHandshake(*client, *server);
+  ASSERT_EQ(client->state(), State::kFailed);
+  // OpenSSL's TLS purpose check (our CA lacks digitalSignature) fires before our own CA check,
+  // which stays as a backstop for CAs issued by other tools.
+  EXPECT_TRUE(contains(client->failureReason(), "unsuitable certificate purpose") ||
+              contains(client->failureReason(), "it is a CA certificate"))
+      << client->failureReason();
+  EXPECT_FALSE(exportSessionSecrets(*client).has_value());
 }
 
 TEST_F(TlsTest, CreateErrorsNameTheFile) {
