@@ -9,7 +9,7 @@
 
 namespace vpn::client {
 
-bool TxQueue::push(std::span<const std::uint8_t> packet) {
+bool TxQueue::push(std::span<const std::uint8_t> packet, const protocol::Endpoint& from) {
   if (count_ >= kSlots || packet.size() > kSlotSize) {
     return false;
   }
@@ -19,6 +19,7 @@ bool TxQueue::push(std::span<const std::uint8_t> packet) {
   std::size_t slot = (head_ + count_) % kSlots;
   std::copy(packet.begin(), packet.end(), storage_.begin() + static_cast<std::ptrdiff_t>(slot * kSlotSize));
   lens_[slot] = packet.size();
+  froms_[slot] = from;
   ++count_;
   return true;
 }

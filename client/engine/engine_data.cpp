@@ -73,7 +73,7 @@ void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t
 }
 
 void Engine::Impl::flushQueue(PeerState& peer, Instant now) {
-  peer.queue.drain([&](std::span<const std::uint8_t> inner) {
+  peer.queue.drain([&](std::span<const std::uint8_t> inner, const protocol::Endpoint&) {
     std::copy(inner.begin(), inner.end(),
               scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));
     sealAndSend(peer, now, scratch, inner.size(), false);
@@ -83,10 +83,22 @@ void Engine::Impl::flushQueue(PeerState& peer, Instant now) {
 void Engine::Impl::sendKeepalive(PeerState& peer, Instant now, std::uint8_t kind,
                                  std::uint64_t token) {
   std::array<std::uint8_t, protocol::kDataOverhead + kProbeSize> buf{};
+  if (kind == 0) {  // empty keepalive
+    sealAndSend(peer, now, buf, 0, true);
+    return;
+  }
   ByteWriter w(std::span<std::uint8_t>(buf).subspan(protocol::kDataHeaderSize, kProbeSize));
   w.u8(kind);
   w.u64(token);
   sealAndSend(peer, now, buf, kProbeSize, true);
+}
+
+void Engine::Impl::openEarly(PeerState& peer, Instant now) {
+  peer.early.drain([&](std::span<std::uint8_t> datagram, const protocol::Endpoint& from) {
+    if (peer.session) {
+      onData(now, from, datagram);
+    }
+  });
 }
 
 void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
@@ -97,9 +109,16 @@ void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
     return;
   }
   auto it = by_index.find(header->receiver_index);
-  if (it == by_index.end() || !it->second->session ||
-      it->second->session->local_index != header->receiver_index) {
+  if (it == by_index.end()) {
     drops.add(DropReason::kUnknownIndex);
+    return;
+  }
+  if (!it->second->session || it->second->session->local_index != header->receiver_index) {
+    PeerState& waiting = *it->second;
+    if (!waiting.pending || waiting.pending->localIndex() != header->receiver_index ||
+        !waiting.early.push(datagram, from)) {
+      drops.add(DropReason::kUnknownIndex);
+    }
     return;
   }
   PeerState& peer = *it->second;
@@ -115,6 +134,9 @@ void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
   }
   // Authenticated from here on.
   s.last_rx = now;
+  if (r.rotated) {
+    sendKeepalive(peer, now, 0, 0);  // lets the peer see our new phase soon, even if we're idle
+  }
   if (r.newest && !(from == s.endpoint)) {
     s.endpoint = from;  // roaming: follow the peer, only on its newest authenticated packet
     peer.last_endpoint = from;

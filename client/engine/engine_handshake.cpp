@@ -51,6 +51,10 @@ void Engine::Impl::dropPending(PeerState& peer) {
     by_index.erase(it);
   }
   peer.pending.reset();
+  for (std::size_t i = 0; i < peer.early.size(); ++i) {
+    drops.add(DropReason::kUnknownIndex);
+  }
+  peer.early.clear();
 }
 
 void Engine::Impl::servePending(PeerState& peer, Instant now) {
@@ -153,6 +157,7 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   peer.retry_at = kNever;
   peer.session = std::move(s);
   flushQueue(peer, now);
+  openEarly(peer, now);
 }
 
 void Engine::Impl::onHandshake(Instant now, const protocol::Endpoint& from,

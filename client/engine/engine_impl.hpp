@@ -20,22 +20,25 @@
 
 namespace vpn::client {
 
-// Inner packets waiting for a session: fixed slots, allocated once on first use.
+// Packets waiting for a session (inner packets to send, or datagrams that arrived for a handshake
+// still finishing on our side): fixed slots, allocated once on first use.
 class TxQueue {
  public:
   static constexpr std::size_t kSlots = 16;
   static constexpr std::size_t kSlotSize = 2048;
 
-  bool push(std::span<const std::uint8_t> packet);
-  // Calls fn(span) for each queued packet in order, then empties the queue.
+  bool push(std::span<const std::uint8_t> packet, const protocol::Endpoint& from = {});
+  // Calls fn(span, from) for each queued packet in order, then empties the queue.
   template <typename Fn>
   void drain(Fn&& fn) {
-    for (std::size_t i = 0; i < count_; ++i) {
-      std::size_t slot = (head_ + i) % kSlots;
-      fn(std::span<const std::uint8_t>(storage_.data() + slot * kSlotSize, lens_[slot]));
-    }
+    std::size_t n = count_;
+    std::size_t head = head_;
     head_ = 0;
     count_ = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t slot = (head + i) % kSlots;
+      fn(std::span<std::uint8_t>(storage_.data() + slot * kSlotSize, lens_[slot]), froms_[slot]);
+    }
   }
   std::size_t size() const { return count_; }
   void clear() { head_ = count_ = 0; }
@@ -43,6 +46,7 @@ class TxQueue {
  private:
   std::vector<std::uint8_t> storage_;
   std::array<std::size_t, kSlots> lens_{};
+  std::array<protocol::Endpoint, kSlots> froms_{};
   std::size_t head_ = 0;
   std::size_t count_ = 0;
 };
@@ -64,6 +68,9 @@ struct PeerState {
   std::uint64_t handshakes = 0;
   std::uint64_t key_updates_done = 0;  // from sessions already replaced
   TxQueue queue;
+  // Data that reached our pending handshake's index before our side finished (the client
+  // completes first and may send at once); opened once the session exists.
+  TxQueue early;
 
   std::optional<protocol::Endpoint> bestEndpoint() const {
     return last_endpoint ? last_endpoint : configured_endpoint;
@@ -114,6 +121,7 @@ struct Engine::Impl {
                    bool keepalive);
   void sendKeepalive(PeerState& peer, Instant now, std::uint8_t kind, std::uint64_t token);
   void flushQueue(PeerState& peer, Instant now);
+  void openEarly(PeerState& peer, Instant now);
   void serviceSession(PeerState& peer, Instant now);
   void installRoutes(PeerState& peer, std::vector<protocol::IpPrefix> addresses);
 
