@@ -64,9 +64,8 @@ class Engine {
   Instant nextDeadline() const;
   EngineStatus status(Instant now) const;
 
-  struct Impl;
-
  private:
+  struct Impl;  // engine_impl.hpp
   std::unique_ptr<Impl> impl_;
 };
 
