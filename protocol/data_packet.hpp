@@ -35,9 +35,11 @@ inline constexpr std::size_t kDataHeaderSize = 13;
 inline constexpr std::size_t kAeadTagSize = 16;
 inline constexpr std::size_t kDataOverhead = kDataHeaderSize + kAeadTagSize;
 inline constexpr std::size_t kMaxKeepalivePayload = 16;
+inline constexpr std::size_t kMaxControlPayload = 1200;
 
 struct DataHeader {
   bool keepalive = false;
+  bool control = false;  // a sealed control message (type 0x60|P); see rendezvous_messages.hpp
   std::uint8_t key_phase = 0;  // 0 or 1
   std::uint32_t receiver_index = 0;
   std::uint64_t counter = 0;
@@ -46,6 +48,10 @@ struct DataHeader {
 // Parses the header of a data or keepalive packet. Fails (nullopt) if the type byte is not data or
 // keepalive, or the datagram is shorter than header plus tag.
 std::optional<DataHeader> parseDataHeader(std::span<const std::uint8_t> datagram);
+
+// Like parseDataHeader, and also accepts sealed control packets (type 0x60|P, same layout, at most
+// kMaxControlPayload bytes of plaintext).
+std::optional<DataHeader> parseSealedHeader(std::span<const std::uint8_t> datagram);
 
 // Writes the 13-byte header into out[0..13). out must hold at least kDataHeaderSize bytes.
 void writeDataHeader(const DataHeader& h, std::span<std::uint8_t> out);

@@ -10,8 +10,12 @@
 //   0x41       handshake: reliable control channel carrying TLS 1.3        (handshake_packet.hpp)
 //   0x50/0x51  data, key phase 0/1: AEAD-sealed inner IP packet            (data_packet.hpp)
 //   0x52/0x53  keepalive, key phase 0/1: AEAD-sealed empty payload         (data_packet.hpp)
-//   0x60-0x6F  reserved: rendezvous
-//   0x70-0x77  reserved: punch probes
+//   0x60/0x61  control, key phase 0/1: AEAD-sealed control message between a peer and a
+//              rendezvous (registration, lookup, introduction)    (rendezvous_messages.hpp)
+//   0x62-0x6F  reserved: rendezvous
+//   0x70/0x71  punch probe / probe reply, authenticated by the introduction's punch key
+//                                                                  (punch_packet.hpp)
+//   0x72-0x77  reserved: punch
 //   0x78-0x7F  reserved: relay
 #include <cstdint>
 #include <span>
@@ -32,6 +36,9 @@ enum class PacketFamily : std::uint8_t {
 inline constexpr std::uint8_t kTypeHandshake = 0x41;
 inline constexpr std::uint8_t kTypeData = 0x50;       // | key phase
 inline constexpr std::uint8_t kTypeKeepalive = 0x52;  // | key phase
+inline constexpr std::uint8_t kTypeControl = 0x60;    // | key phase
+inline constexpr std::uint8_t kTypeProbe = 0x70;
+inline constexpr std::uint8_t kTypeProbeReply = 0x71;
 inline constexpr std::uint32_t kStunMagicCookie = 0x2112A442;
 
 inline PacketFamily classify(std::span<const std::uint8_t> d) {

@@ -30,7 +30,10 @@ TEST(Classify, SeparatesStunFromOurFamilies) {
 
 TEST(DataHeader, RoundTripsAndRejectsShortPackets) {
   std::array<std::uint8_t, kDataOverhead + 4> buf{};
-  DataHeader h{false, 1, 0xA1B2C3D4, 0x0102030405060708ull};
+  DataHeader h;
+  h.key_phase = 1;
+  h.receiver_index = 0xA1B2C3D4;
+  h.counter = 0x0102030405060708ull;
   writeDataHeader(h, buf);
   EXPECT_EQ(buf[0], 0x51);
   auto p = parseDataHeader(buf);

@@ -1,0 +1,62 @@
+#include "protocol/candidate.hpp"
+
+namespace vpn::protocol {
+
+std::string_view toString(CandidateKind k) {
+  switch (k) {
+    case CandidateKind::kLocal: return "local";
+    case CandidateKind::kReflexive: return "reflexive";
+  }
+  return "unknown";
+}
+
+std::optional<Endpoint> readEndpoint(ByteReader& r) {
+  std::uint8_t family = r.u8();
+  IpAddress addr;
+  if (family == 4) {
+    auto b = r.bytes(4);
+    if (!r.ok()) {
+      return std::nullopt;
+    }
+    addr = IpAddress::v4(b.data());
+  } else if (family == 6) {
+    auto b = r.bytes(16);
+    if (!r.ok()) {
+      return std::nullopt;
+    }
+    addr = IpAddress::v6(b.data());
+  } else {
+    return std::nullopt;
+  }
+  std::uint16_t port = r.u16();
+  if (!r.ok() || port == 0) {
+    return std::nullopt;
+  }
+  return Endpoint(addr, port);
+}
+
+void writeEndpoint(ByteWriter& w, const Endpoint& e) {
+  w.u8(e.address().isV4() ? 4 : 6);
+  w.bytes({e.address().bytes(), e.address().size()});
+  w.u16(e.port());
+}
+
+std::optional<Candidate> readCandidate(ByteReader& r) {
+  std::uint8_t kind = r.u8();
+  if (kind != static_cast<std::uint8_t>(CandidateKind::kLocal) &&
+      kind != static_cast<std::uint8_t>(CandidateKind::kReflexive)) {
+    return std::nullopt;
+  }
+  auto ep = readEndpoint(r);
+  if (!ep) {
+    return std::nullopt;
+  }
+  return Candidate{static_cast<CandidateKind>(kind), *ep};
+}
+
+void writeCandidate(ByteWriter& w, const Candidate& c) {
+  w.u8(static_cast<std::uint8_t>(c.kind));
+  writeEndpoint(w, c.endpoint);
+}
+
+}  // namespace vpn::protocol

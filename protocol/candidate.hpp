@@ -1,0 +1,39 @@
+#pragma once
+// Candidate: an endpoint where a peer may be reached, and how it was learned. Peers announce
+// their local (LAN) candidates to the rendezvous, which adds the server-reflexive one it observes.
+// Probing goes best first: local, then reflexive (as ICE orders host before server-reflexive).
+//
+// Wire encoding (inside rendezvous messages):
+//   kind (8) | family (8: 4 or 6) | address (4 or 16 bytes) | port (16)
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "base/byte_io.hpp"
+#include "protocol/ip_address.hpp"
+
+namespace vpn::protocol {
+
+enum class CandidateKind : std::uint8_t {
+  kLocal = 1,      // an interface address of the peer with its listen port
+  kReflexive = 2,  // the peer's public mapping, as the rendezvous saw it
+};
+
+std::string_view toString(CandidateKind k);
+
+struct Candidate {
+  CandidateKind kind = CandidateKind::kLocal;
+  Endpoint endpoint;
+  friend bool operator==(const Candidate&, const Candidate&) = default;
+};
+
+inline constexpr std::size_t kMaxCandidates = 8;
+
+// Reads one candidate; nullopt (and r fails or holds garbage) on a bad kind, family or length.
+std::optional<Candidate> readCandidate(ByteReader& r);
+void writeCandidate(ByteWriter& w, const Candidate& c);
+// An endpoint with no kind byte: family (8) | address | port (16).
+std::optional<Endpoint> readEndpoint(ByteReader& r);
+void writeEndpoint(ByteWriter& w, const Endpoint& e);
+
+}  // namespace vpn::protocol

@@ -1,0 +1,213 @@
+#include "protocol/rendezvous_messages.hpp"
+
+#include "protocol/handshake_packet.hpp"
+
+namespace vpn::protocol {
+namespace {
+
+bool readName(ByteReader& r, std::string& out, bool allow_empty) {
+  std::size_t len = r.u8();
+  auto b = r.bytes(len);
+  if (!r.ok() || len > kMaxNameLength || (len == 0 && !allow_empty)) {
+    return false;
+  }
+  out.assign(reinterpret_cast<const char*>(b.data()), b.size());
+  return true;
+}
+
+void writeName(ByteWriter& w, const std::string& name) {
+  w.u8(static_cast<std::uint8_t>(name.size()));
+  w.bytes({reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
+}
+
+bool readCandidates(ByteReader& r, std::vector<Candidate>& out) {
+  std::size_t n = r.u8();
+  if (n > kMaxCandidates) {
+    return false;
+  }
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto c = readCandidate(r);
+    if (!c) {
+      return false;
+    }
+    out.push_back(*c);
+  }
+  return r.ok();
+}
+
+void writeCandidates(ByteWriter& w, const std::vector<Candidate>& cs) {
+  w.u8(static_cast<std::uint8_t>(cs.size()));
+  for (const auto& c : cs) {
+    writeCandidate(w, c);
+  }
+}
+
+}  // namespace
+
+std::string_view toString(LookupFailure f) {
+  switch (f) {
+    case LookupFailure::kNotRegistered: return "not registered";
+    case LookupFailure::kRateLimited: return "rate limited";
+    case LookupFailure::kNotAllowed: return "not allowed";
+  }
+  return "unknown";
+}
+
+Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> plaintext) {
+  ByteReader r(plaintext);
+  auto type = r.u8();
+  auto version = r.u8();
+  if (!r.ok()) {
+    return err(ParseError::kTruncated);
+  }
+  if (version != kRendezvousVersion) {
+    return err(ParseError::kBadVersion);
+  }
+  ControlMessage msg;
+  switch (static_cast<ControlType>(type)) {
+    case ControlType::kRegister: {
+      RegisterMsg m;
+      if (!readCandidates(r, m.candidates)) {
+        return err(ParseError::kBadField);
+      }
+      msg = std::move(m);
+      break;
+    }
+    case ControlType::kRegistered: {
+      RegisteredMsg m;
+      auto ep = readEndpoint(r);
+      m.refresh_seconds = r.u16();
+      if (!ep || !r.ok() || m.refresh_seconds == 0) {
+        return err(ParseError::kBadField);
+      }
+      m.reflexive = *ep;
+      msg = m;
+      break;
+    }
+    case ControlType::kLookup: {
+      LookupMsg m;
+      m.request_id = r.u32();
+      auto kind = r.u8();
+      if (kind == 1) {
+        std::string name;
+        if (!readName(r, name, false)) {
+          return err(ParseError::kBadField);
+        }
+        m.name = std::move(name);
+      } else if (kind == 2) {
+        auto family = r.u8();
+        if (family == 4) {
+          auto b = r.bytes(4);
+          if (r.ok()) {
+            m.address = IpAddress::v4(b.data());
+          }
+        } else if (family == 6) {
+          auto b = r.bytes(16);
+          if (r.ok()) {
+            m.address = IpAddress::v6(b.data());
+          }
+        }
+        if (!m.address) {
+          return err(ParseError::kBadField);
+        }
+      } else {
+        return err(ParseError::kBadField);
+      }
+      msg = std::move(m);
+      break;
+    }
+    case ControlType::kIntroduce: {
+      IntroduceMsg m;
+      m.request_id = r.u32();
+      m.intro_id = r.u64();
+      auto key = r.bytes(32);
+      if (!r.ok()) {
+        return err(ParseError::kTruncated);
+      }
+      std::copy(key.begin(), key.end(), m.punch_key.begin());
+      if (!readName(r, m.peer_name, false) || !readCandidates(r, m.candidates)) {
+        return err(ParseError::kBadField);
+      }
+      msg = std::move(m);
+      break;
+    }
+    case ControlType::kLookupFailed: {
+      LookupFailedMsg m;
+      m.request_id = r.u32();
+      auto reason = r.u8();
+      if (reason < 1 || reason > 3 || !readName(r, m.name, true)) {
+        return err(ParseError::kBadField);
+      }
+      m.reason = static_cast<LookupFailure>(reason);
+      msg = std::move(m);
+      break;
+    }
+    default:
+      return err(ParseError::kBadType);
+  }
+  if (!r.ok()) {
+    return err(ParseError::kTruncated);
+  }
+  if (r.remaining() != 0) {
+    return err(ParseError::kBadLength);
+  }
+  return msg;
+}
+
+std::size_t serializeControl(const ControlMessage& msg, std::span<std::uint8_t> out) {
+  ByteWriter w(out);
+  bool valid = true;
+  auto header = [&](ControlType t) {
+    w.u8(static_cast<std::uint8_t>(t));
+    w.u8(kRendezvousVersion);
+  };
+  auto nameOk = [](const std::string& n, bool allow_empty) {
+    return n.size() <= kMaxNameLength && (allow_empty || !n.empty());
+  };
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, RegisterMsg>) {
+          valid = m.candidates.size() <= kMaxCandidates;
+          header(ControlType::kRegister);
+          writeCandidates(w, m.candidates);
+        } else if constexpr (std::is_same_v<T, RegisteredMsg>) {
+          header(ControlType::kRegistered);
+          writeEndpoint(w, m.reflexive);
+          w.u16(m.refresh_seconds);
+        } else if constexpr (std::is_same_v<T, LookupMsg>) {
+          header(ControlType::kLookup);
+          w.u32(m.request_id);
+          if (m.name) {
+            valid = nameOk(*m.name, false) && !m.address;
+            w.u8(1);
+            writeName(w, *m.name);
+          } else if (m.address) {
+            w.u8(2);
+            w.u8(m.address->isV4() ? 4 : 6);
+            w.bytes({m.address->bytes(), m.address->size()});
+          } else {
+            valid = false;
+          }
+        } else if constexpr (std::is_same_v<T, IntroduceMsg>) {
+          valid = nameOk(m.peer_name, false) && m.candidates.size() <= kMaxCandidates;
+          header(ControlType::kIntroduce);
+          w.u32(m.request_id);
+          w.u64(m.intro_id);
+          w.bytes(m.punch_key);
+          writeName(w, m.peer_name);
+          writeCandidates(w, m.candidates);
+        } else if constexpr (std::is_same_v<T, LookupFailedMsg>) {
+          valid = nameOk(m.name, true);
+          header(ControlType::kLookupFailed);
+          w.u32(m.request_id);
+          w.u8(static_cast<std::uint8_t>(m.reason));
+          writeName(w, m.name);
+        }
+      },
+      msg);
+  return valid && w.ok() ? w.size() : 0;
+}
+
+}  // namespace vpn::protocol

@@ -1,0 +1,90 @@
+#pragma once
+// Control messages between a peer and a rendezvous server. They travel sealed in control packets
+// (type 0x60|P, the data packet layout of data_packet.hpp) of the TLS-keyed session the peer holds
+// with the rendezvous, so they are authenticated both ways and a peer's name and overlay addresses
+// come from its certificate, never from a message.
+//
+// Plaintext of a control packet:
+//   0                   1                   2                   3
+//  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//  | message type  | version (1)   |  body ...                     |
+//  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// Bodies (candidates and endpoints encoded as in candidate.hpp; names as length (8) + bytes):
+//   REGISTER       peer -> rv   count (8) | local candidates
+//   REGISTERED     rv -> peer   reflexive endpoint | refresh seconds (16)
+//   LOOKUP         peer -> rv   request id (32) | kind (8: 1 name, 2 overlay address) |
+//                               name, or address as family (8) + bytes
+//   INTRODUCE      rv -> peer   request id (32; 0 on the side that did not ask) | intro id (64) |
+//                               punch key (32 bytes) | peer name | count (8) | candidates
+//   LOOKUP_FAILED  rv -> peer   request id (32) | reason (8) | name (may be empty)
+//
+// The rendezvous sends INTRODUCE to both peers at the same instant, each with the other's
+// candidates and the same intro id and punch key, which authenticate the punch probes
+// (punch_packet.hpp). Parsing never trusts lengths; it never allocates beyond the message struct.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/result.hpp"
+#include "protocol/candidate.hpp"
+#include "protocol/parse_error.hpp"
+
+namespace vpn::protocol {
+
+inline constexpr std::uint8_t kRendezvousVersion = 1;
+
+enum class ControlType : std::uint8_t {
+  kRegister = 1,
+  kRegistered = 2,
+  kLookup = 3,
+  kIntroduce = 4,
+  kLookupFailed = 5,
+};
+
+enum class LookupFailure : std::uint8_t {
+  kNotRegistered = 1,  // the peer is known to nobody right now
+  kRateLimited = 2,
+  kNotAllowed = 3,     // e.g. looking up ourselves
+};
+
+std::string_view toString(LookupFailure f);
+
+struct RegisterMsg {
+  std::vector<Candidate> candidates;  // local candidates only
+};
+struct RegisteredMsg {
+  Endpoint reflexive;
+  std::uint16_t refresh_seconds = 25;
+};
+struct LookupMsg {
+  std::uint32_t request_id = 0;
+  std::optional<std::string> name;        // exactly one of name / address
+  std::optional<IpAddress> address;
+};
+struct IntroduceMsg {
+  std::uint32_t request_id = 0;
+  std::uint64_t intro_id = 0;
+  std::array<std::uint8_t, 32> punch_key{};
+  std::string peer_name;
+  std::vector<Candidate> candidates;
+};
+struct LookupFailedMsg {
+  std::uint32_t request_id = 0;
+  LookupFailure reason = LookupFailure::kNotRegistered;
+  std::string name;
+};
+
+using ControlMessage =
+    std::variant<RegisterMsg, RegisteredMsg, LookupMsg, IntroduceMsg, LookupFailedMsg>;
+
+Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> plaintext);
+// Returns the bytes written, or 0 if out is too small or a field is out of range (too many
+// candidates, a name over kMaxNameLength).
+std::size_t serializeControl(const ControlMessage& msg, std::span<std::uint8_t> out);
+
+}  // namespace vpn::protocol
