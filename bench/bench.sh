@@ -36,6 +36,19 @@ B_ETH=10.99.0.2
 RAW=$WORK/raw
 mkdir -p "$RAW" "$BENCH_DIR/results"
 
+# The tools under comparison are Debian packages; install whichever are missing (Nebula is
+# optional: if it cannot be installed its section is skipped).
+want=(iperf3 iputils-ping python3 openssl openvpn wireguard-go wireguard-tools nebula iproute2 procps)
+missing=()
+for p in "${want[@]}"; do
+  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+    echo "warning: apt-get failed; tools that are still missing will be skipped"
+fi
 for bin in iperf3 ping python3; do
   command -v "$bin" >/dev/null || die "$bin missing (apt-get install iperf3 iputils-ping python3)"
 done
