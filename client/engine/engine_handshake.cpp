@@ -196,8 +196,7 @@ void Engine::Impl::onHandshake(Instant now, const protocol::Endpoint& from,
     if (peer.session && peer.session->local_index == p.receiver_index &&
         peer.session->remote_index == p.sender_index) {
       if (peer.session->linger) {
-        peer.session->linger->onPacket(now, p);
-        peer.session->linger->flush(now, sink);
+        onLingerPacket(peer, now, p);
       }
       return;
     }
@@ -255,8 +254,7 @@ void Engine::Impl::onHandshake(Instant now, const protocol::Endpoint& from,
   }
   if (peer->session && peer->session->remote_index == p.sender_index) {
     if (peer->session->linger) {  // a retransmitted ClientHello of the current session
-      peer->session->linger->onPacket(now, p);
-      peer->session->linger->flush(now, sink);
+      onLingerPacket(*peer, now, p);
     }
     return;
   }
@@ -283,6 +281,25 @@ void Engine::Impl::onHandshake(Instant now, const protocol::Endpoint& from,
     hs->onPacket(now, p);
     servePending(*peer, now);
   }
+}
+
+
+void Engine::Impl::onLingerPacket(PeerState& peer, Instant now,
+                                  const protocol::HandshakePacket& p) {
+  Handshake& hs = *peer.session->linger;
+  hs.onPacket(now, p);
+  hs.flush(now, sink);
+  if (hs.state() != Handshake::State::kFailed) {
+    return;
+  }
+  // The peer rejected us after our side had finished (TLS 1.3 clients finish first): the
+  // session never worked. Retry with backoff, not at once, since the cause is usually permanent.
+  by_index.erase(peer.session->local_index);
+  peer.key_updates_done += peer.session->keys->keyUpdates();
+  peer.session.reset();
+  peer.last_error = "handshake failed: " + hs.failureReason();
+  drops.add(DropReason::kHandshakeFailed);
+  scheduleRetry(peer, now);
 }
 
 }  // namespace vpn::client

@@ -13,9 +13,9 @@
 
 #include "client/engine/drop_counters.hpp"
 #include "client/engine/engine.hpp"
-#include "client/engine/handshake.hpp"
+#include "session/handshake.hpp"
 #include "client/engine/peer_session.hpp"
-#include "client/engine/rate_limiter.hpp"
+#include "session/rate_limiter.hpp"
 #include "protocol/data_packet.hpp"
 
 namespace vpn::client {
@@ -110,6 +110,7 @@ struct Engine::Impl {
                       std::uint32_t remote_index);
   void servePending(PeerState& peer, Instant now);
   void completeHandshake(PeerState& peer, Instant now);
+  void onLingerPacket(PeerState& peer, Instant now, const protocol::HandshakePacket& p);
   void failHandshake(PeerState& peer, Instant now, const std::string& reason);
   void dropPending(PeerState& peer);
   std::size_t pendingCount() const;

@@ -9,14 +9,13 @@
 #include <span>
 
 #include "protocol/ip_address.hpp"
+#include "session/datagram_sink.hpp"
 
 namespace vpn::client {
 
-class EngineSink {
+class EngineSink : public session::DatagramSink {
  public:
-  virtual ~EngineSink() = default;
-  // bytes are valid only during the call (the sink copies them into its batch)
-  virtual void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) = 0;
+  // sendDatagram (from DatagramSink): bytes are valid only during the call
   virtual void writeTun(std::span<const std::uint8_t> packet) = 0;
 };
 

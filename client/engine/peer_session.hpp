@@ -9,11 +9,18 @@
 #include <optional>
 
 #include "base/time.hpp"
-#include "client/engine/data_keys.hpp"
-#include "client/engine/handshake.hpp"
+#include "session/data_keys.hpp"
+#include "session/handshake.hpp"
+#include "session/rate_limiter.hpp"
+#include "session/reliable_channel.hpp"
 #include "protocol/ip_address.hpp"
 
 namespace vpn::client {
+
+using session::DataKeys;
+using session::Handshake;
+using session::RateLimiter;
+using session::ReliableChannel;
 
 struct PeerSession {
   std::uint32_t local_index = 0;   // the peer puts this in its packets to us

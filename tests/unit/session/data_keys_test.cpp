@@ -1,6 +1,6 @@
 // DataKeys in isolation: two sides made from the same exported secrets, packets moved by hand so
 // reordering across key updates is exact.
-#include "client/engine/data_keys.hpp"
+#include "session/data_keys.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include "crypto/random.hpp"
 
-namespace vpn::client {
+namespace vpn::session {
 namespace {
 
 using Packet = std::vector<std::uint8_t>;
@@ -111,4 +111,4 @@ TEST(DataKeys, ForgedPacketsChangeNothing) {
 }
 
 }  // namespace
-}  // namespace vpn::client
+}  // namespace vpn::session

@@ -1,8 +1,8 @@
-#include "client/engine/handshake.hpp"
+#include "session/handshake.hpp"
 
 #include <algorithm>
 
-namespace vpn::client {
+namespace vpn::session {
 namespace {
 
 constexpr Duration kKickInitial = milliseconds(300);
@@ -71,15 +71,13 @@ void Handshake::onPacket(Instant now, const protocol::HandshakePacket& packet) {
   }
   channel_.onPacket(now, packet);
   if (!channel_.delivered().empty()) {
-    if (state_ == State::kHandshaking) {
-      pumpTls();
-    } else {
-      channel_.consumeDelivered();  // post-handshake bytes (no tickets are used): acked, ignored
-    }
+    // After establishment too: in TLS 1.3 the client finishes before the server has checked the
+    // client's certificate, so a rejection arrives as an alert after our side is established.
+    pumpTls();
   }
 }
 
-void Handshake::sendOne(EngineSink& sink, std::uint8_t flags, const ReliableChannel::Outgoing* out) {
+void Handshake::sendOne(DatagramSink& sink, std::uint8_t flags, const ReliableChannel::Outgoing* out) {
   protocol::HandshakePacket p;
   p.flags = flags;
   p.sender_index = params_.local_index;
@@ -103,7 +101,7 @@ void Handshake::sendOne(EngineSink& sink, std::uint8_t flags, const ReliableChan
   }
 }
 
-void Handshake::flush(Instant now, EngineSink& sink) {
+void Handshake::flush(Instant now, DatagramSink& sink) {
   if (kickMode() && now >= kick_at_) {
     sendOne(sink, protocol::kFlagKick, nullptr);
     kick_at_ = now + kick_backoff_;
@@ -124,4 +122,4 @@ Instant Handshake::nextDeadline() const {
   return next;
 }
 
-}  // namespace vpn::client
+}  // namespace vpn::session

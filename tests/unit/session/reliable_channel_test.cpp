@@ -1,6 +1,6 @@
 // ReliableChannel in isolation: two channels joined by a NoisyLink on a virtual clock, packets
 // going through the real handshake wire format.
-#include "client/engine/reliable_channel.hpp"
+#include "session/reliable_channel.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "tests/fakes/fake_clock.hpp"
 #include "tests/fakes/noisy_link.hpp"
 
-namespace vpn::client {
+namespace vpn::session {
 namespace {
 
 using test::FakeClock;
@@ -259,4 +259,4 @@ TEST(ReliableChannel, RefusesToQueueBeyondLimit) {
 }
 
 }  // namespace
-}  // namespace vpn::client
+}  // namespace vpn::session

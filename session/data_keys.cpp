@@ -1,6 +1,6 @@
-#include "client/engine/data_keys.hpp"
+#include "session/data_keys.hpp"
 
-namespace vpn::client {
+namespace vpn::session {
 
 std::unique_ptr<DataKeys> DataKeys::create(crypto::CipherSuite suite,
                                            const crypto::SessionSecrets& secrets, bool is_client,
@@ -144,4 +144,4 @@ void DataKeys::expire(Instant now) {
   }
 }
 
-}  // namespace vpn::client
+}  // namespace vpn::session

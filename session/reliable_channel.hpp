@@ -30,7 +30,7 @@
 #include "base/time.hpp"
 #include "protocol/handshake_packet.hpp"
 
-namespace vpn::client {
+namespace vpn::session {
 
 struct ReliableChannelOptions {
   Duration initial_rto = milliseconds(300);
@@ -117,4 +117,4 @@ class ReliableChannel {
   Instant last_now_{};
 };
 
-}  // namespace vpn::client
+}  // namespace vpn::session

@@ -1,9 +1,9 @@
-#include "client/engine/rate_limiter.hpp"
+#include "session/rate_limiter.hpp"
 
 #include <algorithm>
 #include <iterator>
 
-namespace vpn::client {
+namespace vpn::session {
 
 void RateLimiter::refill(Bucket& b, Instant now) const {
   if (now > b.updated) {
@@ -34,4 +34,4 @@ bool RateLimiter::allow(Instant now, const protocol::IpAddress& source) {
   return true;
 }
 
-}  // namespace vpn::client
+}  // namespace vpn::session

@@ -18,13 +18,13 @@
 #include <string>
 
 #include "base/time.hpp"
-#include "client/engine/engine_sink.hpp"
-#include "client/engine/reliable_channel.hpp"
+#include "session/datagram_sink.hpp"
+#include "session/reliable_channel.hpp"
 #include "crypto/tls_session.hpp"
 #include "protocol/handshake_packet.hpp"
 #include "protocol/ip_address.hpp"
 
-namespace vpn::client {
+namespace vpn::session {
 
 class Handshake {
  public:
@@ -47,7 +47,7 @@ class Handshake {
   // A packet the Engine matched to this handshake (by our index, or by name + the peer's index).
   void onPacket(Instant now, const protocol::HandshakePacket& packet);
   // Sends everything due now (chunks, retransmissions, acks, kicks) to the endpoint.
-  void flush(Instant now, EngineSink& sink);
+  void flush(Instant now, DatagramSink& sink);
   // Resend unacked chunks at the next flush (the peer poked us).
   void retransmitNow(Instant now) { channel_.retransmitNow(now); }
   // Marks the handshake failed with a reason (e.g. timeout), keeping the first reason.
@@ -76,7 +76,7 @@ class Handshake {
 
  private:
   void pumpTls();
-  void sendOne(EngineSink& sink, std::uint8_t flags, const ReliableChannel::Outgoing* out);
+  void sendOne(DatagramSink& sink, std::uint8_t flags, const ReliableChannel::Outgoing* out);
 
   Params params_;
   std::unique_ptr<crypto::TlsSession> tls_;
@@ -91,4 +91,4 @@ class Handshake {
   std::array<std::uint8_t, protocol::kMaxHandshakePacket> scratch_{};
 };
 
-}  // namespace vpn::client
+}  // namespace vpn::session

@@ -1,8 +1,8 @@
-#include "client/engine/reliable_channel.hpp"
+#include "session/reliable_channel.hpp"
 
 #include <algorithm>
 
-namespace vpn::client {
+namespace vpn::session {
 
 ReliableChannel::ReliableChannel(ReliableChannelOptions options) : options_(options) {}
 
@@ -175,4 +175,4 @@ Instant ReliableChannel::nextDeadline() const {
   return next;
 }
 
-}  // namespace vpn::client
+}  // namespace vpn::session

@@ -23,7 +23,7 @@
 #include "crypto/replay_window.hpp"
 #include "protocol/data_packet.hpp"
 
-namespace vpn::client {
+namespace vpn::session {
 
 class DataKeys {
  public:
@@ -92,4 +92,4 @@ class DataKeys {
   std::uint64_t key_updates_ = 0;
 };
 
-}  // namespace vpn::client
+}  // namespace vpn::session

@@ -10,7 +10,7 @@
 #include "base/time.hpp"
 #include "protocol/ip_address.hpp"
 
-namespace vpn::client {
+namespace vpn::session {
 
 class RateLimiter {
  public:
@@ -36,4 +36,4 @@ class RateLimiter {
   std::unordered_map<protocol::IpAddress, Bucket, protocol::IpAddressHash> buckets_;
 };
 
-}  // namespace vpn::client
+}  // namespace vpn::session
