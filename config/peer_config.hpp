@@ -4,6 +4,7 @@
 // validation and every path is resolved. Plain value types, no hidden state; thread-compatible.
 // Engines should receive the individual typed values, never a PeerConfig.
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -17,6 +18,14 @@ namespace vpn::config {
 struct PeerEntry {
   std::string name;
   std::optional<protocol::Endpoint> endpoint;  // absent: we wait for the peer to reach us
+};
+
+// A rendezvous server as written in the peer file: a host name or IP address and a UDP port.
+// Names are resolved by the daemon at start and again when the server stops answering.
+struct RendezvousEntry {
+  std::string host;  // "rv1.example.net", "198.51.100.1" or "2001:db8::1" (no brackets)
+  std::uint16_t port = 0;
+  std::string toString() const;  // "rv1.example.net:3478", "[2001:db8::1]:3478"
 };
 
 struct TunnelSettings {
@@ -39,9 +48,14 @@ struct PeerConfig {
   int mtu = 1400;
   TunnelSettings tunnel;
   std::vector<PeerEntry> peers;
+  std::vector<RendezvousEntry> rendezvous;
 };
 
 // 1 to 64 characters of [a-z0-9._-], starting with a letter or a digit.
 bool isValidPeerName(std::string_view name);
+
+// Parses "host:port" or "[v6]:port" where host is a DNS name or an IP address; nullopt if malformed
+// (empty host, bad characters, port missing or not in 1..65535).
+std::optional<RendezvousEntry> parseHostPort(std::string_view text);
 
 }  // namespace vpn::config

@@ -42,6 +42,12 @@ struct RawPeerEntry {
   Raw<std::string> endpoint;
 };
 
+struct RawRendezvousEntry {
+  std::string key_path;  // "rendezvous[0]"
+  Pos pos;
+  Raw<std::string> address;
+};
+
 struct RawPeerFile {
   Raw<std::string> name, listen, ca, cert, key, log_level, control_socket;
   Raw<std::vector<RawAddress>> address;
@@ -50,16 +56,19 @@ struct RawPeerFile {
   Raw<std::string> cipher;
   Raw<std::int64_t> keepalive, rekey, dead_peer, cert_expiry_warning_days;
   std::vector<RawPeerEntry> peers;
+  std::vector<RawRendezvousEntry> rendezvous;
 };
 
 // Key names per table, in the order the documentation lists them.
-inline constexpr std::string_view kRootTables[] = {"peer", "tun", "tunnel", "peers"};
+inline constexpr std::string_view kRootTables[] = {"peer", "tun", "tunnel", "peers",
+                                                   "rendezvous"};
 inline constexpr std::string_view kPeerKeys[] = {"name", "address", "listen",    "ca",
                                                  "cert", "key",     "log_level", "control_socket"};
 inline constexpr std::string_view kTunKeys[] = {"name", "mtu"};
 inline constexpr std::string_view kTunnelKeys[] = {"cipher", "keepalive", "rekey", "dead_peer",
                                                    "cert_expiry_warning_days"};
 inline constexpr std::string_view kPeersKeys[] = {"name", "endpoint"};
+inline constexpr std::string_view kRendezvousKeys[] = {"address"};
 
 RawPeerFile readPeerFile(std::string_view toml_text, const std::string& file,
                          std::vector<ConfigError>& errors);

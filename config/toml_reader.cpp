@@ -134,6 +134,7 @@ class Reader {
       out.cert_expiry_warning_days = integer(*tunnel, p, "tunnel", "cert_expiry_warning_days");
     }
     readPeers(root, out);
+    readRendezvous(root, out);
     return out;
   }
 
@@ -239,6 +240,34 @@ class Reader {
       entry.name = string(*t, entry.pos, path, "name", true);
       entry.endpoint = string(*t, entry.pos, path, "endpoint", false);
       out.peers.push_back(std::move(entry));
+    }
+  }
+
+  void readRendezvous(const toml::table& root, RawPeerFile& out) {
+    const toml::node* n = root.get("rendezvous");
+    if (n == nullptr) {
+      return;
+    }
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) {
+      error(posOf(n->source()), "rendezvous",
+            "expected an array of tables ([[rendezvous]]), got " + describe(*n));
+      return;
+    }
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& elem = *arr->get(i);
+      std::string path = "rendezvous[" + std::to_string(i) + "]";
+      const toml::table* t = elem.as_table();
+      if (t == nullptr) {
+        error(posOf(elem.source()), path, "expected a table, got " + describe(elem));
+        continue;
+      }
+      RawRendezvousEntry entry;
+      entry.key_path = path;
+      entry.pos = posOf(t->source());
+      checkKeys(*t, path, kRendezvousKeys);
+      entry.address = string(*t, entry.pos, path, "address", true);
+      out.rendezvous.push_back(std::move(entry));
     }
   }
 

@@ -115,6 +115,7 @@ class Validator {
     checkTun(cfg);
     checkTunnel(cfg.tunnel);
     checkPeers(cfg);
+    checkRendezvous(cfg);
     return cfg;
   }
 
@@ -404,6 +405,32 @@ class Validator {
       if (ok) {
         cfg.peers.push_back(std::move(out));
       }
+    }
+  }
+
+  void checkRendezvous(PeerConfig& cfg) {
+    for (const RawRendezvousEntry& e : raw_.rendezvous) {
+      if (!e.address.value) {
+        continue;
+      }
+      const std::string& text = *e.address.value;
+      auto hp = parseHostPort(text);
+      std::string key_path = e.key_path + ".address";
+      if (!hp) {
+        error(e.address.pos, key_path,
+              showValue(text) + " is not a host and UDP port, e.g. \"rv1.example.net:3478\", "
+                                "\"198.51.100.1:3478\" or \"[2001:db8::1]:3478\"");
+        continue;
+      }
+      bool dup = false;
+      for (const auto& r : cfg.rendezvous) {
+        dup = dup || (r.host == hp->host && r.port == hp->port);
+      }
+      if (dup) {
+        error(e.address.pos, key_path, showValue(text) + " is listed twice");
+        continue;
+      }
+      cfg.rendezvous.push_back(*hp);
     }
   }
 
