@@ -27,11 +27,22 @@ DataKeys::~DataKeys() {
 
 bool DataKeys::seal(bool keepalive, std::uint32_t receiver_index, std::span<std::uint8_t> packet,
                     std::size_t payload_len) {
+  return sealAs(keepalive, false, receiver_index, packet, payload_len);
+}
+
+bool DataKeys::sealControl(std::uint32_t receiver_index, std::span<std::uint8_t> packet,
+                           std::size_t payload_len) {
+  return sealAs(false, true, receiver_index, packet, payload_len);
+}
+
+bool DataKeys::sealAs(bool keepalive, bool control, std::uint32_t receiver_index,
+                      std::span<std::uint8_t> packet, std::size_t payload_len) {
   if (packet.size() < protocol::kDataOverhead + payload_len) {
     return false;
   }
   protocol::DataHeader h;
   h.keepalive = keepalive;
+  h.control = control;
   h.key_phase = tx_phase_;
   h.receiver_index = receiver_index;
   h.counter = tx_counter_++;

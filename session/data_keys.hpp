@@ -44,6 +44,10 @@ class DataKeys {
   // counter and the current phase. packet must hold kDataOverhead + payload_len bytes.
   bool seal(bool keepalive, std::uint32_t receiver_index, std::span<std::uint8_t> packet,
             std::size_t payload_len);
+  // Same, as a sealed control packet (type 0x60|P, rendezvous_messages.hpp): the type byte is
+  // part of the associated data, so it must be chosen before sealing.
+  bool sealControl(std::uint32_t receiver_index, std::span<std::uint8_t> packet,
+                   std::size_t payload_len);
 
   // Opens a parsed datagram in place; on kOk the plaintext is
   // datagram[kDataHeaderSize, size - kAeadTagSize). `grace` is how long the previous receive key
@@ -67,6 +71,8 @@ class DataKeys {
 
  private:
   DataKeys() = default;
+  bool sealAs(bool keepalive, bool control, std::uint32_t receiver_index,
+              std::span<std::uint8_t> packet, std::size_t payload_len);
 
   crypto::CipherSuite suite_ = crypto::CipherSuite::kAes256Gcm;
   // Send direction.
