@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The NAT lab itself, tested without vpnpeer: from every host, UDP probes to a plain python
+# server on pub (198.51.100.1/.2, ports 3478/3479) show the mapped address, whether the mapping
+# is the same for three destinations (cone) or not (symmetric), and whether an answer from
+# another address or another port gets in (filtering). If these facts are wrong, every vpnpeer
+# result on the lab would be meaningless, so this runs first. Topology: see lab.sh.
+set -euo pipefail
+# shellcheck source=lab.sh
+source "$(dirname "$0")/lab.sh"
+require_root
+
+lab_build
+nsbg pub python3 -u "$NAT_DIR/udp_probe.py" server "$PUB_IP" "$PUB_ALT_IP" "$RV_PORT" "$RV_ALT_PORT" \
+  >"$WORK/probe-server.log" 2>&1
+wait_until 5 grep -q ready "$WORK/probe-server.log" || die "probe server did not start"
+
+# expected facts per NAT kind (port_kept only where the lab makes it deterministic)
+declare -A EXPECT=(
+  [open]="reachable=1 same_mapping=1 port_kept=1 other_addr=1 other_port=1"
+  [full]="reachable=1 same_mapping=1 port_kept=1 other_addr=1 other_port=1"
+  [restricted]="reachable=1 same_mapping=1 port_kept=1 other_addr=0 other_port=1"
+  [port]="reachable=1 same_mapping=1 other_addr=0 other_port=0"
+  [symmetric]="reachable=1 same_mapping=0 other_addr=0 other_port=0"
+  [blocked]="reachable=0"
+)
+
+# facts_match GOT WANTED -> every key=value of WANTED appears in GOT
+facts_match() {
+  local kv
+  for kv in $2; do [[ " $1 " == *" $kv "* ]] || return 1; done
+}
+
+for h in open1 open2 fc1 fc2 rc1 rc2 prc1 prc1b prc2 sym1 sym2 blk; do
+  kind=$(site_kind "${h%b}")
+  want=${EXPECT[$kind]}
+  [[ $kind != blocked ]] && want+=" mapped_ip=$(mapped_ip "$h")"
+  got=$(nsx "$h" timeout 20 python3 "$NAT_DIR/udp_probe.py" client "$PUB_IP" "$PUB_ALT_IP" \
+    "$RV_PORT" "$RV_ALT_PORT" 2>&1 || true)
+  check "$h ($kind): $want" "got: $got" facts_match "$got" "$want"
+done
+
+# The lab must not leak: a site reaches another only through public addresses.
+check "isolation: fc1 cannot reach rc1's private address" "10.2.1.2 answered from fc1" \
+  eval "! can_ping fc1 $(host_ip rc1)"
+check "isolation: prc1 cannot reach sym1's private address" "10.4.1.2 answered from prc1" \
+  eval "! can_ping prc1 $(host_ip sym1)"
+# The UDP-blocked site still has a working NAT for everything else (it is UDP that is blocked).
+check "blk: ping to pub goes through (only UDP is blocked)" "no ping reply from pub" \
+  can_ping blk "$PUB_IP"
+# Two hosts behind one NAT reach each other on their LAN.
+check "prc1 and prc1b share a LAN" "no ping reply from $(host_ip prc1b)" \
+  can_ping prc1 "$(host_ip prc1b)"
+finish
