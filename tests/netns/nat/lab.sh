@@ -339,3 +339,48 @@ conntrack_flush() {
   if command -v conntrack >/dev/null; then nsx "$r" conntrack -F >/dev/null 2>&1 || true; fi
   nsx "$r" nft flush set ip lab_filter contacted 2>/dev/null || true
 }
+
+# ---------------------------------------------------------------------------------------------
+# the punch matrix: which pairs of NAT kinds can have a direct UDP path
+# ---------------------------------------------------------------------------------------------
+MATRIX_KINDS=(open full restricted port symmetric)
+declare -A KIND_SITES=([open]="open1 open2" [full]="fc1 fc2" [restricted]="rc1 rc2"
+  [port]="prc1 prc2" [symmetric]="sym1 sym2")
+
+# pair_hosts K1 K2 -> two host namespaces of those kinds, on two different NATs
+pair_hosts() {
+  local a b
+  read -r a _ <<<"${KIND_SITES[$1]}"
+  if [[ $1 == "$2" ]]; then read -r _ b <<<"${KIND_SITES[$2]}"; else read -r b _ <<<"${KIND_SITES[$2]}"; fi
+  printf '%s %s' "$a" "$b"
+}
+
+# pair_expect K1 K2 -> "ok" where a direct path exists, "fail" where it cannot (without port
+# prediction): a symmetric NAT gives the other side an unpredictable port, which only an
+# endpoint-independent filter (full cone), an address filter (restricted cone) or no NAT lets in.
+pair_expect() {
+  local x="$1,$2"
+  case $x in
+    symmetric,symmetric | port,symmetric | symmetric,port) echo fail ;;
+    *) echo ok ;;
+  esac
+}
+
+# matrix_print TITLE RESULTVAR: RESULTVAR is an associative array "K1,K2" -> cell text
+matrix_print() {
+  local title=$1 k1 k2 cell
+  local -n res=$2
+  printf '\n%s\n%-12s' "$title" ""
+  for k2 in "${MATRIX_KINDS[@]}"; do printf '%-15s' "$k2"; done
+  printf '\n'
+  for k1 in "${MATRIX_KINDS[@]}"; do
+    printf '%-12s' "$k1"
+    for k2 in "${MATRIX_KINDS[@]}"; do
+      cell=${res[$k1,$k2]:-${res[$k2,$k1]:-"-"}}
+      printf '%-15s' "$cell"
+    done
+    printf '\n'
+  done
+  [[ -n ${res[same-nat]:-} ]] && printf '%-12s%s\n' "same NAT" "${res[same-nat]} (prc1 + prc1b)"
+  printf '\n'
+}

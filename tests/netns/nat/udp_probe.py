@@ -3,6 +3,7 @@
 
   udp_probe.py server A1 A2 PORT ALTPORT     on the public host: 4 sockets (A1/A2 x PORT/ALTPORT)
   udp_probe.py client A1 A2 PORT ALTPORT     behind the NAT: prints one line of facts
+  udp_probe.py punch A1 PORT MINE THEIRS SECS  naive hole punch between two hosts: prints punched=0|1
 
 The server answers a request "<nonce> <reply-from>" with "<nonce> <ip>:<port>", the source it
 saw (the client's mapping), sent from the socket named by reply-from ("a1p", "a1alt", "a2alt"...).
@@ -78,7 +79,51 @@ def client(a1, a2, port, alt):
           f"other_addr={int(other_addr)} other_port={int(other_port)} maps={','.join(map(str, maps))}")
 
 
+def punch(a1, port, mine, theirs, secs):
+    """The simplest punching there is: learn our mapping from the server (A1:PORT), publish it in
+    the file MINE, read the other side's from THEIRS, then send "hello" to it every 0.1 s; answer
+    any "hello" with "ack" to its source and aim there from then on (a peer-reflexive address).
+    Punched when we got an ack and the other side's hello. This is the reference for which pairs
+    of NATs the lab lets through at all."""
+    import time
+    s = fresh()
+    mapped = ask(s, (a1, port), "a1p")
+    if mapped is None:
+        print("punched=0 reason=no-mapping")
+        return
+    with open(mine + ".tmp", "w") as f:
+        f.write(mapped)
+    os.rename(mine + ".tmp", mine)
+    deadline = time.monotonic() + secs
+    while not os.path.exists(theirs):
+        if time.monotonic() > deadline:
+            print("punched=0 reason=no-peer-mapping")
+            return
+        time.sleep(0.05)
+    ip, p = open(theirs).read().split(":")
+    target = (ip, int(p))
+    got_hello = got_ack = False
+    done_at = None
+    while time.monotonic() < deadline and (done_at is None or time.monotonic() < done_at):
+        s.sendto(b"hello", target)
+        r, _, _ = select.select([s], [], [], 0.1)
+        while r:
+            data, src = s.recvfrom(2048)
+            if data == b"hello":
+                got_hello, target = True, src
+                s.sendto(b"ack", src)
+            elif data == b"ack":
+                got_ack = True
+            r, _, _ = select.select([s], [], [], 0)
+        if got_hello and got_ack and done_at is None:
+            done_at = time.monotonic() + 1.0  # keep answering so the other side finishes too
+    print(f"punched={int(got_hello and got_ack)} mapped={mapped} peer={target[0]}:{target[1]}")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "punch" and len(sys.argv) == 7:
+        punch(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6]))
+        sys.exit(0)
     if len(sys.argv) != 6 or sys.argv[1] not in ("server", "client"):
         sys.exit(__doc__)
     fn = server if sys.argv[1] == "server" else client
