@@ -384,3 +384,46 @@ matrix_print() {
   [[ -n ${res[same-nat]:-} ]] && printf '%-12s%s\n' "same NAT" "${res[same-nat]} (prc1 + prc1b)"
   printf '\n'
 }
+
+# ---------------------------------------------------------------------------------------------
+# a pair of vpnpeer peers that only know each other's names (no endpoint) and the rendezvous
+# ---------------------------------------------------------------------------------------------
+# pair_start H1 H2: peers named after their host namespaces, each listing the other; needs
+# lab_pki to have made certificates for both names. PEER_PORT is the listen port of both.
+pair_start() {
+  peer_write "$1" "$2"
+  peer_write "$2" "$1"
+  peer_start "$1" "$1"
+  peer_start "$2" "$2"
+}
+pair_stop() { peer_stop "$1"; peer_stop "$2"; }
+
+# direct_up CFG PEER: PEER is established over a direct UDP path, in CFG's status
+direct_up() {
+  [[ $(peer_field "$1" "$2" state) == established && $(peer_field "$1" "$2" path) == direct-udp ]]
+}
+# punch_failed CFG PEER: PEER is reported unreachable with a "no direct path" error
+punch_failed() {
+  [[ $(peer_field "$1" "$2" state) == unreachable &&
+    $(peer_field "$1" "$2" last_error) == *"no direct path"* ]]
+}
+# peer_summary CFG PEER -> one line with what status says about PEER (for failure messages)
+peer_summary() {
+  json_get "$1" "' '.join(f'{k}={peer(\"$2\").get(k)!r}' for k in ('state','path','endpoint','last_error','candidates'))" 2>&1 |
+    tr -d '\n' || true
+}
+
+# transfer_ok FROMNS TONS TOADDR MB: MB of random bytes over TCP (socat) through the tunnel,
+# sha256 compared; every step bounded.
+transfer_ok() {
+  local from=$1 to=$2 addr=$3 mb=$4 port=5001 srv
+  head -c "$((mb * 1024 * 1024))" /dev/urandom >"$WORK/blob.$from"
+  rm -f "$WORK/recv.$to"
+  nsbg "$to" timeout 30 socat -u "TCP-LISTEN:$port,bind=$addr,reuseaddr" "CREATE:$WORK/recv.$to"
+  srv=$LAST_PID
+  wait_until 5 bash -c "ip netns exec $(ns "$to") ss -Hltn 'sport = :$port' | grep -q ':$port'" ||
+    return 1
+  nsx "$from" timeout 30 socat -u "OPEN:$WORK/blob.$from" "TCP:$addr:$port,connect-timeout=5" || return 1
+  wait_pid_exit "$srv" 10 || return 1
+  [[ $(sha256sum <"$WORK/blob.$from") == "$(sha256sum <"$WORK/recv.$to")" ]]
+}
