@@ -1,0 +1,63 @@
+#pragma once
+// The rendezvous server's file (rendezvous.toml), read into a plain validated struct:
+//
+//   [rendezvous]
+//   listen = ["0.0.0.0:3478", "[::]:3478"]   # UDP sockets peers use (a string or a list)
+//   alt_port = 3479                           # optional: RFC 5780 "change port"
+//   alt_address = "203.0.113.2"               # optional: RFC 5780 "change IP"
+//   ca = "ca.crt"
+//   cert = "rv1.crt"                          # must carry the rendezvous role
+//   key = "rv1.key"
+//   refresh = 25                              # seconds; peers re-register this often
+//   log_level = "info"
+//   control_socket = "/run/vpnpeer/rendezvous.sock"   # optional
+//   # optional limits: handshake_rate, handshake_burst (per source address),
+//   # lookup_rate, lookup_burst (per registered peer), max_pending_handshakes
+//
+// Errors are returned all at once, sorted by position, each "file:line:col: key: message" with a
+// did-you-mean for unknown keys (config_error.hpp). Relative paths are resolved against the
+// file's directory. Thread-safe (no shared state); only std::bad_alloc escapes.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "config/config_error.hpp"
+#include "protocol/ip_address.hpp"
+
+namespace vpn::config {
+
+struct RendezvousConfig {
+  std::filesystem::path source;
+  std::vector<protocol::Endpoint> listen;
+  std::optional<std::uint16_t> alt_port;
+  std::optional<protocol::IpAddress> alt_address;
+  // The listen entry the alternates pair with: the first with a specific address in
+  // alt_address's family when alt_address is set, else the first entry.
+  std::size_t stun_listen = 0;
+  std::filesystem::path ca, cert, key;
+  std::chrono::seconds refresh{25};
+  std::string log_level = "info";
+  std::optional<std::filesystem::path> control_socket;
+  double handshake_rate = 2;
+  double handshake_burst = 8;
+  double lookup_rate = 20;
+  double lookup_burst = 40;
+  std::size_t max_pending_handshakes = 1024;
+};
+
+using RendezvousConfigResult = Result<RendezvousConfig, std::vector<ConfigError>>;
+
+// Parses the TOML text; `source` names the file in messages and is the base for relative paths.
+// Never touches the file system.
+RendezvousConfigResult parseRendezvousConfig(std::string_view toml_text,
+                                             const std::filesystem::path& source);
+// Reads `file` (a read failure is one ConfigError without position) and parses it.
+RendezvousConfigResult loadRendezvousConfig(const std::filesystem::path& file);
+
+}  // namespace vpn::config

@@ -1,0 +1,118 @@
+#pragma once
+// RendezvousEngine internals shared by rendezvous_engine.cpp (dispatch, timers, status),
+// rv_handshake.cpp (TLS server handshakes -> records), rv_control.cpp (sealed control messages,
+// keepalives) and rv_stun.cpp (the STUN reflector). Not part of the public interface.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "protocol/data_packet.hpp"
+#include "protocol/handshake_packet.hpp"
+#include "protocol/rendezvous_messages.hpp"
+#include "rendezvous/engine/registry.hpp"
+#include "rendezvous/engine/rendezvous_engine.hpp"
+#include "session/datagram_sink.hpp"
+#include "session/handshake.hpp"
+#include "session/rate_limiter.hpp"
+
+namespace vpn::rendezvous {
+
+enum class Drop : std::uint8_t {
+  kMalformed,          // unparseable datagram or message
+  kUnknownFamily,      // first byte names no family we serve (punch, relay, unknown)
+  kUnknownIndex,       // no session or handshake with that receiver index
+  kNotEstablished,     // sealed packet for a handshake our side has not finished yet
+  kAuthFailed,
+  kReplay,
+  kRateLimited,        // new handshakes from one address
+  kPendingFull,        // too many handshakes in progress
+  kHandshakeFailed,
+  kNotPeerRole,        // a rendezvous-role certificate tried to register
+  kUnexpectedMessage,  // a server-to-peer message sent to us, a kick, ...
+  kDataNotRelayed,     // data packets: relay is not implemented
+  kLookupRateLimited,
+  kStun,               // STUN we don't answer (not a Binding request, or no reflector yet)
+  kTxTooBig,
+  kCount,
+};
+
+std::string_view toString(Drop d);
+
+// Adapts the session machinery's single-socket sink to "send from this socket".
+class SocketSink final : public session::DatagramSink {
+ public:
+  SocketSink(RendezvousSink& out, SocketId id) : out_(out), id_(id) {}
+  void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override {
+    out_.sendFrom(id_, to, bytes);
+  }
+
+ private:
+  RendezvousSink& out_;
+  SocketId id_;
+};
+
+struct PendingHandshake {
+  std::unique_ptr<session::Handshake> hs;
+  SocketId socket;
+  std::string hello_key;  // name + client index: matches retransmitted ClientHellos
+};
+
+struct RendezvousEngine::Impl {
+  static constexpr Duration kSweepInterval = seconds(1);
+  static constexpr std::uint32_t kExpiryRefreshes = 3;
+
+  Impl(crypto::TlsContext& tls, RendezvousOptions options, RendezvousSink& sink);
+
+  // rendezvous_engine.cpp
+  void onDatagram(Instant now, SocketId on, const protocol::Endpoint& from,
+                  std::span<std::uint8_t> bytes);
+  void onTimer(Instant now);
+  Instant nextDeadline() const;
+  RendezvousStatus status(Instant now, bool with_peers) const;
+  void drop(Drop d) { drops[static_cast<std::size_t>(d)]++; }
+  std::uint32_t newIndex();
+  void sweep(Instant now);
+
+  // rv_handshake.cpp
+  void onHandshake(Instant now, SocketId on, const protocol::Endpoint& from,
+                   std::span<const std::uint8_t> bytes);
+  void servePending(Instant now, std::uint32_t index);
+  void erasePending(std::uint32_t index);
+  void completeHandshake(Instant now, std::uint32_t index);
+  void onLingerPacket(Instant now, PeerRecord& r, const protocol::HandshakePacket& p);
+
+  // rv_control.cpp
+  void onSealed(Instant now, SocketId on, const protocol::Endpoint& from,
+                std::span<std::uint8_t> bytes);
+  void onControl(Instant now, PeerRecord& r, std::span<const std::uint8_t> plain);
+  void onRegister(Instant now, PeerRecord& r, const protocol::RegisterMsg& m);
+  void onLookup(Instant now, PeerRecord& r, const protocol::LookupMsg& m);
+  void introduce(PeerRecord& requester, PeerRecord& target, std::uint32_t request_id);
+  void lookupFailed(PeerRecord& r, std::uint32_t request_id, protocol::LookupFailure reason,
+                    std::string name);
+  bool sendControl(PeerRecord& r, const protocol::ControlMessage& msg);
+  void sendKeepalive(PeerRecord& r, std::span<const std::uint8_t> payload);
+
+  // rv_stun.cpp
+  void onStun(Instant now, SocketId on, const protocol::Endpoint& from,
+              std::span<const std::uint8_t> bytes);
+
+  crypto::TlsContext& tls;
+  RendezvousOptions options;
+  RendezvousSink& sink;
+  std::string own_name;
+  Registry registry;
+  std::unordered_map<std::uint32_t, PendingHandshake> pending;
+  std::unordered_map<std::string, std::uint32_t> pending_by_hello;
+  session::RateLimiter limiter;
+  Instant next_sweep = kNever;
+  RendezvousCounters counters;
+  std::array<std::uint64_t, static_cast<std::size_t>(Drop::kCount)> drops{};
+  std::array<std::uint8_t, protocol::kDataOverhead + protocol::kMaxControlPayload> scratch{};
+};
+
+}  // namespace vpn::rendezvous

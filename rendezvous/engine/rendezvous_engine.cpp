@@ -1,0 +1,205 @@
+// Dispatch by packet family, the periodic sweep (expiry, linger, key grace), timers and status.
+#include <algorithm>
+#include <stdexcept>
+
+#include "crypto/random.hpp"
+#include "rendezvous/engine/engine_impl.hpp"
+
+namespace vpn::rendezvous {
+
+std::string_view toString(Drop d) {
+  switch (d) {
+    case Drop::kMalformed:
+      return "malformed";
+    case Drop::kUnknownFamily:
+      return "unknown_family";
+    case Drop::kUnknownIndex:
+      return "unknown_index";
+    case Drop::kNotEstablished:
+      return "not_established";
+    case Drop::kAuthFailed:
+      return "auth_failed";
+    case Drop::kReplay:
+      return "replay";
+    case Drop::kRateLimited:
+      return "rate_limited";
+    case Drop::kPendingFull:
+      return "pending_full";
+    case Drop::kHandshakeFailed:
+      return "handshake_failed";
+    case Drop::kNotPeerRole:
+      return "not_peer_role";
+    case Drop::kUnexpectedMessage:
+      return "unexpected_message";
+    case Drop::kDataNotRelayed:
+      return "data_not_relayed";
+    case Drop::kLookupRateLimited:
+      return "lookup_rate_limited";
+    case Drop::kStun:
+      return "stun";
+    case Drop::kTxTooBig:
+      return "tx_too_big";
+    case Drop::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+RendezvousEngine::Impl::Impl(crypto::TlsContext& tls_ctx, RendezvousOptions opts,
+                             RendezvousSink& out)
+    : tls(tls_ctx),
+      options(std::move(opts)),
+      sink(out),
+      own_name(tls_ctx.identity().name),
+      limiter(session::RateLimiter::Options{options.handshake_burst, options.handshake_per_second,
+                                            options.rate_limit_sources}) {
+  if (!tls_ctx.identity().rendezvous_role) {
+    throw std::invalid_argument("certificate '" + own_name +
+                                "' is not a rendezvous certificate; sign one with "
+                                "`vpnpeer cert sign --rendezvous`");
+  }
+}
+
+std::uint32_t RendezvousEngine::Impl::newIndex() {
+  for (;;) {
+    std::uint32_t i = crypto::randomU32();
+    if (i != 0 && !registry.indexInUse(i) && pending.count(i) == 0) {
+      return i;
+    }
+  }
+}
+
+void RendezvousEngine::Impl::onDatagram(Instant now, SocketId on, const protocol::Endpoint& from,
+                                        std::span<std::uint8_t> bytes) {
+  switch (protocol::classify(bytes)) {
+    case protocol::PacketFamily::kStun:
+      onStun(now, on, from, bytes);
+      return;
+    case protocol::PacketFamily::kHandshake:
+      if (on.role != SocketRole::kPrimary) {
+        drop(Drop::kUnknownFamily);  // the alternates are STUN-only
+        return;
+      }
+      onHandshake(now, on, from, bytes);
+      return;
+    case protocol::PacketFamily::kData:
+    case protocol::PacketFamily::kKeepalive:
+    case protocol::PacketFamily::kRendezvous:
+      if (on.role != SocketRole::kPrimary) {
+        drop(Drop::kUnknownFamily);
+        return;
+      }
+      onSealed(now, on, from, bytes);
+      return;
+    case protocol::PacketFamily::kPunch:
+    case protocol::PacketFamily::kRelay:
+    case protocol::PacketFamily::kUnknown:
+      break;
+  }
+  drop(Drop::kUnknownFamily);
+}
+
+void RendezvousEngine::Impl::sweep(Instant now) {
+  Duration ttl = options.refresh * kExpiryRefreshes;
+  counters.expired += registry.expire(now, ttl);
+  registry.forEach([&](PeerRecord& r) {
+    if (r.linger && now >= r.linger_until) {
+      r.linger.reset();  // the bulk of a session's memory: TLS state and channel buffers
+      r.linger_until = kNever;
+    }
+    if (r.keys) {
+      r.keys->expire(now);
+    }
+  });
+  next_sweep = registry.size() == 0 ? kNever : now + kSweepInterval;
+}
+
+void RendezvousEngine::Impl::onTimer(Instant now) {
+  std::vector<std::uint32_t> due;
+  for (auto& [index, p] : pending) {
+    if (p.hs->nextDeadline() <= now) {
+      due.push_back(index);
+    }
+  }
+  for (std::uint32_t index : due) {
+    auto it = pending.find(index);
+    if (it == pending.end()) {
+      continue;
+    }
+    if (it->second.hs->timedOut(now)) {
+      drop(Drop::kHandshakeFailed);
+      erasePending(index);
+      continue;
+    }
+    servePending(now, index);
+  }
+  if (now >= next_sweep) {
+    sweep(now);
+  }
+}
+
+Instant RendezvousEngine::Impl::nextDeadline() const {
+  Instant next = next_sweep;
+  for (const auto& [index, p] : pending) {
+    next = std::min(next, p.hs->nextDeadline());
+  }
+  return next;
+}
+
+RendezvousStatus RendezvousEngine::Impl::status(Instant now, bool with_peers) const {
+  RendezvousStatus st;
+  st.sessions = registry.size();
+  st.pending_handshakes = pending.size();
+  st.counters = counters;
+  registry.forEach([&](const PeerRecord& r) {
+    if (r.linger) {
+      st.lingering_handshakes++;
+    }
+    if (!with_peers || !r.registered()) {
+      return;
+    }
+    RegisteredPeerStatus p;
+    p.name = r.name;
+    p.endpoint = r.endpoint;
+    p.candidates = r.candidates;
+    p.addresses = r.addresses;
+    p.age_s = toSeconds(now - *r.registered_at);
+    p.idle_s = toSeconds(now - r.last_rx);
+    st.peers.push_back(std::move(p));
+  });
+  std::sort(st.peers.begin(), st.peers.end(),
+            [](const RegisteredPeerStatus& a, const RegisteredPeerStatus& b) {
+              return a.name < b.name;
+            });
+  for (std::size_t i = 0; i < drops.size(); ++i) {
+    if (drops[i] != 0) {
+      st.drops.emplace_back(std::string(toString(static_cast<Drop>(i))), drops[i]);
+    }
+  }
+  return st;
+}
+
+RendezvousEngine::RendezvousEngine(crypto::TlsContext& tls, RendezvousOptions options,
+                                   RendezvousSink& sink)
+    : impl_(std::make_unique<Impl>(tls, std::move(options), sink)) {}
+
+RendezvousEngine::~RendezvousEngine() = default;
+
+void RendezvousEngine::onDatagram(Instant now, SocketId on, const protocol::Endpoint& from,
+                                  std::span<std::uint8_t> bytes) {
+  impl_->onDatagram(now, on, from, bytes);
+}
+
+void RendezvousEngine::onTimer(Instant now) {
+  impl_->onTimer(now);
+}
+
+Instant RendezvousEngine::nextDeadline() const {
+  return impl_->nextDeadline();
+}
+
+RendezvousStatus RendezvousEngine::status(Instant now, bool with_peers) const {
+  return impl_->status(now, with_peers);
+}
+
+}  // namespace vpn::rendezvous

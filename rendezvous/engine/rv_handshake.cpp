@@ -1,0 +1,212 @@
+// Handshake packets: the rendezvous is always the TLS server. A ClientHello (HELLO, no receiver
+// index) starts a pending handshake whose expected certificate name is the HELLO name, so a peer
+// cannot register under another name. Established handshakes become registry records.
+#include <cstring>
+
+#include "base/log.hpp"
+#include "crypto/key_schedule.hpp"
+#include "rendezvous/engine/engine_impl.hpp"
+
+namespace vpn::rendezvous {
+namespace {
+
+std::string helloKey(std::string_view name, std::uint32_t sender_index) {
+  std::string key(name);
+  key.push_back('\0');
+  char idx[4];
+  std::memcpy(idx, &sender_index, sizeof idx);
+  key.append(idx, sizeof idx);
+  return key;
+}
+
+}  // namespace
+
+void RendezvousEngine::Impl::erasePending(std::uint32_t index) {
+  auto it = pending.find(index);
+  if (it == pending.end()) {
+    return;
+  }
+  auto h = pending_by_hello.find(it->second.hello_key);
+  if (h != pending_by_hello.end() && h->second == index) {
+    pending_by_hello.erase(h);
+  }
+  pending.erase(it);
+}
+
+void RendezvousEngine::Impl::servePending(Instant now, std::uint32_t index) {
+  auto it = pending.find(index);
+  if (it == pending.end()) {
+    return;
+  }
+  session::Handshake& hs = *it->second.hs;
+  SocketSink out(sink, it->second.socket);
+  hs.flush(now, out);
+  switch (hs.state()) {
+    case session::Handshake::State::kEstablished:
+      completeHandshake(now, index);
+      break;
+    case session::Handshake::State::kFailed:
+      LOG_DEBUG("handshake with '%s' at %s failed: %s", hs.peerName().c_str(),
+                hs.endpoint().toString().c_str(), hs.failureReason().c_str());
+      drop(Drop::kHandshakeFailed);
+      erasePending(index);
+      break;
+    case session::Handshake::State::kHandshaking:
+      break;
+  }
+}
+
+void RendezvousEngine::Impl::completeHandshake(Instant now, std::uint32_t index) {
+  auto it = pending.find(index);
+  std::unique_ptr<session::Handshake> hs = std::move(it->second.hs);
+  SocketId socket = it->second.socket;
+  erasePending(index);
+
+  crypto::TlsSession& tls_session = hs->tls();
+  const crypto::CertIdentity& id = tls_session.peerIdentity();
+  if (id.rendezvous_role) {
+    LOG_INFO("refused '%s' at %s: a rendezvous certificate cannot register as a peer",
+             id.name.c_str(), hs->endpoint().toString().c_str());
+    drop(Drop::kNotPeerRole);
+    return;
+  }
+  if (id.name != hs->peerName()) {  // TLS checked it already; stay correct if that ever changes
+    drop(Drop::kHandshakeFailed);
+    return;
+  }
+  auto secrets = crypto::exportSessionSecrets(tls_session);
+  if (!secrets) {
+    drop(Drop::kHandshakeFailed);
+    return;
+  }
+  auto keys = session::DataKeys::create(tls_session.negotiatedCipher(), *secrets, false, now);
+  secrets->client_to_server.wipe();
+  secrets->server_to_client.wipe();
+  if (!keys) {
+    drop(Drop::kHandshakeFailed);
+    return;
+  }
+  auto r = std::make_unique<PeerRecord>();
+  r->name = id.name;
+  r->local_index = hs->localIndex();
+  r->remote_index = hs->remoteIndex();
+  r->socket = socket;
+  r->endpoint = hs->endpoint();
+  r->keys = std::move(keys);
+  r->established_at = now;
+  r->last_rx = now;
+  r->addresses = id.addresses;
+  r->addresses.shrink_to_fit();
+  r->linger = std::move(hs);
+  r->linger_until = now + options.linger;
+  auto [record, replaced] = registry.insert(std::move(r));
+  counters.handshakes++;
+  if (replaced) {
+    counters.replaced++;
+  }
+  if (next_sweep == kNever) {
+    next_sweep = now + kSweepInterval;
+  }
+  LOG_DEBUG("session with '%s' at %s established%s", record->name.c_str(),
+            record->endpoint.toString().c_str(), replaced ? " (replaces the previous one)" : "");
+}
+
+void RendezvousEngine::Impl::onLingerPacket(Instant now, PeerRecord& r,
+                                            const protocol::HandshakePacket& p) {
+  if (!r.linger) {
+    return;  // late retransmission after the linger: the peer has long finished
+  }
+  SocketSink out(sink, r.socket);
+  r.linger->onPacket(now, p);
+  r.linger->flush(now, out);
+  if (r.linger->state() == session::Handshake::State::kFailed) {
+    drop(Drop::kHandshakeFailed);
+    registry.remove(r);
+  }
+}
+
+void RendezvousEngine::Impl::onHandshake(Instant now, SocketId on, const protocol::Endpoint& from,
+                                         std::span<const std::uint8_t> bytes) {
+  auto parsed = protocol::parseHandshake(bytes);
+  if (!parsed) {
+    drop(Drop::kMalformed);
+    return;
+  }
+  const protocol::HandshakePacket& p = *parsed;
+  if (p.isKick()) {
+    drop(Drop::kUnexpectedMessage);  // we are always the server; nobody kicks us
+    return;
+  }
+
+  if (p.receiver_index != 0) {
+    auto it = pending.find(p.receiver_index);
+    if (it != pending.end()) {
+      session::Handshake& hs = *it->second.hs;
+      if (hs.remoteIndex() != p.sender_index) {
+        drop(Drop::kUnknownIndex);
+        return;
+      }
+      hs.onPacket(now, p);
+      servePending(now, p.receiver_index);
+      return;
+    }
+    PeerRecord* r = registry.byIndex(p.receiver_index);
+    if (r != nullptr && r->remote_index == p.sender_index) {
+      onLingerPacket(now, *r, p);
+      return;
+    }
+    drop(Drop::kUnknownIndex);
+    return;
+  }
+
+  // A ClientHello (or its retransmission): names its sender and carries stream bytes.
+  if (!p.hasHello() || !p.hasPayload() || p.name.empty() || p.sender_index == 0) {
+    drop(Drop::kMalformed);
+    return;
+  }
+  std::string key = helloKey(p.name, p.sender_index);
+  if (auto h = pending_by_hello.find(key); h != pending_by_hello.end()) {
+    std::uint32_t index = h->second;
+    pending.at(index).hs->onPacket(now, p);
+    servePending(now, index);
+    return;
+  }
+  if (PeerRecord* r = registry.byName(p.name); r != nullptr && r->remote_index == p.sender_index) {
+    onLingerPacket(now, *r, p);
+    return;
+  }
+  if (pending.size() >= options.max_pending_handshakes) {
+    drop(Drop::kPendingFull);
+    return;
+  }
+  if (!limiter.allow(now, from.address())) {
+    drop(Drop::kRateLimited);
+    return;
+  }
+  session::Handshake::Params params;
+  params.role = crypto::TlsSession::Role::kServer;
+  params.own_name = own_name;
+  params.peer_name = std::string(p.name);
+  params.local_index = newIndex();
+  params.remote_index = p.sender_index;
+  params.endpoint = from;
+  params.timeout = options.handshake_timeout;
+  std::uint32_t index = params.local_index;
+  PendingHandshake entry;
+  try {
+    entry.hs = std::make_unique<session::Handshake>(tls, std::move(params), now);
+  } catch (const std::exception& e) {
+    LOG_WARN("cannot start a handshake: %s", e.what());
+    drop(Drop::kHandshakeFailed);
+    return;
+  }
+  entry.socket = on;
+  entry.hello_key = key;
+  entry.hs->begin(now);
+  entry.hs->onPacket(now, p);
+  pending.emplace(index, std::move(entry));
+  pending_by_hello.emplace(std::move(key), index);
+  servePending(now, index);
+}
+
+}  // namespace vpn::rendezvous

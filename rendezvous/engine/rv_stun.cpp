@@ -1,0 +1,132 @@
+// The STUN reflector (RFC 8489 Binding, RFC 5780 CHANGE-REQUEST / RESPONSE-ORIGIN /
+// OTHER-ADDRESS). The four sockets of the RFC 5780 grid are (primary address A1 | alternate A2) x
+// (primary port P1 | alternate P2); a change request flips the address and/or port bit of the
+// socket the request arrived on.
+#include <array>
+
+#include "protocol/stun.hpp"
+#include "rendezvous/engine/engine_impl.hpp"
+
+namespace vpn::rendezvous {
+namespace {
+
+constexpr std::string_view kSoftware = "vpnpeer-rendezvous";
+
+bool ipBit(SocketRole r) {
+  return r == SocketRole::kAltAddress || r == SocketRole::kAltBoth;
+}
+bool portBit(SocketRole r) {
+  return r == SocketRole::kAltPort || r == SocketRole::kAltBoth;
+}
+SocketRole roleOf(bool ip, bool port) {
+  if (ip) {
+    return port ? SocketRole::kAltBoth : SocketRole::kAltAddress;
+  }
+  return port ? SocketRole::kAltPort : SocketRole::kPrimary;
+}
+
+struct Grid {
+  bool in_grid = false;  // the socket is the stun primary or one of its alternates
+  bool can_ip = false;
+  bool can_port = false;
+  std::optional<protocol::Endpoint> primary;
+};
+
+Grid gridFor(const RendezvousOptions& o, SocketId on) {
+  Grid g;
+  if (o.stun_listen >= o.listen.size()) {
+    return g;
+  }
+  g.primary = o.listen[o.stun_listen];
+  g.in_grid = on.role != SocketRole::kPrimary || on.listen == o.stun_listen;
+  g.can_port = g.in_grid && o.alt_port.has_value();
+  g.can_ip = g.in_grid && o.alt_address.has_value() && !g.primary->address().isUnspecified();
+  return g;
+}
+
+// The local endpoint of a socket, if it is specific enough to name in RESPONSE-ORIGIN.
+std::optional<protocol::Endpoint> localOf(const RendezvousOptions& o, const Grid& g, SocketId s) {
+  if (s.role == SocketRole::kPrimary && !(g.in_grid && s.listen == o.stun_listen)) {
+    if (s.listen >= o.listen.size() || o.listen[s.listen].address().isUnspecified()) {
+      return std::nullopt;
+    }
+    return o.listen[s.listen];
+  }
+  if (!g.primary) {
+    return std::nullopt;
+  }
+  protocol::IpAddress addr = ipBit(s.role) && o.alt_address ? *o.alt_address
+                                                             : g.primary->address();
+  std::uint16_t port = portBit(s.role) && o.alt_port ? *o.alt_port : g.primary->port();
+  if (addr.isUnspecified()) {
+    return std::nullopt;
+  }
+  return protocol::Endpoint(addr, port);
+}
+
+}  // namespace
+
+void RendezvousEngine::Impl::onStun(Instant, SocketId on, const protocol::Endpoint& from,
+                                    std::span<const std::uint8_t> bytes) {
+  std::array<std::uint8_t, protocol::kStunMaxBuiltSize> out{};
+  protocol::StunBuildOptions build;
+  build.software = kSoftware;
+  auto parsed = protocol::parseStun(bytes);
+  if (!parsed) {
+    auto header = protocol::parseStunHeader(bytes);
+    if (header && protocol::stunClass(header->type) == protocol::StunClass::kRequest) {
+      std::size_t n = protocol::buildBindingErrorFor(*header, protocol::kStunErrorBadRequest, {},
+                                                     out, build);
+      if (n != 0) {
+        sink.sendFrom(on, from, std::span<const std::uint8_t>(out.data(), n));
+      }
+    }
+    drop(Drop::kStun);
+    return;
+  }
+  const protocol::StunMessage& m = *parsed;
+  Grid g = gridFor(options, on);
+  std::size_t n = 0;
+  SocketId reply_from = on;
+  switch (protocol::classifyStunRequest(m, g.can_ip, g.can_port)) {
+    case protocol::StunServerAction::kAnswer: {
+      counters.stun_requests++;
+      if (g.in_grid && (m.change_ip || m.change_port)) {
+        reply_from.role = roleOf(ipBit(on.role) != m.change_ip, portBit(on.role) != m.change_port);
+        reply_from.listen = options.stun_listen;
+      }
+      std::optional<protocol::Endpoint> other;
+      if (g.in_grid && g.can_ip && g.can_port) {
+        SocketId opposite{roleOf(!ipBit(on.role), !portBit(on.role)), options.stun_listen};
+        other = localOf(options, g, opposite);
+      }
+      n = protocol::buildBindingResponse(m, from, localOf(options, g, reply_from), other, out,
+                                         build);
+      break;
+    }
+    case protocol::StunServerAction::kUnknownAttribute:
+      n = protocol::buildBindingError(m, protocol::kStunErrorUnknownAttribute, {},
+                                      m.unknownRequired(), out, build);
+      drop(Drop::kStun);
+      break;
+    case protocol::StunServerAction::kCannotChange: {
+      const std::uint16_t attr[] = {protocol::kStunAttrChangeRequest};
+      n = protocol::buildBindingError(m, protocol::kStunErrorUnknownAttribute, {}, attr, out,
+                                      build);
+      drop(Drop::kStun);
+      break;
+    }
+    case protocol::StunServerAction::kBadRequest:
+      n = protocol::buildBindingError(m, protocol::kStunErrorBadRequest, {}, {}, out, build);
+      drop(Drop::kStun);
+      break;
+    case protocol::StunServerAction::kIgnore:
+      drop(Drop::kStun);
+      return;
+  }
+  if (n != 0) {
+    sink.sendFrom(reply_from, from, std::span<const std::uint8_t>(out.data(), n));
+  }
+}
+
+}  // namespace vpn::rendezvous
