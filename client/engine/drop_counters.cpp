@@ -18,6 +18,8 @@ std::string_view toString(DropReason r) {
     case DropReason::kRateLimited: return "rate_limited";
     case DropReason::kStunUnsupported: return "stun_unsupported";
     case DropReason::kTxTooBig: return "tx_too_big";
+    case DropReason::kPunchRejected: return "punch_rejected";
+    case DropReason::kControlRejected: return "control_rejected";
     case DropReason::kCount: break;
   }
   return "unknown";

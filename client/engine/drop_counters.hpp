@@ -23,6 +23,8 @@ enum class DropReason : std::uint8_t {
   kRateLimited,
   kStunUnsupported,
   kTxTooBig,
+  kPunchRejected,   // a punch probe with an unknown intro id or a bad tag
+  kControlRejected, // a control packet we cannot use (bad index, bad message, unexpected type)
   kCount,
 };
 

@@ -56,7 +56,7 @@ PeerState* Engine::Impl::findPeer(std::string_view name) {
 std::uint32_t Engine::Impl::newIndex() {
   for (;;) {
     std::uint32_t v = crypto::randomU32();
-    if (v != 0 && by_index.find(v) == by_index.end()) {
+    if (v != 0 && by_index.find(v) == by_index.end() && rv_by_index.find(v) == rv_by_index.end()) {
       return v;
     }
   }
@@ -68,6 +68,7 @@ void Engine::Impl::start(Instant now) {
       initiate(*p, now, *p->configured_endpoint, 0);
     }
   }
+  setRendezvous(now, options.rendezvous);
 }
 
 void Engine::Impl::onDatagram(Instant now, const protocol::Endpoint& from,
@@ -79,6 +80,12 @@ void Engine::Impl::onDatagram(Instant now, const protocol::Endpoint& from,
     case protocol::PacketFamily::kData:
     case protocol::PacketFamily::kKeepalive:
       onData(now, from, datagram);
+      return;
+    case protocol::PacketFamily::kRendezvous:
+      onControlPacket(now, from, datagram);
+      return;
+    case protocol::PacketFamily::kPunch:
+      onPunch(now, from, datagram);
       return;
     case protocol::PacketFamily::kStun:
       drops.add(DropReason::kStunUnsupported);
@@ -105,15 +112,24 @@ void Engine::Impl::dropSession(PeerState& peer, Instant now, std::string reason)
   peer.key_updates_done += peer.session->keys->keyUpdates();
   peer.session.reset();
   peer.last_error = std::move(reason);
+  peer.punch_connected = false;
   if (!peer.pending) {
     if (auto ep = peer.bestEndpoint()) {
       peer.retry_backoff = seconds(1);
       initiate(peer, now, *ep, 0);
     }
   }
+  // Ask the rendezvous again in parallel, unless a static endpoint is known to work.
+  if (!rendezvous.empty() && needsIntroduction(peer, now) && peer.lookup_at == kNever) {
+    peer.lookup_backoff = seconds(2);
+    peer.lookup_at = now;
+  }
 }
 
 void Engine::Impl::onTimer(Instant now) {
+  for (auto& rv : rendezvous) {
+    serviceRendezvous(*rv, now);
+  }
   for (auto& ptr : peers) {
     PeerState& peer = *ptr;
     if (peer.pending) {
@@ -134,6 +150,8 @@ void Engine::Impl::onTimer(Instant now) {
         initiate(peer, now, *ep, 0);
       }
     }
+    servicePunch(peer, now);
+    servicePeerLookup(peer, now);
   }
 }
 
@@ -156,6 +174,26 @@ Instant Engine::Impl::nextDeadline() const {
     if (!peer.session && !peer.pending) {
       next = std::min(next, peer.retry_at);
     }
+    next = std::min({next, peer.next_punch_at, peer.punch_until, peer.lookup_at});
+    for (const auto& intro : peer.intros) {
+      next = std::min(next, intro.expires);
+    }
+  }
+  for (const auto& rv : rendezvous) {
+    if (rv->pending) {
+      next = std::min(next, rv->pending->nextDeadline());
+    }
+    if (const PeerSession* s = rv->session.get()) {
+      next = std::min({next, s->last_rx + options.dead_peer_timeout, s->next_probe_at,
+                       s->keys->prevExpiry(), s->keys->nextUpdateCheck(options.rekey_interval),
+                       rv->next_register_at});
+      if (s->linger) {
+        next = std::min({next, s->linger->nextDeadline(), s->linger_until});
+      }
+    }
+    if (!rv->session && !rv->pending) {
+      next = std::min(next, rv->retry_at);
+    }
   }
   return next;
 }
@@ -176,7 +214,12 @@ EngineStatus Engine::Impl::status(Instant /*now*/) const {
       ps.local_index = peer.session->local_index;
       ps.remote_index = peer.session->remote_index;
     } else {
-      ps.state = (peer.pending || peer.retry_at != kNever) ? "connecting" : "idle";
+      bool punching = peer.punch_until != kNever || peer.lookup_at != kNever;
+      if (peer.pending || (!peer.unreachable && (peer.retry_at != kNever || punching))) {
+        ps.state = "connecting";
+      } else {
+        ps.state = peer.unreachable ? "unreachable" : "idle";
+      }
       ps.endpoint = peer.pending ? std::optional(peer.pending->endpoint()) : peer.bestEndpoint();
       ps.path = "none";
     }
@@ -188,7 +231,45 @@ EngineStatus Engine::Impl::status(Instant /*now*/) const {
     ps.handshakes = peer.handshakes;
     ps.key_updates = peer.key_updates_done + (peer.session ? peer.session->keys->keyUpdates() : 0);
     ps.last_error = peer.last_error;
+    for (const auto& c : peer.candidates) {
+      CandidateStatus cs;
+      cs.endpoint = c.endpoint;
+      switch (c.kind) {
+        case PunchCandidate::Kind::kLocal: cs.kind = "local"; break;
+        case PunchCandidate::Kind::kReflexive: cs.kind = "reflexive"; break;
+        case PunchCandidate::Kind::kPeerReflexive: cs.kind = "peer-reflexive"; break;
+        case PunchCandidate::Kind::kStatic: cs.kind = "static"; break;
+      }
+      switch (c.state) {
+        case PunchCandidate::State::kUntried: cs.state = "untried"; break;
+        case PunchCandidate::State::kProbing: cs.state = "probing"; break;
+        case PunchCandidate::State::kSucceeded: cs.state = "succeeded"; break;
+        case PunchCandidate::State::kFailed: cs.state = "failed"; break;
+      }
+      cs.probes_sent = c.probes_sent;
+      cs.replies = c.replies;
+      ps.candidates.push_back(std::move(cs));
+    }
+    if (ps.candidates.empty() && peer.configured_endpoint) {
+      CandidateStatus cs;
+      cs.endpoint = *peer.configured_endpoint;
+      cs.kind = "static";
+      cs.state = peer.session && peer.session->endpoint == *peer.configured_endpoint
+                     ? "succeeded"
+                     : (peer.direct_failed ? "failed" : "probing");
+      ps.candidates.push_back(std::move(cs));
+    }
     st.peers.push_back(std::move(ps));
+  }
+  for (const auto& rv : rendezvous) {
+    RendezvousStatus rs;
+    rs.endpoint = rv->endpoint;
+    rs.state = rv->session ? "established" : "connecting";
+    rs.registered = rv->session && rv->registered;
+    rs.reflexive = rv->reflexive;
+    rs.rtt = rv->session ? rv->session->srtt : std::nullopt;
+    rs.last_error = rv->last_error;
+    st.rendezvous.push_back(std::move(rs));
   }
   for (std::size_t i = 0; i < kDropReasonCount; ++i) {
     auto r = static_cast<DropReason>(i);
@@ -214,6 +295,14 @@ void Engine::onTunPacket(Instant now, std::span<std::uint8_t> frame, std::size_t
 }
 
 void Engine::onTimer(Instant now) { impl_->onTimer(now); }
+
+void Engine::setRendezvous(Instant now, std::vector<protocol::Endpoint> rendezvous) {
+  impl_->setRendezvous(now, std::move(rendezvous));
+}
+
+void Engine::setLocalCandidates(Instant now, std::vector<protocol::Endpoint> candidates) {
+  impl_->setLocalCandidates(now, std::move(candidates));
+}
 
 Instant Engine::nextDeadline() const { return impl_->nextDeadline(); }
 

@@ -43,6 +43,16 @@ struct EngineOptions {
   Duration rekey_interval = std::chrono::seconds(120);
   std::uint64_t rekey_after_packets = (1ull << 32) - (1ull << 16);  // per key, per direction
   Duration handshake_timeout = std::chrono::seconds(10);
+  // Rendezvous servers (already resolved). We hold one session with each (we are always the TLS
+  // client; the server's certificate must carry the rendezvous role), register our candidates
+  // there, and ask them to introduce us to peers we cannot reach directly.
+  std::vector<protocol::Endpoint> rendezvous;
+  Duration register_refresh = std::chrono::seconds(25);
+  // Hole punching: how long one introduction is probed before the peer is "unreachable", and the
+  // first and longest wait before the whole lookup is tried again.
+  Duration punch_duration = std::chrono::seconds(10);
+  Duration punch_retry = std::chrono::seconds(30);
+  Duration punch_retry_max = std::chrono::minutes(5);
 };
 
 class Engine {
@@ -52,8 +62,15 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Starts handshakes with the peers that have endpoints.
+  // Starts handshakes with the peers that have endpoints, and with the rendezvous servers.
   void start(Instant now);
+  // Replaces the rendezvous list (e.g. after re-resolving host names). Sessions with endpoints
+  // still listed are kept; new ones are established; sessions with removed endpoints are dropped.
+  void setRendezvous(Instant now, std::vector<protocol::Endpoint> rendezvous);
+  // Our local candidates: interface addresses with the listen port. Call at start and whenever
+  // they change; a change re-registers with every established rendezvous. At most
+  // protocol::kMaxCandidates are announced (the first ones).
+  void setLocalCandidates(Instant now, std::vector<protocol::Endpoint> candidates);
   // A datagram from the UDP socket. May decrypt in place.
   void onDatagram(Instant now, const protocol::Endpoint& from, std::span<std::uint8_t> datagram);
   // frame = [kDataHeaderSize bytes headroom | inner packet, len bytes | >= kAeadTagSize tailroom];

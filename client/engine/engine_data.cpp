@@ -50,6 +50,9 @@ void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t
   auto it = routes.find(addrs->destination);
   if (it == routes.end()) {
     drops.add(DropReason::kNoRoute);
+    if (!rendezvous.empty()) {
+      lookupAddress(now, addrs->destination);
+    }
     return;
   }
   PeerState& peer = *it->second;
@@ -110,7 +113,9 @@ void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
   }
   auto it = by_index.find(header->receiver_index);
   if (it == by_index.end()) {
-    drops.add(DropReason::kUnknownIndex);
+    if (!onRendezvousSealed(now, from, *header, datagram)) {
+      drops.add(DropReason::kUnknownIndex);
+    }
     return;
   }
   if (!it->second->session || it->second->session->local_index != header->receiver_index) {

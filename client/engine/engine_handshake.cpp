@@ -89,6 +89,7 @@ void Engine::Impl::failHandshake(PeerState& peer, Instant now, const std::string
     peer.queue.clear();
   }
   scheduleRetry(peer, now);
+  onDirectFailure(peer, now);
 }
 
 void Engine::Impl::installRoutes(PeerState& peer, std::vector<protocol::IpPrefix> addresses) {
@@ -114,6 +115,10 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   };
   if (id.name != peer.name) {
     fail("peer certificate names '" + id.name + "', expected '" + peer.name + "'");
+    return;
+  }
+  if (id.rendezvous_role) {
+    fail("peer certificate of '" + id.name + "' carries the rendezvous role");
     return;
   }
   auto secrets = crypto::exportSessionSecrets(tls_session);
@@ -155,6 +160,13 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   peer.last_endpoint = s->endpoint;
   peer.retry_backoff = seconds(1);
   peer.retry_at = kNever;
+  peer.unreachable = false;
+  peer.unreachable_backoff = Duration{};
+  peer.direct_failed = false;
+  peer.punch_connected = false;
+  peer.lookup_at = kNever;
+  peer.lookup_backoff = seconds(2);
+  stopPunch(peer);
   peer.session = std::move(s);
   flushQueue(peer, now);
   openEarly(peer, now);
@@ -176,7 +188,9 @@ void Engine::Impl::onHandshake(Instant now, const protocol::Endpoint& from,
   if (p.receiver_index != 0) {
     auto it = by_index.find(p.receiver_index);
     if (it == by_index.end()) {
-      drops.add(DropReason::kUnknownIndex);
+      if (!onRendezvousHandshake(now, from, p)) {
+        drops.add(DropReason::kUnknownIndex);
+      }
       return;
     }
     PeerState& peer = *it->second;

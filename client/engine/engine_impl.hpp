@@ -17,6 +17,8 @@
 #include "client/engine/peer_session.hpp"
 #include "session/rate_limiter.hpp"
 #include "protocol/data_packet.hpp"
+#include "protocol/punch_packet.hpp"
+#include "protocol/rendezvous_messages.hpp"
 
 namespace vpn::client {
 
@@ -51,6 +53,24 @@ class TxQueue {
   std::size_t count_ = 0;
 };
 
+// One place a peer may be reached, and what hole punching learned about it.
+struct PunchCandidate {
+  enum class Kind : std::uint8_t { kLocal, kReflexive, kPeerReflexive, kStatic };
+  enum class State : std::uint8_t { kUntried, kProbing, kSucceeded, kFailed };
+  protocol::Endpoint endpoint;
+  Kind kind = Kind::kLocal;
+  State state = State::kUntried;
+  std::uint64_t probes_sent = 0;
+  std::uint64_t replies = 0;
+};
+
+// An introduction by a rendezvous: the id and key that authenticate punch probes with one peer.
+struct Introduction {
+  std::uint64_t id = 0;
+  std::array<std::uint8_t, 32> key{};
+  Instant expires{};
+};
+
 struct PeerState {
   std::string name;
   std::optional<protocol::Endpoint> configured_endpoint;
@@ -72,6 +92,23 @@ struct PeerState {
   // completes first and may send at once); opened once the session exists.
   TxQueue early;
 
+  // Introduction and hole punching (engine_punch.cpp).
+  static constexpr std::size_t kMaxIntros = 4;
+  static constexpr std::size_t kMaxPunchCandidates = 16;
+  std::vector<PunchCandidate> candidates;  // best first
+  std::vector<Introduction> intros;        // newest last; probes carry the newest
+  Instant punch_until = kNever;            // probing while now < punch_until
+  Instant punch_started{};
+  Instant next_punch_at = kNever;
+  std::uint32_t punch_seq = 0;
+  bool punch_connected = false;            // a handshake was started on a working candidate
+  bool unreachable = false;                // the last punch found no path
+  bool direct_failed = false;              // a handshake toward a known endpoint failed
+  Instant lookup_at = kNever;              // next LOOKUP by name
+  Duration lookup_backoff = seconds(2);
+  Duration unreachable_backoff{};          // grows after each failed punch
+  std::uint32_t lookup_id = 0;
+
   std::optional<protocol::Endpoint> bestEndpoint() const {
     return last_endpoint ? last_endpoint : configured_endpoint;
   }
@@ -83,6 +120,20 @@ struct PeerState {
     }
     return false;
   }
+};
+
+// Our session with one rendezvous server (engine_rendezvous.cpp). We are always its TLS client.
+struct RendezvousState {
+  protocol::Endpoint endpoint;
+  std::unique_ptr<Handshake> pending;
+  std::unique_ptr<PeerSession> session;
+  bool registered = false;
+  std::optional<protocol::Endpoint> reflexive;
+  Duration refresh{};
+  Instant next_register_at = kNever;
+  Instant retry_at = kNever;
+  Duration retry_backoff = seconds(1);
+  std::string last_error;
 };
 
 struct Engine::Impl {
@@ -126,6 +177,50 @@ struct Engine::Impl {
   void serviceSession(PeerState& peer, Instant now);
   void installRoutes(PeerState& peer, std::vector<protocol::IpPrefix> addresses);
 
+  // engine_rendezvous.cpp
+  void setRendezvous(Instant now, std::vector<protocol::Endpoint> endpoints);
+  void setLocalCandidates(Instant now, std::vector<protocol::Endpoint> candidates);
+  void connectRendezvous(RendezvousState& rv, Instant now);
+  void serveRendezvousPending(RendezvousState& rv, Instant now);
+  void completeRendezvous(RendezvousState& rv, Instant now);
+  void failRendezvous(RendezvousState& rv, Instant now, std::string reason);
+  void dropRendezvousPending(RendezvousState& rv);
+  void dropRendezvousSession(RendezvousState& rv);
+  RendezvousState* rendezvousByIndex(std::uint32_t index);
+  // A handshake packet for one of our rendezvous handshakes or sessions; false if none matches.
+  bool onRendezvousHandshake(Instant now, const protocol::Endpoint& from,
+                             const protocol::HandshakePacket& p);
+  // A sealed packet (data, keepalive or control) for a rendezvous session; false if none matches.
+  bool onRendezvousSealed(Instant now, const protocol::Endpoint& from,
+                          const protocol::DataHeader& header, std::span<std::uint8_t> datagram);
+  void onControlPacket(Instant now, const protocol::Endpoint& from,
+                       std::span<std::uint8_t> datagram);
+  void onControlMessage(RendezvousState& rv, Instant now, const protocol::ControlMessage& msg);
+  bool sendControl(RendezvousState& rv, Instant now, const protocol::ControlMessage& msg);
+  void sendRendezvousKeepalive(RendezvousState& rv, Instant now, std::uint8_t kind,
+                               std::uint64_t token);
+  void sendRegister(RendezvousState& rv, Instant now);
+  void serviceRendezvous(RendezvousState& rv, Instant now);
+  bool anyRegistered() const;
+  void sendLookup(Instant now, const protocol::LookupMsg& msg);
+  // A TUN packet for an address nobody routes: ask the rendezvous who has it (rate-limited).
+  void lookupAddress(Instant now, const protocol::IpAddress& address);
+
+  // engine_punch.cpp
+  bool needsIntroduction(const PeerState& peer, Instant now) const;
+  void servicePeerLookup(PeerState& peer, Instant now);
+  void onIntroduce(Instant now, const protocol::IntroduceMsg& msg);
+  void onLookupFailed(Instant now, const protocol::LookupFailedMsg& msg);
+  void onPunch(Instant now, const protocol::Endpoint& from, std::span<const std::uint8_t> datagram);
+  void servicePunch(PeerState& peer, Instant now);
+  void sendProbe(const Introduction& intro, bool reply, std::uint32_t seq,
+                 const protocol::Endpoint& to);
+  PunchCandidate* addCandidate(PeerState& peer, const protocol::Endpoint& ep,
+                               PunchCandidate::Kind kind);
+  void stopPunch(PeerState& peer);
+  // After a handshake toward a known endpoint failed: fall back to the rendezvous.
+  void onDirectFailure(PeerState& peer, Instant now);
+
   crypto::TlsContext& tls;
   EngineOptions options;
   EngineSink& sink;
@@ -135,6 +230,17 @@ struct Engine::Impl {
   DropCounters drops;
   RateLimiter limiter;
   std::uint64_t next_probe_token = 1;
+  std::vector<std::unique_ptr<RendezvousState>> rendezvous;
+  std::unordered_map<std::uint32_t, RendezvousState*> rv_by_index;  // our local index -> server
+  std::vector<protocol::Endpoint> local_candidates;
+  std::uint32_t next_lookup_id = 1;
+  // Address lookups recently sent (rate limit): fixed slots, no allocation per TUN packet.
+  struct AddressLookup {
+    protocol::IpAddress address;
+    Instant at{};
+  };
+  std::array<AddressLookup, 8> address_lookups{};
+  std::size_t next_address_lookup = 0;
   // Room to seal a queued packet or a keepalive: header + slot + tag.
   std::array<std::uint8_t, protocol::kDataOverhead + TxQueue::kSlotSize> scratch{};
 };

@@ -13,9 +13,29 @@
 
 namespace vpn::client {
 
+// One address where a peer may be reached, as seen by hole punching.
+struct CandidateStatus {
+  protocol::Endpoint endpoint;
+  std::string kind;   // "local" | "reflexive" | "peer-reflexive" | "static"
+  std::string state;  // "untried" | "probing" | "succeeded" | "failed"
+  std::uint64_t probes_sent = 0;
+  std::uint64_t replies = 0;  // valid probe replies received from it
+};
+
+// Our session with one rendezvous server.
+struct RendezvousStatus {
+  protocol::Endpoint endpoint;
+  std::string state;  // "connecting" | "established"
+  bool registered = false;
+  std::optional<protocol::Endpoint> reflexive;  // our public endpoint as the server sees it
+  std::optional<Duration> rtt;
+  std::string last_error;
+};
+
 struct PeerStatus {
   std::string name;
-  std::string state;                           // "idle" | "connecting" | "established"
+  // "idle" | "connecting" | "established" | "unreachable" (hole punching found no path)
+  std::string state;
   std::optional<protocol::Endpoint> endpoint;  // where we send now
   std::string path;                            // "direct-udp" when established, else "none"
   std::optional<Duration> rtt;
@@ -29,10 +49,13 @@ struct PeerStatus {
   std::string last_error;                      // e.g. "handshake failed: peer certificate rejected: ..."
   // Session indices (0 when not established): ours is in the peer's packets to us, and back.
   std::uint32_t local_index = 0, remote_index = 0;
+  // Candidates from the last introduction (and the static endpoint), best first.
+  std::vector<CandidateStatus> candidates;
 };
 
 struct EngineStatus {
   std::vector<PeerStatus> peers;
+  std::vector<RendezvousStatus> rendezvous;
   // reason -> count, every reason listed even at 0
   std::vector<std::pair<std::string, std::uint64_t>> drops;
 
