@@ -52,7 +52,9 @@ def tool_result(d):
     ping = read(os.path.join(d, "ping.txt")) or ""
     m = re.search(r"= [\d.]+/([\d.]+)/([\d.]+)/([\d.]+) ms", ping)
     rx = re.search(r"(\d+) received", ping)
+    times = sorted(float(t) for t in re.findall(r"time=([\d.]+) ms", ping))
     res["ping"] = {"avg_ms": float(m.group(1)) if m else None,
+                   "p50_ms": times[len(times) // 2] if times else None,
                    "max_ms": float(m.group(2)) if m else None,
                    "received_of_50": int(rx.group(1)) if rx else 0}
     res["tcp_1_stream"] = iperf(d, "tcp1")
@@ -83,12 +85,14 @@ def metrics(r):
         return v
     return {"tcp1_mbit_s": g("tcp_1_stream", "mbit_s"), "tcp4_mbit_s": g("tcp_4_streams", "mbit_s"),
             "udp_rx_kpps": (g("udp_64b", "received_pps") or 0) / 1e3 or None,
-            "rtt_avg_ms": g("ping", "avg_ms"), "cpu_s_per_gb": g("cpu_s_per_gb"),
+            "rtt_avg_ms": g("ping", "avg_ms"), "rtt_p50_ms": g("ping", "p50_ms"),
+            "cpu_s_per_gb": g("cpu_s_per_gb"),
             "rss_idle_mb": g("rss_idle_mb"), "rss_load_mb": g("rss_load_mb")}
 
 
 COLS = [("tcp1_mbit_s", "TCP x1 Mbit/s", "{:.0f}"), ("tcp4_mbit_s", "TCP x4 Mbit/s", "{:.0f}"),
-        ("udp_rx_kpps", "UDP64 rx kpps", "{:.1f}"), ("rtt_avg_ms", "RTT ms", "{:.3f}"),
+        ("udp_rx_kpps", "UDP64 rx kpps", "{:.1f}"), ("rtt_avg_ms", "RTT avg ms", "{:.3f}"),
+        ("rtt_p50_ms", "RTT p50 ms", "{:.3f}"),
         ("cpu_s_per_gb", "CPU s/GB", "{:.2f}"), ("rss_idle_mb", "RSS idle MB", "{:.1f}"),
         ("rss_load_mb", "RSS load MB", "{:.1f}")]
 
@@ -116,17 +120,19 @@ def main():
                     if table["vpnpeer"][k] is not None and table[other][k] else None)
                 for k, _, _ in COLS}
 
-    w = 14
-    print("\n" + "tool".ljust(w) + "".join(label.rjust(w + 1) for _, label, _ in COLS))
+    lw, w = 22, 13
+    print("\n" + "tool".ljust(lw) + "".join(label.rjust(w + 1) for _, label, _ in COLS))
     for t in tools:
         if t in table:
-            print(t.ljust(w) + "".join(fmt(table[t][k], f).rjust(w + 1) for k, _, f in COLS))
+            print(t.ljust(lw) + "".join(fmt(table[t][k], f).rjust(w + 1) for k, _, f in COLS))
         else:
-            print(t.ljust(w) + "  skipped: " + results[t]["skipped"])
+            print(t.ljust(lw) + "  skipped: " + results[t]["skipped"])
     for name, r in ratios.items():
-        print(name.ljust(w) + "".join(fmt(r[k], "{:.2f}x").rjust(w + 1) for k, _, _ in COLS))
+        print(name.ljust(lw) + "".join(fmt(r[k], "{:.2f}x").rjust(w + 1) for k, _, _ in COLS))
     if not ratios:
         print("(ratios need vpnpeer and openvpn / wireguard-go results)")
+    print("Machine load (1-min loadavg) before each tool: " + ", ".join(
+        f"{t} {results[t].get('loadavg_before')}" for t in tools if "skipped" not in results[t]))
     print("CPU s/GB: user+system seconds of the tunnel processes at BOTH ends during the 1-stream "
           "run, per GB received. RSS: client-side process.")
 

@@ -60,7 +60,7 @@ measure() {
   [[ -n $a_pid ]] && rss_kb "$a_pid" >"$OUT/rss_idle_kb"
 
   echo "  ping: 50 x 0.1 s"
-  nsx a ping -n -q -c 50 -i 0.1 -W 1 "$TARGET" >"$OUT/ping.txt" 2>&1 || true
+  nsx a ping -n -c 50 -i 0.1 -W 1 "$TARGET" >"$OUT/ping.txt" 2>&1 || true
 
   echo "  tcp, 1 stream, ${BENCH_SECS}s"
   if [[ -n $a_pid ]]; then
