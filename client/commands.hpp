@@ -38,4 +38,15 @@ int runUp(const std::filesystem::path& config, const std::string& log_level_over
 int runStatus(const ControlArgs& a);
 int runDown(const ControlArgs& a);
 
+// `vpnpeer netcheck` (client/netcheck_command.cpp): the server is `server` ("HOST:PORT") or else
+// the first [[rendezvous]] of the peer file `config`. Exit 0 with a result (even "UDP blocked"),
+// 1 if the server can't be resolved or no socket can be opened, 2 on bad input.
+struct NetcheckArgs {
+  std::optional<std::filesystem::path> config;
+  std::optional<std::string> server;
+  bool json = false;
+  double timeout_s = 3.0;  // per test
+};
+int runNetcheck(const NetcheckArgs& a);
+
 }  // namespace vpn::client

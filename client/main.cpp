@@ -66,6 +66,20 @@ int main(int argc, char** argv) {
   auto* ds = down->add_option("--socket", down_sock, "control socket path");
   dc->excludes(ds);
 
+  NetcheckArgs netcheck_args;
+  std::filesystem::path netcheck_cfg;
+  std::string netcheck_server;
+  auto* netcheck = app.add_subcommand(
+      "netcheck", "ask a rendezvous server (STUN) for our public endpoint and the NAT's type");
+  auto* nc = netcheck->add_option("-c,--config", netcheck_cfg,
+                                  "peer file (uses its first [[rendezvous]] server)");
+  auto* ns = netcheck->add_option("--server", netcheck_server, "server as HOST:PORT");
+  nc->excludes(ns);
+  netcheck->add_flag("--json", netcheck_args.json, "stable JSON output");
+  netcheck->add_option("--timeout", netcheck_args.timeout_s,
+                       "seconds to wait for the answer to each test (default 3)")
+      ->check(CLI::Range(0.2, 60.0));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +119,15 @@ int main(int argc, char** argv) {
       down_args.socket = down_sock;
     }
     return runDown(down_args);
+  }
+  if (*netcheck) {
+    if (*nc) {
+      netcheck_args.config = netcheck_cfg;
+    }
+    if (*ns) {
+      netcheck_args.server = netcheck_server;
+    }
+    return runNetcheck(netcheck_args);
   }
   return 2;
 }
