@@ -48,10 +48,13 @@ void SimNetwork::send(const protocol::Endpoint& from, const protocol::Endpoint& 
   if (on_send) {
     on_send(d);
   }
-  if (cuts_.count({from, to}) != 0) {
+  if (on_route && !on_route(d)) {
     return;
   }
-  auto it = links_.find({from, to});
+  if (cuts_.count({d.from, d.to}) != 0) {
+    return;
+  }
+  auto it = links_.find({d.from, d.to});
   const LinkConfig& cfg = it != links_.end() ? it->second : default_link_;
   for (Duration delay : link_.transmit(cfg)) {
     queue_.push(InFlight{clock_.now() + delay, seq_++, d});
@@ -69,6 +72,9 @@ Instant SimNetwork::nextEvent() const {
     if (n->hasEngine()) {
       next = std::min(next, n->engine().nextDeadline());
     }
+  }
+  for (const auto& [ep, host] : hosts_) {
+    next = std::min(next, host->nextDeadline());
   }
   return next;
 }
@@ -89,6 +95,14 @@ bool SimNetwork::step(Instant limit) {
   while (!queue_.empty() && queue_.top().at <= now) {
     InFlight f = queue_.top();
     queue_.pop();
+    if (on_deliver && !on_deliver(f.d)) {
+      continue;
+    }
+    if (auto h = hosts_.find(f.d.to); h != hosts_.end()) {
+      ++delivered_;
+      h->second->onDatagram(now, f.d.from, f.d.bytes);
+      continue;
+    }
     for (auto& n : nodes_) {
       if (n->endpoint() == f.d.to && n->hasEngine()) {
         ++delivered_;
@@ -100,6 +114,11 @@ bool SimNetwork::step(Instant limit) {
   for (auto& n : nodes_) {
     if (n->hasEngine() && n->engine().nextDeadline() <= now) {
       n->engine().onTimer(now);
+    }
+  }
+  for (auto& [ep, host] : hosts_) {
+    if (host->nextDeadline() <= now) {
+      host->onTimer(now);
     }
   }
   return true;

@@ -57,6 +57,17 @@ class SimNode : public client::EngineSink {
   std::unique_ptr<client::Engine> engine_;
 };
 
+// Something on the network that is not a peer engine (e.g. a rendezvous server): it receives the
+// datagrams addressed to its endpoint and has a timer. It sends through SimNetwork::sendFrom().
+class SimHost {
+ public:
+  virtual ~SimHost() = default;
+  virtual void onDatagram(Instant now, const protocol::Endpoint& from,
+                          std::span<std::uint8_t> bytes) = 0;
+  virtual void onTimer(Instant now) = 0;
+  virtual Instant nextDeadline() const = 0;
+};
+
 class SimNetwork {
  public:
   SimNetwork(FakeClock& clock, std::uint64_t seed) : clock_(clock), link_(seed) {}
@@ -73,6 +84,18 @@ class SimNetwork {
   void cut(const protocol::Endpoint& a, const protocol::Endpoint& b, bool cut);
   // Called for every datagram a node sends, before the link decides its fate.
   std::function<void(const Datagram&)> on_send;
+  // Middleboxes (see simulated_nat.hpp): on_route sees every sent datagram after on_send and may
+  // rewrite its addresses or drop it (false); on_deliver does the same at its arrival time.
+  std::function<bool(Datagram&)> on_route;
+  std::function<bool(Datagram&)> on_deliver;
+  // Registers a non-engine host at `ep` (borrowed; must outlive the network or be removed).
+  void addHost(const protocol::Endpoint& ep, SimHost* host) { hosts_[ep] = host; }
+  void removeHost(const protocol::Endpoint& ep) { hosts_.erase(ep); }
+  // Sends as the node or host at `from` would (through on_send, on_route, cuts and the link).
+  void sendFrom(const protocol::Endpoint& from, const protocol::Endpoint& to,
+                std::span<const std::uint8_t> bytes) {
+    send(from, to, bytes);
+  }
   // Delivers bytes to `to` as if sent by `from`, after `delay` (no link noise).
   void inject(const protocol::Endpoint& from, const protocol::Endpoint& to,
               std::vector<std::uint8_t> bytes, Duration delay = Duration::zero());
@@ -106,6 +129,7 @@ class SimNetwork {
   std::map<std::pair<protocol::Endpoint, protocol::Endpoint>, LinkConfig> links_;
   std::set<std::pair<protocol::Endpoint, protocol::Endpoint>> cuts_;
   std::vector<std::unique_ptr<SimNode>> nodes_;
+  std::map<protocol::Endpoint, SimHost*> hosts_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> queue_;
   std::uint64_t seq_ = 0;
   std::uint64_t delivered_ = 0;

@@ -1,0 +1,144 @@
+#include "tests/fakes/simulated_nat.hpp"
+
+#include <algorithm>
+
+namespace vpn::test {
+
+const char* toString(NatType t) {
+  switch (t) {
+    case NatType::kFullCone: return "full_cone";
+    case NatType::kRestrictedCone: return "restricted";
+    case NatType::kPortRestrictedCone: return "port_restricted";
+    case NatType::kSymmetric: return "symmetric";
+  }
+  return "?";
+}
+
+NatConfig natConfig(NatType t, std::string name, const protocol::IpAddress& public_address,
+                    const protocol::IpPrefix& private_net) {
+  NatConfig c;
+  c.name = std::move(name);
+  c.public_address = public_address;
+  c.private_net = private_net;
+  switch (t) {
+    case NatType::kFullCone:
+      c.filtering = NatFiltering::kEndpointIndependent;
+      break;
+    case NatType::kRestrictedCone:
+      c.filtering = NatFiltering::kAddressDependent;
+      break;
+    case NatType::kPortRestrictedCone:
+      c.filtering = NatFiltering::kAddressAndPortDependent;
+      break;
+    case NatType::kSymmetric:
+      c.mapping = NatMapping::kAddressAndPortDependent;
+      c.filtering = NatFiltering::kAddressAndPortDependent;
+      break;
+  }
+  return c;
+}
+
+bool SimulatedNat::outbound(Instant now, Datagram& d) {
+  if (!isInside(d.from.address()) || isInside(d.to.address())) {
+    return true;  // not ours, or LAN traffic
+  }
+  bool symmetric = cfg_.mapping == NatMapping::kAddressAndPortDependent;
+  Mapping* m = nullptr;
+  for (auto& cand : mappings_) {
+    if (cand.inside == d.from && alive(cand, now) && (!symmetric || cand.outside_dest == d.to)) {
+      m = &cand;
+      break;
+    }
+  }
+  if (m == nullptr) {
+    std::erase_if(mappings_, [&](const Mapping& x) { return !alive(x, now); });
+    Mapping fresh;
+    fresh.inside = d.from;
+    fresh.outside_dest = symmetric ? d.to : protocol::Endpoint{};
+    fresh.public_port = static_cast<std::uint16_t>(cfg_.first_port + next_port_++);
+    mappings_.push_back(fresh);
+    m = &mappings_.back();
+  }
+  m->refreshed = now;
+  m->permissions[d.to] = now;
+  d.from = protocol::Endpoint(cfg_.public_address, m->public_port);
+  return true;
+}
+
+bool SimulatedNat::inbound(Instant now, Datagram& d) {
+  if (isInside(d.to.address())) {
+    if (isInside(d.from.address())) {
+      return true;  // LAN
+    }
+    ++filtered_;
+    return false;  // nobody outside routes to our private net
+  }
+  if (!(d.to.address() == cfg_.public_address)) {
+    return true;
+  }
+  for (auto& m : mappings_) {
+    if (m.public_port != d.to.port() || !alive(m, now)) {
+      continue;
+    }
+    bool allowed = false;
+    for (const auto& [dest, at] : m.permissions) {
+      if (now - at >= cfg_.mapping_timeout) {
+        continue;
+      }
+      switch (cfg_.filtering) {
+        case NatFiltering::kEndpointIndependent:
+          allowed = true;
+          break;
+        case NatFiltering::kAddressDependent:
+          allowed = allowed || dest.address() == d.from.address();
+          break;
+        case NatFiltering::kAddressAndPortDependent:
+          allowed = allowed || dest == d.from;
+          break;
+      }
+    }
+    if (!allowed) {
+      break;
+    }
+    d.to = m.inside;
+    return true;
+  }
+  ++filtered_;
+  return false;
+}
+
+std::size_t SimulatedNat::activeMappings(Instant now) const {
+  return static_cast<std::size_t>(
+      std::count_if(mappings_.begin(), mappings_.end(), [&](const Mapping& m) { return alive(m, now); }));
+}
+
+NatFabric::NatFabric(SimNetwork& net) : net_(net) {
+  net_.on_route = [this](Datagram& d) {
+    for (auto& nat : nats_) {
+      if (!nat->outbound(net_.clock().now(), d)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  net_.on_deliver = [this](Datagram& d) {
+    for (auto& nat : nats_) {
+      if (!nat->inbound(net_.clock().now(), d)) {
+        return false;
+      }
+    }
+    return true;
+  };
+}
+
+NatFabric::~NatFabric() {
+  net_.on_route = nullptr;
+  net_.on_deliver = nullptr;
+}
+
+SimulatedNat& NatFabric::add(NatConfig cfg) {
+  nats_.push_back(std::make_unique<SimulatedNat>(std::move(cfg)));
+  return *nats_.back();
+}
+
+}  // namespace vpn::test

@@ -1,0 +1,90 @@
+#pragma once
+// SimulatedNat: a NAT (RFC 4787 vocabulary) in front of a private subnet of a SimNetwork, and
+// NatFabric, which installs any number of them into the network's on_route / on_deliver hooks.
+//
+// Mapping: endpoint-independent (one public port per private endpoint, whatever the destination)
+// or address-and-port-dependent ("symmetric": a new public port per destination endpoint).
+// Filtering of inbound datagrams on a mapping: endpoint-independent (full cone), address-dependent
+// (restricted cone: from an address the mapping has sent to) or address-and-port-dependent
+// (port-restricted: from an endpoint it has sent to). Mappings and their permissions expire after
+// `mapping_timeout` without outbound traffic (inbound traffic does not refresh, as RFC 4787 allows).
+// Hosts behind the same NAT reach each other by their private addresses (a LAN, no translation);
+// nobody outside reaches a private address. No hairpinning (the fabric does not special-case it;
+// a datagram to our own public address is filtered like any inbound one).
+// Translation happens outbound at send time and inbound at arrival time. Not thread-safe.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/fakes/sim_network.hpp"
+
+namespace vpn::test {
+
+enum class NatMapping { kEndpointIndependent, kAddressAndPortDependent };
+enum class NatFiltering { kEndpointIndependent, kAddressDependent, kAddressAndPortDependent };
+
+struct NatConfig {
+  std::string name;
+  protocol::IpAddress public_address;
+  protocol::IpPrefix private_net;
+  NatMapping mapping = NatMapping::kEndpointIndependent;
+  NatFiltering filtering = NatFiltering::kAddressAndPortDependent;
+  Duration mapping_timeout = seconds(30);
+  std::uint16_t first_port = 40000;
+};
+
+// The four classic types, for test tables.
+enum class NatType { kFullCone, kRestrictedCone, kPortRestrictedCone, kSymmetric };
+const char* toString(NatType t);
+NatConfig natConfig(NatType t, std::string name, const protocol::IpAddress& public_address,
+                    const protocol::IpPrefix& private_net);
+
+class SimulatedNat {
+ public:
+  explicit SimulatedNat(NatConfig cfg) : cfg_(std::move(cfg)) {}
+
+  const NatConfig& config() const { return cfg_; }
+  bool isInside(const protocol::IpAddress& a) const { return cfg_.private_net.contains(a); }
+  // A datagram leaving a host: translate if it leaves the private net. False: dropped.
+  bool outbound(Instant now, Datagram& d);
+  // A datagram arriving: translate if it is for our public address; drop what the filter refuses
+  // and what an outsider sends to a private address. False: dropped.
+  bool inbound(Instant now, Datagram& d);
+
+  std::size_t activeMappings(Instant now) const;
+  std::uint64_t filtered() const { return filtered_; }
+  void clear() { mappings_.clear(); }
+
+ private:
+  struct Mapping {
+    protocol::Endpoint inside;
+    protocol::Endpoint outside_dest;  // symmetric mappings only
+    std::uint16_t public_port = 0;
+    Instant refreshed{};
+    std::map<protocol::Endpoint, Instant> permissions;  // destinations sent to, when
+  };
+  bool alive(const Mapping& m, Instant now) const { return now - m.refreshed < cfg_.mapping_timeout; }
+
+  NatConfig cfg_;
+  std::vector<Mapping> mappings_;
+  std::uint16_t next_port_ = 0;
+  std::uint64_t filtered_ = 0;
+};
+
+class NatFabric {
+ public:
+  explicit NatFabric(SimNetwork& net);
+  ~NatFabric();
+  NatFabric(const NatFabric&) = delete;
+  NatFabric& operator=(const NatFabric&) = delete;
+
+  SimulatedNat& add(NatConfig cfg);
+
+ private:
+  SimNetwork& net_;
+  std::vector<std::unique_ptr<SimulatedNat>> nats_;
+};
+
+}  // namespace vpn::test

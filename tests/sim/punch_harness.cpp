@@ -1,0 +1,151 @@
+#include "tests/sim/punch_harness.hpp"
+
+#include "crypto/certificate.hpp"
+#include "tests/fakes/inner_packets.hpp"
+
+namespace vpn::test {
+
+protocol::Endpoint parseEp(const char* text) { return *protocol::Endpoint::parse(text); }
+
+std::unique_ptr<crypto::TlsContext> makeRendezvousContext(TestPki& pki, const std::string& name) {
+  crypto::SignOptions opts;
+  opts.name = name;
+  opts.rendezvous_role = true;
+  auto out = pki.dir() / (name + "-rv");
+  crypto::signCertificate(pki.dir() / "ca", opts, out);
+  crypto::TlsContextOptions ctx;
+  ctx.ca_cert = (pki.dir() / "ca.crt").string();
+  ctx.cert = out.string() + ".crt";
+  ctx.key = out.string() + ".key";
+  return crypto::TlsContext::create(ctx);
+}
+
+RendezvousHost::RendezvousHost(SimNetwork& net, protocol::Endpoint ep, crypto::TlsContext& tls)
+    : net_(net), ep_(ep), tls_(tls) {
+  start();
+}
+
+RendezvousHost::~RendezvousHost() { net_.removeHost(ep_); }
+
+void RendezvousHost::stop() {
+  net_.removeHost(ep_);
+  engine_.reset();
+}
+
+void RendezvousHost::start() {
+  rendezvous::RendezvousOptions opts;
+  engine_ = std::make_unique<rendezvous::RendezvousEngine>(tls_, opts, *this);
+  net_.addHost(ep_, this);
+}
+
+void RendezvousHost::onDatagram(Instant now, const protocol::Endpoint& from,
+                                std::span<std::uint8_t> bytes) {
+  if (engine_) {
+    engine_->onDatagram(now, rendezvous::SocketId{}, from, bytes);
+  }
+}
+
+void RendezvousHost::onTimer(Instant now) {
+  if (engine_) {
+    engine_->onTimer(now);
+  }
+}
+
+Instant RendezvousHost::nextDeadline() const { return engine_ ? engine_->nextDeadline() : kNever; }
+
+void RendezvousHost::sendFrom(rendezvous::SocketId /*from*/, const protocol::Endpoint& to,
+                              std::span<const std::uint8_t> bytes) {
+  net_.sendFrom(ep_, to, bytes);
+}
+
+PunchWorld::PunchWorld(std::uint64_t seed) : net(clock, seed), fabric(net) {
+  rv_tls = makeRendezvousContext(pki, "rendezvous");
+  rv = std::make_unique<RendezvousHost>(net, parseEp("203.0.113.1:7000"), *rv_tls);
+}
+
+PunchWorld::~PunchWorld() {
+  rv.reset();
+  for (auto& p : peers) {
+    p->node->stopEngine();
+  }
+}
+
+SimulatedNat& PunchWorld::addNat(NatType type, int i) {
+  auto pub = protocol::IpAddress::parse("198.51.100." + std::to_string(i));
+  auto net_prefix = protocol::IpPrefix::parse("10.0." + std::to_string(i) + ".0/24");
+  return fabric.add(natConfig(type, std::string(toString(type)) + std::to_string(i), *pub,
+                              *net_prefix));
+}
+
+PunchPeer& PunchWorld::addPeer(const std::string& name, const std::string& overlay,
+                               const protocol::Endpoint& at) {
+  auto p = std::make_unique<PunchPeer>();
+  p->name = name;
+  p->overlay = overlay;
+  p->node = &net.addNode(at);
+  p->tls = pki.makeContext(name, {overlay + "/24"});
+  p->options.own_name = name;
+  p->options.rendezvous = {rv->endpoint()};
+  peers.push_back(std::move(p));
+  return *peers.back();
+}
+
+void PunchWorld::start(PunchPeer& p) {
+  p.node->startEngine(*p.tls, p.options);
+  p.node->engine().setLocalCandidates(clock.now(), {p.node->endpoint()});
+}
+
+void PunchWorld::startAll() {
+  for (auto& p : peers) {
+    if (p->options.peers.empty()) {
+      for (auto& q : peers) {
+        if (q != p) {
+          p->options.peers.push_back({q->name, std::nullopt});
+        }
+      }
+    }
+  }
+  for (auto& p : peers) {
+    start(*p);
+  }
+}
+
+client::PeerStatus PunchWorld::peerStatus(PunchPeer& at, const std::string& name) {
+  auto st = at.node->status();
+  const client::PeerStatus* p = st.peer(name);
+  return p != nullptr ? *p : client::PeerStatus{};
+}
+
+bool PunchWorld::established(PunchPeer& a, PunchPeer& b) {
+  return peerStatus(a, b.name).state == "established" &&
+         peerStatus(b, a.name).state == "established";
+}
+
+bool PunchWorld::waitEstablished(PunchPeer& a, PunchPeer& b, Duration limit) {
+  return net.runUntil([&] { return established(a, b); }, limit);
+}
+
+bool PunchWorld::registered(PunchPeer& p) {
+  auto st = p.node->status();
+  for (const auto& r : st.rendezvous) {
+    if (r.registered) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool PunchWorld::dataFlows(PunchPeer& a, PunchPeer& b, std::uint64_t tag) {
+  auto pa = makeIpv4(a.overlay.c_str(), b.overlay.c_str(), numberedPayload(tag));
+  auto pb = makeIpv4(b.overlay.c_str(), a.overlay.c_str(), numberedPayload(tag + 1));
+  a.node->tun.clear();
+  b.node->tun.clear();
+  a.node->sendTun(pa);
+  b.node->sendTun(pb);
+  bool arrived = net.runUntil([&] { return !a.node->tun.empty() && !b.node->tun.empty(); },
+                              seconds(5));
+  return arrived && a.node->tun.size() == 1 && b.node->tun.size() == 1 && b.node->tun[0] == pa &&
+         a.node->tun[0] == pb;
+}
+
+}  // namespace vpn::test

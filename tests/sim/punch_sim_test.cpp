@@ -1,0 +1,249 @@
+// Hole punching on a virtual clock: peers behind simulated NATs register with the real
+// RendezvousEngine, get introduced, punch, and establish a direct session; the NAT-type matrix;
+// peers behind one NAT; the rendezvous going away and coming back; identity and garbage checks.
+// No sleeps; every loop is bounded by virtual time.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "protocol/packet_type.hpp"
+#include "tests/sim/punch_harness.hpp"
+
+namespace vpn::test {
+namespace {
+
+bool directPathPossible(NatType a, NatType b) {
+  auto hard = [](NatType x, NatType y) {
+    return x == NatType::kSymmetric &&
+           (y == NatType::kSymmetric || y == NatType::kPortRestrictedCone);
+  };
+  return !hard(a, b) && !hard(b, a);
+}
+
+TEST(PunchSim, FullConePairRegistersPunchesAndCarriesData) {
+  PunchWorld w;
+  w.addNat(NatType::kFullCone, 1);
+  w.addNat(NatType::kFullCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  w.startAll();
+  ASSERT_TRUE(w.net.runUntil([&] { return w.registered(alice) && w.registered(bob); }, seconds(10)));
+  auto st = alice.node->status();
+  ASSERT_EQ(st.rendezvous.size(), 1u);
+  EXPECT_EQ(st.rendezvous[0].state, "established");
+  ASSERT_TRUE(st.rendezvous[0].reflexive.has_value());
+  EXPECT_EQ(st.rendezvous[0].reflexive->address().toString(), "198.51.100.1");
+
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30)));
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+  auto pb = w.peerStatus(alice, "bob");
+  EXPECT_EQ(pb.path, "direct-udp");
+  ASSERT_TRUE(pb.endpoint.has_value());
+  EXPECT_EQ(pb.endpoint->address().toString(), "198.51.100.2");
+  bool succeeded = std::any_of(pb.candidates.begin(), pb.candidates.end(), [](const auto& c) {
+    return c.state == "succeeded" && c.replies > 0;
+  });
+  EXPECT_TRUE(succeeded);
+  // The rendezvous saw both.
+  auto rs = w.rv->engine().status(w.clock.now());
+  EXPECT_EQ(rs.peers.size(), 2u);
+  EXPECT_GE(rs.counters.introductions, 1u);
+  // The tunnel stays up well past the NAT mapping timeout (keepalives keep the bindings).
+  w.net.runFor(seconds(120));
+  EXPECT_TRUE(w.established(alice, bob));
+  EXPECT_TRUE(w.dataFlows(alice, bob, 21));
+}
+
+struct Pair {
+  NatType a;
+  NatType b;
+};
+
+class PunchMatrix : public ::testing::TestWithParam<Pair> {};
+
+TEST_P(PunchMatrix, ConnectsExactlyWhenADirectPathExists) {
+  auto [ta, tb] = GetParam();
+  PunchWorld w(static_cast<std::uint64_t>(ta) * 7 + static_cast<std::uint64_t>(tb));
+  w.addNat(ta, 1);
+  w.addNat(tb, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  w.startAll();
+  if (directPathPossible(ta, tb)) {
+    ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30)))
+        << "alice: " << w.peerStatus(alice, "bob").last_error
+        << " / bob: " << w.peerStatus(bob, "alice").last_error;
+    EXPECT_TRUE(w.dataFlows(alice, bob));
+    EXPECT_EQ(w.peerStatus(alice, "bob").path, "direct-udp");
+  } else {
+    ASSERT_TRUE(w.net.runUntil(
+        [&] {
+          return w.peerStatus(alice, "bob").state == "unreachable" &&
+                 w.peerStatus(bob, "alice").state == "unreachable";
+        },
+        seconds(40)));
+    for (auto* p : {&alice, &bob}) {
+      auto ps = w.peerStatus(*p, p == &alice ? "bob" : "alice");
+      EXPECT_NE(ps.last_error.find("no direct path: probed"), std::string::npos) << ps.last_error;
+      EXPECT_FALSE(ps.candidates.empty());
+      for (const auto& c : ps.candidates) {
+        EXPECT_EQ(c.replies, 0u);
+      }
+    }
+    EXPECT_FALSE(w.established(alice, bob));
+    // It keeps retrying (with backoff) and stays honest about it.
+    w.net.runFor(seconds(90));
+    EXPECT_FALSE(w.established(alice, bob));
+    EXPECT_GE(w.rv->engine().status(w.clock.now()).counters.introductions, 2u);
+  }
+}
+
+std::vector<Pair> allPairs() {
+  std::vector<Pair> v;
+  for (auto a : {NatType::kFullCone, NatType::kRestrictedCone, NatType::kPortRestrictedCone,
+                 NatType::kSymmetric}) {
+    for (auto b : {NatType::kFullCone, NatType::kRestrictedCone, NatType::kPortRestrictedCone,
+                   NatType::kSymmetric}) {
+      v.push_back({a, b});
+    }
+  }
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllNatPairs, PunchMatrix, ::testing::ValuesIn(allPairs()),
+                         [](const ::testing::TestParamInfo<Pair>& param_info) {
+                           return std::string(toString(param_info.param.a)) + "_x_" +
+                                  toString(param_info.param.b);
+                         });
+
+TEST(PunchSim, PeersBehindTheSameNatUseTheirLocalCandidates) {
+  PunchWorld w;
+  w.addNat(NatType::kSymmetric, 1);  // no hairpin and per-destination mapping: only the LAN works
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.1.3:51820"));
+  w.startAll();
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30)));
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+  auto pb = w.peerStatus(alice, "bob");
+  ASSERT_TRUE(pb.endpoint.has_value());
+  EXPECT_EQ(pb.endpoint->toString(), "10.0.1.3:51820");
+  auto pa = w.peerStatus(bob, "alice");
+  ASSERT_TRUE(pa.endpoint.has_value());
+  EXPECT_EQ(pa.endpoint->toString(), "10.0.1.2:51820");
+}
+
+TEST(PunchSim, TunnelSurvivesTheRendezvousAndPeersReRegisterWhenItReturns) {
+  PunchWorld w;
+  w.addNat(NatType::kPortRestrictedCone, 1);
+  w.addNat(NatType::kRestrictedCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  w.startAll();
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30)));
+  auto handshakes = w.peerStatus(alice, "bob").handshakes;
+
+  w.rv->stop();
+  w.net.runFor(seconds(90));  // beyond the dead-peer timeout toward the rendezvous
+  EXPECT_TRUE(w.established(alice, bob));
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+  EXPECT_EQ(w.peerStatus(alice, "bob").handshakes, handshakes);  // the same session throughout
+  auto st = alice.node->status();
+  ASSERT_EQ(st.rendezvous.size(), 1u);
+  EXPECT_EQ(st.rendezvous[0].state, "connecting");
+  EXPECT_FALSE(st.rendezvous[0].registered);
+  EXPECT_FALSE(st.rendezvous[0].last_error.empty());
+
+  w.rv->start();  // a restarted server: no registrations
+  ASSERT_TRUE(
+      w.net.runUntil([&] { return w.registered(alice) && w.registered(bob); }, seconds(60)));
+  EXPECT_EQ(w.rv->engine().status(w.clock.now()).peers.size(), 2u);
+  EXPECT_TRUE(w.established(alice, bob));
+  EXPECT_TRUE(w.dataFlows(alice, bob, 31));
+}
+
+TEST(PunchSim, APeerCannotRegisterAsAnother) {
+  PunchWorld w;
+  w.addNat(NatType::kFullCone, 1);
+  w.addNat(NatType::kFullCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  // mallory holds a certificate of our CA, but names herself "bob".
+  auto& mallory = w.addPeer("mallory", "10.42.0.9", parseEp("10.0.2.2:51820"));
+  mallory.options.own_name = "bob";
+  mallory.options.peers = {{"alice", std::nullopt}};
+  alice.options.peers = {{"bob", std::nullopt}};
+  w.startAll();
+  w.net.runFor(seconds(30));
+  auto rs = w.rv->engine().status(w.clock.now());
+  for (const auto& p : rs.peers) {
+    EXPECT_NE(p.name, "bob");  // the name comes from the certificate
+  }
+  auto pb = w.peerStatus(alice, "bob");
+  EXPECT_NE(pb.state, "established");
+  EXPECT_NE(pb.last_error.find("rendezvous lookup failed"), std::string::npos) << pb.last_error;
+}
+
+TEST(PunchSim, StaticEndpointThatFailsFallsBackToTheRendezvous) {
+  PunchWorld w;
+  w.addNat(NatType::kRestrictedCone, 1);
+  w.addNat(NatType::kFullCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  alice.options.peers = {{"bob", parseEp("192.0.2.99:51820")}};  // stale: nobody there
+  bob.options.peers = {{"alice", std::nullopt}};
+  w.startAll();
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(60)));
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+  auto pb = w.peerStatus(alice, "bob");
+  bool has_static = std::any_of(pb.candidates.begin(), pb.candidates.end(),
+                                [](const auto& c) { return c.kind == "static"; });
+  EXPECT_TRUE(has_static);
+}
+
+TEST(PunchSim, GarbageProbesAndControlPacketsAreCountedAndDropped) {
+  PunchWorld w;
+  w.addNat(NatType::kFullCone, 1);
+  w.addNat(NatType::kFullCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  w.startAll();
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30)));
+  w.net.runFor(seconds(20));  // let the introductions expire
+  auto before = alice.node->status();
+  std::mt19937_64 rng(5);
+  const int kProbes = 40;
+  for (int i = 0; i < kProbes; ++i) {
+    std::vector<std::uint8_t> probe(29);
+    for (auto& b : probe) {
+      b = static_cast<std::uint8_t>(rng());
+    }
+    probe[0] = (i % 2 == 0) ? protocol::kTypeProbe : protocol::kTypeProbeReply;
+    w.net.inject(parseEp("10.0.1.77:4000"), alice.node->endpoint(), probe);
+  }
+  const int kShort = 5;
+  for (int i = 0; i < kShort; ++i) {
+    w.net.inject(parseEp("10.0.1.77:4000"), alice.node->endpoint(),
+                 {protocol::kTypeProbe, 1, 2, 3});
+  }
+  const int kControl = 10;
+  for (int i = 0; i < kControl; ++i) {
+    std::vector<std::uint8_t> c(64);
+    for (auto& b : c) {
+      b = static_cast<std::uint8_t>(rng());
+    }
+    c[0] = protocol::kTypeControl;
+    w.net.inject(parseEp("10.0.1.77:4000"), alice.node->endpoint(), c);
+  }
+  w.net.runFor(seconds(1));
+  auto after = alice.node->status();
+  EXPECT_EQ(after.drop("punch_rejected") - before.drop("punch_rejected"),
+            static_cast<std::uint64_t>(kProbes));
+  EXPECT_EQ(after.drop("malformed") - before.drop("malformed"), static_cast<std::uint64_t>(kShort));
+  EXPECT_EQ(after.drop("control_rejected") - before.drop("control_rejected"),
+            static_cast<std::uint64_t>(kControl));
+  EXPECT_TRUE(w.established(alice, bob));
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+}
+
+}  // namespace
+}  // namespace vpn::test
