@@ -1,0 +1,133 @@
+// The engine's STUN reflector: Binding answered with XOR-MAPPED-ADDRESS, RFC 5780 CHANGE-REQUEST
+// answered from the right socket with RESPONSE-ORIGIN / OTHER-ADDRESS, and errors for what we
+// cannot do.
+#include <gtest/gtest.h>
+
+#include "protocol/stun.hpp"
+#include "tests/unit/rendezvous/rv_harness.hpp"
+
+namespace vpn::test {
+namespace {
+
+using protocol::Endpoint;
+using rendezvous::SocketId;
+using rendezvous::SocketRole;
+
+Endpoint ep(const char* text) {
+  return *Endpoint::parse(text);
+}
+
+std::vector<std::uint8_t> request(bool change_ip, bool change_port) {
+  protocol::BindingRequestParams p;
+  for (std::size_t i = 0; i < p.transaction_id.size(); ++i) {
+    p.transaction_id[i] = static_cast<std::uint8_t>(i + 1);
+  }
+  p.change_ip = change_ip;
+  p.change_port = change_port;
+  std::vector<std::uint8_t> out(protocol::kStunMaxBuiltSize);
+  out.resize(protocol::buildBindingRequest(p, out));
+  return out;
+}
+
+rendezvous::RendezvousOptions fullGrid() {
+  rendezvous::RendezvousOptions o;
+  o.listen = {ep("0.0.0.0:3478"), ep("203.0.113.1:3478")};
+  o.stun_listen = 1;
+  o.alt_port = 3479;
+  o.alt_address = protocol::IpAddress::parse("203.0.113.2");
+  return o;
+}
+
+struct Answer {
+  SocketId from;
+  protocol::StunMessage msg;
+};
+
+Answer ask(RvHarness& h, SocketId on, std::vector<std::uint8_t> req, const Endpoint& from) {
+  h.sink.sent.clear();
+  h.engine->onDatagram(h.clock.now(), on, from, req);
+  EXPECT_EQ(h.sink.sent.size(), 1u);
+  if (h.sink.sent.empty()) {
+    return {};
+  }
+  auto& d = h.sink.sent.front();
+  EXPECT_EQ(d.to, from);
+  auto parsed = protocol::parseStun(d.bytes);
+  EXPECT_TRUE(parsed.ok());
+  return Answer{d.from, parsed.ok() ? *parsed : protocol::StunMessage{}};
+}
+
+TEST(RendezvousStun, BindingRequestGetsTheMappedAddress) {
+  RvHarness h;
+  Endpoint client = ep("198.51.100.7:40001");
+  auto a = ask(h, SocketId{}, request(false, false), client);
+  EXPECT_EQ(a.msg.type, protocol::kStunBindingSuccess);
+  EXPECT_EQ(a.msg.xor_mapped, client);
+  EXPECT_EQ(a.from, SocketId{});
+  EXPECT_FALSE(a.msg.other_address.has_value());
+  EXPECT_FALSE(a.msg.response_origin.has_value());  // no listen endpoints known
+  EXPECT_EQ(h.engine->status(h.clock.now()).counters.stun_requests, 1u);
+}
+
+TEST(RendezvousStun, ChangeRequestWithoutAlternatesIsRefused) {
+  RvHarness h;
+  auto a = ask(h, SocketId{}, request(false, true), ep("198.51.100.7:40001"));
+  EXPECT_EQ(a.msg.type, protocol::kStunBindingError);
+  ASSERT_TRUE(a.msg.error.has_value());
+  EXPECT_EQ(a.msg.error->code, 420);
+}
+
+TEST(RendezvousStun, ChangeRequestsLeaveFromTheAlternateSockets) {
+  RvHarness h(fullGrid());
+  Endpoint client = ep("198.51.100.7:40001");
+  SocketId primary{SocketRole::kPrimary, 1};
+
+  auto plain = ask(h, primary, request(false, false), client);
+  EXPECT_EQ(plain.from, primary);
+  EXPECT_EQ(plain.msg.response_origin, ep("203.0.113.1:3478"));
+  EXPECT_EQ(plain.msg.other_address, ep("203.0.113.2:3479"));
+
+  auto port = ask(h, primary, request(false, true), client);
+  EXPECT_EQ(port.from, (SocketId{SocketRole::kAltPort, 1}));
+  EXPECT_EQ(port.msg.response_origin, ep("203.0.113.1:3479"));
+  EXPECT_EQ(port.msg.xor_mapped, client);
+
+  auto ip = ask(h, primary, request(true, false), client);
+  EXPECT_EQ(ip.from, (SocketId{SocketRole::kAltAddress, 1}));
+  EXPECT_EQ(ip.msg.response_origin, ep("203.0.113.2:3478"));
+
+  auto both = ask(h, primary, request(true, true), client);
+  EXPECT_EQ(both.from, (SocketId{SocketRole::kAltBoth, 1}));
+  EXPECT_EQ(both.msg.response_origin, ep("203.0.113.2:3479"));
+
+  // A request that arrived on the alternate port flips back to the primary port.
+  auto back = ask(h, SocketId{SocketRole::kAltPort, 1}, request(false, true), client);
+  EXPECT_EQ(back.from, primary);
+  EXPECT_EQ(back.msg.other_address, ep("203.0.113.2:3478"));
+}
+
+TEST(RendezvousStun, WildcardListenSocketOutsideTheGridCannotChange) {
+  RvHarness h(fullGrid());
+  auto a = ask(h, SocketId{SocketRole::kPrimary, 0}, request(true, false), ep("192.0.2.1:5"));
+  EXPECT_EQ(a.msg.type, protocol::kStunBindingError);
+  auto b = ask(h, SocketId{SocketRole::kPrimary, 0}, request(false, false), ep("192.0.2.1:5"));
+  EXPECT_EQ(b.msg.type, protocol::kStunBindingSuccess);
+  EXPECT_FALSE(b.msg.response_origin.has_value());
+}
+
+TEST(RendezvousStun, AlternateSocketsServeOnlyStun) {
+  RvHarness h(fullGrid());
+  auto& alice = h.addPeer("alice", {"10.42.0.1/24"}, ep("198.51.100.7:40001"));
+  RvHarness::NodeSink s(h, alice);
+  alice.peer->start(h.clock.now(), s);
+  for (auto& d : h.to_engine) {
+    h.engine->onDatagram(h.clock.now(), SocketId{SocketRole::kAltPort, 1}, alice.observed,
+                         d.second);
+  }
+  h.to_engine.clear();
+  EXPECT_TRUE(h.sink.sent.empty());
+  EXPECT_EQ(h.dropCount("unknown_family"), 1u);
+}
+
+}  // namespace
+}  // namespace vpn::test
