@@ -166,8 +166,8 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   peer.punch_connected = false;
   peer.lookup_at = kNever;
   peer.lookup_backoff = seconds(2);
-  stopPunch(peer);
   peer.session = std::move(s);
+  stopPunch(peer);
   flushQueue(peer, now);
   openEarly(peer, now);
 }

@@ -120,6 +120,20 @@ PunchCandidate* Engine::Impl::addCandidate(PeerState& peer, const protocol::Endp
 void Engine::Impl::stopPunch(PeerState& peer) {
   peer.punch_until = kNever;
   peer.next_punch_at = kNever;
+  if (peer.session && !peer.candidates.empty()) {
+    // The session's path is the one that worked (it may be a peer-reflexive address we learned
+    // from a probe or a KICK before we probed it ourselves); probed ones that never answered
+    // failed.
+    if (PunchCandidate* c = addCandidate(peer, peer.session->endpoint,
+                                         PunchCandidate::Kind::kPeerReflexive)) {
+      c->state = PunchCandidate::State::kSucceeded;
+    }
+  }
+  for (auto& c : peer.candidates) {
+    if (c.state == PunchCandidate::State::kProbing) {
+      c.state = PunchCandidate::State::kFailed;
+    }
+  }
 }
 
 void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {

@@ -135,6 +135,39 @@ bool PunchWorld::registered(PunchPeer& p) {
   return false;
 }
 
+std::string PunchWorld::describe() {
+  std::string out;
+  for (auto& p : peers) {
+    auto st = p->node->status();
+    out += p->name + " @" + p->node->endpoint().toString() + ":\n";
+    for (const auto& r : st.rendezvous) {
+      out += "  rendezvous " + r.endpoint.toString() + " " + r.state +
+             (r.registered ? " registered" : "") +
+             (r.reflexive ? " reflexive=" + r.reflexive->toString() : "") +
+             (r.last_error.empty() ? "" : " error=" + r.last_error) + "\n";
+    }
+    for (const auto& q : st.peers) {
+      out += "  peer " + q.name + " " + q.state + " " + q.path +
+             (q.endpoint ? " ep=" + q.endpoint->toString() : "") +
+             " handshakes=" + std::to_string(q.handshakes) +
+             (q.last_error.empty() ? "" : " error=" + q.last_error) + "\n";
+      for (const auto& c : q.candidates) {
+        out += "    " + c.endpoint.toString() + " " + c.kind + " " + c.state +
+               " probes=" + std::to_string(c.probes_sent) + " replies=" + std::to_string(c.replies) +
+               "\n";
+      }
+    }
+    out += "  drops:";
+    for (const auto& [reason, n] : st.drops) {
+      if (n != 0) {
+        out += " " + reason + "=" + std::to_string(n);
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 bool PunchWorld::dataFlows(PunchPeer& a, PunchPeer& b, std::uint64_t tag) {
   auto pa = makeIpv4(a.overlay.c_str(), b.overlay.c_str(), numberedPayload(tag));
   auto pb = makeIpv4(b.overlay.c_str(), a.overlay.c_str(), numberedPayload(tag + 1));

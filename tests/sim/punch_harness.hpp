@@ -79,6 +79,8 @@ class PunchWorld {
   // One inner packet each way; true if both arrive byte-exact.
   bool dataFlows(PunchPeer& a, PunchPeer& b, std::uint64_t tag = 7);
   bool registered(PunchPeer& p);
+  // Every peer's view of every other peer and of the rendezvous, for failure messages.
+  std::string describe();
 
   FakeClock clock;
   SimNetwork net;

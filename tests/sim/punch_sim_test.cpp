@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "protocol/packet_type.hpp"
+#include "tests/fakes/inner_packets.hpp"
 #include "tests/sim/punch_harness.hpp"
 
 namespace vpn::test {
@@ -71,18 +74,23 @@ TEST_P(PunchMatrix, ConnectsExactlyWhenADirectPathExists) {
   auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
   w.startAll();
   if (directPathPossible(ta, tb)) {
-    ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30)))
-        << "alice: " << w.peerStatus(alice, "bob").last_error
-        << " / bob: " << w.peerStatus(bob, "alice").last_error;
+    ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30))) << w.describe();
     EXPECT_TRUE(w.dataFlows(alice, bob));
     EXPECT_EQ(w.peerStatus(alice, "bob").path, "direct-udp");
+    if (std::getenv("PUNCH_DUMP") != nullptr) {
+      std::printf("%s\n", w.describe().c_str());
+    }
   } else {
     ASSERT_TRUE(w.net.runUntil(
         [&] {
           return w.peerStatus(alice, "bob").state == "unreachable" &&
                  w.peerStatus(bob, "alice").state == "unreachable";
         },
-        seconds(40)));
+        seconds(40)))
+        << w.describe();
+    if (std::getenv("PUNCH_DUMP") != nullptr) {
+      std::printf("%s\n", w.describe().c_str());
+    }
     for (auto* p : {&alice, &bob}) {
       auto ps = w.peerStatus(*p, p == &alice ? "bob" : "alice");
       EXPECT_NE(ps.last_error.find("no direct path: probed"), std::string::npos) << ps.last_error;
@@ -243,6 +251,77 @@ TEST(PunchSim, GarbageProbesAndControlPacketsAreCountedAndDropped) {
             static_cast<std::uint64_t>(kControl));
   EXPECT_TRUE(w.established(alice, bob));
   EXPECT_TRUE(w.dataFlows(alice, bob));
+}
+
+TEST(PunchSim, TunPacketForAnUnroutedAddressLooksItUpAndConnects) {
+  PunchWorld w;
+  w.addNat(NatType::kFullCone, 1);
+  w.addNat(NatType::kRestrictedCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  // Both have stale static endpoints and a long handshake timeout, so neither looks the other up
+  // by name for a while: only the address lookup can bring them together quickly.
+  for (auto* p : {&alice, &bob}) {
+    p->options.handshake_timeout = seconds(60);
+  }
+  alice.options.peers = {{"bob", parseEp("192.0.2.98:51820")}};
+  bob.options.peers = {{"alice", parseEp("192.0.2.99:51820")}};
+  w.startAll();
+  ASSERT_TRUE(w.net.runUntil([&] { return w.registered(alice) && w.registered(bob); }, seconds(10)));
+  EXPECT_EQ(w.rv->engine().status(w.clock.now()).counters.lookups, 0u);
+  alice.node->sendTun(makeIpv4("10.42.0.1", "10.42.0.2", numberedPayload(1)));
+  alice.node->sendTun(makeIpv4("10.42.0.1", "10.42.0.2", numberedPayload(2)));  // rate-limited
+  EXPECT_EQ(alice.node->status().drop("no_route"), 2u);
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(10))) << w.describe();
+  EXPECT_EQ(w.rv->engine().status(w.clock.now()).counters.lookups, 1u);
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+}
+
+TEST(PunchSim, APeerWithTheRendezvousRoleIsRejectedAsAPeer) {
+  PunchWorld w;
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("192.0.2.1:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("192.0.2.2:51820"));
+  bob.tls = makeRendezvousContext(w.pki, "bob");
+  alice.options.rendezvous.clear();
+  bob.options.rendezvous.clear();
+  alice.options.peers = {{"bob", bob.node->endpoint()}};
+  bob.options.peers = {{"alice", alice.node->endpoint()}};
+  w.startAll();
+  w.net.runFor(seconds(5));
+  auto pb = w.peerStatus(alice, "bob");
+  EXPECT_NE(pb.state, "established");
+  EXPECT_NE(pb.last_error.find("carries the rendezvous role"), std::string::npos) << pb.last_error;
+}
+
+TEST(PunchSim, SetRendezvousAndSetLocalCandidatesTakeEffect) {
+  PunchWorld w;
+  w.addNat(NatType::kFullCone, 1);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  alice.options.rendezvous = {parseEp("203.0.113.50:7000")};  // nobody there
+  w.startAll();
+  w.net.runFor(seconds(15));
+  auto st = alice.node->status();
+  ASSERT_EQ(st.rendezvous.size(), 1u);
+  EXPECT_EQ(st.rendezvous[0].state, "connecting");
+  EXPECT_NE(st.rendezvous[0].last_error.find("timed out"), std::string::npos)
+      << st.rendezvous[0].last_error;
+
+  alice.node->engine().setRendezvous(w.clock.now(), {w.rv->endpoint()});
+  ASSERT_TRUE(w.net.runUntil([&] { return w.registered(alice); }, seconds(10)));
+  st = alice.node->status();
+  ASSERT_EQ(st.rendezvous.size(), 1u);
+  EXPECT_EQ(st.rendezvous[0].endpoint, w.rv->endpoint());
+  auto rs = w.rv->engine().status(w.clock.now());
+  ASSERT_EQ(rs.peers.size(), 1u);
+  ASSERT_EQ(rs.peers[0].candidates.size(), 1u);
+  EXPECT_EQ(rs.peers[0].candidates[0].endpoint, parseEp("10.0.1.2:51820"));
+
+  alice.node->engine().setLocalCandidates(w.clock.now(), {parseEp("10.0.1.2:51820"),
+                                                          parseEp("10.0.1.200:51820")});
+  w.net.runFor(seconds(1));
+  rs = w.rv->engine().status(w.clock.now());
+  ASSERT_EQ(rs.peers.size(), 1u);
+  EXPECT_EQ(rs.peers[0].candidates.size(), 2u);
 }
 
 }  // namespace
