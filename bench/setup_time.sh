@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034,SC2119,SC2317  # PEER_PORT and result tables are read by lab.sh functions; checks call functions indirectly
 # bench/setup_time.sh: vpnpeer connection set-up time through a rendezvous and a punched path.
 #
 # Two peers behind two port-restricted cone NATs (the usual home router; both sides must punch)
@@ -18,7 +19,7 @@
 # Target: median under 1 s at DELAY_MS=20.
 set -euo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-# shellcheck source=../tests/netns/nat/lab.sh
+# shellcheck source-path=SCRIPTDIR source=../tests/netns/nat/lab.sh
 source "$REPO_ROOT/tests/netns/nat/lab.sh"
 require_root
 require_vpnpeer

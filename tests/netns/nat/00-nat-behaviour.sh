@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034,SC2119,SC2317  # PEER_PORT and result tables are read by lab.sh functions; checks call functions indirectly
 # The NAT lab itself, tested without vpnpeer: from every host, UDP probes to a plain python
 # server on pub (198.51.100.1/.2, ports 3478/3479) show the mapped address, whether the mapping
 # is the same for three destinations (cone) or not (symmetric), and whether an answer from
 # another address or another port gets in (filtering). If these facts are wrong, every vpnpeer
 # result on the lab would be meaningless, so this runs first. Topology: see lab.sh.
 set -euo pipefail
-# shellcheck source=lab.sh
+# shellcheck source-path=SCRIPTDIR source=lab.sh
 source "$(dirname "$0")/lab.sh"
 require_root
 

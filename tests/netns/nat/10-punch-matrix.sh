@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034,SC2119,SC2317  # PEER_PORT and result tables are read by lab.sh functions; checks call functions indirectly
 # vpnpeer hole punching across every pair of NAT kinds of the lab (lab.sh), plus two hosts
 # behind one NAT. One lab and one vpnpeer-rendezvous for the whole matrix; only the two peers
 # are restarted between pairs, each pair on a fresh UDP port so no NAT binding of an earlier
@@ -14,7 +15,7 @@
 #
 # Env: PUNCH_WAIT (s, default 20) bounds each wait; TRANSFER_MB (default 5).
 set -euo pipefail
-# shellcheck source=lab.sh
+# shellcheck source-path=SCRIPTDIR source=lab.sh
 source "$(dirname "$0")/lab.sh"
 require_root
 require_vpnpeer

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034,SC2119,SC2317  # PEER_PORT and result tables are read by lab.sh functions; checks call functions indirectly
 # The rendezvous is only needed to meet: once two peers have punched through, killing it must
 # not hurt the tunnel, and when it comes back the peers must register again by themselves.
 #
@@ -12,7 +13,7 @@
 #      old endpoint for rc1 is now dead and prc1's NAT only lets in what prc1 sent to, so the
 #      two can only meet again through an introduction by the restarted rendezvous.
 set -euo pipefail
-# shellcheck source=lab.sh
+# shellcheck source-path=SCRIPTDIR source=lab.sh
 source "$(dirname "$0")/lab.sh"
 require_root
 require_vpnpeer

@@ -35,7 +35,7 @@
 
 NS_PREFIX=${NS_PREFIX:-vnl-$$-}
 NAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
 source "$NAT_DIR/../lib.sh"
 
 RENDEZVOUS=${RENDEZVOUS:-$REPO_ROOT/build/release/rendezvous/vpnpeer-rendezvous}
