@@ -28,12 +28,13 @@ class RvTestPeer {
              protocol::Endpoint rv)
       : tls_(tls), name_(std::move(hello_name)), rv_name_(std::move(rv_name)), rv_(rv) {}
 
-  void start(Instant now, session::DatagramSink& out) {
+  // local_index 0 picks a random one.
+  void start(Instant now, session::DatagramSink& out, std::uint32_t local_index = 0) {
     session::Handshake::Params p;
     p.role = crypto::TlsSession::Role::kClient;
     p.own_name = name_;
     p.peer_name = rv_name_;
-    p.local_index = crypto::randomU32() | 1u;
+    p.local_index = local_index != 0 ? local_index : (crypto::randomU32() | 1u);
     p.endpoint = rv_;
     hs_ = std::make_unique<session::Handshake>(tls_, std::move(p), now);
     keys_.reset();
@@ -55,7 +56,7 @@ class RvTestPeer {
       return true;
     }
     auto h = protocol::parseSealedHeader(bytes);
-    if (!h || !keys_ || h->receiver_index != hs_->localIndex()) {
+    if (!h || !keys_ || h->receiver_index != local_index_) {
       return false;
     }
     auto r = keys_->open(now, *h, bytes, seconds(2));
@@ -89,8 +90,14 @@ class RvTestPeer {
 
   bool established() const { return keys_ != nullptr; }
   bool failed() const { return hs_ && hs_->state() == session::Handshake::State::kFailed; }
-  std::uint32_t localIndex() const { return hs_ ? hs_->localIndex() : 0; }
-  std::uint32_t remoteIndex() const { return hs_ ? hs_->remoteIndex() : 0; }
+  std::uint32_t localIndex() const { return hs_ ? hs_->localIndex() : local_index_; }
+  std::uint32_t remoteIndex() const { return hs_ ? hs_->remoteIndex() : remote_index_; }
+  // Frees the TLS state once the session is known to work (the load bench keeps thousands).
+  void releaseHandshake() {
+    if (keys_) {
+      hs_.reset();
+    }
+  }
   const std::string& name() const { return name_; }
 
   bool sendControl(const protocol::ControlMessage& msg, session::DatagramSink& out) {
@@ -102,7 +109,7 @@ class RvTestPeer {
       return false;
     }
     auto packet = std::span<std::uint8_t>(buf).first(protocol::kDataOverhead + n);
-    if (!keys_->sealControl(hs_->remoteIndex(), packet, n)) {
+    if (!keys_->sealControl(remote_index_, packet, n)) {
       return false;
     }
     out.sendDatagram(rv_, packet);
@@ -127,7 +134,7 @@ class RvTestPeer {
     ByteWriter w(std::span<std::uint8_t>(buf).subspan(protocol::kDataHeaderSize, 9));
     w.u8(1);
     w.u64(token);
-    if (!keys_ || !keys_->seal(true, hs_->remoteIndex(), buf, 9)) {
+    if (!keys_ || !keys_->seal(true, remote_index_, buf, 9)) {
       return false;
     }
     out.sendDatagram(rv_, buf);
@@ -137,7 +144,7 @@ class RvTestPeer {
   bool sendData(std::span<const std::uint8_t> payload, session::DatagramSink& out) {
     std::vector<std::uint8_t> buf(protocol::kDataOverhead + payload.size());
     std::copy(payload.begin(), payload.end(), buf.begin() + protocol::kDataHeaderSize);
-    if (!keys_ || !keys_->seal(false, hs_->remoteIndex(), buf, payload.size())) {
+    if (!keys_ || !keys_->seal(false, remote_index_, buf, payload.size())) {
       return false;
     }
     out.sendDatagram(rv_, buf);
@@ -157,6 +164,8 @@ class RvTestPeer {
       return;
     }
     keys_ = session::DataKeys::create(hs_->tls().negotiatedCipher(), *secrets, true, now);
+    local_index_ = hs_->localIndex();
+    remote_index_ = hs_->remoteIndex();
   }
 
   crypto::TlsContext& tls_;
@@ -165,6 +174,8 @@ class RvTestPeer {
   protocol::Endpoint rv_;
   std::unique_ptr<session::Handshake> hs_;
   std::unique_ptr<session::DataKeys> keys_;
+  std::uint32_t local_index_ = 0;
+  std::uint32_t remote_index_ = 0;
 };
 
 }  // namespace vpn::test

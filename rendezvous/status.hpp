@@ -1,0 +1,35 @@
+#pragma once
+// The rendezvous control socket's protocol and renderings. One request per connection:
+//   request:  "VPNPEER/1 status [json|text]\n"
+//   response: "VPNPEER/1 OK\n<body>"  or  "VPNPEER/1 ERR <one sentence>\n"
+// (the same framing as the peer's control socket, so `nc -U` habits carry over).
+// Pure functions; no I/O.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/time.hpp"
+#include "rendezvous/engine/rendezvous_engine.hpp"
+
+namespace vpn::rendezvous {
+
+struct ServerInfo {
+  std::string name;                 // our certificate's CN
+  std::vector<std::string> listen;  // bound sockets, "role address:port"
+  double uptime_s = 0;
+  std::uint64_t udp_tx_dropped = 0;
+  std::uint64_t udp_rx_packets = 0;
+  std::uint64_t udp_tx_packets = 0;
+};
+
+enum class StatusFormat { kText, kJson };
+// Parses a request line: the format of a status request, or nullopt with `error_response` set to
+// the complete response to send back.
+std::optional<StatusFormat> parseStatusRequest(std::string_view line, std::string& error_response);
+std::string okResponse(std::string_view body);
+
+std::string renderStatusJson(const ServerInfo& info, const RendezvousStatus& status);
+std::string renderStatusText(const ServerInfo& info, const RendezvousStatus& status);
+
+}  // namespace vpn::rendezvous
