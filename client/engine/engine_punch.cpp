@@ -142,9 +142,8 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     drops.add(DropReason::kControlRejected);  // introduced to someone we don't accept
     return;
   }
-  if (peer->session) {
-    return;
-  }
+  // With a session up we still punch: the rendezvous introduces us only because the other side
+  // asked, so it lost its session with us (a restart); the handshake on the new path replaces ours.
   bool fresh = !(peer->punch_until != kNever && now < peer->punch_until);
   for (auto& intro : peer->intros) {
     if (intro.id == msg.intro_id) {
@@ -195,7 +194,7 @@ void Engine::Impl::servicePunch(PeerState& peer, Instant now) {
   if (peer.punch_until == kNever) {
     return;
   }
-  if (peer.session) {
+  if (peer.session && peer.session->established_at >= peer.punch_started) {
     stopPunch(peer);
     return;
   }
@@ -270,7 +269,8 @@ void Engine::Impl::onPunch(Instant now, const protocol::Endpoint& from,
     drops.add(DropReason::kPunchRejected);
     return;
   }
-  bool punching = peer->punch_until != kNever && !peer->session;
+  bool punching = peer->punch_until != kNever &&
+                  !(peer->session && peer->session->established_at >= peer->punch_started);
   if (!probe->reply) {
     sendProbe(*intro, true, probe->sequence, from);
     if (punching) {

@@ -324,5 +324,55 @@ TEST(PunchSim, SetRendezvousAndSetLocalCandidatesTakeEffect) {
   EXPECT_EQ(rs.peers[0].candidates.size(), 2u);
 }
 
+TEST(PunchSim, APeerRestartingBehindANatIsReachedAgainQuickly) {
+  PunchWorld w;
+  w.addNat(NatType::kPortRestrictedCone, 1);
+  w.addNat(NatType::kPortRestrictedCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  w.startAll();
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30)));
+  auto before = w.peerStatus(alice, "bob").handshakes;
+  // bob restarts (new engine, new indices, no session); alice still holds the old session.
+  // Well within alice's 40 s dead-peer timeout, bob's introduction must bring them together.
+  w.start(bob);
+  ASSERT_TRUE(w.net.runUntil(
+      [&] { return w.established(alice, bob) && w.peerStatus(alice, "bob").handshakes > before; },
+      seconds(20)))
+      << w.describe();
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+  // And the same with the other side restarting.
+  before = w.peerStatus(bob, "alice").handshakes;
+  w.start(alice);
+  ASSERT_TRUE(w.net.runUntil(
+      [&] { return w.established(alice, bob) && w.peerStatus(bob, "alice").handshakes > before; },
+      seconds(20)))
+      << w.describe();
+  EXPECT_TRUE(w.dataFlows(alice, bob, 41));
+}
+
+TEST(PunchSim, LossyLinksStillPunchThroughEveryPossiblePair) {
+  for (auto [ta, tb] : {std::pair{NatType::kFullCone, NatType::kSymmetric},
+                        std::pair{NatType::kSymmetric, NatType::kRestrictedCone},
+                        std::pair{NatType::kPortRestrictedCone, NatType::kPortRestrictedCone}}) {
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      PunchWorld w(seed * 31);
+      LinkConfig lossy;
+      lossy.loss = 0.15;
+      lossy.duplicate = 0.05;
+      lossy.reorder = 0.1;
+      lossy.jitter = milliseconds(20);
+      w.net.setLink(lossy);
+      w.addNat(ta, 1);
+      w.addNat(tb, 2);
+      auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+      auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+      w.startAll();
+      ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(60)))
+          << toString(ta) << " x " << toString(tb) << " seed " << seed << "\n" << w.describe();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vpn::test
