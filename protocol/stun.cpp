@@ -385,6 +385,17 @@ Result<StunMessage, ParseError> parseStun(std::span<const std::uint8_t> datagram
         }
         break;
       }
+      case kStunAttrResponsePort: {
+        if (len != 4) {
+          return err(ParseError::kBadLength);
+        }
+        if (!m.response_port) {
+          ByteReader pr(v);
+          m.response_port = pr.u16();
+          recordType(m.unknown_required, m.unknown_required_count, type);
+        }
+        break;
+      }
       case kStunAttrMessageIntegrity:
       case kStunAttrMessageIntegritySha256:
         m.has_message_integrity = true;
@@ -449,14 +460,22 @@ std::size_t buildBindingErrorFor(const StunHeader& request, std::uint16_t code,
 }
 
 StunServerAction classifyStunRequest(const StunMessage& m, bool can_change_ip,
-                                     bool can_change_port) {
+                                     bool can_change_port, bool supports_response_port) {
   if (m.messageClass() != StunClass::kRequest) {
     return StunServerAction::kIgnore;
   }
   if (m.method() != stunMethod(kStunBindingRequest)) {
     return StunServerAction::kBadRequest;
   }
-  if (m.unknown_required_count > 0) {
+  std::size_t unknown = m.unknown_required_count;
+  if (supports_response_port && unknown <= kStunMaxUnknownRecorded) {
+    for (std::uint16_t t : m.unknownRequired()) {
+      if (t == kStunAttrResponsePort) {
+        --unknown;
+      }
+    }
+  }
+  if (unknown > 0) {
     return StunServerAction::kUnknownAttribute;
   }
   if ((m.change_ip && !can_change_ip) || (m.change_port && !can_change_port)) {

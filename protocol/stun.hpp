@@ -76,7 +76,7 @@ inline constexpr std::uint16_t kStunAttrMessageIntegritySha256 = 0x001C;
 inline constexpr std::uint16_t kStunAttrUserhash = 0x001E;
 inline constexpr std::uint16_t kStunAttrXorMappedAddress = 0x0020;
 inline constexpr std::uint16_t kStunAttrPadding = 0x0026;           // RFC 5780, ignored
-inline constexpr std::uint16_t kStunAttrResponsePort = 0x0027;      // RFC 5780, unsupported
+inline constexpr std::uint16_t kStunAttrResponsePort = 0x0027;      // RFC 5780, opt-in
 inline constexpr std::uint16_t kStunAttrSoftware = 0x8022;
 inline constexpr std::uint16_t kStunAttrFingerprint = 0x8028;
 inline constexpr std::uint16_t kStunAttrResponseOrigin = 0x802B;    // RFC 5780
@@ -120,6 +120,10 @@ struct StunMessage {
   bool has_change_request = false;
   bool change_ip = false;                   // CHANGE-REQUEST flags
   bool change_port = false;
+  // RESPONSE-PORT (RFC 5780 §7.5): answer to this port of the source address instead. Also
+  // listed in unknown_required, because a server answers 420 unless it opts in (see
+  // classifyStunRequest).
+  std::optional<std::uint16_t> response_port;
   std::optional<StunErrorCode> error;       // ERROR-CODE
   std::string_view software;                // SOFTWARE, empty if absent
   bool has_message_integrity = false;       // present; never verified (no authentication here)
@@ -202,6 +206,10 @@ std::size_t buildBindingError(const StunMessage& request, std::uint16_t code,
 
 // What a server should do with a parsed message (RFC 8489 §6.3, RFC 5780 §6.1). `can_change_ip`
 // and `can_change_port`: whether this server can answer from an alternate address / port.
+// `supports_response_port`: whether it honours RESPONSE-PORT (sends the answer to
+// Endpoint(source address, *m.response_port)); if not, RESPONSE-PORT is an unknown attribute and
+// the answer is 420, which RFC 5780 allows. coturn's turnutils_stunclient -f sends RESPONSE-PORT
+// with its CHANGE-REQUEST tests and gives up on a 420.
 //   kAnswer:            a Binding request we can serve: send buildBindingResponse from the
 //                       socket m.change_ip / m.change_port select (alternate address and/or port;
 //                       RESPONSE-ORIGIN is that socket's address, OTHER-ADDRESS the
@@ -222,7 +230,7 @@ enum class StunServerAction : std::uint8_t {
   kIgnore,
 };
 StunServerAction classifyStunRequest(const StunMessage& m, bool can_change_ip,
-                                     bool can_change_port);
+                                     bool can_change_port, bool supports_response_port = false);
 
 // buildBindingError for a request known only by its header (its attributes failed to parse).
 std::size_t buildBindingErrorFor(const StunHeader& request, std::uint16_t code,

@@ -233,11 +233,20 @@ void NatDiscovery::advance(TimePoint now) {
       if (const auto& other = report_.server_other_address) {
         report_.server_alt_address = other->address() != config_.server.address();
         report_.server_alt_port = other->port() != config_.server.port();
+        if (report_.server_alt_port) {
+          alt_port_ = other->port();
+        }
+      } else {
+        // RFC 5780 servers send OTHER-ADDRESS only when they have a second address. One with
+        // an alternate port alone still honours CHANGE-REQUEST port: its answer names the port.
+        report_.notes.push_back("the server sent no OTHER-ADDRESS (it has no alternate "
+                                "address): asking it to answer from another port");
       }
-      if (!report_.server_alt_address && !report_.server_alt_port) {
+      if (report_.server_other_address && !report_.server_alt_address &&
+          !report_.server_alt_port) {
         report_.notes.push_back(
-            "the server reports no alternate address or port (no OTHER-ADDRESS): mapping and "
-            "filtering behaviour can't be tested");
+            "the server's OTHER-ADDRESS is its own address: mapping and filtering behaviour "
+            "can't be tested");
         finish();
         return;
       }
@@ -259,7 +268,7 @@ void NatDiscovery::startFiltering(TimePoint now) {
     report_.filtering_tested_with_address = true;
     launch(now, TestKind::kFilterChangeIpPort, config_.server, true, true);
     launch(now, TestKind::kFilterChangePort, config_.server, false, true);
-  } else if (report_.server_alt_port) {
+  } else if (report_.server_alt_port || !report_.server_other_address) {
     launch(now, TestKind::kFilterChangePort, config_.server, false, true);
   } else {
     report_.filtering_tested_with_address = true;
@@ -269,7 +278,26 @@ void NatDiscovery::startFiltering(TimePoint now) {
 
 void NatDiscovery::startMapping(TimePoint now) {
   phase_ = Phase::kMapping;
-  const Endpoint other = *report_.server_other_address;
+  if (!report_.server_other_address) {
+    // Without OTHER-ADDRESS the alternate port is known only from a change-port answer.
+    const TestRecord* f = find(TestKind::kFilterChangePort);
+    if (f != nullptr && f->outcome == TestOutcome::kAnswered && f->answered_from &&
+        f->answered_from->address() == config_.server.address()) {
+      alt_port_ = f->answered_from->port();
+      report_.server_alt_port = true;
+      report_.notes.push_back("learned the server's alternate port " +
+                              std::to_string(*alt_port_) + " from its change-port answer");
+    }
+  }
+  if (!report_.server_alt_address && !alt_port_) {
+    report_.notes.push_back("the server's alternate port is unknown (no OTHER-ADDRESS and no "
+                            "change-port answer got through): mapping behaviour unknown");
+    finish();
+    return;
+  }
+  const Endpoint other = report_.server_other_address
+                             ? *report_.server_other_address
+                             : Endpoint(config_.server.address(), *alt_port_);
   if (report_.server_alt_address) {
     report_.mapping_tested_across_addresses = true;
     launch(now, TestKind::kMappingAltAddress, Endpoint(other.address(), config_.server.port()),
@@ -278,8 +306,8 @@ void NatDiscovery::startMapping(TimePoint now) {
       launch(now, TestKind::kMappingAltBoth, other, false, false);
     }
   } else {
-    launch(now, TestKind::kMappingAltPort, Endpoint(config_.server.address(), other.port()),
-           false, false);
+    launch(now, TestKind::kMappingAltPort, Endpoint(config_.server.address(), *alt_port_), false,
+           false);
   }
 }
 

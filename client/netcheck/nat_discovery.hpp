@@ -13,7 +13,10 @@
 //          else CHANGE-REQUEST port answered -> address-dependent; else address-and-port-dependent.
 //        with an alternate port only: CHANGE-REQUEST port answered -> endpoint-independent OR
 //          address-dependent (full and restricted cone can't be told apart); else
-//          address-and-port-dependent.
+//          address-and-port-dependent. RFC 5780 servers send OTHER-ADDRESS only when they have
+//          a second address, so without OTHER-ADDRESS this port-only test is tried anyway, and
+//          its answer's source port names the alternate port for the mapping test (a 420
+//          answer means the server has none: everything past test I is then unknown).
 //      Filtering runs before the mapping tests, because those send to the alternate address/port
 //      and would open the NAT's filter for it. An answer that arrives from the very address the
 //      request went to means the server ignored CHANGE-REQUEST: filtering is then "unknown".
@@ -136,7 +139,8 @@ struct NetcheckReport {
   std::optional<bool> behind_nat;           // unknown without a local endpoint
   std::optional<Endpoint> server_other_address;
   bool server_alt_address = false;          // OTHER-ADDRESS has a different IP
-  bool server_alt_port = false;             // OTHER-ADDRESS has a different port
+  bool server_alt_port = false;             // OTHER-ADDRESS (or a change-port answer) has
+                                            // a different port
   MappingBehavior mapping = MappingBehavior::kUnknown;
   bool mapping_tested_across_addresses = false;
   FilteringBehavior filtering = FilteringBehavior::kUnknown;
@@ -200,6 +204,7 @@ class NatDiscovery {
   std::vector<Pending> pending_;
   std::vector<OutgoingRequest> outgoing_;
   NetcheckReport report_;
+  std::optional<std::uint16_t> alt_port_;  // the server's alternate port, once known
 };
 
 }  // namespace vpn::netcheck

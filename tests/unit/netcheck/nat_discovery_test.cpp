@@ -32,6 +32,7 @@ struct World {
   IpAddress alt_ip = *IpAddress::parse("203.0.113.2");
   std::uint16_t alt_port = 3479;
   bool server_alt_ip = true;
+  bool server_alt_port = true;
   bool server_other_address = true;     // sends OTHER-ADDRESS at all
   bool server_ignores_change = false;   // answers CHANGE-REQUEST from the primary
   bool server_can_change_ip = true;     // false: advertises alt_ip but answers 420 to change-ip
@@ -82,7 +83,7 @@ struct World {
 
   bool serves(const Endpoint& to) const {
     bool ip_ok = to.address() == primary.address() || (server_alt_ip && to.address() == alt_ip);
-    bool port_ok = to.port() == primary.port() || to.port() == alt_port;
+    bool port_ok = to.port() == primary.port() || (server_alt_port && to.port() == alt_port);
     return ip_ok && port_ok;
   }
 
@@ -107,7 +108,8 @@ struct World {
     std::vector<std::uint8_t> out(protocol::kStunMaxBuiltSize);
     std::size_t size = 0;
     Endpoint src = req.to;
-    auto action = protocol::classifyStunRequest(*m, server_alt_ip && server_can_change_ip, true);
+    auto action = protocol::classifyStunRequest(*m, server_alt_ip && server_can_change_ip,
+                                                server_alt_port);
     if (server_ignores_change) {
       action = protocol::StunServerAction::kAnswer;
     }
@@ -126,7 +128,7 @@ struct World {
         }
       }
       std::optional<Endpoint> other;
-      if (server_other_address) {
+      if (server_other_address && (server_alt_ip || server_alt_port)) {
         other = Endpoint(server_alt_ip ? alt_ip : primary.address(), alt_port);
       }
       size = protocol::buildBindingResponse(*m, mapped, src, other, out);
@@ -451,18 +453,69 @@ TEST(NatDiscovery, NoAlternateAddressNoNatIsOpen) {
   EXPECT_EQ(r.nat_type, NatType::kOpen);
 }
 
-TEST(NatDiscovery, ServerWithoutOtherAddress) {
+TEST(NatDiscovery, ServerWithoutOtherAddressLearnsAltPortFromChangePortAnswer) {
+  // RFC 5780: no second address, no OTHER-ADDRESS; the alternate port still answers.
   World w;
+  w.server_alt_ip = false;
   w.server_other_address = false;
   w.mapping = Mapping::kEndpointIndependent;
+  w.filtering = Filtering::kNone;
+  auto r = drive(w).report;
+  EXPECT_TRUE(r.udp_ok);
+  EXPECT_FALSE(r.server_other_address);
+  EXPECT_TRUE(r.server_alt_port);
+  EXPECT_EQ(r.filtering, FilteringBehavior::kEndpointOrAddressDependent);
+  EXPECT_EQ(r.mapping, MappingBehavior::kEndpointIndependent);
+  EXPECT_EQ(r.nat_type, NatType::kFullOrRestrictedCone);
+  ASSERT_EQ(r.tests.size(), 3u);
+  EXPECT_EQ(r.tests[2].kind, TestKind::kMappingAltPort);
+  EXPECT_EQ(r.tests[2].to, ep("203.0.113.1:3479"));
+
+  World open = w;
+  open.mapping = Mapping::kNone;
+  EXPECT_EQ(drive(open).report.nat_type, NatType::kOpen);
+
+  World sym = w;
+  sym.mapping = Mapping::kAddressAndPortDependent;
+  EXPECT_EQ(drive(sym).report.nat_type, NatType::kSymmetric);
+}
+
+TEST(NatDiscovery, ServerWithoutOtherAddressBehindStrictFilter) {
+  // The change-port answer is filtered: the alternate port stays unknown, so does the mapping.
+  World w;
+  w.server_alt_ip = false;
+  w.server_other_address = false;
+  w.mapping = Mapping::kEndpointIndependent;
+  w.filtering = Filtering::kAddressAndPortDependent;
+  auto r = drive(w).report;
+  EXPECT_EQ(r.public_endpoint, ep("198.51.100.1:40000"));
+  EXPECT_EQ(r.behind_nat, true);
+  EXPECT_EQ(r.filtering, FilteringBehavior::kAddressAndPortDependent);
+  EXPECT_EQ(r.mapping, MappingBehavior::kUnknown);
+  EXPECT_EQ(r.nat_type, NatType::kUnknown);
+  // Without NAT, that is a firewall all the same.
+  World fw = w;
+  fw.mapping = Mapping::kNone;
+  EXPECT_EQ(drive(fw).report.nat_type, NatType::kOpenWithFirewall);
+}
+
+TEST(NatDiscovery, ServerWithoutAnyAlternate) {
+  // No alternate address or port: the change-port request gets 420; nothing past test I.
+  World w;
+  w.server_alt_ip = false;
+  w.server_alt_port = false;
+  w.server_other_address = false;
+  w.mapping = Mapping::kEndpointIndependent;
+  w.filtering = Filtering::kNone;
   auto r = drive(w).report;
   EXPECT_TRUE(r.udp_ok);
   EXPECT_EQ(r.public_endpoint, ep("198.51.100.1:40000"));
-  EXPECT_EQ(r.behind_nat, true);
   EXPECT_EQ(r.mapping, MappingBehavior::kUnknown);
+  EXPECT_EQ(r.filtering, FilteringBehavior::kUnknown);
   EXPECT_EQ(r.nat_type, NatType::kUnknown);
-  EXPECT_EQ(r.tests.size(), 1u);
-  EXPECT_FALSE(r.notes.empty());
+  ASSERT_EQ(r.tests.size(), 2u);
+  EXPECT_EQ(r.tests[1].outcome, TestOutcome::kErrorResponse);
+  EXPECT_EQ(r.tests[1].error_code, 420);
 }
 
 TEST(NatDiscovery, ServerIgnoringChangeRequestGivesUnknownFiltering) {

@@ -221,6 +221,9 @@ TEST(Stun, UnknownOptionalSkippedRequiredRecorded) {
   EXPECT_EQ(m->unknownRequired()[0], kStunAttrResponsePort);
   EXPECT_EQ(m->unknownRequired()[1], 0x7FFF);
   EXPECT_EQ(classifyStunRequest(*m, true, true), StunServerAction::kUnknownAttribute);
+  EXPECT_EQ(m->response_port, 0);
+  // Still unknown with RESPONSE-PORT support: 0x7FFF remains.
+  EXPECT_EQ(classifyStunRequest(*m, true, true, true), StunServerAction::kUnknownAttribute);
 
   std::size_t e = buildBindingError(*m, kStunErrorUnknownAttribute, "", m->unknownRequired(), buf);
   ASSERT_GT(e, 0u);
@@ -345,6 +348,28 @@ TEST(Stun, ErrorResponsesAndServerActions) {
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->type, kStunBindingError);
   EXPECT_EQ(m->transaction_id, kRfcId);
+}
+
+TEST(Stun, ResponsePortIsOptIn) {
+  // As coturn's turnutils_stunclient -f sends it: RESPONSE-PORT then CHANGE-REQUEST ip+port.
+  std::vector<std::uint8_t> v = {0x00, 0x01, 0x00, 0x10, 0x21, 0x12, 0xa4, 0x42};
+  v.insert(v.end(), kRfcId.begin(), kRfcId.end());
+  v.insert(v.end(), {0x00, 0x27, 0x00, 0x04, 0xe4, 0xc2, 0x00, 0x00});
+  v.insert(v.end(), {0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x06});
+  auto m = parseStun(v);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->response_port, 0xe4c2);
+  EXPECT_TRUE(m->change_ip);
+  EXPECT_TRUE(m->change_port);
+  EXPECT_EQ(classifyStunRequest(*m, true, true), StunServerAction::kUnknownAttribute);
+  ASSERT_EQ(m->unknownRequired().size(), 1u);
+  EXPECT_EQ(m->unknownRequired()[0], kStunAttrResponsePort);
+  EXPECT_EQ(classifyStunRequest(*m, true, true, true), StunServerAction::kAnswer);
+  EXPECT_EQ(classifyStunRequest(*m, false, true, true), StunServerAction::kCannotChange);
+  // A RESPONSE-PORT of the wrong size is malformed.
+  v[23] = 0x02;
+  v[3] = 0x10;
+  EXPECT_FALSE(parseStun(v).ok());
 }
 
 TEST(Stun, ChangeRequestFlagsDecoded) {
