@@ -1,6 +1,28 @@
 // `vpnpeer netcheck`: runs NatDiscovery (client/netcheck/) over one plain UDP socket with poll(),
 // then prints what it found. Blocking and single-threaded on purpose: it is a one-shot CLI tool,
 // bounded by the engine's per-test budget (and a hard cap below), and needs no event loop.
+//
+// --json prints one object; these fields are stable (tests and scripts assert on them):
+//   server               "IP:PORT" actually queried (after resolving)
+//   udp_ok               bool: test I was answered
+//   public_endpoint      "IP:PORT" or null: the mapped address the server saw
+//   local_endpoint       "IP:PORT" or null: our socket
+//   behind_nat           bool or null (local endpoint unknown)
+//   mapping              "endpoint-independent" | "address-dependent" |
+//                        "address-and-port-dependent" | "unknown"
+//   mapping_tested_across_addresses   bool (false: across the server's ports only)
+//   filtering            as mapping, plus "endpoint-or-address-dependent" (port-only test)
+//   filtering_tested_with_address     bool
+//   nat_type             "open" | "open-with-firewall" | "full-cone" | "restricted-cone" |
+//                        "full-or-restricted-cone" | "port-restricted-cone" | "symmetric" |
+//                        "udp-blocked" | "unknown"
+//   server_other_address "IP:PORT" or null (the server's OTHER-ADDRESS)
+//   meaning              one sentence: what the result means for vpnpeer
+//   notes                [string]: caveats in plain words
+//   tests                [{test, to, change_ip, change_port, result ("answered" | "timeout" |
+//                        "error" | "answered-unchanged"), transmissions, mapped, from,
+//                        error_code (if any), rtt_ms}]: the raw evidence, for humans
+//   ignored_datagrams    count of datagrams that were not an answer to our requests
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>

@@ -290,8 +290,8 @@ void NatDiscovery::startMapping(TimePoint now) {
     }
   }
   if (!report_.server_alt_address && !alt_port_) {
-    report_.notes.push_back("the server's alternate port is unknown (no OTHER-ADDRESS and no "
-                            "change-port answer got through): mapping behaviour unknown");
+    report_.notes.push_back("the server's alternate port is unknown (no OTHER-ADDRESS, and the "
+                            "change-port test gave no usable answer): mapping behaviour unknown");
     finish();
     return;
   }
