@@ -374,5 +374,45 @@ TEST(PunchSim, LossyLinksStillPunchThroughEveryPossiblePair) {
   }
 }
 
+TEST(PunchSim, TwoRendezvousServersAndOneOfThemDown) {
+  PunchWorld w;
+  auto rv2_tls = makeRendezvousContext(w.pki, "rendezvous2");
+  RendezvousHost rv2(w.net, parseEp("203.0.113.2:7000"), *rv2_tls);
+  w.addNat(NatType::kRestrictedCone, 1);
+  w.addNat(NatType::kSymmetric, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  for (auto* p : {&alice, &bob}) {
+    p->options.rendezvous = {w.rv->endpoint(), rv2.endpoint()};
+  }
+  w.rv->stop();  // the first one is down from the start
+  w.startAll();
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30))) << w.describe();
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+  auto st = alice.node->status();
+  ASSERT_EQ(st.rendezvous.size(), 2u);
+  int registered = 0;
+  for (const auto& r : st.rendezvous) {
+    registered += r.registered ? 1 : 0;
+  }
+  EXPECT_EQ(registered, 1);
+  EXPECT_GE(rv2.engine().status(w.clock.now()).counters.introductions, 1u);
+  // Both up: both register; a peer restart is then introduced by both, and still converges.
+  w.rv->start();
+  ASSERT_TRUE(w.net.runUntil(
+      [&] {
+        auto s = bob.node->status();
+        return s.rendezvous.size() == 2 && s.rendezvous[0].registered && s.rendezvous[1].registered;
+      },
+      seconds(60)));
+  auto before = w.peerStatus(alice, "bob").handshakes;
+  w.start(bob);
+  ASSERT_TRUE(w.net.runUntil(
+      [&] { return w.established(alice, bob) && w.peerStatus(alice, "bob").handshakes > before; },
+      seconds(30)))
+      << w.describe();
+  EXPECT_TRUE(w.dataFlows(alice, bob, 51));
+}
+
 }  // namespace
 }  // namespace vpn::test
