@@ -1,6 +1,8 @@
 #include "client/daemon.hpp"
 
+#include <algorithm>
 #include <array>
+#include <optional>
 #include <csignal>
 #include <vector>
 
@@ -14,6 +16,8 @@
 #include "crypto/aead.hpp"
 #include "crypto/tls_context.hpp"
 #include "net/fd_watcher.hpp"
+#include "net/interfaces.hpp"
+#include "net/resolver.hpp"
 #include "net/loop.hpp"
 #include "net/signal_watcher.hpp"
 #include "net/timer.hpp"
@@ -30,6 +34,10 @@ namespace {
 
 // TUN reads per wake-up before we yield to the loop, so UDP input is not starved.
 constexpr int kTunReadBudget = 64;
+// How often interface addresses are re-read (local candidates) and unanswered rendezvous names
+// are resolved again.
+constexpr Duration kHousekeeping = seconds(30);
+
 // The largest MTU a peer file accepts, plus our overhead: peers with a larger MTU than ours
 // still fit in a receive slot.
 constexpr std::size_t kMaxDatagram = 9000 + protocol::kDataOverhead + 64;
@@ -71,6 +79,11 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<net::SignalWatcher> signals;
   std::unique_ptr<net::UnixServer> control;
   std::unique_ptr<net::Timer> stop_timer;
+  std::unique_ptr<net::Timer> housekeeping;
+  std::unique_ptr<net::Resolver> resolver;
+  // Per [[rendezvous]] entry: the endpoint it resolved to (empty until resolved).
+  std::vector<std::optional<protocol::Endpoint>> rendezvous_resolved;
+  std::vector<protocol::Endpoint> local_candidates;
 
   // One frame is enough: the engine seals in place and the transport copies into its batch.
   std::vector<std::uint8_t> frame;
@@ -87,6 +100,8 @@ struct Daemon::Impl final : EngineSink {
   ~Impl() override {
     teardown();
     // Every owner of a handle goes before the drain, which frees the handles.
+    resolver.reset();
+    housekeeping.reset();
     engine.reset();
     udp.reset();
     control.reset();
@@ -156,6 +171,106 @@ struct Daemon::Impl final : EngineSink {
     LOG_INFO("%s is up: %s on %s, UDP %s, %zu peer(s) configured", cfg.name.c_str(), addrs.c_str(),
              tun_dev->name().c_str(), udp->localEndpoint().toString().c_str(), cfg.peers.size());
     engine->start(Clock::now());
+    resolver = std::make_unique<net::Resolver>(loop);
+    rendezvous_resolved.assign(cfg.rendezvous.size(), std::nullopt);
+    housekeeping = std::make_unique<net::Timer>(loop, [this] { onHousekeeping(); });
+    onHousekeeping();
+    afterEvent();
+  }
+
+  // Family the listen socket can reach: a specific IPv4 or IPv6 address covers only its own.
+  bool reachable(const protocol::IpAddress& a) const {
+    const auto& l = cfg.listen.address();
+    if (l.isV4()) {
+      return a.isV4();
+    }
+    return !l.isUnspecified() ? a.isV6() : true;
+  }
+
+  void onHousekeeping() {
+    if (stopping) {
+      return;
+    }
+    refreshLocalCandidates();
+    resolveRendezvous();
+    housekeeping->armAt(Clock::now() + kHousekeeping);
+  }
+
+  void refreshLocalCandidates() {
+    std::vector<protocol::Endpoint> found;
+    if (!cfg.listen.address().isUnspecified()) {
+      found.emplace_back(cfg.listen.address(), udp->localEndpoint().port());
+    } else {
+      for (const auto& a : net::interfaceAddresses({tun_dev->name()})) {
+        if (reachable(a)) {
+          found.emplace_back(a, udp->localEndpoint().port());
+        }
+      }
+    }
+    if (found != local_candidates) {
+      local_candidates = found;
+      std::string list;
+      for (const auto& e : found) {
+        list += (list.empty() ? "" : ", ") + e.toString();
+      }
+      LOG_INFO("local candidates: %s", list.empty() ? "none" : list.c_str());
+      engine->setLocalCandidates(Clock::now(), found);
+      afterEvent();
+    }
+  }
+
+  // Resolves entries never resolved, and entries whose server is not answering (the name may
+  // point elsewhere now).
+  void resolveRendezvous() {
+    auto st = engine->status(Clock::now());
+    for (std::size_t i = 0; i < cfg.rendezvous.size(); ++i) {
+      const auto& resolved = rendezvous_resolved[i];
+      bool healthy = false;
+      for (const auto& r : st.rendezvous) {
+        healthy = healthy || (resolved && r.endpoint == *resolved && r.state == "established");
+      }
+      if (healthy) {
+        continue;
+      }
+      const auto entry = cfg.rendezvous[i];
+      resolver->resolve(entry.host, entry.port,
+                        [this, i, entry](std::vector<protocol::Endpoint> eps,
+                                         const std::string& error) {
+                          onResolved(i, entry, std::move(eps), error);
+                        });
+    }
+  }
+
+  void onResolved(std::size_t i, const config::RendezvousEntry& entry,
+                  std::vector<protocol::Endpoint> eps, const std::string& error) {
+    if (stopping) {
+      return;
+    }
+    std::optional<protocol::Endpoint> pick;
+    for (const auto& e : eps) {
+      if (reachable(e.address())) {
+        pick = e;
+        break;
+      }
+    }
+    if (!pick) {
+      LOG_WARN("rendezvous %s: %s", entry.toString().c_str(),
+               error.empty() ? "no address of a family the listen socket can reach"
+                             : error.c_str());
+      return;
+    }
+    if (rendezvous_resolved[i] == pick) {
+      return;
+    }
+    LOG_INFO("rendezvous %s is %s", entry.toString().c_str(), pick->toString().c_str());
+    rendezvous_resolved[i] = pick;
+    std::vector<protocol::Endpoint> all;
+    for (const auto& r : rendezvous_resolved) {
+      if (r && std::find(all.begin(), all.end(), *r) == all.end()) {
+        all.push_back(*r);
+      }
+    }
+    engine->setRendezvous(Clock::now(), all);
     afterEvent();
   }
 

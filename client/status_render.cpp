@@ -86,6 +86,31 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     w.key("handshakes").value(p.handshakes);
     w.key("key_updates").value(p.key_updates);
     w.key("last_error").value(p.last_error);
+    w.key("candidates").beginArray();
+    for (const auto& c : p.candidates) {
+      w.beginObject();
+      w.key("endpoint").value(c.endpoint.toString());
+      w.key("kind").value(c.kind);
+      w.key("state").value(c.state);
+      w.key("probes_sent").value(c.probes_sent);
+      w.key("replies").value(c.replies);
+      w.endObject();
+    }
+    w.endArray();
+    w.endObject();
+  }
+  w.endArray();
+  w.key("rendezvous").beginArray();
+  for (const auto& r : status.rendezvous) {
+    w.beginObject();
+    w.key("endpoint").value(r.endpoint.toString());
+    w.key("state").value(r.state);
+    w.key("registered").value(r.registered);
+    w.key("reflexive");
+    r.reflexive ? w.value(r.reflexive->toString()) : w.null();
+    w.key("rtt_ms");
+    r.rtt ? w.value(millis(*r.rtt)) : w.null();
+    w.key("last_error").value(r.last_error);
     w.endObject();
   }
   w.endArray();
@@ -119,6 +144,8 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
     out += "  state:          " + p.state;
     if (p.state == "established") {
       out += " (" + p.path + ")";
+    } else if (p.state == "unreachable") {
+      out += " (no direct path found)";
     }
     out += "\n";
     out += "  endpoint:       " + (p.endpoint ? p.endpoint->toString() : std::string("unknown")) +
@@ -147,6 +174,27 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
     }
     if (!p.last_error.empty()) {
       out += "  last error:     " + p.last_error + "\n";
+    }
+    for (const auto& c : p.candidates) {
+      std::snprintf(line, sizeof line, "  candidate:      %s (%s): %s, %llu probes, %llu replies\n",
+                    c.endpoint.toString().c_str(), c.kind.c_str(), c.state.c_str(),
+                    static_cast<unsigned long long>(c.probes_sent),
+                    static_cast<unsigned long long>(c.replies));
+      out += line;
+    }
+  }
+  for (const auto& r : status.rendezvous) {
+    out += "\nrendezvous " + r.endpoint.toString() + "\n";
+    out += "  state:          " + r.state + (r.registered ? ", registered" : "") + "\n";
+    if (r.reflexive) {
+      out += "  our public endpoint: " + r.reflexive->toString() + "\n";
+    }
+    if (r.rtt) {
+      std::snprintf(line, sizeof line, "  rtt:            %.2f ms\n", millis(*r.rtt));
+      out += line;
+    }
+    if (!r.last_error.empty()) {
+      out += "  last error:     " + r.last_error + "\n";
     }
   }
   std::string drops;
