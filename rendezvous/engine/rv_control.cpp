@@ -82,6 +82,13 @@ void RendezvousEngine::Impl::onSealed(Instant now, SocketId on, const protocol::
   }
   // Authenticated from here on: the record lives on, and follows the peer's NAT mapping.
   r.last_rx = now;
+  if (r.linger && r.linger->channel().allAcked() && !r.linger->channel().hasPendingAcks()) {
+    // The peer finished and talks to us; its last flight was acked when we completed. A
+    // retransmission after a lost ack is then only ignored, which costs the peer nothing, while
+    // the TLS state is most of a session's memory.
+    r.linger.reset();
+    r.linger_until = kNever;
+  }
   if (res.newest && (!(from == r.endpoint) || !(on == r.socket))) {
     r.endpoint = from;
     r.socket = on;

@@ -1,5 +1,5 @@
 // The STUN reflector (RFC 8489 Binding, RFC 5780 CHANGE-REQUEST / RESPONSE-ORIGIN /
-// OTHER-ADDRESS). The four sockets of the RFC 5780 grid are (primary address A1 | alternate A2) x
+// OTHER-ADDRESS / RESPONSE-PORT). The four sockets of the RFC 5780 grid are (primary address A1 | alternate A2) x
 // (primary port P1 | alternate P2); a change request flips the address and/or port bit of the
 // socket the request arrived on.
 #include <array>
@@ -88,7 +88,10 @@ void RendezvousEngine::Impl::onStun(Instant, SocketId on, const protocol::Endpoi
   Grid g = gridFor(options, on);
   std::size_t n = 0;
   SocketId reply_from = on;
-  switch (protocol::classifyStunRequest(m, g.can_ip, g.can_port)) {
+  // RESPONSE-PORT (RFC 5780 section 7.5) only redirects to another port of the same source
+  // address, so it cannot aim our answers at a third party.
+  protocol::Endpoint reply_to = from;
+  switch (protocol::classifyStunRequest(m, g.can_ip, g.can_port, true)) {
     case protocol::StunServerAction::kAnswer: {
       counters.stun_requests++;
       if (g.in_grid && (m.change_ip || m.change_port)) {
@@ -102,6 +105,9 @@ void RendezvousEngine::Impl::onStun(Instant, SocketId on, const protocol::Endpoi
       }
       n = protocol::buildBindingResponse(m, from, localOf(options, g, reply_from), other, out,
                                          build);
+      if (m.response_port) {
+        reply_to = protocol::Endpoint(from.address(), *m.response_port);
+      }
       break;
     }
     case protocol::StunServerAction::kUnknownAttribute:
@@ -125,7 +131,7 @@ void RendezvousEngine::Impl::onStun(Instant, SocketId on, const protocol::Endpoi
       return;
   }
   if (n != 0) {
-    sink.sendFrom(reply_from, from, std::span<const std::uint8_t>(out.data(), n));
+    sink.sendFrom(reply_from, reply_to, std::span<const std::uint8_t>(out.data(), n));
   }
 }
 

@@ -203,14 +203,21 @@ TEST(RendezvousEngine, SilentRegistrationExpiresAfterThreeRefreshes) {
   EXPECT_EQ(f->reason, protocol::LookupFailure::kNotRegistered);
 }
 
-TEST(RendezvousEngine, LingeringHandshakeIsDroppedAfterAWhile) {
+TEST(RendezvousEngine, LingeringHandshakeGoesOnFirstSealedPacketOrAfterAWhile) {
   RvHarness h;
-  registerTwo(h);
+  auto& alice = h.addPeer("alice", {"10.42.0.1/24"}, ep("198.51.100.7:40001"));
+  auto& bob = h.addPeer("bob", {"10.42.0.2/24"}, ep("192.0.2.9:61000"));
+  h.start(alice);
+  h.start(bob);
   EXPECT_EQ(h.engine->status(h.clock.now()).lingering_handshakes, 2u);
-  h.run(seconds(7));
+  h.send(alice, [](RvTestPeer& p, auto& s) { p.sendRegister({}, s); });
+  EXPECT_EQ(h.engine->status(h.clock.now()).lingering_handshakes, 1u);
+  h.run(seconds(4));
+  EXPECT_EQ(h.engine->status(h.clock.now()).lingering_handshakes, 1u);  // bob's, still silent
+  h.run(seconds(3));
   auto st = h.engine->status(h.clock.now());
   EXPECT_EQ(st.lingering_handshakes, 0u);
-  EXPECT_EQ(st.peers.size(), 2u);
+  EXPECT_EQ(st.sessions, 2u);
 }
 
 TEST(RendezvousEngine, RestartedPeerReplacesItsOldSession) {

@@ -106,6 +106,27 @@ TEST(RendezvousStun, ChangeRequestsLeaveFromTheAlternateSockets) {
   EXPECT_EQ(back.msg.other_address, ep("203.0.113.2:3478"));
 }
 
+TEST(RendezvousStun, ResponsePortRedirectsToAnotherPortOfTheSameAddress) {
+  RvHarness h;
+  protocol::BindingRequestParams p;
+  p.transaction_id.fill(9);
+  std::vector<std::uint8_t> req(protocol::kStunMaxBuiltSize);
+  protocol::StunBuildOptions no_fp;
+  no_fp.fingerprint = false;
+  req.resize(protocol::buildBindingRequest(p, req, no_fp));
+  // RESPONSE-PORT 40999 (type 0x0027, length 4: port + 2 bytes padding).
+  const std::uint8_t attr[] = {0x00, 0x27, 0x00, 0x04, 0xA0, 0x27, 0x00, 0x00};
+  req.insert(req.end(), std::begin(attr), std::end(attr));
+  req[3] = static_cast<std::uint8_t>(req.size() - protocol::kStunHeaderSize);
+  h.engine->onDatagram(h.clock.now(), SocketId{}, ep("198.51.100.7:40001"), req);
+  ASSERT_EQ(h.sink.sent.size(), 1u);
+  EXPECT_EQ(h.sink.sent.front().to, ep("198.51.100.7:40999"));
+  auto m = protocol::parseStun(h.sink.sent.front().bytes);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->type, protocol::kStunBindingSuccess);
+  EXPECT_EQ(m->xor_mapped, ep("198.51.100.7:40001"));
+}
+
 TEST(RendezvousStun, WildcardListenSocketOutsideTheGridCannotChange) {
   RvHarness h(fullGrid());
   auto a = ask(h, SocketId{SocketRole::kPrimary, 0}, request(true, false), ep("192.0.2.1:5"));
