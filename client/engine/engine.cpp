@@ -254,9 +254,13 @@ EngineStatus Engine::Impl::status(Instant /*now*/) const {
       CandidateStatus cs;
       cs.endpoint = *peer.configured_endpoint;
       cs.kind = "static";
-      cs.state = peer.session && peer.session->endpoint == *peer.configured_endpoint
-                     ? "succeeded"
-                     : (peer.direct_failed ? "failed" : "probing");
+      if (peer.session && peer.session->endpoint == *peer.configured_endpoint) {
+        cs.state = "succeeded";
+      } else if (peer.direct_failed) {
+        cs.state = "failed";
+      } else {
+        cs.state = peer.pending ? "probing" : "untried";
+      }
       ps.candidates.push_back(std::move(cs));
     }
     st.peers.push_back(std::move(ps));

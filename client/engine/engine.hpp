@@ -2,7 +2,15 @@
 // Engine: the peer's I/O-free core. It takes datagrams, TUN packets and the time in, and puts
 // datagrams and TUN packets out through an EngineSink. It does no I/O and reads no clock, so the
 // whole protocol (handshake over a reliable channel, data path, key updates, keepalives, dead-peer
-// detection, roaming) runs deterministically in tests on a virtual clock.
+// detection, roaming, rendezvous registration and UDP hole punching) runs deterministically in
+// tests on a virtual clock.
+//
+// Rendezvous and punching: with EngineOptions::rendezvous set, the engine keeps a session with
+// each server, registers the candidates given by setLocalCandidates(), and for a peer it cannot
+// reach (no endpoint configured, or the direct handshake failed, or a TUN packet for an unrouted
+// overlay address) asks for an introduction, probes the peer's candidates and starts the
+// handshake on the first path that answers. A peer for which no path answers shows the state
+// "unreachable" and is retried with backoff.
 //
 // Driving it: call start() once, then onDatagram()/onTunPacket() as input arrives, and onTimer()
 // whenever nextDeadline() has passed (nextDeadline() may change after any call; re-arm the timer

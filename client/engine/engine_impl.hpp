@@ -1,7 +1,8 @@
 #pragma once
 // Engine internals shared by engine.cpp (lifecycle, timers, status), engine_handshake.cpp
 // (matching handshake packets, roles, session install) and engine_data.cpp (data path, keepalives,
-// key updates). Not part of the public interface.
+// key updates), engine_rendezvous.cpp (rendezvous sessions, registration, control messages) and
+// engine_punch.cpp (introductions and hole punching). Not part of the public interface.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -241,6 +242,7 @@ struct Engine::Impl {
   };
   std::array<AddressLookup, 8> address_lookups{};
   std::size_t next_address_lookup = 0;
+  Instant last_address_lookup{};
   // Room to seal a queued packet or a keepalive: header + slot + tag.
   std::array<std::uint8_t, protocol::kDataOverhead + TxQueue::kSlotSize> scratch{};
 };

@@ -15,6 +15,7 @@ constexpr std::uint8_t kProbeRequest = 1;
 constexpr std::uint8_t kProbeReply = 2;
 constexpr std::size_t kKeepaliveProbeSize = 9;
 constexpr Duration kAddressLookupInterval = seconds(5);
+constexpr Duration kAddressLookupGap = milliseconds(200);
 
 }  // namespace
 
@@ -438,11 +439,17 @@ void Engine::Impl::lookupAddress(Instant now, const protocol::IpAddress& address
   if (!anyRegistered()) {
     return;
   }
+  // Per address at most every kAddressLookupInterval, and overall at most one per
+  // kAddressLookupGap, so scanning the overlay cannot flood the rendezvous.
+  if (last_address_lookup != Instant{} && now - last_address_lookup < kAddressLookupGap) {
+    return;
+  }
   for (const auto& l : address_lookups) {
     if (l.address == address && l.at != Instant{} && now - l.at < kAddressLookupInterval) {
       return;
     }
   }
+  last_address_lookup = now;
   address_lookups[next_address_lookup] = {address, now};
   next_address_lookup = (next_address_lookup + 1) % address_lookups.size();
   protocol::LookupMsg msg;
