@@ -1,6 +1,6 @@
 #pragma once
 // Engine internals shared by engine.cpp (lifecycle, timers, status), engine_handshake.cpp
-// (matching handshake packets, roles, session install) and engine_data.cpp (data path, keepalives,
+// (matching handshake packets, roles, session install), engine_data.cpp (data path, keepalives,
 // key updates), engine_rendezvous.cpp (rendezvous sessions, registration, control messages) and
 // engine_punch.cpp (introductions and hole punching). Not part of the public interface.
 #include <array>
