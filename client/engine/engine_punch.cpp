@@ -164,6 +164,12 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     addCandidate(*peer, *peer->configured_endpoint, PunchCandidate::Kind::kStatic);
   }
   for (const auto& c : msg.candidates) {
+    // Two LANs often share a private range: a peer's local candidate may be our own address, and
+    // probing it would make us answer ourselves and "punch" a path to ourselves.
+    if (std::find(local_candidates.begin(), local_candidates.end(), c.endpoint) !=
+        local_candidates.end()) {
+      continue;
+    }
     addCandidate(*peer, c.endpoint,
                  c.kind == protocol::CandidateKind::kLocal ? PunchCandidate::Kind::kLocal
                                                            : PunchCandidate::Kind::kReflexive);

@@ -414,5 +414,33 @@ TEST(PunchSim, TwoRendezvousServersAndOneOfThemDown) {
   EXPECT_TRUE(w.dataFlows(alice, bob, 51));
 }
 
+TEST(PunchSim, ACandidateEqualToOurOwnAddressIsNeverProbed) {
+  PunchWorld w;
+  w.addNat(NatType::kFullCone, 1);
+  w.addNat(NatType::kFullCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  w.startAll();
+  // bob's LAN uses the same private range as alice's: one of his local candidates is alice's own
+  // address. alice must not probe (and answer) herself.
+  bob.node->engine().setLocalCandidates(w.clock.now(), {parseEp("10.0.1.2:51820"),
+                                                        parseEp("10.0.2.2:51820")});
+  std::uint64_t to_self = 0;
+  w.net.on_send = [&](const Datagram& d) {
+    if (d.from == alice.node->endpoint() && d.to == alice.node->endpoint()) {
+      ++to_self;
+    }
+  };
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(30))) << w.describe();
+  EXPECT_EQ(to_self, 0u);
+  auto pb = w.peerStatus(alice, "bob");
+  for (const auto& c : pb.candidates) {
+    EXPECT_NE(c.endpoint, alice.node->endpoint());
+  }
+  ASSERT_TRUE(pb.endpoint.has_value());
+  EXPECT_EQ(pb.endpoint->address().toString(), "198.51.100.2");
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+}
+
 }  // namespace
 }  // namespace vpn::test
