@@ -442,5 +442,35 @@ TEST(PunchSim, ACandidateEqualToOurOwnAddressIsNeverProbed) {
   EXPECT_TRUE(w.dataFlows(alice, bob));
 }
 
+TEST(PunchSim, ThreePeersMixedNatsAndAPublicPeerWithAStaticEndpoint) {
+  PunchWorld w;
+  w.addNat(NatType::kSymmetric, 1);
+  w.addNat(NatType::kPortRestrictedCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  auto& carol = w.addPeer("carol", "10.42.0.3", parseEp("192.0.2.3:51820"));  // no NAT
+  alice.options.peers = {{"bob", std::nullopt}, {"carol", carol.node->endpoint()}};
+  bob.options.peers = {{"alice", std::nullopt}, {"carol", carol.node->endpoint()}};
+  carol.options.peers = {{"alice", std::nullopt}, {"bob", std::nullopt}};
+  w.startAll();
+  ASSERT_TRUE(w.net.runUntil(
+      [&] { return w.established(alice, carol) && w.established(bob, carol); }, seconds(30)))
+      << w.describe();
+  EXPECT_TRUE(w.dataFlows(alice, carol));
+  EXPECT_TRUE(w.dataFlows(bob, carol, 61));
+  // carol reached through the static endpoint directly: nobody had to punch for her.
+  EXPECT_EQ(w.peerStatus(alice, "carol").endpoint, carol.node->endpoint());
+  auto cs = w.peerStatus(alice, "carol").candidates;
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].kind, "static");
+  EXPECT_EQ(cs[0].state, "succeeded");
+  // symmetric x port-restricted has no direct path.
+  ASSERT_TRUE(w.net.runUntil([&] { return w.peerStatus(alice, "bob").state == "unreachable"; },
+                             seconds(40)))
+      << w.describe();
+  EXPECT_TRUE(w.established(alice, carol));
+  EXPECT_TRUE(w.established(bob, carol));
+}
+
 }  // namespace
 }  // namespace vpn::test
