@@ -232,7 +232,11 @@ void Engine::Impl::servicePunch(PeerState& peer, Instant now) {
     peer.lookup_backoff = seconds(2);
     return;
   }
-  if (now < peer.next_punch_at || peer.intros.empty()) {
+  if (peer.intros.empty()) {
+    stopPunch(peer);  // cannot happen (an introduction outlives its punch); never leave a stale timer
+    return;
+  }
+  if (now < peer.next_punch_at) {
     return;
   }
   const Introduction& intro = peer.intros.back();
