@@ -8,13 +8,6 @@
 #include "protocol/inner_ip.hpp"
 
 namespace vpn::client {
-namespace {
-
-constexpr std::uint8_t kProbeRequest = 1;
-constexpr std::uint8_t kProbeReply = 2;
-constexpr std::size_t kProbeSize = 9;
-
-}  // namespace
 
 bool Engine::Impl::sealAndSend(PeerState& peer, Instant now, std::span<std::uint8_t> frame,
                                std::size_t len, bool keepalive) {
@@ -85,15 +78,15 @@ void Engine::Impl::flushQueue(PeerState& peer, Instant now) {
 
 void Engine::Impl::sendKeepalive(PeerState& peer, Instant now, std::uint8_t kind,
                                  std::uint64_t token) {
-  std::array<std::uint8_t, protocol::kDataOverhead + kProbeSize> buf{};
+  std::array<std::uint8_t, protocol::kDataOverhead + kLivenessSize> buf{};
   if (kind == 0) {  // empty keepalive
     sealAndSend(peer, now, buf, 0, true);
     return;
   }
-  ByteWriter w(std::span<std::uint8_t>(buf).subspan(protocol::kDataHeaderSize, kProbeSize));
+  ByteWriter w(std::span<std::uint8_t>(buf).subspan(protocol::kDataHeaderSize, kLivenessSize));
   w.u8(kind);
   w.u64(token);
-  sealAndSend(peer, now, buf, kProbeSize, true);
+  sealAndSend(peer, now, buf, kLivenessSize, true);
 }
 
 void Engine::Impl::openEarly(PeerState& peer, Instant now) {
@@ -152,16 +145,16 @@ void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
     if (plain.empty()) {
       return;
     }
-    if (plain.size() != kProbeSize) {
+    if (plain.size() != kLivenessSize) {
       drops.add(DropReason::kMalformed);
       return;
     }
     ByteReader rd(plain);
     std::uint8_t kind = rd.u8();
     std::uint64_t token = rd.u64();
-    if (kind == kProbeRequest) {
-      sendKeepalive(peer, now, kProbeReply, token);
-    } else if (kind == kProbeReply) {
+    if (kind == kLivenessRequest) {
+      sendKeepalive(peer, now, kLivenessReply, token);
+    } else if (kind == kLivenessReply) {
       if (s.probe_outstanding && token == s.probe_token && now >= s.probe_sent_at) {
         s.probe_outstanding = false;
         s.onRttSample(now - s.probe_sent_at);
@@ -210,7 +203,7 @@ void Engine::Impl::serviceSession(PeerState& peer, Instant now) {
     s.probe_sent_at = now;
     s.probe_outstanding = true;
     s.next_probe_at = now + options.keepalive_interval;
-    sendKeepalive(peer, now, kProbeRequest, s.probe_token);
+    sendKeepalive(peer, now, kLivenessRequest, s.probe_token);
   }
 }
 

@@ -11,9 +11,6 @@
 namespace vpn::client {
 namespace {
 
-constexpr std::uint8_t kProbeRequest = 1;
-constexpr std::uint8_t kProbeReply = 2;
-constexpr std::size_t kKeepaliveProbeSize = 9;
 constexpr Duration kAddressLookupInterval = seconds(5);
 constexpr Duration kAddressLookupGap = milliseconds(200);
 
@@ -262,16 +259,16 @@ bool Engine::Impl::onRendezvousSealed(Instant now, const protocol::Endpoint& fro
   if (plain.empty()) {
     return true;
   }
-  if (plain.size() != kKeepaliveProbeSize) {
+  if (plain.size() != kLivenessSize) {
     drops.add(DropReason::kMalformed);
     return true;
   }
   ByteReader rd(plain);
   std::uint8_t kind = rd.u8();
   std::uint64_t token = rd.u64();
-  if (kind == kProbeRequest) {
-    sendRendezvousKeepalive(rv, now, kProbeReply, token);
-  } else if (kind == kProbeReply) {
+  if (kind == kLivenessRequest) {
+    sendRendezvousKeepalive(rv, now, kLivenessReply, token);
+  } else if (kind == kLivenessReply) {
     if (s.probe_outstanding && token == s.probe_token && now >= s.probe_sent_at) {
       s.probe_outstanding = false;
       s.onRttSample(now - s.probe_sent_at);
@@ -349,14 +346,14 @@ bool Engine::Impl::sendControl(RendezvousState& rv, Instant now,
 void Engine::Impl::sendRendezvousKeepalive(RendezvousState& rv, Instant now, std::uint8_t kind,
                                            std::uint64_t token) {
   PeerSession& s = *rv.session;
-  std::array<std::uint8_t, protocol::kDataOverhead + kKeepaliveProbeSize> buf{};
+  std::array<std::uint8_t, protocol::kDataOverhead + kLivenessSize> buf{};
   std::size_t len = 0;
   if (kind != 0) {
     ByteWriter w(std::span<std::uint8_t>(buf).subspan(protocol::kDataHeaderSize,
-                                                      kKeepaliveProbeSize));
+                                                      kLivenessSize));
     w.u8(kind);
     w.u64(token);
-    len = kKeepaliveProbeSize;
+    len = kLivenessSize;
   }
   auto packet = std::span<std::uint8_t>(buf).first(protocol::kDataOverhead + len);
   if (s.keys->seal(true, s.remote_index, packet, len)) {
@@ -416,7 +413,7 @@ void Engine::Impl::serviceRendezvous(RendezvousState& rv, Instant now) {
       s.probe_sent_at = now;
       s.probe_outstanding = true;
       s.next_probe_at = now + options.keepalive_interval;
-      sendRendezvousKeepalive(rv, now, kProbeRequest, s.probe_token);
+      sendRendezvousKeepalive(rv, now, kLivenessRequest, s.probe_token);
     }
     if (now >= rv.next_register_at) {
       sendRegister(rv, now);
