@@ -190,7 +190,8 @@ std::size_t buildBindingRequest(const BindingRequestParams& p, std::span<std::ui
 // A Binding success response to `request` (its transaction id is echoed) carrying
 // XOR-MAPPED-ADDRESS and MAPPED-ADDRESS of `observed_source` (the request's source as seen by the
 // server), RESPONSE-ORIGIN `response_origin` (the local address:port the response is sent from)
-// and, when the server has an alternate address/port, OTHER-ADDRESS `other_address` (RFC 5780).
+// and OTHER-ADDRESS `other_address` (RFC 5780: only when the server has a second IP address;
+// netcheck learns an alternate port without one from a change-port answer).
 // Set response_origin to nullopt to omit it (e.g. the server's socket is bound to a wildcard).
 std::size_t buildBindingResponse(const StunMessage& request, const Endpoint& observed_source,
                                  const std::optional<Endpoint>& response_origin,
@@ -215,7 +216,8 @@ std::size_t buildBindingError(const StunMessage& request, std::uint16_t code,
 //                       RESPONSE-ORIGIN is that socket's address, OTHER-ADDRESS the
 //                       alternate-address-and-port endpoint if the server has one).
 //   kUnknownAttribute:  unknown comprehension-required attributes: send
-//                       buildBindingError(420, ..., m.unknownRequired()).
+//                       buildBindingError(420, ..., m.unknownRequired()) (with RESPONSE-PORT
+//                       supported, that list may still name it among the real unknowns).
 //   kCannotChange:      CHANGE-REQUEST asks for an alternate address/port this server lacks: send
 //                       buildBindingError(420, ..., {kStunAttrChangeRequest}) from the primary.
 //   kBadRequest:        a request of another method: send buildBindingError(400, ..., {}).
