@@ -133,7 +133,12 @@ struct Server::Impl final : RendezvousSink {
                                           [this](std::string_view req) { return onControl(req); });
       }
     } catch (const net::NetError& e) {
-      throw StartupError(e.what());
+      // net's messages name the peer file's key; point at ours instead.
+      std::string msg = e.what();
+      if (auto at = msg.find("[peer] listen"); at != std::string::npos) {
+        msg.replace(at, 13, "[rendezvous] listen");
+      }
+      throw StartupError(msg);
     }
     try {
       engine = std::make_unique<RendezvousEngine>(*tls, opts, *this);
