@@ -62,6 +62,11 @@ run_pair() {
         CELL[$label]=ok
         pass "$label ($h1, $h2): direct-udp in ${secs}s ($e1 / $e2), ping both ways, $MB MB sha256 ok"
       fi
+      # What status says must match the path that works (separate from the cell: connectivity).
+      check "$label: $h1's status: candidate $e1 succeeded, rendezvous registered, reflexive $(mapped_ip "$h1")" \
+        "$(status_extract "$c1" "$h2")" status_consistent "$c1" "$h2" "$e1" "$(mapped_ip "$h1")"
+      check "$label: $h2's status: candidate $e2 succeeded, rendezvous registered, reflexive $(mapped_ip "$h2")" \
+        "$(status_extract "$c2" "$h1")" status_consistent "$c2" "$h1" "$e2" "$(mapped_ip "$h2")"
     fi
   else
     if ! wait_until "$WAIT" eval "punch_failed $c1 $h2 && punch_failed $c2 $h1"; then
@@ -93,6 +98,8 @@ for ((i = 0; i < ${#MATRIX_KINDS[@]}; i++)); do
 done
 run_pair same-nat prc1 prc1b ok 1
 
+check "every peer exited on SIGTERM within 5 s" "needed SIGKILL: ${PEER_STOP_FORCED[*]}" \
+  test "${#PEER_STOP_FORCED[@]}" -eq 0
 matrix_print "vpnpeer punch matrix (ok / expected-fail / FAIL):" CELL
 echo "$PASSED passed, $FAILED failed"
 finish

@@ -58,7 +58,7 @@ check "rv-restart: rendezvous killed: $A -> $B ping right away" "no reply" can_p
 if wait_until "$REREG" eval "rv_unregistered $CA && rv_unregistered $CB"; then
   pass "rv-restart: both report the rendezvous not registered $((SECONDS - t_kill)) s after it died"
 else
-  fail "rv-restart: still registered ${REREG}s after the rendezvous died: $A: $(rv_summary "$CA"); $B: $(rv_summary "$CB")"
+  fail "rv-restart: rendezvous not reported unregistered within ${REREG}s of its death (status \"rendezvous\"): $A: $(rv_summary "$CA"); $B: $(rv_summary "$CB")"
 fi
 sleep $((KEEPALIVE + 2))
 gone=$((SECONDS - t_kill))
@@ -73,7 +73,7 @@ rv_start || { fail "rv-restart: vpnpeer-rendezvous did not start again"; finish;
 if wait_until "$REREG" eval "rv_registered $CA && rv_registered $CB"; then
   pass "rv-restart: both peers registered again $((SECONDS - t0)) s after the restart"
 else
-  fail "rv-restart: not registered again within ${REREG}s: $A: $(rv_summary "$CA"); $B: $(rv_summary "$CB")"
+  fail "rv-restart: not reported registered again within ${REREG}s (status \"rendezvous\"): $A: $(rv_summary "$CA"); $B: $(rv_summary "$CB")"
 fi
 
 # 4: rc1 on another port; only the restarted rendezvous can bring the two together again.

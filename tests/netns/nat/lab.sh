@@ -319,12 +319,17 @@ peer_start() {
   PEER_PID[$name]=$LAST_PID
 }
 
-# peer_stop NAME: SIGTERM, bounded wait, then SIGKILL; the TUN device goes with the process
+# peer_stop NAME: SIGTERM, bounded wait, then SIGKILL; the TUN device goes with the process.
+#   A daemon that needed SIGKILL is listed in PEER_STOP_FORCED (README: SIGTERM tears down).
+PEER_STOP_FORCED=()
 peer_stop() {
   local pid=${PEER_PID[$1]:-}
   [[ -n $pid ]] || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  wait_pid_exit "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true
+  if ! wait_pid_exit "$pid" 5; then
+    PEER_STOP_FORCED+=("$1")
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
   wait "$pid" 2>/dev/null || true
   PEER_PID[$1]=
 }
@@ -411,6 +416,20 @@ punch_failed() {
 peer_summary() {
   json_get "$1" "' '.join(f'{k}={peer(\"$2\").get(k)!r}' for k in ('state','path','endpoint','last_error','candidates'))" 2>&1 |
     tr -d '\n' || true
+}
+
+# status_consistent CFG PEER ENDPOINT MAPPED_IP: CFG's status agrees with a working direct path:
+#   the candidate at ENDPOINT is "succeeded", and its one rendezvous is registered and saw us at
+#   MAPPED_IP (our NAT's public address).
+status_consistent() {
+  [[ $(json_get "$1" "(any(c.get('endpoint') == '$3' and c.get('state') == 'succeeded'
+        for c in peer('$2').get('candidates', []))
+    and len(s.get('rendezvous', [])) == 1
+    and all(r.get('registered') is True and str(r.get('reflexive') or '').startswith('$4:')
+        for r in s.get('rendezvous', [])))") == 1 ]]
+}
+status_extract() {
+  json_get "$1" "[(c.get('endpoint'), c.get('kind'), c.get('state')) for c in peer('$2').get('candidates', [])], s.get('rendezvous')" 2>&1 | tr -d '\n' || true
 }
 
 # transfer_ok FROMNS TONS TOADDR MB: MB of random bytes over TCP (socat) through the tunnel,
