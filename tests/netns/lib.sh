@@ -40,7 +40,12 @@ check() {
 }
 
 # Exit status of a test script: non-zero if any case failed (or none ran at all).
+# A sanitizer report in any daemon log under $WORK is a failure too (for VPNPEER=build/asan/...).
 finish() {
+  local f
+  while IFS= read -r f; do
+    fail "sanitizer report in $(basename "$f"): $(grep -m1 -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$f")"
+  done < <(grep -rlE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$WORK" --include='*.log' 2>/dev/null || true)
   if ((FAILED > 0 || PASSED == 0)); then exit 1; fi
   exit 0
 }

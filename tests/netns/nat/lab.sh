@@ -337,14 +337,6 @@ peer_stop() {
 # peer_field CFG PEERNAME KEY -> a field of one peer in `vpnpeer status --json` ("" if absent)
 peer_field() { json_get "$1" "peer('$2').get('$3', '')"; }
 
-# conntrack_flush SITE: forget a router's NAT bindings, so the next pair starts from nothing
-conntrack_flush() {
-  local r=r-$1
-  [[ $(site_kind "$1") == open ]] && return 0
-  if command -v conntrack >/dev/null; then nsx "$r" conntrack -F >/dev/null 2>&1 || true; fi
-  nsx "$r" nft flush set ip lab_filter contacted 2>/dev/null || true
-}
-
 # ---------------------------------------------------------------------------------------------
 # the punch matrix: which pairs of NAT kinds can have a direct UDP path
 # ---------------------------------------------------------------------------------------------
