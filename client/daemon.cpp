@@ -162,7 +162,8 @@ struct Daemon::Impl final : EngineSink {
     signals = std::make_unique<net::SignalWatcher>(
         loop, std::vector<int>{SIGINT, SIGTERM}, [this](int sig) {
           LOG_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-          stop();
+          // Deferred: stopping destroys this watcher, which must not happen in its callback.
+          stop_timer->armAt(Clock::now());
         });
     std::string addrs;
     for (const auto& a : cfg.addresses) {
@@ -287,6 +288,9 @@ struct Daemon::Impl final : EngineSink {
     tun_watch.reset();
     signals.reset();
     timer.reset();
+    // An armed timer or a pending lookup keeps the loop running: stop them too.
+    housekeeping.reset();
+    resolver.reset();
     if (udp) {
       udp->flush();
       udp->close();
