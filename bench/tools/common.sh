@@ -22,8 +22,9 @@ rss_kb() { awk '/^VmRSS:/ {print $2; f=1} END {if (!f) print 0}' "/proc/$1/statu
 
 # sample_rss_max PID FILE: background sampler writing the peak RSS seen into FILE
 sample_rss_max() {
-  local pid=$1 file=$2 max=0 r
-  while kill -0 "$pid" 2>/dev/null; do
+  local pid=$1 file=$2 max=0 r n=0
+  # Stopped by measure(); the count bound (10 min) only matters if that kill never comes.
+  while kill -0 "$pid" 2>/dev/null && ((n++ < 3000)); do
     r=$(rss_kb "$pid")
     ((r > max)) && { max=$r; echo "$max" >"$file"; }
     sleep 0.2
