@@ -98,7 +98,8 @@ for ((run = 1; run <= RUNS; run++)); do
   PEER_PORT=$((52000 + run))
   peer_write $A $B
   peer_write $B $A
-  nsbg $A python3 "$WORK/first_reply.py" "${OVERLAY[$B]}" "$RUN_LIMIT" >"$WORK/first.$run" 2>&1
+  nsbg $A timeout $((RUN_LIMIT + 5)) python3 "$WORK/first_reply.py" "${OVERLAY[$B]}" "$RUN_LIMIT" \
+    >"$WORK/first.$run" 2>&1
   pinger=$LAST_PID
   wait_until 10 grep -q ready "$WORK/first.$run" || die "pinger did not start"
   t0=$(date +%s.%N)
