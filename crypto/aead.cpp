@@ -61,6 +61,58 @@ std::vector<CipherSuite> defaultCipherOrder() {
   return {CipherSuite::kChaCha20Poly1305, CipherSuite::kAes256Gcm};
 }
 
+namespace {
+
+// Keeps a forged packet from leaving entries on this thread's OpenSSL error queue.
+bool aeadFail() {
+  ERR_clear_error();
+  return false;
+}
+
+// One AEAD operation on `ctx`, which already holds its cipher. key == nullptr keeps the context's
+// key schedule (AeadCipher); otherwise the context is re-keyed first (AeadScratch).
+bool runAead(EVP_CIPHER_CTX* ctx, const std::uint8_t* key,
+             const std::array<std::uint8_t, kIvSize>& iv, std::uint64_t counter,
+             std::span<const std::uint8_t> aad, std::span<std::uint8_t> data, std::uint8_t* tag,
+             int enc) {
+  if (data.size() > static_cast<std::size_t>(INT_MAX) ||
+      aad.size() > static_cast<std::size_t>(INT_MAX)) {
+    return false;
+  }
+  std::uint8_t nonce[kIvSize];
+  std::memcpy(nonce, iv.data(), kIvSize);
+  for (std::size_t i = 0; i < 8; ++i) {
+    nonce[kIvSize - 1 - i] ^= static_cast<std::uint8_t>(counter >> (8 * i));
+  }
+  int len = 0;
+  if (EVP_CipherInit_ex(ctx, nullptr, nullptr, key, nonce, enc) != 1) {
+    return aeadFail();
+  }
+  if (!aad.empty() &&
+      EVP_CipherUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) {
+    return aeadFail();
+  }
+  if (!data.empty() && EVP_CipherUpdate(ctx, data.data(), &len, data.data(),
+                                        static_cast<int>(data.size())) != 1) {
+    return aeadFail();
+  }
+  if (enc == 0 && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagSize),
+                                      tag) != 1) {
+    return aeadFail();
+  }
+  std::uint8_t final_out[EVP_MAX_BLOCK_LENGTH];  // stream AEADs write nothing here
+  if (EVP_CipherFinal_ex(ctx, final_out, &len) != 1) {
+    return aeadFail();
+  }
+  if (enc == 1 && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagSize),
+                                      tag) != 1) {
+    return aeadFail();
+  }
+  return true;
+}
+
+}  // namespace
+
 // One context serves both directions: every packet re-initialises it with its own nonce and
 // direction (EVP_CipherInit_ex with a null cipher and key keeps the key schedule).
 struct AeadCipher::Impl {
@@ -71,46 +123,7 @@ struct AeadCipher::Impl {
   bool run(const std::array<std::uint8_t, kIvSize>& iv, std::uint64_t counter,
            std::span<const std::uint8_t> aad, std::span<std::uint8_t> data, std::uint8_t* tag,
            int enc) {
-    if (data.size() > static_cast<std::size_t>(INT_MAX) ||
-        aad.size() > static_cast<std::size_t>(INT_MAX)) {
-      return false;
-    }
-    std::uint8_t nonce[kIvSize];
-    std::memcpy(nonce, iv.data(), kIvSize);
-    for (std::size_t i = 0; i < 8; ++i) {
-      nonce[kIvSize - 1 - i] ^= static_cast<std::uint8_t>(counter >> (8 * i));
-    }
-    int len = 0;
-    if (EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, nonce, enc) != 1) {
-      return fail();
-    }
-    if (!aad.empty() &&
-        EVP_CipherUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) {
-      return fail();
-    }
-    if (!data.empty() && EVP_CipherUpdate(ctx, data.data(), &len, data.data(),
-                                          static_cast<int>(data.size())) != 1) {
-      return fail();
-    }
-    if (enc == 0 && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagSize),
-                                        tag) != 1) {
-      return fail();
-    }
-    std::uint8_t final_out[EVP_MAX_BLOCK_LENGTH];  // stream AEADs write nothing here
-    if (EVP_CipherFinal_ex(ctx, final_out, &len) != 1) {
-      return fail();
-    }
-    if (enc == 1 && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagSize),
-                                        tag) != 1) {
-      return fail();
-    }
-    return true;
-  }
-
-  // Keeps a forged packet from leaving entries on this thread's OpenSSL error queue.
-  static bool fail() {
-    ERR_clear_error();
-    return false;
+    return runAead(ctx, nullptr, iv, counter, aad, data, tag, enc);
   }
 };
 
@@ -139,6 +152,59 @@ bool AeadCipher::open(std::uint64_t counter, std::span<const std::uint8_t> aad,
                       std::span<std::uint8_t> data, std::span<const std::uint8_t, kTagSize> tag) {
   // SET_TAG only reads the buffer; the EVP API just lacks a const overload.
   return impl_->run(iv_, counter, aad, data, const_cast<std::uint8_t*>(tag.data()), 0);
+}
+
+void AeadKey::wipe() {
+  OPENSSL_cleanse(key.data(), key.size());
+  OPENSSL_cleanse(iv.data(), iv.size());
+}
+
+// One context per suite, holding its cipher; each call installs its own key and nonce.
+struct AeadScratch::Impl {
+  std::array<EVP_CIPHER_CTX*, 2> ctx{};
+
+  ~Impl() {
+    for (EVP_CIPHER_CTX* c : ctx) {
+      EVP_CIPHER_CTX_free(c);
+    }
+  }
+
+  EVP_CIPHER_CTX* get(CipherSuite suite) {
+    EVP_CIPHER_CTX*& c = ctx[suite == CipherSuite::kAes256Gcm ? 0 : 1];
+    if (c != nullptr) {
+      return c;
+    }
+    EVP_CIPHER* cipher = fetchCipher(suite);
+    EVP_CIPHER_CTX* made = EVP_CIPHER_CTX_new();
+    if (cipher == nullptr || made == nullptr ||
+        EVP_CipherInit_ex(made, cipher, nullptr, nullptr, nullptr, 1) != 1 ||
+        EVP_CIPHER_CTX_get_iv_length(made) != static_cast<int>(kIvSize)) {
+      EVP_CIPHER_CTX_free(made);
+      ERR_clear_error();
+      return nullptr;
+    }
+    c = made;
+    return c;
+  }
+};
+
+AeadScratch::AeadScratch() : impl_(std::make_unique<Impl>()) {}
+
+AeadScratch::~AeadScratch() = default;
+
+bool AeadScratch::seal(CipherSuite suite, const AeadKey& key, std::uint64_t counter,
+                       std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+                       std::span<std::uint8_t, kTagSize> tag) {
+  EVP_CIPHER_CTX* ctx = impl_->get(suite);
+  return ctx != nullptr && runAead(ctx, key.key.data(), key.iv, counter, aad, data, tag.data(), 1);
+}
+
+bool AeadScratch::open(CipherSuite suite, const AeadKey& key, std::uint64_t counter,
+                       std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+                       std::span<const std::uint8_t, kTagSize> tag) {
+  EVP_CIPHER_CTX* ctx = impl_->get(suite);
+  return ctx != nullptr && runAead(ctx, key.key.data(), key.iv, counter, aad, data,
+                                   const_cast<std::uint8_t*>(tag.data()), 0);
 }
 
 }  // namespace vpn::crypto

@@ -9,6 +9,12 @@
 // though the data channel normally gives each direction its own instance.
 // seal/open return false on failure (authentication failure for open); they never throw. The
 // constructor throws CryptoError only if OpenSSL cannot provide the cipher.
+//
+// AeadScratch is the compact alternative for many low-rate keys (the rendezvous server's one
+// session per registered peer): the caller keeps each key as 44 bytes of AeadKey, and one
+// AeadScratch re-keys a shared context on every call. Same nonce construction and wire result as
+// AeadCipher; re-keying costs a key schedule per packet (about half a microsecond more per
+// AES-256-GCM packet with AES instructions), so the data path keeps AeadCipher.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +58,38 @@ class AeadCipher {
   struct Impl;
   CipherSuite suite_;
   std::array<std::uint8_t, kIvSize> iv_{};
+  std::unique_ptr<Impl> impl_;
+};
+
+// One direction's key material: the AEAD key and the per-key IV (see AeadCipher). Plain bytes;
+// wipe() before letting go of a copy.
+struct AeadKey {
+  std::array<std::uint8_t, kKeySize> key{};
+  std::array<std::uint8_t, kIvSize> iv{};
+  void wipe();
+};
+
+// Seals and opens like AeadCipher, with key material supplied per call, on one OpenSSL context
+// per suite shared by all keys (made on the first call for that suite). Keeps no key after a call
+// beyond the context's key schedule of the last one. Never throws; false if OpenSSL cannot
+// provide the cipher or (open) the tag does not verify. Per call: no allocation except the
+// context on a suite's first use. One thread at a time.
+class AeadScratch {
+ public:
+  AeadScratch();
+  ~AeadScratch();
+  AeadScratch(const AeadScratch&) = delete;
+  AeadScratch& operator=(const AeadScratch&) = delete;
+
+  bool seal(CipherSuite suite, const AeadKey& key, std::uint64_t counter,
+            std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+            std::span<std::uint8_t, kTagSize> tag);
+  bool open(CipherSuite suite, const AeadKey& key, std::uint64_t counter,
+            std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+            std::span<const std::uint8_t, kTagSize> tag);
+
+ private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -66,14 +66,17 @@ TrafficSecret nextSecret(const TrafficSecret& s) {
   return next;
 }
 
+AeadKey deriveKey(const TrafficSecret& s) {
+  AeadKey k;
+  hkdfExpand(s, kKeyLabel, k.key);
+  hkdfExpand(s, kIvLabel, k.iv);
+  return k;
+}
+
 std::unique_ptr<AeadCipher> makeCipher(CipherSuite suite, const TrafficSecret& s) {
-  std::array<std::uint8_t, kKeySize> key{};
-  std::array<std::uint8_t, kIvSize> iv{};
-  hkdfExpand(s, kKeyLabel, key);
-  hkdfExpand(s, kIvLabel, iv);
-  auto cipher = std::make_unique<AeadCipher>(suite, key, iv);
-  OPENSSL_cleanse(key.data(), key.size());
-  OPENSSL_cleanse(iv.data(), iv.size());
+  AeadKey k = deriveKey(s);
+  auto cipher = std::make_unique<AeadCipher>(suite, k.key, k.iv);
+  k.wipe();
   return cipher;
 }
 

@@ -5,7 +5,8 @@
 //   key = HKDF-Expand(s, "vpnpeer key", 32)      iv = HKDF-Expand(s, "vpnpeer iv", 12)
 //   next secret (key update / rekey) = HKDF-Expand(s, "vpnpeer ku", 32)
 // with SHA-256. Old secrets are wiped once replaced, so a leaked key does not expose earlier ones.
-// Pure functions; no allocation beyond the returned cipher.
+// Pure functions; no allocation beyond the returned cipher (HKDF itself uses a short-lived
+// OpenSSL context).
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -32,6 +33,8 @@ inline constexpr std::string_view kDataExporterLabel = "EXPORTER-vpnpeer-data-v1
 
 std::optional<SessionSecrets> exportSessionSecrets(TlsSession& session);
 TrafficSecret nextSecret(const TrafficSecret& s);
+// The key and IV of s, for AeadScratch; the caller wipes the result when done with it.
+AeadKey deriveKey(const TrafficSecret& s);
 std::unique_ptr<AeadCipher> makeCipher(CipherSuite suite, const TrafficSecret& s);
 
 }  // namespace vpn::crypto

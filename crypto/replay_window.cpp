@@ -6,7 +6,8 @@ namespace vpn::crypto {
 // H - c < kWindowSize and c has not been committed. So H - (kWindowSize - 1) is the oldest
 // counter still accepted and H - kWindowSize is too old. Before the first commit everything is
 // acceptable, including 0.
-bool ReplayWindow::check(std::uint64_t counter) const {
+template <std::uint64_t WindowBits>
+bool BasicReplayWindow<WindowBits>::check(std::uint64_t counter) const {
   if (!any_ || counter > highest_) {
     return true;
   }
@@ -18,7 +19,8 @@ bool ReplayWindow::check(std::uint64_t counter) const {
   return (bits_[block] & bit) == 0;
 }
 
-bool ReplayWindow::commit(std::uint64_t counter) {
+template <std::uint64_t WindowBits>
+bool BasicReplayWindow<WindowBits>::commit(std::uint64_t counter) {
   if (!check(counter)) {
     return false;
   }
@@ -44,10 +46,14 @@ bool ReplayWindow::commit(std::uint64_t counter) {
   return true;
 }
 
-void ReplayWindow::reset() {
+template <std::uint64_t WindowBits>
+void BasicReplayWindow<WindowBits>::reset() {
   bits_.fill(0);
   highest_ = 0;
   any_ = false;
 }
+
+template class BasicReplayWindow<8192>;
+template class BasicReplayWindow<256>;
 
 }  // namespace vpn::crypto

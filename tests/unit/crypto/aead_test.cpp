@@ -205,6 +205,88 @@ TEST_P(AeadSuiteTest, WrongKeyFailsOpen) {
   EXPECT_FALSE(opener.open(5, header_, data, tag));
 }
 
+// AeadScratch: same wire result as AeadCipher for the same key, with many keys interleaved on
+// its shared context.
+TEST_P(AeadSuiteTest, ScratchMatchesCipherAndInterleavesKeys) {
+  AeadScratch scratch;
+  AeadKey k1{key_, iv_};
+  AeadKey k2 = k1;
+  k2.key[0] ^= 0x11;
+  k2.iv[11] ^= 0x22;
+  AeadCipher c1(GetParam(), k1.key, k1.iv);
+  AeadCipher c2(GetParam(), k2.key, k2.iv);
+  for (std::uint64_t counter : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1} << 40}) {
+    for (std::size_t size : {0u, 1u, 16u, 17u, 1420u}) {
+      const std::vector<std::uint8_t> plain(size, static_cast<std::uint8_t>(size));
+      // Seal with the scratch (alternating keys), compare with the ciphers, open both ways.
+      auto a1 = plain, a2 = plain, b1 = plain, b2 = plain;
+      std::array<std::uint8_t, kTagSize> ta1{}, ta2{}, tb1{}, tb2{};
+      ASSERT_TRUE(scratch.seal(GetParam(), k1, counter, header_, a1, ta1));
+      ASSERT_TRUE(scratch.seal(GetParam(), k2, counter, header_, a2, ta2));
+      ASSERT_TRUE(c1.seal(counter, header_, b1, tb1));
+      ASSERT_TRUE(c2.seal(counter, header_, b2, tb2));
+      EXPECT_EQ(a1, b1);
+      EXPECT_EQ(ta1, tb1);
+      EXPECT_EQ(a2, b2);
+      EXPECT_EQ(ta2, tb2);
+      if (size > 0) {
+        EXPECT_NE(a1, a2);
+      }
+      auto copy = a1;
+      EXPECT_FALSE(scratch.open(GetParam(), k2, counter, header_, copy, ta1));
+      ASSERT_TRUE(scratch.open(GetParam(), k1, counter, header_, a1, ta1));
+      EXPECT_EQ(a1, plain);
+      ASSERT_TRUE(c2.open(counter, header_, a2, ta2));
+      EXPECT_EQ(a2, plain);
+      ASSERT_TRUE(scratch.open(GetParam(), k2, counter, header_, b2, tb2));
+      EXPECT_EQ(b2, plain);
+    }
+  }
+}
+
+TEST_P(AeadSuiteTest, ScratchRejectsTamperingAndStaysUsable) {
+  AeadScratch scratch;
+  AeadKey k{key_, iv_};
+  const std::vector<std::uint8_t> plain(64, 0x42);
+  auto sealed = plain;
+  std::array<std::uint8_t, kTagSize> tag{};
+  ASSERT_TRUE(scratch.seal(GetParam(), k, 9, header_, sealed, tag));
+  auto tryOpen = [&](std::uint64_t counter, std::array<std::uint8_t, 8> header,
+                     std::vector<std::uint8_t> data, std::array<std::uint8_t, kTagSize> t) {
+    return scratch.open(GetParam(), k, counter, header, data, t);
+  };
+  EXPECT_FALSE(tryOpen(10, header_, sealed, tag));
+  auto h = header_;
+  h[3] ^= 1;
+  EXPECT_FALSE(tryOpen(9, h, sealed, tag));
+  auto d = sealed;
+  d[63] ^= 0x80;
+  EXPECT_FALSE(tryOpen(9, header_, d, tag));
+  auto t = tag;
+  t[0] ^= 1;
+  EXPECT_FALSE(tryOpen(9, header_, sealed, t));
+  EXPECT_TRUE(tryOpen(9, header_, sealed, tag));
+}
+
+TEST(AeadTest, ScratchServesBothSuitesAndKeyWipes) {
+  AeadScratch scratch;
+  AeadKey k;
+  k.key.fill(7);
+  k.iv.fill(9);
+  std::vector<std::uint8_t> a(30, 1), b(30, 1);
+  std::array<std::uint8_t, kTagSize> ta{}, tb{};
+  ASSERT_TRUE(scratch.seal(CipherSuite::kAes256Gcm, k, 3, {}, a, ta));
+  ASSERT_TRUE(scratch.seal(CipherSuite::kChaCha20Poly1305, k, 3, {}, b, tb));
+  EXPECT_NE(a, b);
+  auto copy = a;
+  EXPECT_FALSE(scratch.open(CipherSuite::kChaCha20Poly1305, k, 3, {}, copy, ta));
+  EXPECT_TRUE(scratch.open(CipherSuite::kAes256Gcm, k, 3, {}, a, ta));
+  EXPECT_TRUE(scratch.open(CipherSuite::kChaCha20Poly1305, k, 3, {}, b, tb));
+  k.wipe();
+  EXPECT_EQ(k.key, (std::array<std::uint8_t, kKeySize>{}));
+  EXPECT_EQ(k.iv, (std::array<std::uint8_t, kIvSize>{}));
+}
+
 INSTANTIATE_TEST_SUITE_P(BothSuites, AeadSuiteTest,
                          ::testing::Values(CipherSuite::kAes256Gcm,
                                            CipherSuite::kChaCha20Poly1305),

@@ -45,6 +45,23 @@ TEST(KeyScheduleTest, CipherKeyAndIvKnownAnswer) {
   }
 }
 
+TEST(KeyScheduleTest, DeriveKeyKnownAnswerMatchesMakeCipher) {
+  AeadKey k = deriveKey(secretFromHex(kSecret));
+  EXPECT_EQ(test::toHex(k.key), "35ad4e8d07d88b3a0c72b49d673b8f5b3fff437186ec8ec7baca35fc388af5b7");
+  EXPECT_EQ(test::toHex(k.iv), "d6545f271d9bf70b60c90f63");
+  AeadScratch scratch;
+  for (CipherSuite suite : {CipherSuite::kAes256Gcm, CipherSuite::kChaCha20Poly1305}) {
+    auto derived = makeCipher(suite, secretFromHex(kSecret));
+    std::vector<std::uint8_t> a(40, 3), b(40, 3);
+    std::array<std::uint8_t, kTagSize> ta{}, tb{};
+    ASSERT_TRUE(derived->seal(77, {}, a, ta));
+    ASSERT_TRUE(scratch.seal(suite, k, 77, {}, b, tb));
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(ta, tb);
+  }
+  k.wipe();
+}
+
 TEST(KeyScheduleTest, NextSecretDiffersAndIsDeterministic) {
   TrafficSecret s = secretFromHex(kSecret);
   TrafficSecret n1 = nextSecret(s);

@@ -7,11 +7,16 @@
 namespace vpn::crypto {
 namespace {
 
-constexpr std::uint64_t kW = ReplayWindow::kWindowSize;
+// Every test runs for both sizes: the data path's and the rendezvous control sessions'.
+template <class Window>
+class ReplayWindowTest : public ::testing::Test {};
+using WindowSizes = ::testing::Types<ReplayWindow, SmallReplayWindow>;
+TYPED_TEST_SUITE(ReplayWindowTest, WindowSizes);
+
 constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
 
-TEST(ReplayWindowTest, CounterZeroIsValidOnce) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, CounterZeroIsValidOnce) {
+  TypeParam w;
   EXPECT_TRUE(w.check(0));
   EXPECT_TRUE(w.commit(0));
   EXPECT_EQ(w.highest(), 0u);
@@ -20,8 +25,8 @@ TEST(ReplayWindowTest, CounterZeroIsValidOnce) {
   EXPECT_TRUE(w.commit(1));
 }
 
-TEST(ReplayWindowTest, DuplicateRejected) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, DuplicateRejected) {
+  TypeParam w;
   for (std::uint64_t c = 0; c < 100; ++c) {
     ASSERT_TRUE(w.commit(c));
   }
@@ -32,21 +37,24 @@ TEST(ReplayWindowTest, DuplicateRejected) {
   EXPECT_EQ(w.highest(), 99u);
 }
 
-TEST(ReplayWindowTest, OutOfOrderInsideWindowAcceptedOnce) {
-  ReplayWindow w;
-  ASSERT_TRUE(w.commit(1000));
-  for (std::uint64_t c : {999u, 500u, 1u, 998u}) {
+TYPED_TEST(ReplayWindowTest, OutOfOrderInsideWindowAcceptedOnce) {
+  constexpr std::uint64_t kW = TypeParam::kWindowSize;
+  TypeParam w;
+  const std::uint64_t h = 10000;
+  ASSERT_TRUE(w.commit(h));
+  for (std::uint64_t c : {h - 1, h - kW / 2, h - (kW - 1), h - 2}) {
     EXPECT_TRUE(w.commit(c)) << c;
     EXPECT_FALSE(w.commit(c)) << c;
   }
-  EXPECT_EQ(w.highest(), 1000u);
-  EXPECT_TRUE(w.check(997));
+  EXPECT_EQ(w.highest(), h);
+  EXPECT_TRUE(w.check(h - 3));
 }
 
 // Semantics: with H the highest committed counter, H - (kWindowSize - 1) is the oldest counter
 // still accepted; H - kWindowSize is too old.
-TEST(ReplayWindowTest, WindowEdgeIsExact) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, WindowEdgeIsExact) {
+  constexpr std::uint64_t kW = TypeParam::kWindowSize;
+  TypeParam w;
   const std::uint64_t h = 100000;
   ASSERT_TRUE(w.commit(h));
   EXPECT_TRUE(w.check(h - (kW - 1)));
@@ -56,10 +64,11 @@ TEST(ReplayWindowTest, WindowEdgeIsExact) {
   EXPECT_FALSE(w.commit(h - (kW - 1)));
 }
 
-TEST(ReplayWindowTest, EdgeAtEveryBlockOffset) {
+TYPED_TEST(ReplayWindowTest, EdgeAtEveryBlockOffset) {
+  constexpr std::uint64_t kW = TypeParam::kWindowSize;
   // The bitmap moves in 64-bit blocks; the edge must be exact whatever H's offset in its block.
   for (std::uint64_t h = 3 * kW; h < 3 * kW + 130; ++h) {
-    ReplayWindow w;
+    TypeParam w;
     ASSERT_TRUE(w.commit(h - kW - 5));
     ASSERT_TRUE(w.commit(h));
     EXPECT_TRUE(w.commit(h - (kW - 1))) << h;
@@ -70,8 +79,9 @@ TEST(ReplayWindowTest, EdgeAtEveryBlockOffset) {
   }
 }
 
-TEST(ReplayWindowTest, SlidingKeepsLiveBitsAndDropsOldOnes) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, SlidingKeepsLiveBitsAndDropsOldOnes) {
+  constexpr std::uint64_t kW = TypeParam::kWindowSize;
+  TypeParam w;
   for (std::uint64_t c = 0; c < 3 * kW; c += 2) {
     ASSERT_TRUE(w.commit(c));
   }
@@ -81,14 +91,15 @@ TEST(ReplayWindowTest, SlidingKeepsLiveBitsAndDropsOldOnes) {
   }
 }
 
-TEST(ReplayWindowTest, BigForwardJumpClearsOldBits) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, BigForwardJumpClearsOldBits) {
+  constexpr std::uint64_t kW = TypeParam::kWindowSize;
+  TypeParam w;
   for (std::uint64_t c = 0; c < 300; ++c) {
     ASSERT_TRUE(w.commit(c));
   }
   // Jumps landing where old bits live (same ring slots): they must read as unseen.
   for (std::uint64_t jump : {kW + 300, 2 * kW + 64 * 129, kW * 5 + 17}) {
-    ReplayWindow v = w;
+    TypeParam v = w;
     ASSERT_TRUE(v.commit(jump)) << jump;
     for (std::uint64_t c = jump - (kW - 1); c < jump; ++c) {
       ASSERT_TRUE(v.check(c)) << "jump " << jump << " counter " << c;
@@ -98,12 +109,13 @@ TEST(ReplayWindowTest, BigForwardJumpClearsOldBits) {
   }
 }
 
-TEST(ReplayWindowTest, PartialForwardJumpClearsOnlyPassedBlocks) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, PartialForwardJumpClearsOnlyPassedBlocks) {
+  constexpr std::uint64_t kW = TypeParam::kWindowSize;
+  TypeParam w;
   for (std::uint64_t c = 0; c < kW; ++c) {
     ASSERT_TRUE(w.commit(c));
   }
-  ASSERT_TRUE(w.commit(kW + 1000));
+  ASSERT_TRUE(w.commit(kW + kW / 8));
   const std::uint64_t h = w.highest();
   for (std::uint64_t c = h - (kW - 1); c < kW; ++c) {
     ASSERT_FALSE(w.check(c)) << c;  // still remembered
@@ -113,8 +125,9 @@ TEST(ReplayWindowTest, PartialForwardJumpClearsOnlyPassedBlocks) {
   }
 }
 
-TEST(ReplayWindowTest, NearUint64Max) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, NearUint64Max) {
+  constexpr std::uint64_t kW = TypeParam::kWindowSize;
+  TypeParam w;
   ASSERT_TRUE(w.commit(kMax - 10));
   EXPECT_TRUE(w.commit(kMax));
   EXPECT_FALSE(w.check(kMax));
@@ -127,17 +140,18 @@ TEST(ReplayWindowTest, NearUint64Max) {
   EXPECT_EQ(w.highest(), kMax);
 }
 
-TEST(ReplayWindowTest, FirstCounterLargeThenOlderInsideWindow) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, FirstCounterLargeThenOlderInsideWindow) {
+  constexpr std::uint64_t kW = TypeParam::kWindowSize;
+  TypeParam w;
   ASSERT_TRUE(w.commit(20000));
   EXPECT_TRUE(w.commit(20000 - 100));
   EXPECT_FALSE(w.check(20000 - kW));
 }
 
-TEST(ReplayWindowTest, CheckDoesNotMutate) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, CheckDoesNotMutate) {
+  TypeParam w;
   ASSERT_TRUE(w.commit(50));
-  ReplayWindow before = w;
+  TypeParam before = w;
   EXPECT_TRUE(w.check(51));
   EXPECT_TRUE(w.check(1000000));
   EXPECT_TRUE(w.check(49));
@@ -149,16 +163,17 @@ TEST(ReplayWindowTest, CheckDoesNotMutate) {
   EXPECT_EQ(w.highest(), 51u);
 }
 
-TEST(ReplayWindowTest, RejectedCommitChangesNothing) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, RejectedCommitChangesNothing) {
+  constexpr std::uint64_t kW = TypeParam::kWindowSize;
+  TypeParam w;
   ASSERT_TRUE(w.commit(kW + 10));
   EXPECT_FALSE(w.commit(5));
   EXPECT_EQ(w.highest(), kW + 10);
   EXPECT_TRUE(w.check(11));
 }
 
-TEST(ReplayWindowTest, ResetForgetsEverything) {
-  ReplayWindow w;
+TYPED_TEST(ReplayWindowTest, ResetForgetsEverything) {
+  TypeParam w;
   ASSERT_TRUE(w.commit(10));
   ASSERT_TRUE(w.commit(5));
   w.reset();
@@ -166,6 +181,13 @@ TEST(ReplayWindowTest, ResetForgetsEverything) {
   EXPECT_TRUE(w.commit(5));
   EXPECT_TRUE(w.commit(0));
   EXPECT_TRUE(w.commit(10));
+}
+
+TEST(ReplayWindowSizes, SmallWindowIsSmall) {
+  static_assert(ReplayWindow::kWindowSize == 8192);
+  static_assert(SmallReplayWindow::kWindowSize == 256);
+  EXPECT_LE(sizeof(SmallReplayWindow), 64u);
+  EXPECT_GE(sizeof(ReplayWindow), 1024u);
 }
 
 }  // namespace
