@@ -5,14 +5,28 @@
 // Counters run on across key phases (they are never reset), so one replay window covers a
 // direction and a (key, counter) pair is never reused. To update, a side steps its send secret
 // with crypto::nextSecret and flips the phase bit. A receiver that sees the other phase with a
-// counter above the lowest counter of its current phase tries the precomputed next key; on success
+// counter above the lowest counter of its current phase tries the next-generation key; on success
 // it rotates its receive keys and, if it had not updated yet, its send key too. The previous
 // receive key stays for a grace period so reordered old-phase packets still open. A side starts
 // another update only after it received a packet in its current send phase, so the two sides are
 // never more than one generation apart and simultaneous updates converge.
 //
-// Per-packet calls (seal, open) don't allocate and don't throw, except at the rare moment a key
-// update derives a new cipher. Single-threaded. Owned by a PeerSession.
+// The key-update logic is BasicDataKeys; where the keys live is its KeySet (data_key_sets.hpp):
+//  - DataKeys (CipherKeySet, ReplayWindow): the peer's data path. One OpenSSL context per key,
+//    the next receive key precomputed, an 8192-packet replay window. About 4.9 KB of heap.
+//  - CompactDataKeys (CompactKeySet, SmallReplayWindow): the rendezvous server's one session per
+//    registered peer, low-rate and nearly in order. Keys as bytes, sealed and opened through a
+//    crypto::AeadScratch shared by all sessions (re-keyed per packet), the next receive key
+//    derived only when a packet of the other phase arrives, a 256-packet replay window. About
+//    350 bytes of heap.
+// Both produce the same packets and interoperate.
+//
+// Per-packet calls (seal, open) don't allocate and don't throw, except when a key is derived:
+// DataKeys at a key update (a new cipher; throws crypto::CryptoError only if OpenSSL cannot
+// provide the cipher), CompactDataKeys at a key update and for every packet that carries the
+// other phase with a counter past the current phase's first (two HKDF-Expand, about 10 us;
+// forged ones included, since the key is needed to authenticate them). Single-threaded. Owned by a
+// client PeerSession (DataKeys) or a rendezvous PeerRecord (CompactDataKeys).
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -20,25 +34,33 @@
 #include "base/time.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/key_schedule.hpp"
-#include "crypto/replay_window.hpp"
 #include "protocol/data_packet.hpp"
+#include "session/data_key_sets.hpp"
 
 namespace vpn::session {
 
-class DataKeys {
- public:
-  enum class OpenStatus { kOk, kReplay, kAuthFailed };
-  struct OpenResult {
-    OpenStatus status = OpenStatus::kAuthFailed;
-    bool newest = false;   // the counter is the highest accepted so far (safe to roam on)
-    bool rotated = false;  // this packet moved us to the peer's new key phase
-  };
+enum class DataOpenStatus { kOk, kReplay, kAuthFailed };
+struct DataOpenResult {
+  DataOpenStatus status = DataOpenStatus::kAuthFailed;
+  bool newest = false;   // the counter is the highest accepted so far (safe to roam on)
+  bool rotated = false;  // this packet moved us to the peer's new key phase
+};
 
-  // nullptr if a cipher could not be made. is_client selects which exported secret we send with.
-  static std::unique_ptr<DataKeys> create(crypto::CipherSuite suite,
-                                          const crypto::SessionSecrets& secrets, bool is_client,
-                                          Instant now);
-  ~DataKeys();
+template <class KeySet>
+class BasicDataKeys {
+ public:
+  using OpenStatus = DataOpenStatus;
+  using OpenResult = DataOpenResult;
+
+  // nullptr if a key could not be made. is_client selects which exported secret we send with.
+  // `keys` is an empty key set (CompactKeySet names the shared AeadScratch, which must outlive
+  // the returned object).
+  static std::unique_ptr<BasicDataKeys> create(crypto::CipherSuite suite,
+                                               const crypto::SessionSecrets& secrets,
+                                               bool is_client, Instant now, KeySet keys = KeySet());
+  ~BasicDataKeys();
+  BasicDataKeys(const BasicDataKeys&) = delete;
+  BasicDataKeys& operator=(const BasicDataKeys&) = delete;
 
   // Seals packet = [header | payload_len bytes | tag] in place, writing the header with the next
   // counter and the current phase. packet must hold kDataOverhead + payload_len bytes.
@@ -63,39 +85,43 @@ class DataKeys {
   Instant nextUpdateCheck(Duration interval) const;
   // Drops the previous receive key once its grace period is over.
   void expire(Instant now);
-  Instant prevExpiry() const { return rx_prev_ ? prev_until_ : kNever; }
+  Instant prevExpiry() const { return keys_.hasPrevious() ? prev_until_ : kNever; }
 
   crypto::CipherSuite suite() const { return suite_; }
   std::uint8_t txPhase() const { return tx_phase_; }
   std::uint64_t keyUpdates() const { return key_updates_; }
 
  private:
-  DataKeys() = default;
+  explicit BasicDataKeys(KeySet keys) : keys_(std::move(keys)) {}
   bool sealAs(bool keepalive, bool control, std::uint32_t receiver_index,
               std::span<std::uint8_t> packet, std::size_t payload_len);
 
+  KeySet keys_;  // send key, current / previous (/ next) receive keys
   crypto::CipherSuite suite_ = crypto::CipherSuite::kAes256Gcm;
   // Send direction.
   crypto::TrafficSecret tx_secret_;
-  std::unique_ptr<crypto::AeadCipher> tx_;
   std::uint8_t tx_phase_ = 0;
-  std::uint64_t tx_counter_ = 0;
-  std::uint64_t tx_in_phase_ = 0;
-  Instant tx_phase_started_{};
   bool confirmed_ = false;  // received a packet in our current send phase
   // Receive direction.
   std::uint8_t rx_phase_ = 0;
-  std::unique_ptr<crypto::AeadCipher> rx_cur_;
-  std::unique_ptr<crypto::AeadCipher> rx_next_;
-  crypto::TrafficSecret rx_next_secret_;
-  std::unique_ptr<crypto::AeadCipher> rx_prev_;
-  Instant prev_until_ = kNever;
   bool rx_seen_in_phase_ = false;
-  std::uint64_t rx_phase_min_counter_ = 0;
-  crypto::ReplayWindow replay_;
   bool rx_any_ = false;
+  std::uint64_t tx_counter_ = 0;
+  std::uint64_t tx_in_phase_ = 0;
+  Instant tx_phase_started_{};
+  crypto::TrafficSecret rx_next_secret_;
+  Instant prev_until_ = kNever;
+  std::uint64_t rx_phase_min_counter_ = 0;
   std::uint64_t rx_highest_ = 0;
   std::uint64_t key_updates_ = 0;
+  typename KeySet::Window replay_;
 };
+
+// Defined in data_keys.cpp for these key sets only.
+extern template class BasicDataKeys<CipherKeySet>;
+extern template class BasicDataKeys<CompactKeySet>;
+
+using DataKeys = BasicDataKeys<CipherKeySet>;
+using CompactDataKeys = BasicDataKeys<CompactKeySet>;
 
 }  // namespace vpn::session

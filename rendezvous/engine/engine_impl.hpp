@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "crypto/aead.hpp"
 #include "protocol/data_packet.hpp"
 #include "protocol/handshake_packet.hpp"
 #include "protocol/rendezvous_messages.hpp"
@@ -105,6 +106,9 @@ struct RendezvousEngine::Impl {
   RendezvousOptions options;
   RendezvousSink& sink;
   std::string own_name;
+  // Seals and opens for every record's CompactDataKeys; declared before the registry so it
+  // outlives the records.
+  crypto::AeadScratch aead;
   Registry registry;
   std::unordered_map<std::uint32_t, PendingHandshake> pending;
   std::unordered_map<std::string, std::uint32_t> pending_by_hello;

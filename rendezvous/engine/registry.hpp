@@ -5,8 +5,9 @@
 // inserting a newer session for a name removes the older one (the peer restarted).
 //
 // A record is kept small on purpose (the server holds one per peer on the network): indices,
-// endpoint, data keys, the lingering handshake only for its first seconds, the registration and a
-// lookup token bucket. Ownership: the Registry owns its records; pointers stay valid until the
+// endpoint, compact data keys (key bytes sealed through the engine's shared AeadScratch, a small
+// replay window: session::CompactDataKeys), the lingering handshake only for its first seconds,
+// the registration and a lookup token bucket. Ownership: the Registry owns its records; pointers stay valid until the
 // record is removed. Single-threaded; never throws except std::bad_alloc.
 #include <cstddef>
 #include <cstdint>
@@ -40,7 +41,7 @@ struct PeerRecord {
   std::uint32_t remote_index = 0;  // we put this in ours
   SocketId socket;                 // where the peer talks to us; replies leave from it
   protocol::Endpoint endpoint;     // the reflexive endpoint: the source of its newest packet
-  std::unique_ptr<session::DataKeys> keys;
+  std::unique_ptr<session::CompactDataKeys> keys;
   std::unique_ptr<session::Handshake> linger;
   Instant linger_until = kNever;
   Instant established_at{};

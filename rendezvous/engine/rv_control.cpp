@@ -72,11 +72,11 @@ void RendezvousEngine::Impl::onSealed(Instant now, SocketId on, const protocol::
   }
   PeerRecord& r = *rp;
   auto res = r.keys->open(now, *header, bytes, kKeyGrace);
-  if (res.status == session::DataKeys::OpenStatus::kReplay) {
+  if (res.status == session::CompactDataKeys::OpenStatus::kReplay) {
     drop(Drop::kReplay);
     return;
   }
-  if (res.status != session::DataKeys::OpenStatus::kOk) {
+  if (res.status != session::CompactDataKeys::OpenStatus::kOk) {
     drop(Drop::kAuthFailed);
     return;
   }

@@ -79,7 +79,8 @@ void RendezvousEngine::Impl::completeHandshake(Instant now, std::uint32_t index)
     drop(Drop::kHandshakeFailed);
     return;
   }
-  auto keys = session::DataKeys::create(tls_session.negotiatedCipher(), *secrets, false, now);
+  auto keys = session::CompactDataKeys::create(tls_session.negotiatedCipher(), *secrets, false,
+                                               now, session::CompactKeySet(aead));
   secrets->client_to_server.wipe();
   secrets->server_to_client.wipe();
   if (!keys) {
