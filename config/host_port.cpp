@@ -1,5 +1,3 @@
-#include <charconv>
-
 #include "config/peer_config.hpp"
 #include "protocol/ip_address.hpp"
 
@@ -42,37 +40,15 @@ std::string RendezvousEntry::toString() const {
 }
 
 std::optional<RendezvousEntry> parseHostPort(std::string_view text) {
-  std::string_view host;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return std::nullopt;
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-    auto a = protocol::IpAddress::parse(host);
-    if (!a || !a->isV6()) {
-      return std::nullopt;
-    }
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || text.find(':') != colon) {
-      return std::nullopt;
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (!protocol::IpAddress::parse(host) && !isHostName(host)) {
-      return std::nullopt;
-    }
-  }
-  unsigned p = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p == 0 ||
-      p > 65535) {
+  auto parts = protocol::splitHostPort(text);
+  if (!parts || parts->port == 0) {
     return std::nullopt;
   }
-  return RendezvousEntry{std::string(host), static_cast<std::uint16_t>(p)};
+  auto addr = protocol::IpAddress::parse(parts->host);
+  if (parts->bracketed ? (!addr || !addr->isV6()) : (!addr && !isHostName(parts->host))) {
+    return std::nullopt;
+  }
+  return RendezvousEntry{std::string(parts->host), parts->port};
 }
 
 }  // namespace vpn::config

@@ -128,34 +128,44 @@ std::string IpPrefix::toString() const {
   return addr_.toString() + "/" + std::to_string(length_);
 }
 
-std::optional<Endpoint> Endpoint::parse(std::string_view text) {
-  std::string_view host;
+std::optional<HostPortParts> splitHostPort(std::string_view text) {
+  HostPortParts parts;
   std::string_view port;
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
       return std::nullopt;
     }
-    host = text.substr(1, close - 1);
+    parts.host = text.substr(1, close - 1);
+    parts.bracketed = true;
     port = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
     if (colon == std::string_view::npos || text.find(':') != colon) {
       return std::nullopt;  // IPv6 must be bracketed
     }
-    host = text.substr(0, colon);
+    parts.host = text.substr(0, colon);
     port = text.substr(colon + 1);
-  }
-  auto addr = IpAddress::parse(host);
-  if (!addr || (!text.empty() && text.front() == '[' && !addr->isV6())) {
-    return std::nullopt;
   }
   unsigned p = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
   if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p > 65535) {
     return std::nullopt;
   }
-  return Endpoint(*addr, static_cast<std::uint16_t>(p));
+  parts.port = static_cast<std::uint16_t>(p);
+  return parts;
+}
+
+std::optional<Endpoint> Endpoint::parse(std::string_view text) {
+  auto parts = splitHostPort(text);
+  if (!parts) {
+    return std::nullopt;
+  }
+  auto addr = IpAddress::parse(parts->host);
+  if (!addr || (parts->bracketed && !addr->isV6())) {
+    return std::nullopt;
+  }
+  return Endpoint(*addr, parts->port);
 }
 
 std::string Endpoint::toString() const {

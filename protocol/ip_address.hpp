@@ -91,6 +91,16 @@ class Endpoint {
   std::uint16_t port_ = 0;
 };
 
+// Splits "host:port" or "[v6]:port" into its parts without judging the host: nullopt if the shape
+// is wrong (missing port, unbracketed IPv6, port not a number in 0..65535). `bracketed` tells the
+// caller the host was written in brackets (it must then be an IPv6 address).
+struct HostPortParts {
+  std::string_view host;
+  std::uint16_t port = 0;
+  bool bracketed = false;
+};
+std::optional<HostPortParts> splitHostPort(std::string_view text);
+
 struct EndpointHash {
   std::size_t operator()(const Endpoint& e) const noexcept;
 };

@@ -186,24 +186,8 @@ void Engine::Impl::serviceSession(PeerState& peer, Instant now) {
                                    toSeconds(options.dead_peer_timeout))) + " s");
     return;
   }
-  s.keys->expire(now);
-  if (s.linger) {
-    if (now >= s.linger_until) {
-      s.linger.reset();
-      s.linger_until = kNever;
-    } else {
-      s.linger->flush(now, sink);
-    }
-  }
-  if (s.keys->updateDue(now, options.rekey_interval, options.rekey_after_packets)) {
-    s.keys->initiateUpdate(now);
-  }
-  if (now >= s.next_probe_at) {
-    s.probe_token = next_probe_token++;
-    s.probe_sent_at = now;
-    s.probe_outstanding = true;
-    s.next_probe_at = now + options.keepalive_interval;
-    sendKeepalive(peer, now, kLivenessRequest, s.probe_token);
+  if (auto token = s.upkeep(now, timing(), sink, next_probe_token)) {
+    sendKeepalive(peer, now, kLivenessRequest, *token);
   }
 }
 

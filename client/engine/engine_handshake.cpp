@@ -134,18 +134,7 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
     fail("cannot create data ciphers");
     return;
   }
-  auto s = std::make_unique<PeerSession>();
-  s->local_index = hs->localIndex();
-  s->remote_index = hs->remoteIndex();
-  s->endpoint = hs->endpoint();
-  s->keys = std::move(keys);
-  s->established_at = now;
-  s->last_rx = now;
-  s->last_tx = now;
-  s->next_probe_at = now + options.keepalive_interval;
-  s->srtt = hs->channel().srtt();
-  s->linger = std::move(hs);
-  s->linger_until = now + options.handshake_timeout;
+  auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing());
 
   if (peer.session) {
     by_index.erase(peer.session->local_index);

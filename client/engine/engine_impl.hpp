@@ -157,6 +157,10 @@ struct Engine::Impl {
   EngineStatus status(Instant now) const;
   PeerState* findPeer(std::string_view name);
   std::uint32_t newIndex();
+  SessionTiming timing() const {
+    return {options.keepalive_interval, options.rekey_interval, options.rekey_after_packets,
+            options.handshake_timeout};
+  }
   void scheduleRetry(PeerState& peer, Instant now);
   void dropSession(PeerState& peer, Instant now, std::string reason);
 

@@ -159,18 +159,7 @@ void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now) {
   }
   std::unique_ptr<Handshake> hs = std::move(rv.pending);
   dropRendezvousSession(rv);
-  auto s = std::make_unique<PeerSession>();
-  s->local_index = hs->localIndex();
-  s->remote_index = hs->remoteIndex();
-  s->endpoint = hs->endpoint();
-  s->keys = std::move(keys);
-  s->established_at = now;
-  s->last_rx = now;
-  s->last_tx = now;
-  s->next_probe_at = now + options.keepalive_interval;
-  s->srtt = hs->channel().srtt();
-  s->linger = std::move(hs);
-  s->linger_until = now + options.handshake_timeout;
+  auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing());
   rv_by_index[s->local_index] = &rv;
   rv.session = std::move(s);
   rv.retry_backoff = seconds(1);
@@ -396,24 +385,8 @@ void Engine::Impl::serviceRendezvous(RendezvousState& rv, Instant now) {
       }
       return;
     }
-    s.keys->expire(now);
-    if (s.linger) {
-      if (now >= s.linger_until) {
-        s.linger.reset();
-        s.linger_until = kNever;
-      } else {
-        s.linger->flush(now, sink);
-      }
-    }
-    if (s.keys->updateDue(now, options.rekey_interval, options.rekey_after_packets)) {
-      s.keys->initiateUpdate(now);
-    }
-    if (now >= s.next_probe_at) {
-      s.probe_token = next_probe_token++;
-      s.probe_sent_at = now;
-      s.probe_outstanding = true;
-      s.next_probe_at = now + options.keepalive_interval;
-      sendRendezvousKeepalive(rv, now, kLivenessRequest, s.probe_token);
+    if (auto token = s.upkeep(now, timing(), sink, next_probe_token)) {
+      sendRendezvousKeepalive(rv, now, kLivenessRequest, *token);
     }
     if (now >= rv.next_register_at) {
       sendRegister(rv, now);

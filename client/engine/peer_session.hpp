@@ -2,6 +2,7 @@
 // PeerSession: one established session with a peer: the two indices, where we send, the data
 // keys, liveness and RTT state, and the finished handshake lingering a little to ack the peer's
 // last flight. Owned by the Engine's per-peer state; replaced whole by a newer handshake.
+// Peer sessions and rendezvous sessions are both PeerSessions; only what they carry differs.
 // Single-threaded; plain state plus small helpers that never allocate.
 #include <algorithm>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include "session/rate_limiter.hpp"
 #include "session/reliable_channel.hpp"
 #include "protocol/ip_address.hpp"
+#include "session/datagram_sink.hpp"
 
 namespace vpn::client {
 
@@ -22,7 +24,25 @@ using session::Handshake;
 using session::RateLimiter;
 using session::ReliableChannel;
 
+struct SessionTiming {
+  Duration keepalive_interval;
+  Duration rekey_interval;
+  std::uint64_t rekey_after_packets;
+  Duration linger;  // how long the finished handshake stays to ack retransmissions
+};
+
 struct PeerSession {
+  // The session a finished handshake makes, with fresh liveness state.
+  static std::unique_ptr<PeerSession> establish(std::unique_ptr<Handshake> hs,
+                                                std::unique_ptr<DataKeys> keys, Instant now,
+                                                const SessionTiming& timing);
+
+  // Routine upkeep at `now`: expires old receive keys, lets the finished handshake ack or go,
+  // starts a due key update. Returns the token of a liveness probe the caller must send now, if
+  // one is due. Dead-peer handling stays with the caller (peers and rendezvous differ there).
+  std::optional<std::uint64_t> upkeep(Instant now, const SessionTiming& timing,
+                                      session::DatagramSink& sink, std::uint64_t& next_token);
+
   std::uint32_t local_index = 0;   // the peer puts this in its packets to us
   std::uint32_t remote_index = 0;  // we put this in our packets to the peer
   protocol::Endpoint endpoint;
