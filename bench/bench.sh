@@ -23,7 +23,7 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
 export REPO_ROOT
-NS_PREFIX=vpb-$$-  # read by lib.sh: bench namespaces are told apart from tests
+export NS_PREFIX=vpb-$$-  # read by lib.sh: bench namespaces are told apart from tests
 # shellcheck source=../tests/netns/lib.sh
 source "$REPO_ROOT/tests/netns/lib.sh"
 require_root

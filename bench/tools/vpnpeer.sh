@@ -7,10 +7,12 @@ vpnpeer_up() {
     SKIP_REASON="vpnpeer binary not found at $VPNPEER (build it with scripts/setup)"
     return 1
   fi
-  "$VPNPEER" cert ca --name bench --out "$d/ca" >"$d/cert.log" 2>&1 &&
-    "$VPNPEER" cert sign --ca "$d/ca" --name alice --ip 10.42.0.1/24 --out "$d/alice" >>"$d/cert.log" 2>&1 &&
-    "$VPNPEER" cert sign --ca "$d/ca" --name bob --ip 10.42.0.2/24 --out "$d/bob" >>"$d/cert.log" 2>&1 ||
-    { SKIP_REASON="vpnpeer cert failed: $(tail -n 1 "$d/cert.log")"; return 1; }
+  if ! { "$VPNPEER" cert ca --name bench --out "$d/ca" &&
+    "$VPNPEER" cert sign --ca "$d/ca" --name alice --ip 10.42.0.1/24 --out "$d/alice" &&
+    "$VPNPEER" cert sign --ca "$d/ca" --name bob --ip 10.42.0.2/24 --out "$d/bob"; } >"$d/cert.log" 2>&1; then
+    SKIP_REASON="vpnpeer cert failed: $(tail -n 1 "$d/cert.log")"
+    return 1
+  fi
   write_peer "$d/alice.toml" alice 10.42.0.1/24 0.0.0.0:51820 "$d/ca.crt" "$d/alice.crt" "$d/alice.key" \
     "$d/alice.sock" "bob=$B_ETH:51820"
   write_peer "$d/bob.toml" bob 10.42.0.2/24 0.0.0.0:51820 "$d/ca.crt" "$d/bob.crt" "$d/bob.key" \

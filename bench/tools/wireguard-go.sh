@@ -4,7 +4,7 @@
 # the UAPI sockets live in /var/run/wireguard/, which both namespaces share.
 wireguard_go_up() {
   local d=$1
-  command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
+  { command -v wireguard-go && command -v wg; } >/dev/null ||
     { SKIP_REASON="wireguard-go or wg not installed (apt-get install wireguard-go wireguard-tools)"; return 1; }
   wg genkey | tee "$d/a.key" | wg pubkey >"$d/a.pub"
   wg genkey | tee "$d/b.key" | wg pubkey >"$d/b.pub"
