@@ -56,12 +56,14 @@ start_server() {
         "$WORK" "$WORK" "$WORK"
       printf 'control_socket = "%s/%s.sock"\n' "$WORK" "$name"
     } >"$dir/rendezvous.toml"
-    nsx rv "$RENDEZVOUS" -c "$dir/rendezvous.toml" </dev/null >"$dir/log" 2>&1 &
+    # ip netns exec directly, not the nsx function: $! must be the server, not a subshell,
+    # or the cleanup kills the subshell and leaves the server running.
+    ip netns exec "$(ns rv)" "$RENDEZVOUS" -c "$dir/rendezvous.toml" </dev/null >"$dir/log" 2>&1 &
   else
     local ips=(--listening-ip="$RV_IP")
     [[ -n $alt_ip ]] && ips+=(--listening-ip="$alt_ip")
     ((alt_port == port + 1)) || die "coturn's alternate port is always port+1"
-    nsx rv turnserver -n "${ips[@]}" --listening-port="$port" --stun-only --no-tls --no-dtls \
+    ip netns exec "$(ns rv)" turnserver -n "${ips[@]}" --listening-port="$port" --stun-only --no-tls --no-dtls \
       --no-cli --simple-log --log-file=stdout --pidfile="$dir/pid" </dev/null >"$dir/log" 2>&1 &
   fi
   pid=$!
