@@ -5,6 +5,7 @@
 #include <random>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config/load.hpp"
@@ -102,20 +103,65 @@ TEST(CheckFiles, ReportsEachUnreadableFileWithItsKey) {
   EXPECT_TRUE(checkFiles(*r).empty());
 }
 
-TEST(CheckFiles, PermissionDenied) {
-  if (::geteuid() == 0) {
-    GTEST_SKIP() << "root can read any file";
+// checkFiles as an unprivileged user. As root (CI), the check runs in a child that drops to
+// "nobody", since root can read any file; the child reports the messages through a pipe.
+std::string checkFilesUnprivileged(const PeerConfig& cfg) {
+  auto messages = [&cfg] {
+    std::string out;
+    for (const auto& e : checkFiles(cfg)) {
+      out += e.message + "\n";
+    }
+    return out;
+  };
+  if (::geteuid() != 0) {
+    return messages();
   }
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    return "pipe failed";
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    int rc = 0;
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) {
+      rc = 3;
+    } else {
+      std::string out = messages();
+      rc = ::write(fds[1], out.data(), out.size()) == static_cast<ssize_t>(out.size()) ? 0 : 4;
+    }
+    ::_exit(rc);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) {
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return "child failed with status " + std::to_string(status);
+  }
+  return out;
+}
+
+TEST(CheckFiles, PermissionDenied) {
   TempDir dir;
-  dir.write("ca.crt", "x");
-  dir.write("alice.crt", "x");
+  // The unprivileged child must be able to reach the files that are meant to be readable.
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+  for (const char* name : {"ca.crt", "alice.crt"}) {
+    fs::permissions(dir.write(name, "x"), fs::perms::owner_read | fs::perms::owner_write |
+                                              fs::perms::group_read | fs::perms::others_read);
+  }
   fs::path key = dir.write("alice.key", "x");
   fs::permissions(key, fs::perms::none);
   auto r = loadPeerConfig(dir.write("alice.toml", kBase));
   ASSERT_TRUE(r.ok());
-  auto errors = checkFiles(*r);
-  ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].message, "cannot read " + key.string() + ": Permission denied");
+  EXPECT_EQ(checkFilesUnprivileged(*r), "cannot read " + key.string() + ": Permission denied\n");
 }
 
 TEST(CheckFiles, DirectoryInsteadOfFile) {
