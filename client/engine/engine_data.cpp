@@ -142,24 +142,11 @@ void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
   auto plain = datagram.subspan(protocol::kDataHeaderSize,
                                 datagram.size() - protocol::kDataOverhead);
   if (header->keepalive) {
-    if (plain.empty()) {
-      return;
+    bool malformed = false;
+    if (auto token = s.onKeepalive(now, plain, malformed)) {
+      sendKeepalive(peer, now, kLivenessReply, *token);
     }
-    if (plain.size() != kLivenessSize) {
-      drops.add(DropReason::kMalformed);
-      return;
-    }
-    ByteReader rd(plain);
-    std::uint8_t kind = rd.u8();
-    std::uint64_t token = rd.u64();
-    if (kind == kLivenessRequest) {
-      sendKeepalive(peer, now, kLivenessReply, token);
-    } else if (kind == kLivenessReply) {
-      if (s.probe_outstanding && token == s.probe_token && now >= s.probe_sent_at) {
-        s.probe_outstanding = false;
-        s.onRttSample(now - s.probe_sent_at);
-      }
-    } else {
+    if (malformed) {
       drops.add(DropReason::kMalformed);
     }
     return;

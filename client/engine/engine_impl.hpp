@@ -23,11 +23,6 @@
 
 namespace vpn::client {
 
-// Keepalive liveness probes, the plaintext of a keepalive (data_packet.hpp): kind | token (64).
-// Peers and rendezvous servers both answer them.
-inline constexpr std::uint8_t kLivenessRequest = 1;
-inline constexpr std::uint8_t kLivenessReply = 2;
-inline constexpr std::size_t kLivenessSize = 9;
 
 // Packets waiting for a session (inner packets to send, or datagrams that arrived for a handshake
 // still finishing on our side): fixed slots, allocated once on first use.

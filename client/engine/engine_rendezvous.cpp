@@ -245,24 +245,11 @@ bool Engine::Impl::onRendezvousSealed(Instant now, const protocol::Endpoint& fro
     drops.add(DropReason::kControlRejected);  // a rendezvous carries no tunnel data (yet)
     return true;
   }
-  if (plain.empty()) {
-    return true;
+  bool malformed = false;
+  if (auto token = s.onKeepalive(now, plain, malformed)) {
+    sendRendezvousKeepalive(rv, now, kLivenessReply, *token);
   }
-  if (plain.size() != kLivenessSize) {
-    drops.add(DropReason::kMalformed);
-    return true;
-  }
-  ByteReader rd(plain);
-  std::uint8_t kind = rd.u8();
-  std::uint64_t token = rd.u64();
-  if (kind == kLivenessRequest) {
-    sendRendezvousKeepalive(rv, now, kLivenessReply, token);
-  } else if (kind == kLivenessReply) {
-    if (s.probe_outstanding && token == s.probe_token && now >= s.probe_sent_at) {
-      s.probe_outstanding = false;
-      s.onRttSample(now - s.probe_sent_at);
-    }
-  } else {
+  if (malformed) {
     drops.add(DropReason::kMalformed);
   }
   return true;

@@ -1,5 +1,7 @@
 #include "client/engine/peer_session.hpp"
 
+#include "base/byte_io.hpp"
+
 namespace vpn::client {
 
 std::unique_ptr<PeerSession> PeerSession::establish(std::unique_ptr<Handshake> hs,
@@ -43,6 +45,34 @@ std::optional<std::uint64_t> PeerSession::upkeep(Instant now, const SessionTimin
   probe_outstanding = true;
   next_probe_at = now + timing.keepalive_interval;
   return probe_token;
+}
+
+std::optional<std::uint64_t> PeerSession::onKeepalive(Instant now,
+                                                      std::span<const std::uint8_t> plain,
+                                                      bool& malformed) {
+  malformed = false;
+  if (plain.empty()) {
+    return std::nullopt;
+  }
+  if (plain.size() != kLivenessSize) {
+    malformed = true;
+    return std::nullopt;
+  }
+  ByteReader rd(plain);
+  std::uint8_t kind = rd.u8();
+  std::uint64_t token = rd.u64();
+  if (kind == kLivenessRequest) {
+    return token;
+  }
+  if (kind == kLivenessReply) {
+    if (probe_outstanding && token == probe_token && now >= probe_sent_at) {
+      probe_outstanding = false;
+      onRttSample(now - probe_sent_at);
+    }
+    return std::nullopt;
+  }
+  malformed = true;
+  return std::nullopt;
 }
 
 }  // namespace vpn::client

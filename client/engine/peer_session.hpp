@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "base/time.hpp"
 #include "session/data_keys.hpp"
@@ -23,6 +24,12 @@ using session::DataKeys;
 using session::Handshake;
 using session::RateLimiter;
 using session::ReliableChannel;
+
+// Keepalive liveness probes, the plaintext of a keepalive (data_packet.hpp): kind | token (64).
+// Peers and rendezvous servers both answer them.
+inline constexpr std::uint8_t kLivenessRequest = 1;
+inline constexpr std::uint8_t kLivenessReply = 2;
+inline constexpr std::size_t kLivenessSize = 9;
 
 struct SessionTiming {
   Duration keepalive_interval;
@@ -59,6 +66,12 @@ struct PeerSession {
   // The handshake that made this session, kept until linger_until to ack retransmissions.
   std::unique_ptr<Handshake> linger;
   Instant linger_until = kNever;
+
+  // A keepalive's plaintext: empty (nothing to do), a liveness request (returns the token to echo
+  // in a reply) or a reply to our outstanding probe (an RTT sample). `malformed` is set for
+  // anything else, which the caller counts.
+  std::optional<std::uint64_t> onKeepalive(Instant now, std::span<const std::uint8_t> plain,
+                                           bool& malformed);
 
   void onRttSample(Duration sample) { srtt = srtt ? (*srtt * 7 + sample) / 8 : sample; }
   // How long an old receive key stays after a key update: three RTTs covers reordering within
