@@ -15,10 +15,10 @@
 #include "client/status_render.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/tls_context.hpp"
+#include "net/event_loop.hpp"
 #include "net/fd_watcher.hpp"
 #include "net/interfaces.hpp"
 #include "net/resolver.hpp"
-#include "net/loop.hpp"
 #include "net/signal_watcher.hpp"
 #include "net/timer.hpp"
 #include "net/udp_transport.hpp"
@@ -66,8 +66,7 @@ EngineOptions engineOptions(const config::PeerConfig& cfg) {
 
 struct Daemon::Impl final : EngineSink {
   config::PeerConfig cfg;
-  uv_loop_t loop{};
-  bool loop_open = false;
+  net::EventLoop loop;
   Instant started = Clock::now();
 
   std::unique_ptr<crypto::TlsContext> tls;
@@ -90,11 +89,9 @@ struct Daemon::Impl final : EngineSink {
   std::uint64_t tun_write_errors = 0;
   bool stopping = false;
 
-  explicit Impl(config::PeerConfig c) : cfg(std::move(c)) {
-    if (uv_loop_init(&loop) != 0) {
-      throw StartupError("cannot initialise the event loop");
-    }
-    loop_open = true;
+  explicit Impl(config::PeerConfig c) try : cfg(std::move(c)) {
+  } catch (const net::NetError& e) {
+    throw StartupError(e.what());
   }
 
   ~Impl() override {
@@ -106,12 +103,7 @@ struct Daemon::Impl final : EngineSink {
     udp.reset();
     control.reset();
     stop_timer.reset();
-    if (loop_open) {
-      auto r = net::closeAllAndDrain(loop);
-      if (r.force_closed != 0 || !r.loop_closed) {
-        LOG_WARN("event loop shut down with %zu handle(s) still open", r.force_closed);
-      }
-    }
+    loop.drain();
     tun_dev.reset();  // closing the fd removes the device, its addresses and routes
   }
 
@@ -391,7 +383,7 @@ Daemon::~Daemon() = default;
 
 int Daemon::run() {
   impl_->start();
-  uv_run(&impl_->loop, UV_RUN_DEFAULT);
+  impl_->loop.run();
   LOG_INFO("%s is down", impl_->cfg.name.c_str());
   return 0;
 }

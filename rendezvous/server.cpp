@@ -6,7 +6,7 @@
 #include "base/log.hpp"
 #include "base/time.hpp"
 #include "crypto/tls_context.hpp"
-#include "net/loop.hpp"
+#include "net/event_loop.hpp"
 #include "net/signal_watcher.hpp"
 #include "net/timer.hpp"
 #include "net/udp_transport.hpp"
@@ -43,8 +43,7 @@ struct Server::Impl final : RendezvousSink {
   };
 
   config::RendezvousConfig cfg;
-  uv_loop_t loop{};
-  bool loop_open = false;
+  net::EventLoop loop;
   Instant started = Clock::now();
   std::unique_ptr<crypto::TlsContext> tls;
   std::vector<Socket> sockets;  // primaries first, by listen index, then the alternates
@@ -55,11 +54,9 @@ struct Server::Impl final : RendezvousSink {
   std::uint64_t no_socket_drops = 0;
   bool stopping = false;
 
-  explicit Impl(config::RendezvousConfig c) : cfg(std::move(c)) {
-    if (uv_loop_init(&loop) != 0) {
-      throw StartupError("cannot initialise the event loop");
-    }
-    loop_open = true;
+  explicit Impl(config::RendezvousConfig c) try : cfg(std::move(c)) {
+  } catch (const net::NetError& e) {
+    throw StartupError(e.what());
   }
 
   ~Impl() override {
@@ -67,12 +64,7 @@ struct Server::Impl final : RendezvousSink {
     engine.reset();
     sockets.clear();
     control.reset();
-    if (loop_open) {
-      auto r = net::closeAllAndDrain(loop);
-      if (r.force_closed != 0 || !r.loop_closed) {
-        LOG_WARN("event loop shut down with %zu handle(s) still open", r.force_closed);
-      }
-    }
+    loop.drain();
   }
 
   void openSocket(SocketId id, const protocol::Endpoint& where) {
@@ -259,7 +251,7 @@ Server::~Server() = default;
 
 int Server::run() {
   impl_->start();
-  uv_run(&impl_->loop, UV_RUN_DEFAULT);
+  impl_->loop.run();
   LOG_INFO("rendezvous is down");
   return 0;
 }
