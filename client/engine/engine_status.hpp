@@ -16,7 +16,7 @@ namespace vpn::client {
 // One address where a peer may be reached, as seen by hole punching.
 struct CandidateStatus {
   protocol::Endpoint endpoint;
-  std::string kind;   // "local" | "reflexive" | "peer-reflexive" | "static"
+  std::string kind;   // "local" | "reflexive" | "peer-reflexive" | "static" | "tcp"
   std::string state;  // "untried" | "probing" | "succeeded" | "failed"
   std::uint64_t probes_sent = 0;
   std::uint64_t replies = 0;  // valid probe replies received from it
@@ -30,14 +30,32 @@ struct RendezvousStatus {
   std::optional<protocol::Endpoint> reflexive;  // our public endpoint as the server sees it
   std::optional<Duration> rtt;
   std::string last_error;
+  std::string transport = "udp";      // "udp" | "tcp" (UDP got no answer; see docs/paths.md)
+  std::uint32_t relay_channels = 0;   // our relay channels bound through this server
+};
+
+// One change of a peer's path, for `vpnpeer explain`.
+struct PathEvent {
+  Instant at{};
+  std::string from, to;  // path names, as PeerStatus::path
+  std::string reason;    // in plain words
 };
 
 struct PeerStatus {
   std::string name;
   // "idle" | "connecting" | "established" | "unreachable" (hole punching found no path)
   std::string state;
-  std::optional<protocol::Endpoint> endpoint;  // where we send now
-  std::string path;                            // "direct-udp" when established, else "none"
+  // Where we send now: the peer's endpoint on a direct path, the rendezvous' on a relayed one.
+  std::optional<protocol::Endpoint> endpoint;
+  // "direct-udp" | "direct-tcp" | "relay-udp" | "relay-tcp" | "none" (docs/paths.md)
+  std::string path;
+  std::optional<protocol::Endpoint> relay;     // the rendezvous relaying, or holding the standby channel
+  std::uint16_t relay_channel = 0;             // 0: none bound
+  std::string relay_state;                     // "none" | "requested" | "bound" | "failed: <why>"
+  std::string path_reason;                     // one sentence: why this path
+  std::string nat_type = "unknown";            // the peer's, from its introduction
+  std::vector<PathEvent> history;              // the last path changes, oldest first
+  std::optional<Instant> direct_retry_at;      // next background direct attempt while relayed
   std::optional<Duration> rtt;
   std::vector<protocol::IpPrefix> addresses;   // certified overlay addresses (empty until a handshake)
   std::string cipher;                          // "aes-256-gcm" / "chacha20-poly1305" / ""
@@ -54,6 +72,7 @@ struct PeerStatus {
 };
 
 struct EngineStatus {
+  std::string nat_type = "unknown";  // ours, as the daemon's discovery found it
   std::vector<PeerStatus> peers;
   std::vector<RendezvousStatus> rendezvous;
   // reason -> count, every reason listed even at 0
