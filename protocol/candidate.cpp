@@ -6,6 +6,7 @@ std::string_view toString(CandidateKind k) {
   switch (k) {
     case CandidateKind::kLocal: return "local";
     case CandidateKind::kReflexive: return "reflexive";
+    case CandidateKind::kTcp: return "tcp";
   }
   return "unknown";
 }
@@ -43,8 +44,8 @@ void writeEndpoint(ByteWriter& w, const Endpoint& e) {
 
 std::optional<Candidate> readCandidate(ByteReader& r) {
   std::uint8_t kind = r.u8();
-  if (kind != static_cast<std::uint8_t>(CandidateKind::kLocal) &&
-      kind != static_cast<std::uint8_t>(CandidateKind::kReflexive)) {
+  if (kind < static_cast<std::uint8_t>(CandidateKind::kLocal) ||
+      kind > static_cast<std::uint8_t>(CandidateKind::kTcp)) {
     return std::nullopt;
   }
   auto ep = readEndpoint(r);

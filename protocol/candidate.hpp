@@ -2,6 +2,7 @@
 // Candidate: an endpoint where a peer may be reached, and how it was learned. Peers announce
 // their local (LAN) candidates to the rendezvous, which adds the server-reflexive one it observes.
 // Probing goes best first: local, then reflexive (as ICE orders host before server-reflexive).
+// A tcp candidate is not punched: it is where a direct TCP connection may be opened.
 //
 // Wire encoding (inside rendezvous messages):
 //   kind (8) | family (8: 4 or 6) | address (4 or 16 bytes) | port (16)
@@ -17,6 +18,7 @@ namespace vpn::protocol {
 enum class CandidateKind : std::uint8_t {
   kLocal = 1,      // an interface address of the peer with its listen port
   kReflexive = 2,  // the peer's public mapping, as the rendezvous saw it
+  kTcp = 3,        // an endpoint where the peer accepts TCP (a public host or a forwarded port)
 };
 
 std::string_view toString(CandidateKind k);

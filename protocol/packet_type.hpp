@@ -1,6 +1,6 @@
 #pragma once
 // The first byte of every datagram on the vpnpeer UDP port names its message family, so one
-// port carries handshakes, data, keepalives and (later) rendezvous, punch and relay traffic.
+// port carries handshakes, data, keepalives, rendezvous, punch and relay traffic.
 //
 // Our families all start with the bits 01, so they never collide with STUN, whose first two bits
 // are 00 and whose bytes 4..7 hold the magic cookie 0x2112A442 (RFC 8489, demultiplexing as in
@@ -16,7 +16,9 @@
 //   0x70/0x71  punch probe / probe reply, authenticated by the introduction's punch key
 //                                                                  (punch_packet.hpp)
 //   0x72-0x77  reserved: punch
-//   0x78-0x7F  reserved: relay
+//   0x78       relay: channel (16) + a peer-to-peer datagram forwarded by a rendezvous
+//                                                                  (relay_packet.hpp)
+//   0x79-0x7F  reserved: relay
 #include <cstdint>
 #include <span>
 

@@ -43,7 +43,22 @@ void writeCandidates(ByteWriter& w, const std::vector<Candidate>& cs) {
   }
 }
 
+// The optional trailing NAT type: absent (nothing left) is kUnknown.
+NatType readOptionalNat(ByteReader& r) {
+  return r.remaining() == 0 ? NatType::kUnknown : natTypeFromWire(r.u8());
+}
+
 }  // namespace
+
+std::string_view toString(RelayFailure f) {
+  switch (f) {
+    case RelayFailure::kDisabled: return "relaying is disabled on this rendezvous";
+    case RelayFailure::kNotRegistered: return "the peer is not registered with this rendezvous";
+    case RelayFailure::kChannelLimit: return "a relay channel limit is reached";
+    case RelayFailure::kNotAllowed: return "relaying to this peer is not allowed";
+  }
+  return "unknown relay failure";
+}
 
 std::string_view toString(LookupFailure f) {
   switch (f) {
@@ -71,6 +86,7 @@ Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> pl
       if (!readCandidates(r, m.candidates)) {
         return err(ParseError::kBadField);
       }
+      m.nat_type = readOptionalNat(r);
       msg = std::move(m);
       break;
     }
@@ -129,6 +145,7 @@ Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> pl
       if (!readName(r, m.peer_name, false) || !readCandidates(r, m.candidates)) {
         return err(ParseError::kBadField);
       }
+      m.peer_nat_type = readOptionalNat(r);
       msg = std::move(m);
       break;
     }
@@ -140,6 +157,39 @@ Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> pl
         return err(ParseError::kBadField);
       }
       m.reason = static_cast<LookupFailure>(reason);
+      msg = std::move(m);
+      break;
+    }
+    case ControlType::kRelayRequest: {
+      RelayRequestMsg m;
+      m.request_id = r.u32();
+      if (!readName(r, m.peer_name, false)) {
+        return err(ParseError::kBadField);
+      }
+      msg = std::move(m);
+      break;
+    }
+    case ControlType::kRelayBound: {
+      RelayBoundMsg m;
+      m.request_id = r.u32();
+      m.channel = r.u16();
+      if (!r.ok()) {
+        return err(ParseError::kTruncated);
+      }
+      if (m.channel == 0 || !readName(r, m.peer_name, false)) {
+        return err(ParseError::kBadField);
+      }
+      msg = std::move(m);
+      break;
+    }
+    case ControlType::kRelayFailed: {
+      RelayFailedMsg m;
+      m.request_id = r.u32();
+      auto reason = r.u8();
+      if (reason < 1 || reason > 4 || !readName(r, m.peer_name, false)) {
+        return err(ParseError::kBadField);
+      }
+      m.reason = static_cast<RelayFailure>(reason);
       msg = std::move(m);
       break;
     }
@@ -172,6 +222,7 @@ std::size_t serializeControl(const ControlMessage& msg, std::span<std::uint8_t> 
           valid = m.candidates.size() <= kMaxCandidates;
           header(ControlType::kRegister);
           writeCandidates(w, m.candidates);
+          w.u8(static_cast<std::uint8_t>(m.nat_type));
         } else if constexpr (std::is_same_v<T, RegisteredMsg>) {
           header(ControlType::kRegistered);
           writeEndpoint(w, m.reflexive);
@@ -198,12 +249,30 @@ std::size_t serializeControl(const ControlMessage& msg, std::span<std::uint8_t> 
           w.bytes(m.punch_key);
           writeName(w, m.peer_name);
           writeCandidates(w, m.candidates);
+          w.u8(static_cast<std::uint8_t>(m.peer_nat_type));
         } else if constexpr (std::is_same_v<T, LookupFailedMsg>) {
           valid = nameOk(m.name, true);
           header(ControlType::kLookupFailed);
           w.u32(m.request_id);
           w.u8(static_cast<std::uint8_t>(m.reason));
           writeName(w, m.name);
+        } else if constexpr (std::is_same_v<T, RelayRequestMsg>) {
+          valid = nameOk(m.peer_name, false);
+          header(ControlType::kRelayRequest);
+          w.u32(m.request_id);
+          writeName(w, m.peer_name);
+        } else if constexpr (std::is_same_v<T, RelayBoundMsg>) {
+          valid = nameOk(m.peer_name, false) && m.channel != 0;
+          header(ControlType::kRelayBound);
+          w.u32(m.request_id);
+          w.u16(m.channel);
+          writeName(w, m.peer_name);
+        } else if constexpr (std::is_same_v<T, RelayFailedMsg>) {
+          valid = nameOk(m.peer_name, false);
+          header(ControlType::kRelayFailed);
+          w.u32(m.request_id);
+          w.u8(static_cast<std::uint8_t>(m.reason));
+          writeName(w, m.peer_name);
         }
       },
       msg);

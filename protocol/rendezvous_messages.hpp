@@ -11,13 +11,22 @@
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //
 // Bodies (candidates and endpoints encoded as in candidate.hpp; names as length (8) + bytes):
-//   REGISTER       peer -> rv   count (8) | local candidates
+//   REGISTER       peer -> rv   count (8) | local candidates | [NAT type (8)]
 //   REGISTERED     rv -> peer   reflexive endpoint | refresh seconds (16)
 //   LOOKUP         peer -> rv   request id (32) | kind (8: 1 name, 2 overlay address) |
 //                               name, or address as family (8) + bytes
 //   INTRODUCE      rv -> peer   request id (32; 0 on the side that did not ask) | intro id (64) |
-//                               punch key (32 bytes) | peer name | count (8) | candidates
+//                               punch key (32 bytes) | peer name | count (8) | candidates |
+//                               [NAT type of the introduced peer (8)]
 //   LOOKUP_FAILED  rv -> peer   request id (32) | reason (8) | name (may be empty)
+//   RELAY_REQUEST  peer -> rv   request id (32) | peer name
+//   RELAY_BOUND    rv -> peer   request id (32; 0 on the side that did not ask) | channel (16,
+//                               nonzero) | peer name
+//   RELAY_FAILED   rv -> peer   request id (32) | reason (8) | peer name
+//
+// [NAT type] is optional on the wire (nat_type.hpp): a message without it parses as kUnknown, so
+// peers from before it are understood; serializing always writes it. Unknown NAT values read as
+// kUnknown. RELAY_BOUND goes to both peers of a channel (relay_packet.hpp).
 //
 // The rendezvous sends INTRODUCE to both peers at the same instant, each with the other's
 // candidates and the same intro id and punch key, which authenticate the punch probes
@@ -32,6 +41,7 @@
 
 #include "base/result.hpp"
 #include "protocol/candidate.hpp"
+#include "protocol/nat_type.hpp"
 #include "protocol/parse_error.hpp"
 
 namespace vpn::protocol {
@@ -44,6 +54,9 @@ enum class ControlType : std::uint8_t {
   kLookup = 3,
   kIntroduce = 4,
   kLookupFailed = 5,
+  kRelayRequest = 6,
+  kRelayBound = 7,
+  kRelayFailed = 8,
 };
 
 enum class LookupFailure : std::uint8_t {
@@ -54,8 +67,19 @@ enum class LookupFailure : std::uint8_t {
 
 std::string_view toString(LookupFailure f);
 
+enum class RelayFailure : std::uint8_t {
+  kDisabled = 1,       // this rendezvous does not relay
+  kNotRegistered = 2,  // the named peer has no session with this rendezvous
+  kChannelLimit = 3,   // one of the two peers has all the channels it may have
+  kNotAllowed = 4,     // e.g. asking for a channel to ourselves
+};
+
+// In words, for logs and `explain` ("relaying is disabled on this rendezvous", ...).
+std::string_view toString(RelayFailure f);
+
 struct RegisterMsg {
-  std::vector<Candidate> candidates;  // local candidates only
+  std::vector<Candidate> candidates;  // local (and tcp) candidates only
+  NatType nat_type = NatType::kUnknown;
 };
 struct RegisteredMsg {
   Endpoint reflexive;
@@ -72,6 +96,7 @@ struct IntroduceMsg {
   std::array<std::uint8_t, 32> punch_key{};
   std::string peer_name;
   std::vector<Candidate> candidates;
+  NatType peer_nat_type = NatType::kUnknown;
 };
 struct LookupFailedMsg {
   std::uint32_t request_id = 0;
@@ -79,12 +104,28 @@ struct LookupFailedMsg {
   std::string name;
 };
 
+struct RelayRequestMsg {
+  std::uint32_t request_id = 0;
+  std::string peer_name;
+};
+struct RelayBoundMsg {
+  std::uint32_t request_id = 0;  // 0 on the side that did not ask
+  std::uint16_t channel = 0;     // nonzero
+  std::string peer_name;
+};
+struct RelayFailedMsg {
+  std::uint32_t request_id = 0;
+  RelayFailure reason = RelayFailure::kDisabled;
+  std::string peer_name;
+};
+
 using ControlMessage =
-    std::variant<RegisterMsg, RegisteredMsg, LookupMsg, IntroduceMsg, LookupFailedMsg>;
+    std::variant<RegisterMsg, RegisteredMsg, LookupMsg, IntroduceMsg, LookupFailedMsg,
+                 RelayRequestMsg, RelayBoundMsg, RelayFailedMsg>;
 
 Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> plaintext);
 // Returns the bytes written, or 0 if out is too small or a field is out of range (too many
-// candidates, a name over kMaxNameLength).
+// candidates, a name over kMaxNameLength or empty where a name is required, channel 0).
 std::size_t serializeControl(const ControlMessage& msg, std::span<std::uint8_t> out);
 
 }  // namespace vpn::protocol

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <vector>
 
 #include "protocol/data_packet.hpp"
+#include "protocol/handshake_packet.hpp"
 #include "protocol/punch_packet.hpp"
+#include "protocol/relay_packet.hpp"
 
 namespace vpn::protocol {
 namespace {
@@ -65,13 +68,155 @@ TEST(RendezvousMessages, EveryTruncationAndTrailingByteIsRejected) {
   intro.intro_id = 1;
   intro.peer_name = "bob";
   intro.candidates = {cand(CandidateKind::kReflexive, "198.51.100.2:61000")};
+  intro.peer_nat_type = NatType::kSymmetric;
   std::array<std::uint8_t, 1200> buf{};
   auto n = serializeControl(intro, buf);
   ASSERT_GT(n, 0u);
-  for (std::size_t len = 0; len < n; ++len) {
+  // Cutting off only the optional NAT byte leaves an older-format message (checked below).
+  for (std::size_t len = 0; len + 1 < n; ++len) {
     EXPECT_FALSE(parseControl(std::span(buf).first(len)).ok()) << len;
   }
   EXPECT_FALSE(parseControl(std::span(buf).first(n + 1)).ok());
+}
+
+TEST(RendezvousMessages, RelayMessagesEveryTruncationAndTrailingByteIsRejected) {
+  std::vector<ControlMessage> msgs = {RelayRequestMsg{3, "bob"},
+                                      RelayBoundMsg{4, 0x1234, "bob"},
+                                      RelayFailedMsg{5, RelayFailure::kChannelLimit, "bob"}};
+  for (const auto& m : msgs) {
+    std::array<std::uint8_t, 1200> buf{};
+    auto n = serializeControl(m, buf);
+    ASSERT_GT(n, 0u);
+    for (std::size_t len = 0; len < n; ++len) {
+      EXPECT_FALSE(parseControl(std::span(buf).first(len)).ok()) << m.index() << " " << len;
+    }
+    EXPECT_FALSE(parseControl(std::span(buf).first(n + 1)).ok()) << m.index();
+  }
+}
+
+TEST(RendezvousMessages, RelayRoundTrips) {
+  auto req = roundTrip<RelayRequestMsg>(RelayRequestMsg{0xDEADBEEF, "bob"});
+  EXPECT_EQ(req.request_id, 0xDEADBEEFu);
+  EXPECT_EQ(req.peer_name, "bob");
+
+  auto bound = roundTrip<RelayBoundMsg>(RelayBoundMsg{0, 0xFFFF, "alice"});
+  EXPECT_EQ(bound.request_id, 0u);
+  EXPECT_EQ(bound.channel, 0xFFFF);
+  EXPECT_EQ(bound.peer_name, "alice");
+
+  for (auto reason : {RelayFailure::kDisabled, RelayFailure::kNotRegistered,
+                      RelayFailure::kChannelLimit, RelayFailure::kNotAllowed}) {
+    auto f = roundTrip<RelayFailedMsg>(RelayFailedMsg{77, reason, "carol"});
+    EXPECT_EQ(f.request_id, 77u);
+    EXPECT_EQ(f.reason, reason);
+    EXPECT_EQ(f.peer_name, "carol");
+    EXPECT_FALSE(toString(reason).empty());
+  }
+  EXPECT_EQ(toString(RelayFailure::kDisabled), "relaying is disabled on this rendezvous");
+}
+
+TEST(RendezvousMessages, RelayBadValuesAreRejected) {
+  std::array<std::uint8_t, 64> buf{};
+  // Serializing refuses channel 0 and empty names.
+  EXPECT_EQ(serializeControl(RelayBoundMsg{1, 0, "bob"}, buf), 0u);
+  EXPECT_EQ(serializeControl(RelayRequestMsg{1, ""}, buf), 0u);
+  EXPECT_EQ(serializeControl(RelayFailedMsg{1, RelayFailure::kDisabled, ""}, buf), 0u);
+  EXPECT_EQ(serializeControl(RelayRequestMsg{1, std::string(kMaxNameLength + 1, 'x')}, buf), 0u);
+
+  // Hand-made bodies: channel 0, reasons 0 and 5, an empty name.
+  std::array<std::uint8_t, 12> bound0{7, 1, 0, 0, 0, 1, 0x00, 0x00, 3, 'b', 'o', 'b'};
+  EXPECT_EQ(parseControl(bound0).error(), ParseError::kBadField);
+  bound0[7] = 1;
+  EXPECT_TRUE(parseControl(bound0).ok());
+  std::array<std::uint8_t, 11> failed{8, 1, 0, 0, 0, 1, 0, 3, 'b', 'o', 'b'};
+  EXPECT_FALSE(parseControl(failed).ok());
+  failed[6] = 5;
+  EXPECT_FALSE(parseControl(failed).ok());
+  failed[6] = 4;
+  ASSERT_TRUE(parseControl(failed).ok());
+  EXPECT_EQ(std::get<RelayFailedMsg>(parseControl(failed).value()).reason,
+            RelayFailure::kNotAllowed);
+  std::array<std::uint8_t, 7> empty_name{6, 1, 0, 0, 0, 1, 0};
+  EXPECT_EQ(parseControl(empty_name).error(), ParseError::kBadField);
+}
+
+TEST(RendezvousMessages, NatTypeIsAnOptionalTrailingByte) {
+  RegisterMsg reg{{cand(CandidateKind::kLocal, "192.168.1.5:51820")}, NatType::kPortRestrictedCone};
+  EXPECT_EQ(roundTrip<RegisterMsg>(reg).nat_type, NatType::kPortRestrictedCone);
+
+  std::array<std::uint8_t, 1200> buf{};
+  auto n = serializeControl(reg, buf);
+  ASSERT_GT(n, 0u);
+  EXPECT_EQ(buf[n - 1], static_cast<std::uint8_t>(NatType::kPortRestrictedCone));
+  // The older format, without the byte, still parses, as unknown.
+  auto old = parseControl(std::span(buf).first(n - 1));
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(std::get<RegisterMsg>(old.value()).nat_type, NatType::kUnknown);
+  EXPECT_EQ(std::get<RegisterMsg>(old.value()).candidates, reg.candidates);
+  // A value from a newer build reads as unknown; a second trailing byte is an error.
+  buf[n - 1] = 200;
+  auto future = parseControl(std::span(buf).first(n));
+  ASSERT_TRUE(future.ok());
+  EXPECT_EQ(std::get<RegisterMsg>(future.value()).nat_type, NatType::kUnknown);
+  EXPECT_FALSE(parseControl(std::span(buf).first(n + 1)).ok());
+
+  // An old REGISTER with no candidates and no NAT byte: type, version, count 0.
+  std::array<std::uint8_t, 3> old_empty{1, 1, 0};
+  auto e = parseControl(old_empty);
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(std::get<RegisterMsg>(e.value()).candidates.empty());
+  EXPECT_EQ(std::get<RegisterMsg>(e.value()).nat_type, NatType::kUnknown);
+
+  IntroduceMsg intro;
+  intro.intro_id = 9;
+  intro.peer_name = "bob";
+  intro.candidates = {cand(CandidateKind::kTcp, "198.51.100.2:443")};
+  intro.peer_nat_type = NatType::kSymmetric;
+  auto i2 = roundTrip<IntroduceMsg>(intro);
+  EXPECT_EQ(i2.peer_nat_type, NatType::kSymmetric);
+  EXPECT_EQ(i2.candidates, intro.candidates);
+  n = serializeControl(intro, buf);
+  ASSERT_GT(n, 0u);
+  auto old_intro = parseControl(std::span(buf).first(n - 1));
+  ASSERT_TRUE(old_intro.ok());
+  EXPECT_EQ(std::get<IntroduceMsg>(old_intro.value()).peer_nat_type, NatType::kUnknown);
+  EXPECT_EQ(std::get<IntroduceMsg>(old_intro.value()).peer_name, "bob");
+}
+
+TEST(NatType, WordsAndWireValues) {
+  const char* words[] = {"unknown",
+                         "open",
+                         "open-with-firewall",
+                         "full-cone",
+                         "restricted-cone",
+                         "full-or-restricted-cone",
+                         "port-restricted-cone",
+                         "symmetric",
+                         "udp-blocked"};
+  for (std::uint8_t i = 0; i <= 8; ++i) {
+    EXPECT_EQ(static_cast<std::uint8_t>(natTypeFromWire(i)), i);
+    EXPECT_EQ(toString(natTypeFromWire(i)), words[i]);
+  }
+  EXPECT_EQ(natTypeFromWire(9), NatType::kUnknown);
+  EXPECT_EQ(natTypeFromWire(255), NatType::kUnknown);
+}
+
+TEST(Candidate, TcpKindRoundTripsAndUnknownKindsFail) {
+  EXPECT_EQ(toString(CandidateKind::kTcp), "tcp");
+  std::array<std::uint8_t, 32> buf{};
+  ByteWriter w(buf);
+  writeCandidate(w, cand(CandidateKind::kTcp, "[2001:db8::1]:443"));
+  ASSERT_TRUE(w.ok());
+  ByteReader r{std::span<const std::uint8_t>(buf).first(w.size())};
+  auto c = readCandidate(r);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, CandidateKind::kTcp);
+  EXPECT_EQ(c->endpoint, *Endpoint::parse("[2001:db8::1]:443"));
+  for (int bad : {0, 4, 255}) {
+    buf[0] = static_cast<std::uint8_t>(bad);
+    ByteReader r2{std::span<const std::uint8_t>(buf).first(w.size())};
+    EXPECT_FALSE(readCandidate(r2)) << bad;
+  }
 }
 
 TEST(RendezvousMessages, RejectsBadVersionTypeAndCounts) {
@@ -104,6 +249,29 @@ TEST(PunchPacket, RoundTripAndStrictSize) {
   EXPECT_EQ(q->sequence, 3u);
   EXPECT_EQ(q->tag, p.tag);
   EXPECT_FALSE(parseProbe(std::span(buf).first(kProbeSize - 1)));
+}
+
+TEST(RelayPacket, HeaderRoundTripAndRejects) {
+  std::array<std::uint8_t, 8> buf{};
+  writeRelayHeader(0xABCD, buf);
+  EXPECT_EQ(buf[0], kTypeRelay);
+  EXPECT_EQ(buf[1], 0xAB);
+  EXPECT_EQ(buf[2], 0xCD);
+  EXPECT_EQ(classify(buf), PacketFamily::kRelay);
+  EXPECT_EQ(parseRelayChannel(buf), 0xABCD);
+  EXPECT_EQ(relayInner(buf).size(), buf.size() - kRelayHeaderSize);
+  // A bare header (no inner datagram) still names its channel.
+  EXPECT_EQ(parseRelayChannel(std::span(buf).first(kRelayHeaderSize)), 0xABCD);
+  EXPECT_FALSE(parseRelayChannel(std::span(buf).first(kRelayHeaderSize - 1)));
+  EXPECT_FALSE(parseRelayChannel(std::span<const std::uint8_t>{}));
+  buf[0] = 0x79;
+  EXPECT_FALSE(parseRelayChannel(buf));
+  writeRelayHeader(0, buf);
+  EXPECT_FALSE(parseRelayChannel(buf));
+  // Too short an output span is left untouched.
+  std::array<std::uint8_t, 2> small{9, 9};
+  writeRelayHeader(1, small);
+  EXPECT_EQ(small[0], 9);
 }
 
 TEST(SealedHeader, AcceptsControlPacketsThatDataParsingRejects) {
