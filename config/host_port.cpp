@@ -30,13 +30,21 @@ bool isHostName(std::string_view h) {
   return label != 0 && prev != '-';
 }
 
-}  // namespace
-
-std::string RendezvousEntry::toString() const {
+std::string joinHostPort(const std::string& host, std::uint16_t port) {
   if (host.find(':') != std::string::npos) {
     return "[" + host + "]:" + std::to_string(port);
   }
   return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+std::string RendezvousEntry::toString() const {
+  return joinHostPort(host, port);
+}
+
+std::string RendezvousEntry::tcpToString() const {
+  return tcp_host ? joinHostPort(*tcp_host, tcp_port) : std::string();
 }
 
 std::optional<RendezvousEntry> parseHostPort(std::string_view text) {
@@ -48,7 +56,10 @@ std::optional<RendezvousEntry> parseHostPort(std::string_view text) {
   if (parts->bracketed ? (!addr || !addr->isV6()) : (!addr && !isHostName(parts->host))) {
     return std::nullopt;
   }
-  return RendezvousEntry{std::string(parts->host), parts->port};
+  RendezvousEntry out;
+  out.host = std::string(parts->host);
+  out.port = parts->port;
+  return out;
 }
 
 }  // namespace vpn::config

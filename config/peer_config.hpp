@@ -20,12 +20,25 @@ struct PeerEntry {
   std::optional<protocol::Endpoint> endpoint;  // absent: we wait for the peer to reach us
 };
 
-// A rendezvous server as written in the peer file: a host name or IP address and a UDP port.
-// Names are resolved by the daemon at start and again when the server stops answering.
+// A rendezvous server as written in the peer file: a host name or IP address and a UDP port, and
+// optionally its TCP listener (docs/paths.md, rule 8). Names are resolved by the daemon at start
+// and again when the server stops answering.
 struct RendezvousEntry {
   std::string host;  // "rv1.example.net", "198.51.100.1" or "2001:db8::1" (no brackets)
   std::uint16_t port = 0;
-  std::string toString() const;  // "rv1.example.net:3478", "[2001:db8::1]:3478"
+  std::optional<std::string> tcp_host;  // same syntax as host; absent: no TCP fallback
+  std::uint16_t tcp_port = 0;           // set when tcp_host is
+  bool tls = true;                      // wrap the TCP stream in TLS; only meaningful with tcp
+  std::string toString() const;     // the UDP address: "rv1.example.net:3478", "[2001:db8::1]:3478"
+  std::string tcpToString() const;  // the TCP address in the same form; "" without tcp_host
+};
+
+// How paths are chosen (docs/paths.md, [paths] in docs/peer-file.md).
+struct PathSettings {
+  bool relay = true;                              // fall back to relays through a rendezvous
+  std::chrono::milliseconds relay_after{2000};    // no session this long: ask for a relay
+  std::chrono::milliseconds demote_after{4000};   // direct path silent this long: demote it
+  std::chrono::milliseconds udp_timeout{3000};    // rendezvous UDP silent this long: use TCP
 };
 
 struct TunnelSettings {
@@ -41,6 +54,10 @@ struct PeerConfig {
   std::string name;
   std::vector<protocol::IpPrefix> addresses;  // one or two: at most one IPv4 and one IPv6
   protocol::Endpoint listen;
+  bool tcp_listen = false;  // also accept TCP from peers on the listen address and port
+  // Where peers can reach our TCP listener (e.g. a forwarded port); at most 4, only with
+  // tcp_listen. Specific addresses with non-zero ports.
+  std::vector<protocol::Endpoint> tcp_advertise;
   // Resolved against the folder of the peer file when relative in the file.
   std::filesystem::path ca, cert, key, control_socket;
   std::string log_level = "info";  // "debug", "info", "warn" or "error"
@@ -49,6 +66,7 @@ struct PeerConfig {
   TunnelSettings tunnel;
   std::vector<PeerEntry> peers;
   std::vector<RendezvousEntry> rendezvous;
+  PathSettings paths;
 };
 
 // 1 to 64 characters of [a-z0-9._-], starting with a letter or a digit.

@@ -29,10 +29,17 @@ struct Raw {
   Pos pos;
 };
 
+// One string of a key that takes a string or an array of strings.
 struct RawAddress {
   std::string text;
   Pos pos;
   std::string key_path;  // "peer.address" or "peer.address[1]"
+};
+
+// A number of seconds written as an integer or a float ("relay_after = 0.5").
+struct RawSeconds {
+  double value = 0;
+  bool is_integer = false;  // to print it back as written: "0" rather than "0.000000"
 };
 
 struct RawPeerEntry {
@@ -46,29 +53,38 @@ struct RawRendezvousEntry {
   std::string key_path;  // "rendezvous[0]"
   Pos pos;
   Raw<std::string> address;
+  Raw<std::string> tcp;
+  Raw<bool> tls;
 };
 
 struct RawPeerFile {
   Raw<std::string> name, listen, ca, cert, key, log_level, control_socket;
   Raw<std::vector<RawAddress>> address;
+  Raw<bool> tcp_listen;
+  Raw<std::vector<RawAddress>> tcp_advertise;
   Raw<std::string> tun_name;
   Raw<std::int64_t> mtu;
   Raw<std::string> cipher;
   Raw<std::int64_t> keepalive, rekey, dead_peer, cert_expiry_warning_days;
   std::vector<RawPeerEntry> peers;
   std::vector<RawRendezvousEntry> rendezvous;
+  Raw<bool> relay;
+  Raw<RawSeconds> relay_after, demote_after, udp_timeout;
 };
 
 // Key names per table, in the order the documentation lists them.
-inline constexpr std::string_view kRootTables[] = {"peer", "tun", "tunnel", "peers",
-                                                   "rendezvous"};
-inline constexpr std::string_view kPeerKeys[] = {"name", "address", "listen",    "ca",
-                                                 "cert", "key",     "log_level", "control_socket"};
+inline constexpr std::string_view kRootTables[] = {"peer",  "tun",        "tunnel",
+                                                   "peers", "rendezvous", "paths"};
+inline constexpr std::string_view kPeerKeys[] = {
+    "name", "address",   "listen",         "tcp_listen", "tcp_advertise", "ca",
+    "cert", "key",       "log_level",      "control_socket"};
 inline constexpr std::string_view kTunKeys[] = {"name", "mtu"};
 inline constexpr std::string_view kTunnelKeys[] = {"cipher", "keepalive", "rekey", "dead_peer",
                                                    "cert_expiry_warning_days"};
 inline constexpr std::string_view kPeersKeys[] = {"name", "endpoint"};
-inline constexpr std::string_view kRendezvousKeys[] = {"address"};
+inline constexpr std::string_view kRendezvousKeys[] = {"address", "tcp", "tls"};
+inline constexpr std::string_view kPathsKeys[] = {"relay", "relay_after", "demote_after",
+                                                  "udp_timeout"};
 
 RawPeerFile readPeerFile(std::string_view toml_text, const std::string& file,
                          std::vector<ConfigError>& errors);

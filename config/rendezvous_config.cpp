@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <span>
@@ -16,12 +17,16 @@
 namespace vpn::config {
 namespace {
 
-constexpr std::string_view kRootTables[] = {"rendezvous"};
+constexpr std::string_view kRootTables[] = {"rendezvous", "relay"};
 constexpr std::string_view kKeys[] = {
-    "listen",         "alt_port",       "alt_address",     "ca",
-    "cert",           "key",            "refresh",         "log_level",
-    "control_socket", "handshake_rate", "handshake_burst", "lookup_rate",
-    "lookup_burst",   "max_pending_handshakes"};
+    "listen",         "tcp_listen",     "tcp_tls",         "alt_port",
+    "alt_address",    "ca",             "cert",            "key",
+    "refresh",        "log_level",      "control_socket",  "handshake_rate",
+    "handshake_burst", "lookup_rate",   "lookup_burst",    "max_pending_handshakes"};
+constexpr std::string_view kRelayKeys[] = {"enabled", "rate", "burst", "max_channels",
+                                           "max_bytes"};
+constexpr std::size_t kMaxListen = 32;
+constexpr std::int64_t kMaxInt = INT64_MAX;
 constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::size_t kMaxFileSize = 1 << 20;
 
@@ -58,6 +63,10 @@ std::string describe(const toml::node& n) {
   return "a date or time";
 }
 
+bool contains(std::span<const std::string_view> list, std::string_view key) {
+  return std::find(list.begin(), list.end(), key) != list.end();
+}
+
 class Reader {
  public:
   Reader(std::string file, std::filesystem::path base, std::vector<ConfigError>& errors)
@@ -73,14 +82,16 @@ class Reader {
       return cfg;
     }
     for (auto&& [k, v] : root) {
-      if (k.str() == "rendezvous") {
+      if (contains(kRootTables, k.str())) {
         continue;
       }
       std::string msg = v.is_table() ? "unknown table" : "unknown key";
-      bool is_key = std::find(std::begin(kKeys), std::end(kKeys), k.str()) != std::end(kKeys);
-      msg += (!v.is_table() && is_key) ? " ('" + std::string(k.str()) +
-                                             "' belongs in the [rendezvous] section)"
-                                       : didYouMean(k.str(), kRootTables);
+      const char* section = contains(kKeys, k.str())        ? "rendezvous"
+                            : contains(kRelayKeys, k.str()) ? "relay"
+                                                            : nullptr;
+      msg += (!v.is_table() && section != nullptr)
+                 ? " ('" + std::string(k.str()) + "' belongs in the [" + section + "] section)"
+                 : didYouMean(k.str(), kRootTables);
       error(posOf(k.source()), std::string(k.str()), msg);
     }
     const toml::node* node = root.get("rendezvous");
@@ -102,7 +113,11 @@ class Reader {
                   didYouMean(k.str(), kKeys));
       }
     }
-    readListen(*t, cfg);
+    cfg.listen = endpoints(*t, "listen", true);
+    cfg.tcp_listen = endpoints(*t, "tcp_listen", false);
+    if (auto b = boolean(*t, "tcp_tls")) {
+      cfg.tcp_tls = *b;
+    }
     readAlternates(*t, cfg);
     cfg.ca = path(*t, "ca", true).value_or("");
     cfg.cert = path(*t, "cert", true).value_or("");
@@ -134,6 +149,7 @@ class Reader {
     if (auto v = integer(*t, "max_pending_handshakes", 1, 1000000)) {
       cfg.max_pending_handshakes = static_cast<std::size_t>(*v);
     }
+    readRelay(root, cfg.relay);
     return cfg;
   }
 
@@ -146,7 +162,7 @@ class Reader {
     const toml::node* n = t.get(key);
     if (n == nullptr) {
       if (required) {
-        error(table_pos_, "rendezvous." + std::string(key), "missing required key");
+        error(table_pos_, keyPath(key), "missing required key");
       }
       pos_ = table_pos_;
       return nullptr;
@@ -163,7 +179,7 @@ class Reader {
     if (const auto* s = n->as_string()) {
       return s->get();
     }
-    error(pos_, "rendezvous." + std::string(key), "expected a string, got " + describe(*n));
+    error(pos_, keyPath(key), "expected a string, got " + describe(*n));
     return std::nullopt;
   }
 
@@ -174,7 +190,7 @@ class Reader {
       return std::nullopt;
     }
     if (s->empty()) {
-      error(pos_, "rendezvous." + std::string(key), "must not be empty");
+      error(pos_, keyPath(key), "must not be empty");
       return std::nullopt;
     }
     std::filesystem::path p(*s);
@@ -189,38 +205,97 @@ class Reader {
     }
     const auto* i = n->as_integer();
     if (i == nullptr) {
-      error(pos_, "rendezvous." + std::string(key), "expected an integer, got " + describe(*n));
+      error(pos_, keyPath(key), "expected an integer, got " + describe(*n));
       return std::nullopt;
     }
     if (i->get() < min || i->get() > max) {
-      error(pos_, "rendezvous." + std::string(key),
-            "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
-                std::to_string(i->get()));
+      std::string range = max == kMaxInt ? "must be at least " + std::to_string(min)
+                                         : "must be between " + std::to_string(min) + " and " +
+                                               std::to_string(max);
+      error(pos_, keyPath(key), range + ", got " + std::to_string(i->get()));
       return std::nullopt;
     }
     return i->get();
   }
 
-  void readListen(const toml::table& t, RendezvousConfig& cfg) {
-    const toml::node* n = get(t, "listen", true);
+  std::optional<bool> boolean(const toml::table& t, std::string_view key) {
+    const toml::node* n = get(t, key, false);
     if (n == nullptr) {
+      return std::nullopt;
+    }
+    if (const auto* b = n->as_boolean()) {
+      return b->get();
+    }
+    error(pos_, keyPath(key), "expected a boolean (true or false), got " + describe(*n));
+    return std::nullopt;
+  }
+
+  std::string keyPath(std::string_view key) const {
+    return std::string(section_) + "." + std::string(key);
+  }
+
+  void readRelay(const toml::table& root, RendezvousConfig::RelaySettings& relay) {
+    const toml::node* node = root.get("relay");
+    if (node == nullptr) {
       return;
     }
+    const toml::table* t = node->as_table();
+    if (t == nullptr) {
+      error(posOf(node->source()), "relay", "expected a table ([relay]), got " + describe(*node));
+      return;
+    }
+    section_ = "relay";
+    table_pos_ = posOf(t->source());
+    for (auto&& [k, v] : *t) {
+      if (!contains(kRelayKeys, k.str())) {
+        error(posOf(k.source()), "relay." + std::string(k.str()),
+              std::string(v.is_table() ? "unknown table" : "unknown key") +
+                  didYouMean(k.str(), kRelayKeys));
+      }
+    }
+    if (auto b = boolean(*t, "enabled")) {
+      relay.enabled = *b;
+    }
+    if (auto v = integer(*t, "max_channels", 1, 65535)) {
+      relay.max_channels = static_cast<std::size_t>(*v);
+    }
+    if (auto v = integer(*t, "rate", 1000, kMaxInt)) {
+      relay.rate = static_cast<double>(*v);
+    }
+    if (auto v = integer(*t, "burst", 65536, kMaxInt)) {
+      relay.burst = static_cast<double>(*v);
+    }
+    if (auto v = integer(*t, "max_bytes", 0, kMaxInt)) {
+      relay.max_bytes = static_cast<std::uint64_t>(*v);
+    }
+  }
+
+  // "listen" or "tcp_listen": an address:port string or a list of them.
+  std::vector<protocol::Endpoint> endpoints(const toml::table& t, std::string_view name,
+                                            bool required) {
+    std::vector<protocol::Endpoint> out;
+    const toml::node* n = get(t, name, required);
+    if (n == nullptr) {
+      return out;
+    }
+    std::string key_path = keyPath(name);
     std::vector<std::pair<const toml::node*, std::string>> items;
     if (n->is_string()) {
-      items.emplace_back(n, "rendezvous.listen");
+      items.emplace_back(n, key_path);
     } else if (const toml::array* arr = n->as_array()) {
       for (std::size_t i = 0; i < arr->size(); ++i) {
-        items.emplace_back(arr->get(i), "rendezvous.listen[" + std::to_string(i) + "]");
+        items.emplace_back(arr->get(i), key_path + "[" + std::to_string(i) + "]");
       }
       if (arr->empty()) {
-        error(pos_, "rendezvous.listen", "needs at least one address:port");
+        error(pos_, key_path, "needs at least one address:port");
       }
     } else {
-      error(pos_, "rendezvous.listen",
-            "expected a string or an array of strings, got " + describe(*n));
-      return;
+      error(pos_, key_path, "expected a string or an array of strings, got " + describe(*n));
+      return out;
     }
+    const bool tcp = name == "tcp_listen";
+    const char* example = tcp ? "\"0.0.0.0:443\" or \"[::]:443\""
+                              : "\"0.0.0.0:3478\" or \"[::]:3478\"";
     for (const auto& [node, key] : items) {
       Pos p = posOf(node->source());
       const auto* s = node->as_string();
@@ -231,20 +306,25 @@ class Reader {
       auto ep = protocol::Endpoint::parse(s->get());
       if (!ep) {
         error(p, key,
-              "expected address:port such as \"0.0.0.0:3478\" or \"[::]:3478\", got '" +
-                  s->get() + "'");
+              std::string("expected address:port such as ") + example + ", got '" + s->get() +
+                  "'");
         continue;
       }
-      if (std::find(cfg.listen.begin(), cfg.listen.end(), *ep) != cfg.listen.end()) {
+      if (tcp && ep->port() == 0) {
+        error(p, key, "port 0 is not allowed; peers need a fixed port to reach the TCP listener");
+        continue;
+      }
+      if (std::find(out.begin(), out.end(), *ep) != out.end()) {
         error(p, key, "listed twice: " + ep->toString());
         continue;
       }
-      if (cfg.listen.size() >= 32) {
+      if (out.size() >= kMaxListen) {
         error(p, key, "at most 32 listen sockets");
         continue;
       }
-      cfg.listen.push_back(*ep);
+      out.push_back(*ep);
     }
+    return out;
   }
 
   void readAlternates(const toml::table& t, RendezvousConfig& cfg) {
@@ -293,6 +373,7 @@ class Reader {
   std::string file_;
   std::filesystem::path base_;
   std::vector<ConfigError>& errors_;
+  std::string_view section_ = "rendezvous";  // the table being read, for key paths
   Pos table_pos_{1, 1};
   Pos pos_{};
 };

@@ -3,6 +3,8 @@
 //
 //   [rendezvous]
 //   listen = ["0.0.0.0:3478", "[::]:3478"]   # UDP sockets peers use (a string or a list)
+//   tcp_listen = "0.0.0.0:443"                # optional: TCP listeners (a string or a list)
+//   tcp_tls = true                            # wrap TCP in TLS 1.3 (default true)
 //   alt_port = 3479                           # optional: RFC 5780 "change port"
 //   alt_address = "203.0.113.2"               # optional: RFC 5780 "change IP"
 //   ca = "ca.crt"
@@ -13,6 +15,13 @@
 //   control_socket = "/run/vpnpeer/rendezvous.sock"   # optional
 //   # optional limits: handshake_rate, handshake_burst (per source address),
 //   # lookup_rate, lookup_burst (per registered peer), max_pending_handshakes
+//
+//   [relay]                                   # optional; relaying between peers (docs/paths.md)
+//   enabled = true
+//   max_channels = 256                        # per peer, 1..65535
+//   rate = 12500000                           # bytes/s per peer, >= 1000
+//   burst = 1000000                           # bytes, >= 65536
+//   max_bytes = 0                             # per peer session, 0 = unlimited
 //
 // Errors are returned all at once, sorted by position, each "file:line:col: key: message" with a
 // did-you-mean for unknown keys (config_error.hpp). Relative paths are resolved against the
@@ -35,6 +44,8 @@ namespace vpn::config {
 struct RendezvousConfig {
   std::filesystem::path source;
   std::vector<protocol::Endpoint> listen;
+  std::vector<protocol::Endpoint> tcp_listen;  // empty: no TCP listener
+  bool tcp_tls = true;
   std::optional<std::uint16_t> alt_port;
   std::optional<protocol::IpAddress> alt_address;
   // The listen entry the alternates pair with: the first with a specific address in
@@ -49,6 +60,13 @@ struct RendezvousConfig {
   double lookup_rate = 20;
   double lookup_burst = 40;
   std::size_t max_pending_handshakes = 1024;
+  struct RelaySettings {
+    bool enabled = true;
+    std::size_t max_channels = 256;  // per peer
+    double rate = 12.5e6;            // bytes per second per peer
+    double burst = 1e6;              // bytes
+    std::uint64_t max_bytes = 0;     // per peer session; 0 = unlimited
+  } relay;
 };
 
 using RendezvousConfigResult = Result<RendezvousConfig, std::vector<ConfigError>>;

@@ -135,6 +135,14 @@ class Reader {
     }
     readPeers(root, out);
     readRendezvous(root, out);
+    if (const toml::table* paths = table(root, "paths", root_pos, false)) {
+      Pos p = posOf(paths->source());
+      checkKeys(*paths, "paths", kPathsKeys);
+      out.relay = boolean(*paths, p, "paths", "relay");
+      out.relay_after = seconds(*paths, p, "paths", "relay_after");
+      out.demote_after = seconds(*paths, p, "paths", "demote_after");
+      out.udp_timeout = seconds(*paths, p, "paths", "udp_timeout");
+    }
     return out;
   }
 
@@ -157,7 +165,7 @@ class Reader {
       // belongs helps more than a near-miss table name ("mtu" is one edit from "tun").
       std::string message = unknownWhat(v);
       const std::pair<std::span<const std::string_view>, const char*> sections[] = {
-          {kPeerKeys, "peer"}, {kTunKeys, "tun"}, {kTunnelKeys, "tunnel"}};
+          {kPeerKeys, "peer"}, {kTunKeys, "tun"}, {kTunnelKeys, "tunnel"}, {kPathsKeys, "paths"}};
       for (const auto& [keys, section] : sections) {
         if (!v.is_table() && contains(keys, k.str())) {
           message += std::string(" ('") + std::string(k.str()) + "' belongs in the [" + section +
@@ -205,8 +213,10 @@ class Reader {
     Pos p = posOf(peer.source());
     checkKeys(peer, "peer", kPeerKeys);
     out.name = string(peer, p, "peer", "name", true);
-    out.address = addresses(peer, p);
+    out.address = stringList(peer, p, "peer", "address", true);
     out.listen = string(peer, p, "peer", "listen", true);
+    out.tcp_listen = boolean(peer, p, "peer", "tcp_listen");
+    out.tcp_advertise = stringList(peer, p, "peer", "tcp_advertise", false);
     out.ca = string(peer, p, "peer", "ca", true);
     out.cert = string(peer, p, "peer", "cert", true);
     out.key = string(peer, p, "peer", "key", true);
@@ -267,6 +277,8 @@ class Reader {
       entry.pos = posOf(t->source());
       checkKeys(*t, path, kRendezvousKeys);
       entry.address = string(*t, entry.pos, path, "address", true);
+      entry.tcp = string(*t, entry.pos, path, "tcp", false);
+      entry.tls = boolean(*t, entry.pos, path, "tls");
       out.rendezvous.push_back(std::move(entry));
     }
   }
@@ -306,29 +318,71 @@ class Reader {
     return out;
   }
 
-  Raw<std::vector<RawAddress>> addresses(const toml::table& peer, Pos table_pos) {
-    Raw<std::vector<RawAddress>> out{std::nullopt, table_pos};
-    const toml::node* n = peer.get("address");
+  Raw<bool> boolean(const toml::table& t, Pos table_pos, const std::string& prefix,
+                    std::string_view key) {
+    Raw<bool> out{std::nullopt, table_pos};
+    const toml::node* n = t.get(key);
     if (n == nullptr) {
-      error(table_pos, "peer.address", "missing required key");
+      return out;
+    }
+    out.pos = posOf(n->source());
+    if (const auto* b = n->as_boolean()) {
+      out.value = b->get();
+    } else {
+      error(out.pos, joinPath(prefix, key), "expected a boolean (true or false), got " +
+                                                describe(*n));
+    }
+    return out;
+  }
+
+  // A duration in seconds: an integer or a floating-point number.
+  Raw<RawSeconds> seconds(const toml::table& t, Pos table_pos, const std::string& prefix,
+                          std::string_view key) {
+    Raw<RawSeconds> out{std::nullopt, table_pos};
+    const toml::node* n = t.get(key);
+    if (n == nullptr) {
+      return out;
+    }
+    out.pos = posOf(n->source());
+    if (const auto* i = n->as_integer()) {
+      out.value = RawSeconds{static_cast<double>(i->get()), true};
+    } else if (const auto* f = n->as_floating_point()) {
+      out.value = RawSeconds{f->get(), false};
+    } else {
+      error(out.pos, joinPath(prefix, key),
+            "expected a number of seconds (e.g. 2 or 0.5), got " + describe(*n));
+    }
+    return out;
+  }
+
+  // A string or an array of strings; element key paths are "prefix.key[i]".
+  Raw<std::vector<RawAddress>> stringList(const toml::table& t, Pos table_pos,
+                                          const std::string& prefix, std::string_view key,
+                                          bool required) {
+    Raw<std::vector<RawAddress>> out{std::nullopt, table_pos};
+    std::string key_path = joinPath(prefix, key);
+    const toml::node* n = t.get(key);
+    if (n == nullptr) {
+      if (required) {
+        error(table_pos, key_path, "missing required key");
+      }
       return out;
     }
     out.pos = posOf(n->source());
     if (const auto* s = n->as_string()) {
-      out.value = std::vector<RawAddress>{RawAddress{s->get(), out.pos, "peer.address"}};
+      out.value = std::vector<RawAddress>{RawAddress{s->get(), out.pos, key_path}};
       return out;
     }
     const toml::array* arr = n->as_array();
     if (arr == nullptr) {
-      error(out.pos, "peer.address",
-            "expected a string or an array of strings, got " + describe(*n));
+      error(out.pos, key_path, "expected a string or an array of strings, got " + describe(*n));
       return out;
     }
     std::vector<RawAddress> list;
     bool all_strings = true;
     for (std::size_t i = 0; i < arr->size(); ++i) {
       const toml::node& elem = *arr->get(i);
-      std::string path = "peer.address[" + std::to_string(i) + "]";
+      std::string path = key_path + "[" + std::to_string(i) + "]";
       if (const auto* s = elem.as_string()) {
         list.push_back(RawAddress{s->get(), posOf(elem.source()), path});
       } else {

@@ -1,6 +1,8 @@
 // The semantic pass: what the values mean. std only; positions come from the RawPeerFile.
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "config/raw_peer_file.hpp"
@@ -33,6 +35,7 @@ constexpr std::string_view kCiphers[] = {"auto", "aes-256-gcm", "chacha20-poly13
 constexpr std::size_t kMaxTunName = 15;       // IFNAMSIZ - 1
 constexpr std::size_t kMaxSocketPath = 107;   // sizeof(sockaddr_un::sun_path) - 1
 constexpr std::int64_t kMinMtuIpv6 = 1280;    // RFC 8200, section 5
+constexpr std::size_t kMaxTcpAdvertise = 4;   // candidates travel in one introduction
 
 // A value quoted for a message: control characters escaped, long values shortened.
 std::string showValue(std::string_view v) {
@@ -107,6 +110,7 @@ class Validator {
     checkName(cfg);
     checkAddresses(cfg);
     checkListen(cfg);
+    checkTcp(cfg);
     cfg.ca = path(raw_.ca, "peer.ca");
     cfg.cert = path(raw_.cert, "peer.cert");
     cfg.key = path(raw_.key, "peer.key");
@@ -116,6 +120,7 @@ class Validator {
     checkTunnel(cfg.tunnel);
     checkPeers(cfg);
     checkRendezvous(cfg);
+    checkPaths(cfg.paths);
     return cfg;
   }
 
@@ -213,6 +218,81 @@ class Validator {
     }
     cfg.listen = *ep;
     listen_ok_ = true;
+  }
+
+  void checkTcp(PeerConfig& cfg) {
+    cfg.tcp_listen = raw_.tcp_listen.value.value_or(false);
+    if (!raw_.tcp_advertise.value) {
+      return;
+    }
+    const auto& list = *raw_.tcp_advertise.value;
+    if (!cfg.tcp_listen) {
+      error(raw_.tcp_advertise.pos, "peer.tcp_advertise",
+            "requires peer.tcp_listen = true: only a peer that accepts TCP can advertise where");
+      return;
+    }
+    if (list.size() > kMaxTcpAdvertise) {
+      error(raw_.tcp_advertise.pos, "peer.tcp_advertise",
+            "lists " + std::to_string(list.size()) + " endpoints; at most " +
+                std::to_string(kMaxTcpAdvertise) + " are allowed");
+      return;
+    }
+    for (const RawAddress& a : list) {
+      auto ep = protocol::Endpoint::parse(a.text);
+      if (!ep) {
+        error(a.pos, a.key_path,
+              showValue(a.text) +
+                  " is not an IP address and port, e.g. \"203.0.113.9:51820\" or "
+                  "\"[2001:db8::9]:51820\" (host names are not supported)");
+        continue;
+      }
+      if (ep->port() == 0 || ep->address().isUnspecified()) {
+        error(a.pos, a.key_path,
+              showValue(a.text) + " cannot be reached: it needs a specific address and a port "
+                                  "other than 0");
+        continue;
+      }
+      if (std::find(cfg.tcp_advertise.begin(), cfg.tcp_advertise.end(), *ep) !=
+          cfg.tcp_advertise.end()) {
+        error(a.pos, a.key_path, showValue(a.text) + " is listed twice");
+        continue;
+      }
+      cfg.tcp_advertise.push_back(*ep);
+    }
+  }
+
+  // A duration in seconds within [lo, hi], as milliseconds; reports it otherwise.
+  void seconds(const Raw<RawSeconds>& raw, const char* key_path, double lo, double hi,
+               std::chrono::milliseconds& out) {
+    if (!raw.value) {
+      return;
+    }
+    double v = raw.value->value;
+    if (!(v >= lo && v <= hi)) {  // also false for NaN
+      error(raw.pos, key_path,
+            showNumber(*raw.value) + " is out of range " + showNumber({lo, false}) + ".." +
+                showNumber({hi, false}) + " seconds");
+      return;
+    }
+    out = std::chrono::milliseconds(std::llround(v * 1000.0));
+  }
+
+  static std::string showNumber(const RawSeconds& n) {
+    if (n.is_integer) {
+      return std::to_string(static_cast<std::int64_t>(n.value));
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", n.value);
+    return buf;
+  }
+
+  void checkPaths(PathSettings& p) {
+    if (raw_.relay.value) {
+      p.relay = *raw_.relay.value;
+    }
+    seconds(raw_.relay_after, "paths.relay_after", 0.2, 60, p.relay_after);
+    seconds(raw_.demote_after, "paths.demote_after", 1, 120, p.demote_after);
+    seconds(raw_.udp_timeout, "paths.udp_timeout", 1, 60, p.udp_timeout);
   }
 
   std::filesystem::path resolve(const std::string& text) const {
@@ -422,6 +502,9 @@ class Validator {
                                 "\"198.51.100.1:3478\" or \"[2001:db8::1]:3478\"");
         continue;
       }
+      if (!checkRendezvousTcp(e, *hp)) {
+        continue;
+      }
       bool dup = false;
       for (const auto& r : cfg.rendezvous) {
         dup = dup || (r.host == hp->host && r.port == hp->port);
@@ -432,6 +515,34 @@ class Validator {
       }
       cfg.rendezvous.push_back(*hp);
     }
+  }
+
+  // The entry's tcp and tls keys, into `out`; false (and reported) when they are wrong.
+  bool checkRendezvousTcp(const RawRendezvousEntry& e, RendezvousEntry& out) {
+    bool ok = true;
+    if (e.tcp.value) {
+      auto tcp = parseHostPort(*e.tcp.value);
+      if (tcp) {
+        out.tcp_host = tcp->host;
+        out.tcp_port = tcp->port;
+      } else {
+        error(e.tcp.pos, e.key_path + ".tcp",
+              showValue(*e.tcp.value) +
+                  " is not a host and TCP port, e.g. \"rv1.example.net:443\", "
+                  "\"198.51.100.1:443\" or \"[2001:db8::1]:443\"");
+        ok = false;
+      }
+    }
+    if (e.tls.value) {
+      if (!e.tcp.value) {
+        error(e.tls.pos, e.key_path + ".tls",
+              "only applies to the TCP listener; set tcp = \"host:port\" in this [[rendezvous]] "
+              "entry or remove tls");
+        ok = false;
+      }
+      out.tls = *e.tls.value;
+    }
+    return ok;
   }
 
   bool checkEndpoint(const RawPeerEntry& e, const PeerConfig& cfg, PeerEntry& out) {
