@@ -14,7 +14,7 @@
 // encrypted once it does. A client's first flight is ready right after construction.
 //
 // Ownership: a TlsStream is created from a TlsStreamContext that must outlive it. Both are
-// move-only; no OpenSSL type appears here. Threading: not thread-safe; one loop thread.
+// move-only (a moved-from object may only be destroyed or assigned); no OpenSSL type appears here. Threading: not thread-safe; one loop thread.
 // Errors: TlsStreamContext::server() throws CryptoError with one clear sentence (unreadable or
 // malformed certificate or key, key not matching the certificate). After construction nothing
 // throws (except std::bad_alloc): failures move the stream to kFailed with failureReason().
@@ -94,6 +94,8 @@ class TlsStream {
   bool isServer() const;
   // The ALPN protocol agreed on ("http/1.1"), or "" if none.
   std::string alpn() const;
+  // SNI: the name a client sends, or the name a server received ("" if none).
+  std::string serverName() const;
 
  private:
   struct Impl;
