@@ -60,6 +60,10 @@ _cleanup() {
   set +e
   local hook pid ns
   for hook in "${_CLEANUP_HOOKS[@]}"; do eval "$hook"; done
+  # Pids started by background subshells (par_run in nat/lab.sh) are only in the pid file.
+  if [[ -f $WORK/.pids ]]; then
+    while read -r pid; do _PIDS+=("$pid"); done <"$WORK/.pids"
+  fi
   for pid in "${_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   # Give daemons a moment to remove their TUN devices; then force.
   for _ in $(seq 1 30); do
@@ -80,8 +84,17 @@ _cleanup() {
 trap _cleanup EXIT
 trap 'exit 130' INT TERM
 
-# track_pid PID: kill it on exit
-track_pid() { _PIDS+=("$1"); }
+# track_pid PID: kill it on exit (also when tracked from a background subshell: the pid file)
+track_pid() { _PIDS+=("$1"); echo "$1" >>"$WORK/.pids"; }
+
+# need_tool CMD PACKAGE: install the Debian PACKAGE when CMD is missing (as scripts/test does)
+need_tool() {
+  command -v "$1" >/dev/null && return 0
+  echo "installing $2 (for $1)" >&2
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2")
+  "${apt[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && "${apt[@]}" >/dev/null 2>&1; } ||
+    die "$1 missing and apt-get install $2 failed"
+}
 
 # ---------------------------------------------------------------------------------------------
 # namespaces

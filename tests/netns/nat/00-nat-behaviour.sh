@@ -32,7 +32,7 @@ facts_match() {
 }
 
 for h in open1 open2 fc1 fc2 rc1 rc2 prc1 prc1b prc2 sym1 sym2 blk; do
-  kind=$(site_kind "${h%b}")
+  kind=$(site_kind "$(host_site "$h")")
   want=${EXPECT[$kind]}
   [[ $kind != blocked ]] && want+=" mapped_ip=$(mapped_ip "$h")"
   got=$(nsx "$h" timeout 20 python3 "$NAT_DIR/udp_probe.py" client "$PUB_IP" "$PUB_ALT_IP" \

@@ -57,6 +57,7 @@ declare -A SITE=(
   [sym1]="symmetric 198.51.100.40 - 10.4.1 1"
   [sym2]="symmetric 198.51.100.42 - 10.4.2 1"
   [blk]="blocked 198.51.100.50 - 10.5.1 1"
+  [blk2]="blocked 198.51.100.52 - 10.5.2 1"
   [open1]="open 198.51.100.61 - - 0"
   [open2]="open 198.51.100.62 - - 0"
 )
@@ -65,19 +66,31 @@ declare -A SITE=(
 site_field() { local f; read -r -a f <<<"${SITE[$1]}"; printf '%s' "${f[$(($2 - 1))]}"; }
 site_kind() { site_field "$1" 1; }
 
-# host_ip HOSTNS -> the host's own interface address ("prc1b" is the second host of prc1)
+# host_site HOSTNS -> the site the host was built in ("prc1b" is the second host of prc1)
+host_site() {
+  if [[ -n ${SITE[$1]+x} ]]; then printf '%s' "$1"; else printf '%s' "${1%b}"; fi
+}
+
+# Where a host is now: lab_move_host changes both (HOST_AT: site, HOST_ADDR: its address).
+declare -A HOST_AT=() HOST_ADDR=()
+
+# host_ip HOSTNS -> the host's own interface address (its current one after lab_move_host)
 host_ip() {
-  local h=$1 site=${1%b} idx=2
+  local h=$1 site idx=2
+  if [[ -n ${HOST_ADDR[$h]:-} ]]; then printf '%s' "${HOST_ADDR[$h]}"; return; fi
+  site=$(host_site "$h")
   [[ $h != "$site" ]] && idx=3
   if [[ $(site_kind "$site") == open ]]; then site_field "$site" 2; return; fi
   printf '%s.%s' "$(site_field "$site" 4)" "$idx"
 }
 
-# mapped_ip HOSTNS -> the public address the host's traffic leaves with
+# mapped_ip HOSTNS -> the public address the host's traffic leaves with (from where it is now)
 mapped_ip() {
-  local site=${1%b}
+  local h=$1 site
+  site=${HOST_AT[$h]:-$(host_site "$h")}
   case $(site_kind "$site") in
     full | restricted) site_field "$site" 3 ;;
+    open) host_ip "$h" ;;
     *) site_field "$site" 2 ;;
   esac
 }
@@ -250,10 +263,14 @@ lab_pki() {
   done
 }
 
-# rv_write: the rendezvous config (listen on pub's first address, alt port and alt address)
+# rv_write: the rendezvous config: UDP on pub's first address with the alternates for STUN, a
+# TCP listener on 443 (TLS when LAB_TLS=true, the default) and relaying on (RV_RELAY=false turns
+# it off; RV_RELAY_RATE, bytes/s per peer, overrides the default rate limit).
 RV_CFG=
 RV_LOG=
 RV_PID=
+RV_TCP_PORT=${RV_TCP_PORT:-443}
+LAB_TLS=${LAB_TLS:-true}
 rv_write() {
   RV_CFG=$WORK/rv/rendezvous.toml
   RV_LOG=$WORK/rv/rendezvous.log
@@ -264,16 +281,30 @@ rv_write() {
   cat >"$RV_CFG" <<EOF
 [rendezvous]
 listen = ["$PUB_IP:$RV_PORT"]
+tcp_listen = ["$PUB_IP:$RV_TCP_PORT"]
+tcp_tls = $LAB_TLS
 alt_port = $RV_ALT_PORT
 alt_address = "$PUB_ALT_IP"
 ca = "$WORK/pki/ca.crt"
 cert = "$WORK/rv/rv1.crt"
 key = "$WORK/rv/rv1.key"
 control_socket = "$RV_SOCK"
+
+[relay]
+enabled = ${RV_RELAY:-true}
 EOF
+  if [[ -n ${RV_RELAY_RATE:-} ]]; then
+    printf 'rate = %s\nburst = %s\n' "$RV_RELAY_RATE" "${RV_RELAY_BURST:-4000000}" >>"$RV_CFG"
+  fi
 }
 
-# rv_start: start vpnpeer-rendezvous in ns pub; waits (bounded) until its UDP port is bound
+# rv_tcp_listening: something listens on the rendezvous TCP port in ns pub
+rv_tcp_listening() {
+  ip netns exec "$(ns pub)" ss -Hltn "sport = :$RV_TCP_PORT" | grep -q ":$RV_TCP_PORT"
+}
+
+# rv_start: start vpnpeer-rendezvous in ns pub; waits (bounded) until its UDP port is bound, and
+# up to 3 s more for its TCP listener (not fatal here: the TCP tests check it themselves).
 rv_start() {
   [[ -n $RV_CFG ]] || rv_write
   echo "--- start $(date +%T.%N) ---" >>"$RV_LOG"
@@ -282,6 +313,7 @@ rv_start() {
   track_pid "$RV_PID"
   wait_until 5 bash -c "ip netns exec $(ns pub) ss -Hlun 'sport = :$RV_PORT' | grep -q ':$RV_PORT'" ||
     { log "rendezvous did not bind UDP $RV_PORT within 5 s:"; show_log "$RV_LOG"; return 1; }
+  wait_until 3 rv_tcp_listening || log "note: the rendezvous does not listen on TCP $RV_TCP_PORT"
 }
 
 rv_kill() {
@@ -291,7 +323,10 @@ rv_kill() {
   RV_PID=
 }
 
-# peer_write NAME OTHER...: $WORK/NAME/NAME.toml with [[rendezvous]] and endpoint-less [[peers]]
+# peer_write NAME OTHER...: $WORK/NAME/NAME.toml with [[rendezvous]] (UDP, and TCP on 443 with
+# tls = LAB_TLS), endpoint-less [[peers]] and [paths] (RELAY, RELAY_AFTER, DEMOTE_AFTER,
+# UDP_TIMEOUT; the documented defaults unless set). TCP_LISTEN[NAME]=1 adds tcp_listen = true.
+declare -A TCP_LISTEN=()
 peer_write() {
   local name=$1 o
   shift
@@ -299,11 +334,15 @@ peer_write() {
   {
     printf '[peer]\nname = "%s"\naddress = ["%s/24"]\nlisten = "0.0.0.0:%s"\n' \
       "$name" "${OVERLAY[$name]}" "$PEER_PORT"
+    if [[ ${TCP_LISTEN[$name]:-0} == 1 ]]; then printf 'tcp_listen = true\n'; fi
     printf 'ca = "%s"\ncert = "%s/%s.crt"\nkey = "%s/%s.key"\ncontrol_socket = "%s/%s.sock"\n' \
       "$WORK/pki/ca.crt" "$dir" "$name" "$dir" "$name" "$WORK" "$name"
     printf '\n[tun]\nname = "vpn0"\nmtu = 1400\n'
     printf '\n[tunnel]\nkeepalive = %s\ndead_peer = %s\n' "${KEEPALIVE:-10}" "${DEAD_PEER:-40}"
-    printf '\n[[rendezvous]]\naddress = "%s:%s"\n' "$PUB_IP" "$RV_PORT"
+    printf '\n[paths]\nrelay = %s\nrelay_after = %s\ndemote_after = %s\nudp_timeout = %s\n' \
+      "${RELAY:-true}" "${RELAY_AFTER:-2}" "${DEMOTE_AFTER:-4}" "${UDP_TIMEOUT:-3}"
+    printf '\n[[rendezvous]]\naddress = "%s:%s"\ntcp = "%s:%s"\ntls = %s\n' \
+      "$PUB_IP" "$RV_PORT" "$PUB_IP" "$RV_TCP_PORT" "$LAB_TLS"
     for o in "$@"; do printf '\n[[peers]]\nname = "%s"\n' "$o"; done
   } >"$dir/$name.toml"
 }
@@ -424,17 +463,239 @@ status_extract() {
   json_get "$1" "[(c.get('endpoint'), c.get('kind'), c.get('state')) for c in peer('$2').get('candidates', [])], s.get('rendezvous')" 2>&1 | tr -d '\n' || true
 }
 
-# transfer_ok FROMNS TONS TOADDR MB: MB of random bytes over TCP (socat) through the tunnel,
-# sha256 compared; every step bounded.
+# ---------------------------------------------------------------------------------------------
+# transfers, ping gaps and parallel cases
+# ---------------------------------------------------------------------------------------------
+# xfer_start TAG FROMNS TONS TOADDR MB [RATE_MiBps] [LIMIT_S]: a checksummed TCP stream
+#   (stream.py) from FROMNS to TOADDR (an overlay address in TONS), in the background. With a
+#   RATE it is paced so that it lasts; xfer_stop TAG ends it early. Files: $WORK/xfer.TAG.*
+declare -A XFER_S=() XFER_R=() XFER_INFO=()
+_XFER_PORT=5100
+xfer_start() {
+  local tag=$1 from=$2 to=$3 addr=$4 mb=$5 rate=${6:-0} limit=${7:-0} xf=$WORK/xfer.$1
+  # Default bound: 20 s plus 2 s per MB (a 50 MB relayed transfer in well under two minutes).
+  ((limit > 0)) || limit=$((20 + 2 * ${mb%.*}))
+  _XFER_PORT=$((_XFER_PORT + 1))
+  rm -f "$xf".*
+  nsbg "$to" timeout -k 2 $((limit + 5)) python3 "$NAT_DIR/stream.py" recv "$addr" "$_XFER_PORT" \
+    "$xf.progress" "$limit" >"$xf.recv" 2>&1
+  XFER_R[$tag]=$LAST_PID
+  wait_until 5 grep -q listening "$xf.recv" || { XFER_INFO[$tag]="receiver did not start: $(cat "$xf.recv")"; return 1; }
+  nsbg "$from" timeout -k 2 $((limit + 5)) python3 "$NAT_DIR/stream.py" send "$addr" "$_XFER_PORT" \
+    "$mb" "$rate" "$xf.stop" "$limit" >"$xf.send" 2>&1
+  XFER_S[$tag]=$LAST_PID
+}
+xfer_stop() { : >"$WORK/xfer.$1.stop"; }
+# xfer_bytes TAG -> bytes the receiver has so far
+xfer_bytes() { cat "$WORK/xfer.$1.progress" 2>/dev/null || echo 0; }
+# xfer_wait TAG [SECONDS]: both ends done and the same byte count and sha256 (> 0 bytes);
+#   XFER_INFO[TAG] says what happened ("50.0 MiB in 4.1 s (12.2 MiB/s)" or the error)
+xfer_wait() {
+  local tag=$1 secs=${2:-300} xf=$WORK/xfer.$1 s r
+  wait_pid_exit "${XFER_S[$tag]}" "$secs" || true
+  wait_pid_exit "${XFER_R[$tag]}" 10 || true
+  s=$(tail -n 1 "$xf.send" 2>/dev/null) r=$(tail -n 1 "$xf.recv" 2>/dev/null)
+  if [[ $s == bytes=* && ${s% secs=*} == "${r% secs=*}" && $s != bytes=0\ * ]]; then
+    XFER_INFO[$tag]=$(python3 -c 'import sys; n=int(sys.argv[1]); t=float(sys.argv[2])
+print(f"{n/1048576:.1f} MiB in {t:.1f} s ({n/1048576/max(t,1e-3):.1f} MiB/s), sha256 equal")' \
+      "$(sed -E 's/bytes=([0-9]+).*/\1/' <<<"$s")" "${r##*secs=}")
+    return 0
+  fi
+  XFER_INFO[$tag]="sender: ${s:-<nothing>}; receiver: ${r:-<nothing>}"
+  return 1
+}
+# transfer_ok FROMNS TONS TOADDR MB: MB of random bytes through the tunnel, sha256 compared
+#   (XFER_INFO[t] tells the rate or the error)
 transfer_ok() {
-  local from=$1 to=$2 addr=$3 mb=$4 port=5001 srv
-  head -c "$((mb * 1024 * 1024))" /dev/urandom >"$WORK/blob.$from"
-  rm -f "$WORK/recv.$to"
-  nsbg "$to" timeout 30 socat -u "TCP-LISTEN:$port,bind=$addr,reuseaddr" "CREATE:$WORK/recv.$to"
-  srv=$LAST_PID
-  wait_until 5 bash -c "ip netns exec $(ns "$to") ss -Hltn 'sport = :$port' | grep -q ':$port'" ||
-    return 1
-  nsx "$from" timeout 30 socat -u "OPEN:$WORK/blob.$from" "TCP:$addr:$port,connect-timeout=5" || return 1
-  wait_pid_exit "$srv" 10 || return 1
-  [[ $(sha256sum <"$WORK/blob.$from") == "$(sha256sum <"$WORK/recv.$to")" ]]
+  xfer_start t "$1" "$2" "$3" "$4" || return 1
+  xfer_wait t
+}
+
+# ping_start TAG FROMNS ADDR INTERVAL_S SECONDS: a timestamped ping (-D) in the background
+declare -A PING_PID=()
+ping_start() {
+  local tag=$1 from=$2 addr=$3 iv=$4 secs=$5
+  nsbg "$from" ping -D -n -i "$iv" -W 1 -w "$secs" "$addr" >"$WORK/ping.$tag" 2>&1
+  PING_PID[$tag]=$LAST_PID
+}
+# ping_stop TAG: end it now (SIGINT: ping prints its summary)
+ping_stop() {
+  kill -INT "${PING_PID[$1]}" 2>/dev/null || true
+  wait_pid_exit "${PING_PID[$1]}" 5 || kill -KILL "${PING_PID[$1]}" 2>/dev/null || true
+}
+# ping_gap TAG [SINCE] -> "max_gap_ms lost sent replies": the longest time between two answered
+#   echoes (counted from SINCE, a wall-clock time, when given) and how many went unanswered
+ping_gap() {
+  python3 - "$WORK/ping.$1" "${2:-0}" <<'EOF'
+import re, sys
+since = float(sys.argv[2])
+ts, seqs = [], set()
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=(\d+)", line)
+    if m and int(m.group(2)) not in seqs:
+        seqs.add(int(m.group(2)))
+        ts.append(float(m.group(1)))
+sent = max(seqs) if seqs else 0
+m = re.search(r"(\d+) packets transmitted", open(sys.argv[1], errors="replace").read())
+if m:
+    sent = int(m.group(1))
+pts = [since] + [t for t in ts if t >= since] if since else ts
+gap = max((b - a for a, b in zip(pts, pts[1:])), default=-1)
+print(f"{gap * 1000:.0f} {sent - len(ts)} {sent} {len(ts)}")
+EOF
+}
+
+# par_run TAG cmd...: run a function in a background subshell, its output kept in a file;
+# par_wait TAG...: wait for them, print their output in order and count their PASS/FAIL lines.
+declare -A PAR_PID=()
+par_run() {
+  local tag=$1
+  shift
+  ("$@") >"$WORK/par.$tag.out" 2>&1 &
+  PAR_PID[$tag]=$!
+}
+par_wait() {
+  local tag p f
+  for tag in "$@"; do
+    wait "${PAR_PID[$tag]}" || true
+    cat "$WORK/par.$tag.out"
+    p=$(grep -c '^PASS: ' "$WORK/par.$tag.out" || true)
+    f=$(grep -c '^FAIL: ' "$WORK/par.$tag.out" || true)
+    PASSED=$((PASSED + p)) FAILED=$((FAILED + f))
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# changing the network under running peers (issue 4: demotion, upgrade, roaming)
+# ---------------------------------------------------------------------------------------------
+# lab_move_host HOST SITE: move a host to another site while its processes keep running. The
+# host gets a second veth into SITE's LAN (lab_roam_link makes it; call that first so that the
+# link's own creation is not part of a measured move), then in one `ip -batch`: the old
+# interface loses its address and goes down, the new one comes up with a new address and the
+# default route via SITE's router. The host's namespace sees RTM_DELADDR/RTM_NEWADDR and route
+# events, as a laptop moving between networks does. SITE "home" (or the host's own site) moves
+# it back onto eth0. Sites: port, symmetric, blocked (a new LAN address .10 and up) and open
+# (a new public address 198.51.100.70 and up, on the internet bridge). Full and restricted cone
+# NAT one fixed LAN address 1:1, which the site's own host has, so they are not move targets.
+declare -A _ROAM_N=()
+_ROAM_OPEN=70
+_roam_ifname() { if [[ $2 == "$(host_site "$1")" ]]; then echo eth0; else echo "m-$2"; fi; }
+lab_roam_link() {
+  local h=$1 site=$2 ifn kind n
+  [[ $site == home ]] && site=$(host_site "$h")
+  ifn=$(_roam_ifname "$h" "$site")
+  ip -n "$(ns "$h")" link show "$ifn" >/dev/null 2>&1 && return 0
+  kind=$(site_kind "$site")
+  case $kind in
+    open)
+      ip -n "$(ns "$h")" link add "$ifn" type veth peer name "q-$h" netns "$(ns inet)"
+      ip -n "$(ns inet)" link set "q-$h" master br0 up
+      _ROAM_OPEN=$((_ROAM_OPEN + 1))
+      _ROAM_ADDR[$h,$site]=198.51.100.$_ROAM_OPEN
+      ;;
+    port | symmetric | blocked)
+      ip -n "$(ns "$h")" link add "$ifn" type veth peer name "m-$h" netns "$(ns "r-$site")"
+      ip -n "$(ns "r-$site")" link set "m-$h" master lan up
+      n=$((${_ROAM_N[$site]:-9} + 1))
+      _ROAM_N[$site]=$n
+      _ROAM_ADDR[$h,$site]=$(site_field "$site" 4).$n
+      ;;
+    *) die "lab_move_host: cannot move into $site ($kind NAT has one fixed 1:1 host)" ;;
+  esac
+}
+declare -A _ROAM_ADDR=()
+lab_move_host() {
+  local h=$1 site=$2 home old new addr gw cmds
+  home=$(host_site "$h")
+  [[ $site == home ]] && site=$home
+  lab_roam_link "$h" "$site"
+  old=$(_roam_ifname "$h" "${HOST_AT[$h]:-$home}")
+  new=$(_roam_ifname "$h" "$site")
+  [[ $old != "$new" ]] || die "lab_move_host: $h is already at $site"
+  if [[ $site == "$home" ]]; then addr=$(unset "HOST_ADDR[$h]"; host_ip "$h"); else addr=${_ROAM_ADDR[$h,$site]}; fi
+  cmds="addr flush dev $old
+link set $old down
+link set $new up
+addr add $addr/24 dev $new"
+  if [[ $(site_kind "$site") != open ]]; then
+    gw=$(site_field "$site" 4).1
+    cmds+="
+route replace default via $gw dev $new"
+  fi
+  ip -n "$(ns "$h")" -batch - <<<"$cmds" || die "lab_move_host $h $site: ip -batch failed"
+  HOST_AT[$h]=$site
+  if [[ $site == "$home" ]]; then unset "HOST_ADDR[$h]"; else HOST_ADDR[$h]=$addr; fi
+}
+
+# lab_loosen_nat SITE: a symmetric NAT becomes a full cone on its WAN address, in one nft
+# transaction: port-preserving snat out, and every UDP packet to the WAN address forwarded to the
+# site's host (endpoint-independent filtering). Then the router's conntrack table is flushed, as a
+# router reloading its NAT does: else the old random mappings of flows that keep being refreshed
+# (the one to the rendezvous) would live on and nobody would ever see the new ones.
+# LOOSEN_FLUSH=0 skips the flush.
+lab_loosen_nat() {
+  local s=$1 kind wan host
+  kind=$(site_kind "$s")
+  [[ $kind == symmetric ]] || die "lab_loosen_nat: $s is $kind, not symmetric"
+  wan=$(site_field "$s" 2)
+  host=$(site_field "$s" 4).2
+  nsx "r-$s" nft -f - <<EOF || die "lab_loosen_nat $s: nft rejected the rules"
+delete table ip lab_nat
+table ip lab_nat {
+ chain pre { type nat hook prerouting priority dstnat; policy accept;
+  iifname "wan" ip daddr $wan meta l4proto udp dnat to $host
+ }
+ chain post { type nat hook postrouting priority srcnat; policy accept;
+  oifname "wan" snat to $wan
+ }
+}
+EOF
+  [[ ${LOOSEN_FLUSH:-1} == 0 ]] || lab_flush_conntrack "$s"
+}
+
+# lab_drop_path HOSTA HOSTB [PROTO]: from now on drop all PROTO (udp, the default; or "ip":
+# everything) between the two hosts' public addresses where it crosses the internet bridge (a
+# bridge-family table in ns inet), so their direct path dies and their paths to pub (the
+# rendezvous, the relay) do not. Two hosts behind one NAT: dropped on that NAT's LAN bridge.
+# lab_undrop_path HOSTA HOSTB: remove it.
+_drop_where() {
+  local a=$1 b=$2 sa sb
+  sa=${HOST_AT[$a]:-$(host_site "$a")} sb=${HOST_AT[$b]:-$(host_site "$b")}
+  if [[ $sa == "$sb" && $(site_kind "$sa") != open ]]; then
+    echo "r-$sa $(host_ip "$a") $(host_ip "$b")"
+  else
+    echo "inet $(mapped_ip "$a") $(mapped_ip "$b")"
+  fi
+}
+lab_drop_path() {
+  local a=$1 b=$2 proto=${3:-udp} where ia ib match=""
+  read -r where ia ib <<<"$(_drop_where "$a" "$b")"
+  [[ $proto == ip ]] || match="meta l4proto $proto"
+  nsx "$where" nft -f - <<EOF || die "lab_drop_path $a $b: nft rejected the rules"
+table bridge lab_drop_${a}_$b {
+ chain forward_lab { type filter hook forward priority filter; policy accept;
+  ip saddr $ia ip daddr $ib $match counter drop
+  ip saddr $ib ip daddr $ia $match counter drop
+ }
+}
+EOF
+}
+lab_undrop_path() {
+  local where
+  read -r where _ <<<"$(_drop_where "$1" "$2")"
+  nsx "$where" nft delete table bridge "lab_drop_${1}_$2"
+}
+# lab_drop_count HOSTA HOSTB -> packets dropped so far by lab_drop_path
+lab_drop_count() {
+  local where
+  read -r where _ <<<"$(_drop_where "$1" "$2")"
+  nsx "$where" nft list table bridge "lab_drop_${1}_$2" 2>/dev/null |
+    awk '/counter packets/ {for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1)} END {print n + 0}'
+}
+
+# lab_flush_conntrack SITE: empty the NAT router's conntrack table (a NAT rebinding: existing
+# flows get new mappings on their next packet, or lose them)
+lab_flush_conntrack() {
+  need_tool conntrack conntrack
+  nsx "r-$1" conntrack -F >/dev/null 2>&1 || die "conntrack -F in r-$1 failed"
 }
