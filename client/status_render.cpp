@@ -3,13 +3,10 @@
 #include <cstdio>
 
 #include "client/json_writer.hpp"
+#include "client/render_format.hpp"
 
 namespace vpn::client {
 namespace {
-
-double millis(Duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
 
 std::string humanBytes(std::uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -24,24 +21,26 @@ std::string humanBytes(std::uint64_t n) {
   return buf;
 }
 
-std::string humanAgo(Duration d) {
-  auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
-  char buf[48];
-  if (s < 120) {
-    std::snprintf(buf, sizeof buf, "%lld s ago", static_cast<long long>(s));
-  } else if (s < 7200) {
-    std::snprintf(buf, sizeof buf, "%lld min ago", static_cast<long long>(s / 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%lld h ago", static_cast<long long>(s / 3600));
-  }
-  return buf;
-}
-
 std::string join(const std::vector<protocol::IpPrefix>& v) {
   std::string r;
   for (const auto& p : v) {
     r += r.empty() ? "" : ", ";
     r += p.toString();
+  }
+  return r;
+}
+
+// "relay-udp via 198.51.100.1:3478, channel 4711" or just the path name for a direct one.
+std::string pathWords(const PeerStatus& p) {
+  std::string r = p.path;
+  if (p.path.starts_with("relay-")) {
+    const auto& via = p.relay ? p.relay : p.endpoint;
+    if (via) {
+      r += " via " + via->toString();
+    }
+    if (p.relay_channel != 0) {
+      r += ", channel " + std::to_string(p.relay_channel);
+    }
   }
   return r;
 }
@@ -61,6 +60,7 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   }
   w.endArray();
   w.key("uptime_s").value(info.uptime_s);
+  w.key("nat_type").value(status.nat_type);
   w.key("peers").beginArray();
   for (const auto& p : status.peers) {
     w.beginObject();
@@ -69,6 +69,24 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     w.key("endpoint");
     p.endpoint ? w.value(p.endpoint->toString()) : w.null();
     w.key("path").value(p.path);
+    w.key("relay");
+    p.relay ? w.value(p.relay->toString()) : w.null();
+    w.key("relay_channel").value(static_cast<std::uint64_t>(p.relay_channel));
+    w.key("relay_state").value(p.relay_state);
+    w.key("path_reason").value(p.path_reason);
+    w.key("nat_type").value(p.nat_type);
+    w.key("history").beginArray();
+    for (const auto& e : p.history) {
+      w.beginObject();
+      w.key("s_ago").value(secondsAgo(e.at, now));
+      w.key("from").value(e.from);
+      w.key("to").value(e.to);
+      w.key("reason").value(e.reason);
+      w.endObject();
+    }
+    w.endArray();
+    w.key("direct_retry_in_s");
+    p.direct_retry_at ? w.value(secondsUntil(*p.direct_retry_at, now)) : w.null();
     w.key("rtt_ms");
     p.rtt ? w.value(millis(*p.rtt)) : w.null();
     w.key("addresses").beginArray();
@@ -111,6 +129,8 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     w.key("rtt_ms");
     r.rtt ? w.value(millis(*r.rtt)) : w.null();
     w.key("last_error").value(r.last_error);
+    w.key("transport").value(r.transport);
+    w.key("relay_channels").value(static_cast<std::uint64_t>(r.relay_channels));
     w.endObject();
   }
   w.endArray();
@@ -133,8 +153,9 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
     addrs += addrs.empty() ? "" : ", ";
     addrs += a;
   }
-  std::snprintf(line, sizeof line, "vpnpeer %s: %s on %s, listening on UDP %s\n", info.name.c_str(),
-                addrs.c_str(), info.tun.c_str(), info.listen.c_str());
+  std::snprintf(line, sizeof line, "vpnpeer %s: %s on %s, listening on UDP %s, NAT %s\n",
+                info.name.c_str(), addrs.c_str(), info.tun.c_str(), info.listen.c_str(),
+                status.nat_type.c_str());
   out += line;
   if (status.peers.empty()) {
     out += "\nno peers configured\n";
@@ -143,7 +164,7 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
     out += "\npeer " + p.name + "\n";
     out += "  state:          " + p.state;
     if (p.state == "established") {
-      out += " (" + p.path + ")";
+      out += " (" + pathWords(p) + ")";
     } else if (p.state == "unreachable") {
       out += " (no direct path found)";
     }
@@ -156,6 +177,30 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
     if (p.rtt) {
       std::snprintf(line, sizeof line, "  rtt:            %.2f ms\n", millis(*p.rtt));
       out += line;
+    }
+    if (!p.path_reason.empty()) {
+      out += "  reason:         " + p.path_reason + "\n";
+    }
+    out += "  nat type:       " + p.nat_type + "\n";
+    if (!p.path.starts_with("relay-") && !p.relay_state.empty() && p.relay_state != "none") {
+      // The standby channel (or a request for one) while not relayed.
+      out += "  relay:          " +
+             (p.relay_state == "bound" ? std::string("standby") : p.relay_state);
+      if (p.relay) {
+        out += " via " + p.relay->toString();
+      }
+      if (p.relay_channel != 0) {
+        out += ", channel " + std::to_string(p.relay_channel);
+      }
+      out += "\n";
+    }
+    if (p.direct_retry_at) {
+      out += "  direct retry:   " + humanIn(*p.direct_retry_at - now) + "\n";
+    }
+    if (!p.history.empty()) {
+      const auto& e = p.history.back();
+      out += "  last change:    " + e.from + " -> " + e.to + ", " + humanAgo(now - e.at) + ": " +
+             e.reason + "\n";
     }
     if (!p.cipher.empty()) {
       out += "  cipher:         " + p.cipher + "\n";
@@ -193,6 +238,8 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
       std::snprintf(line, sizeof line, "  rtt:            %.2f ms\n", millis(*r.rtt));
       out += line;
     }
+    out += "  transport:      " + r.transport + "\n";
+    out += "  relay channels: " + std::to_string(r.relay_channels) + "\n";
     if (!r.last_error.empty()) {
       out += "  last error:     " + r.last_error + "\n";
     }
