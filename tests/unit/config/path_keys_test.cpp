@@ -79,8 +79,8 @@ TEST(PeerTcp, DefaultsOff) {
 }
 
 TEST(PeerTcp, ListenAndAdvertise) {
-  PeerConfig c = parseOk(withBase("tcp_listen = true\n"
-                                  "tcp_advertise = [\"203.0.113.9:51820\", \"[2001:db8::9]:443\"]\n"));
+  PeerConfig c = parseOk(withBase(
+      "tcp_listen = true\ntcp_advertise = [\"203.0.113.9:51820\", \"[2001:db8::9]:443\"]\n"));
   EXPECT_TRUE(c.tcp_listen);
   ASSERT_EQ(c.tcp_advertise.size(), 2u);
   EXPECT_EQ(c.tcp_advertise[0].toString(), "203.0.113.9:51820");
