@@ -26,74 +26,17 @@
 #include "tun/interface_config.hpp"
 #include "tun/linux_tun_device.hpp"
 #include "tun/netlink_socket.hpp"
+#include "tests/unit/tun/netns_child.hpp"
 
 namespace vpn::tun {
 namespace {
 
 using protocol::IpPrefix;
 
-#define REQUIRE_ROOT()                                                                     \
-  if (::geteuid() != 0) {                                                                  \
-    GTEST_SKIP() << "needs root (CAP_NET_ADMIN + unshare(CLONE_NEWNET)) to create a TUN " \
-                    "device in a private network namespace; CI runs this as root";         \
-  }
+using test::check;
 
-void check(bool ok, const std::string& what) {
-  if (!ok) {
-    throw std::runtime_error(what);
-  }
-}
-
-// Runs body in a forked child inside new network and mount namespaces (with its own /sys, so
-// /sys/class/net shows the child's interfaces). Returns "" on success, else the failure text.
 std::string runInNetns(const std::function<void()>& body) {
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) {
-    return "pipe failed";
-  }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    return "fork failed";
-  }
-  if (pid == 0) {
-    ::close(pipefd[0]);
-    ::alarm(20);  // a hung child cannot hang the test run
-    std::string error;
-    try {
-      check(::unshare(CLONE_NEWNET | CLONE_NEWNS) == 0,
-            std::string("unshare: ") + std::strerror(errno));
-      check(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0,
-            std::string("make / private: ") + std::strerror(errno));
-      (void)::umount2("/sys", MNT_DETACH);
-      check(::mount("sysfs", "/sys", "sysfs", 0, nullptr) == 0,
-            std::string("mount sysfs: ") + std::strerror(errno));
-      body();
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    if (!error.empty()) {
-      (void)!::write(pipefd[1], error.data(), error.size());
-    }
-    ::_exit(error.empty() ? 0 : 1);
-  }
-  ::close(pipefd[1]);
-  std::string text;
-  std::array<char, 512> buf{};
-  ssize_t n = 0;
-  while ((n = ::read(pipefd[0], buf.data(), buf.size())) > 0) {
-    text.append(buf.data(), static_cast<std::size_t>(n));
-  }
-  ::close(pipefd[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (WIFSIGNALED(status)) {
-    return "child killed by signal " + std::to_string(WTERMSIG(status)) + " " + text;
-  }
-  if (WEXITSTATUS(status) != 0) {
-    return text.empty() ? "child failed with exit code " + std::to_string(WEXITSTATUS(status))
-                        : text;
-  }
-  return "";
+  return test::runInNetns(body, /*private_sys=*/true);
 }
 
 std::string readFile(const std::string& path) {
