@@ -272,4 +272,12 @@ int runDown(const ControlArgs& a) {
   return control(a, "down", "");
 }
 
+int runExplain(const ControlArgs& a, const std::string& peer) {
+  if (!config::isValidPeerName(peer)) {
+    fail("'" + peer + "' is not a valid peer name: use 1 to 64 of a-z 0-9 . _ -");
+    return 2;
+  }
+  return control(a, "explain", formatExplainArgument(peer, a.json));
+}
+
 }  // namespace vpn::client

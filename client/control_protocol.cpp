@@ -2,6 +2,48 @@
 
 namespace vpn::client {
 
+std::optional<ControlCommand> commandFromName(std::string_view name) {
+  if (name == "status") {
+    return ControlCommand::kStatus;
+  }
+  if (name == "down") {
+    return ControlCommand::kDown;
+  }
+  if (name == "explain") {
+    return ControlCommand::kExplain;
+  }
+  return std::nullopt;
+}
+
+std::string formatExplainArgument(std::string_view peer, bool json) {
+  std::string r(peer);
+  if (json) {
+    r += " json";
+  }
+  return r;
+}
+
+std::optional<ExplainArgument> parseExplainArgument(std::string_view argument, std::string& error) {
+  auto space = argument.find(' ');
+  ExplainArgument out;
+  out.peer = std::string(argument.substr(0, space));
+  if (out.peer.empty()) {
+    error = "explain needs a peer name, e.g. `vpnpeer explain bob`";
+    return std::nullopt;
+  }
+  if (space != std::string_view::npos) {
+    std::string_view format = argument.substr(space + 1);
+    if (format == "json") {
+      out.json = true;
+    } else if (format != "text") {
+      error = "explain takes a peer name and optionally json or text, not '" +
+              std::string(format) + "'";
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
 std::string formatRequest(std::string_view command, std::string_view argument) {
   std::string r(kControlVersion);
   r += ' ';
@@ -45,7 +87,10 @@ std::string okResponse(std::string_view body) {
 std::string errorResponse(std::string_view sentence) {
   std::string r(kControlVersion);
   r += " ERR ";
-  r += sentence;
+  // The sentence may quote request words; a control character would break the one-line framing.
+  for (char c : sentence) {
+    r += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  }
   r += '\n';
   return r;
 }

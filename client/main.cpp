@@ -66,6 +66,19 @@ int main(int argc, char** argv) {
   auto* ds = down->add_option("--socket", down_sock, "control socket path");
   dc->excludes(ds);
 
+  ControlArgs explain_args;
+  std::string explain_peer;
+  std::filesystem::path explain_cfg;
+  std::filesystem::path explain_sock;
+  auto* explain = app.add_subcommand(
+      "explain", "say why a peer is on its path (direct or relayed) and what would make it direct");
+  explain->add_option("peer", explain_peer, "the peer's name")->required();
+  auto* ec =
+      explain->add_option("-c,--config", explain_cfg, "peer file (to find its control socket)");
+  auto* es = explain->add_option("--socket", explain_sock, "control socket path");
+  ec->excludes(es);
+  explain->add_flag("--json", explain_args.json, "the same facts as JSON (see docs/explain.md)");
+
   NetcheckArgs netcheck_args;
   std::filesystem::path netcheck_cfg;
   std::string netcheck_server;
@@ -119,6 +132,15 @@ int main(int argc, char** argv) {
       down_args.socket = down_sock;
     }
     return runDown(down_args);
+  }
+  if (*explain) {
+    if (*ec) {
+      explain_args.config = explain_cfg;
+    }
+    if (*es) {
+      explain_args.socket = explain_sock;
+    }
+    return runExplain(explain_args, explain_peer);
   }
   if (*netcheck) {
     if (*nc) {

@@ -61,8 +61,8 @@ inline EngineStatus symmetricBothRelayed(Instant now) {
       "198.51.100.1:3478";
   p.candidates.push_back(candidate("192.168.1.7:51820", "local", "failed", 4, 0));
   p.candidates.push_back(candidate("203.0.113.9:40211", "reflexive", "failed", 4, 0));
-  p.history.push_back({now - std::chrono::seconds(41), "none", "relay-udp",
-                       "no direct path after 2 s"});
+  p.history.push_back(
+      {now - std::chrono::seconds(41), "none", "relay-udp", "no direct path after 2 s"});
   p.direct_retry_at = now + std::chrono::seconds(12);
   p.last_handshake = now - std::chrono::seconds(40);
   s.peers.push_back(p);
@@ -83,8 +83,8 @@ inline EngineStatus udpBlockedOverTcp(Instant now) {
   p.relay_state = "bound";
   p.path_reason = "UDP to the rendezvous got no answer; relayed over TCP through 198.51.100.1:443";
   p.candidates.push_back(candidate("203.0.113.20:51820", "reflexive", "failed", 3, 0));
-  p.history.push_back({now - std::chrono::seconds(7), "none", "relay-tcp",
-                       "no UDP answer from the rendezvous"});
+  p.history.push_back(
+      {now - std::chrono::seconds(7), "none", "relay-tcp", "no UDP answer from the rendezvous"});
   p.direct_retry_at = now + std::chrono::seconds(5);
   s.peers.push_back(p);
   s.rendezvous.push_back(rendezvous("tcp", 1));
@@ -104,8 +104,8 @@ inline EngineStatus directAfterUpgrade(Instant now) {
   p.relay_state = "bound";
   p.path_reason = "probe reply from 203.0.113.9:40211";
   p.candidates.push_back(candidate("203.0.113.9:40211", "reflexive", "succeeded", 3, 2));
-  p.history.push_back({now - std::chrono::seconds(30), "none", "relay-udp",
-                       "no direct path after 2 s"});
+  p.history.push_back(
+      {now - std::chrono::seconds(30), "none", "relay-udp", "no direct path after 2 s"});
   p.history.push_back({now - std::chrono::seconds(5), "relay-udp", "direct-udp",
                        "probe reply from 203.0.113.9:40211"});
   s.peers.push_back(p);

@@ -34,15 +34,18 @@ Json parsed(const std::string& text) {
 
 TEST(StatusText, RelayedPeerShowsRelayChannelReasonAndNatTypes) {
   auto t = renderStatusText(info(), test::symmetricBothRelayed(kNow), kNow);
-  EXPECT_TRUE(has(t, "vpnpeer alice: 10.42.0.1/24 on vpn0, listening on UDP 0.0.0.0:51820, "
-                     "NAT symmetric\n"))
+  EXPECT_TRUE(has(t,
+                  "vpnpeer alice: 10.42.0.1/24 on vpn0, listening on UDP 0.0.0.0:51820, "
+                  "NAT symmetric\n"))
       << t;
-  EXPECT_TRUE(has(t, "  state:          established (relay-udp via 198.51.100.1:3478, channel "
-                     "4711)\n"))
+  EXPECT_TRUE(has(t,
+                  "  state:          established (relay-udp via 198.51.100.1:3478, channel "
+                  "4711)\n"))
       << t;
   EXPECT_TRUE(has(t, "  rtt:            23.40 ms\n")) << t;
-  EXPECT_TRUE(has(t, "  reason:         direct path failed: no probe reply from 2 candidates in "
-                     "2 s; relayed through 198.51.100.1:3478\n"))
+  EXPECT_TRUE(has(t,
+                  "  reason:         direct path failed: no probe reply from 2 candidates in "
+                  "2 s; relayed through 198.51.100.1:3478\n"))
       << t;
   EXPECT_TRUE(has(t, "  nat type:       symmetric\n")) << t;
   EXPECT_TRUE(has(t, "  direct retry:   in 12 s\n")) << t;
@@ -66,8 +69,9 @@ TEST(StatusText, DirectPeerShowsPathAloneAndStandbyRelay) {
   EXPECT_TRUE(has(t, "  state:          established (direct-udp)\n")) << t;
   EXPECT_TRUE(has(t, "  endpoint:       203.0.113.9:40211\n")) << t;
   EXPECT_TRUE(has(t, "  relay:          standby via 198.51.100.1:3478, channel 7\n")) << t;
-  EXPECT_TRUE(has(t, "  last change:    relay-udp -> direct-udp, 5 s ago: probe reply from "
-                     "203.0.113.9:40211\n"))
+  EXPECT_TRUE(has(t,
+                  "  last change:    relay-udp -> direct-udp, 5 s ago: probe reply from "
+                  "203.0.113.9:40211\n"))
       << t;
   EXPECT_FALSE(has(t, "direct retry")) << t;
 }
@@ -142,11 +146,12 @@ TEST(StatusJson, TcpRendezvousAndEveryVersion1FieldKept) {
                         "rendezvous", "drops", "nat_type"}) {
     EXPECT_TRUE(j.has(k)) << k;
   }
-  for (const char* k : {"name", "state", "endpoint", "path", "rtt_ms", "addresses", "cipher",
-                        "tx_bytes", "rx_bytes", "tx_packets", "rx_packets",
-                        "last_handshake_s_ago", "handshakes", "key_updates", "last_error",
-                        "candidates", "relay", "relay_channel", "relay_state", "path_reason",
-                        "nat_type", "history", "direct_retry_in_s"}) {
+  for (const char* k : {"name",       "state",         "endpoint",         "path",
+                        "rtt_ms",     "addresses",     "cipher",           "tx_bytes",
+                        "rx_bytes",   "tx_packets",    "rx_packets",       "last_handshake_s_ago",
+                        "handshakes", "key_updates",   "last_error",       "candidates",
+                        "relay",      "relay_channel", "relay_state",      "path_reason",
+                        "nat_type",   "history",       "direct_retry_in_s"}) {
     EXPECT_TRUE(j["peers"][0].has(k)) << k;
   }
   for (const char* k : {"endpoint", "state", "registered", "reflexive", "rtt_ms", "last_error",
