@@ -78,6 +78,7 @@ class TcpConnection {
   bool connected() const { return connected_; }
   bool closed() const { return closing_; }
   const protocol::Endpoint& remote() const { return remote_; }
+  uv_loop_t& loop() const { return loop_; }
   // Bytes queued and in flight, not yet taken by the kernel.
   std::size_t queuedBytes() const;
   std::size_t sendLimit() const { return send_limit_; }
