@@ -56,6 +56,7 @@ declare -A SITE=(
   [prc2]="port 198.51.100.32 - 10.3.2 1"
   [sym1]="symmetric 198.51.100.40 - 10.4.1 1"
   [sym2]="symmetric 198.51.100.42 - 10.4.2 1"
+  [sym3]="symmetric 198.51.100.44 - 10.4.3 1"
   [blk]="blocked 198.51.100.50 - 10.5.1 1"
   [blk2]="blocked 198.51.100.52 - 10.5.2 1"
   [open1]="open 198.51.100.61 - - 0"
@@ -381,7 +382,7 @@ peer_field() { json_get "$1" "peer('$2').get('$3', '')"; }
 # ---------------------------------------------------------------------------------------------
 MATRIX_KINDS=(open full restricted port symmetric)
 declare -A KIND_SITES=([open]="open1 open2" [full]="fc1 fc2" [restricted]="rc1 rc2"
-  [port]="prc1 prc2" [symmetric]="sym1 sym2")
+  [port]="prc1 prc2" [symmetric]="sym1 sym2" [blocked]="blk blk2")
 
 # pair_hosts K1 K2 -> two host namespaces of those kinds, on two different NATs
 pair_hosts() {
@@ -698,4 +699,35 @@ lab_drop_count() {
 lab_flush_conntrack() {
   need_tool conntrack conntrack
   nsx "r-$1" conntrack -F >/dev/null 2>&1 || die "conntrack -F in r-$1 failed"
+}
+
+# ---------------------------------------------------------------------------------------------
+# paths (docs/paths.md): what `vpnpeer status --json` and `vpnpeer explain` say about a peer
+# ---------------------------------------------------------------------------------------------
+# on_path CFG PEER PATH: PEER is established on PATH (direct-udp, direct-tcp, relay-udp, relay-tcp)
+on_path() {
+  [[ $(json_get "$1" "peer('$2').get('state') == 'established' and peer('$2').get('path') == '$3'") == 1 ]]
+}
+# both_on H1 H2 PATH1 [PATH2]: each side sees the other established on its path
+both_on() { on_path "$(peer_cfg "$1")" "$2" "$3" && on_path "$(peer_cfg "$2")" "$1" "${4:-$3}"; }
+# path_summary CFG PEER -> what status says about PEER's path, on one line (for messages)
+path_summary() {
+  json_get "$1" "' '.join(f'{k}={peer(\"$2\").get(k)!r}' for k in ('state','path','endpoint','relay','relay_state','path_reason','nat_type','last_error')) + ' history=' + repr((peer(\"$2\").get('history') or [])[-3:])" 2>&1 |
+    tr -d '\n' || true
+}
+pair_paths() { echo "$1 sees [$(path_summary "$(peer_cfg "$1")" "$2")]; $2 sees [$(path_summary "$(peer_cfg "$2")" "$1")]"; }
+# rv_transport CFG -> the transport (udp|tcp) of the first rendezvous in CFG's status
+rv_transport() { json_get "$1" "(s.get('rendezvous') or [{}])[0].get('transport', '')"; }
+# rv_registered_via CFG TRANSPORT: CFG's first rendezvous is registered, reached over TRANSPORT
+rv_registered_via() {
+  [[ $(json_get "$1" "(s.get('rendezvous') or [{}])[0].get('registered') is True and (s.get('rendezvous') or [{}])[0].get('transport') == '$2'") == 1 ]]
+}
+rv_summary() { json_get "$1" 's.get("rendezvous")' 2>&1 | tr -d '\n' || true; }
+# explain HOST PEER -> `vpnpeer explain PEER` of the daemon in HOST (bounded)
+explain() { nsx "$1" timeout 5 "$VPNPEER" explain "$2" -c "$(peer_cfg "$1")" 2>&1 || true; }
+# show_pair_logs H1 H2: the tails of both daemons' logs and the rendezvous log (after a failure)
+show_pair_logs() {
+  log "$1 log:"; show_log "$(peer_log "$1")" 12
+  log "$2 log:"; show_log "$(peer_log "$2")" 12
+  log "rendezvous log:"; show_log "$RV_LOG" 8
 }
