@@ -30,6 +30,8 @@ const char* roleName(SocketRole r) {
       return "alt-address";
     case SocketRole::kAltBoth:
       return "alt-both";
+    case SocketRole::kTcp:
+      return "tcp";
   }
   return "?";
 }

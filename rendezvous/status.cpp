@@ -41,7 +41,9 @@ std::vector<std::pair<const char*, std::uint64_t>> counterList(const RendezvousC
           {"lookups", c.lookups},             {"introductions", c.introductions},
           {"lookup_failures", c.lookup_failures}, {"keepalive_replies", c.keepalive_replies},
           {"stun_requests", c.stun_requests}, {"expired", c.expired},
-          {"replaced", c.replaced}};
+          {"replaced", c.replaced},           {"relayed_packets", c.relayed_packets},
+          {"relayed_bytes", c.relayed_bytes}, {"relay_binds", c.relay_binds},
+          {"relay_failures", c.relay_failures}};
 }
 
 }  // namespace
@@ -110,7 +112,10 @@ std::string renderStatusJson(const ServerInfo& info, const RendezvousStatus& st)
   for (std::size_t i = 0; i < st.peers.size(); ++i) {
     const auto& p = st.peers[i];
     o += (i ? "," : "") + std::string("{\"name\":") + jsonString(p.name) +
-         ",\"endpoint\":" + jsonString(p.endpoint.toString()) + ",\"addresses\":[";
+         ",\"endpoint\":" + jsonString(p.endpoint.toString()) +
+         ",\"transport\":" + jsonString(p.tcp ? "tcp" : "udp") +
+         ",\"unreachable\":" + (p.unreachable ? "true" : "false") +
+         ",\"nat_type\":" + jsonString(protocol::toString(p.nat_type)) + ",\"addresses\":[";
     for (std::size_t j = 0; j < p.addresses.size(); ++j) {
       o += (j ? "," : "") + jsonString(p.addresses[j].toString());
     }
@@ -120,7 +125,9 @@ std::string renderStatusJson(const ServerInfo& info, const RendezvousStatus& st)
            jsonString(protocol::toString(p.candidates[j].kind)) +
            ",\"endpoint\":" + jsonString(p.candidates[j].endpoint.toString()) + "}";
     }
-    o += "],\"age_s\":" + number(p.age_s) + ",\"idle_s\":" + number(p.idle_s) + "}";
+    o += "],\"age_s\":" + number(p.age_s) + ",\"idle_s\":" + number(p.idle_s) +
+         ",\"relay_channels\":" + number(static_cast<std::uint64_t>(p.relay_channels)) +
+         ",\"relayed_bytes\":" + number(p.relayed_bytes) + "}";
   }
   return o + "]}\n";
 }
@@ -145,8 +152,15 @@ std::string renderStatusText(const ServerInfo& info, const RendezvousStatus& st)
   }
   o += "\n";
   for (const auto& p : st.peers) {
-    o += "peer " + p.name + " at " + p.endpoint.toString() + ", registered " + number(p.age_s) +
-         " s ago, last heard " + number(p.idle_s) + " s ago\n";
+    o += "peer " + p.name + " at " + p.endpoint.toString() + (p.tcp ? " (tcp" : " (udp") +
+         (p.unreachable ? ", connection closed)" : ")") + ", nat " +
+         std::string(protocol::toString(p.nat_type)) + ", registered " + number(p.age_s) +
+         " s ago, last heard " + number(p.idle_s) + " s ago";
+    if (p.relay_channels != 0 || p.relayed_bytes != 0) {
+      o += ", relay channels " + std::to_string(p.relay_channels) + ", relayed " +
+           std::to_string(p.relayed_bytes) + " bytes";
+    }
+    o += "\n";
     for (const auto& c : p.candidates) {
       o += "  candidate " + std::string(protocol::toString(c.kind)) + " " +
            c.endpoint.toString() + "\n";

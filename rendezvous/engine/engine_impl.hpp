@@ -1,7 +1,8 @@
 #pragma once
 // RendezvousEngine internals shared by rendezvous_engine.cpp (dispatch, timers, status),
 // rv_handshake.cpp (TLS server handshakes -> records), rv_control.cpp (sealed control messages,
-// keepalives) and rv_stun.cpp (the STUN reflector). Not part of the public interface.
+// keepalives), rv_relay.cpp (relay channels and forwarding) and rv_stun.cpp (the STUN reflector).
+// Not part of the public interface.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -24,7 +25,8 @@ namespace vpn::rendezvous {
 
 enum class Drop : std::uint8_t {
   kMalformed,          // unparseable datagram or message
-  kUnknownFamily,      // first byte names no family we serve (punch, relay, unknown)
+  kUnknownFamily,      // first byte names no family we serve here (punch, unknown, or a session
+                       // packet on a STUN-only socket)
   kUnknownIndex,       // no session or handshake with that receiver index
   kNotEstablished,     // sealed packet for a handshake our side has not finished yet
   kAuthFailed,
@@ -34,10 +36,18 @@ enum class Drop : std::uint8_t {
   kHandshakeFailed,
   kNotPeerRole,        // a rendezvous-role certificate tried to register
   kUnexpectedMessage,  // a server-to-peer message sent to us, a kick, ...
-  kDataNotRelayed,     // data packets: relay is not implemented
+  kDataNotRelayed,     // data sealed to us: peers relay in relay packets (0x78), not this way
   kLookupRateLimited,
   kStun,               // STUN we don't answer (not a Binding request, or no reflector yet)
   kTxTooBig,
+  kRelayUnknownSender,   // relay packet from no session's current path
+  kRelayUnknownChannel,  // the channel is not one of the sender's
+  kRelayDisabled,
+  kRelayRateLimited,     // the sender's relay byte bucket is empty
+  kRelayQuota,           // the sender's session used up relay_max_bytes
+  kRelayBadInner,        // inner datagram not a handshake, data or keepalive packet
+  kRelayRequestRateLimited,
+  kPeerUnreachable,      // a packet for a peer whose TCP connection closed
   kCount,
 };
 
@@ -97,6 +107,18 @@ struct RendezvousEngine::Impl {
                     std::string name);
   bool sendControl(PeerRecord& r, const protocol::ControlMessage& msg);
   void sendKeepalive(PeerRecord& r, std::span<const std::uint8_t> payload);
+  // Sends to the record's current path; false (counted) if its TCP connection closed.
+  bool sendTo(PeerRecord& r, std::span<const std::uint8_t> bytes);
+
+  // rv_relay.cpp
+  void onRelay(Instant now, SocketId on, const protocol::Endpoint& from,
+               std::span<const std::uint8_t> bytes);
+  void onRelayRequest(Instant now, PeerRecord& r, const protocol::RelayRequestMsg& m);
+  void relayFailed(PeerRecord& r, std::uint32_t request_id, protocol::RelayFailure reason,
+                   const std::string& peer_name);
+  // A free channel number for a new pair, or 0 after bounded retries.
+  std::uint16_t newChannel(const PeerRecord& a, const PeerRecord& b);
+  void onConnectionClosed(Instant now, std::uint32_t conn);
 
   // rv_stun.cpp
   void onStun(Instant now, SocketId on, const protocol::Endpoint& from,

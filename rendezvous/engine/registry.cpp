@@ -4,18 +4,64 @@
 
 namespace vpn::rendezvous {
 
-bool TokenBucket::take(Instant now, double per_second, double burst) {
+bool TokenBucket::take(Instant now, double per_second, double burst, double cost) {
   if (tokens < 0) {
     tokens = burst;
   } else if (now > updated) {
     tokens = std::min(burst, tokens + toSeconds(now - updated) * per_second);
   }
   updated = now;
-  if (tokens < 1) {
+  if (tokens < std::min(cost, burst)) {
     return false;
   }
-  tokens -= 1;
+  tokens = std::max(0.0, tokens - cost);
   return true;
+}
+
+std::uint32_t PeerRecord::partnerOn(std::uint16_t channel) const {
+  auto it = std::lower_bound(
+      channels.begin(), channels.end(), channel,
+      [](const RelayChannel& c, std::uint16_t ch) { return c.channel < ch; });
+  return it != channels.end() && it->channel == channel ? it->partner : 0;
+}
+
+std::uint16_t PeerRecord::channelTo(std::uint32_t partner) const {
+  for (const auto& c : channels) {
+    if (c.partner == partner) {
+      return c.channel;
+    }
+  }
+  return 0;
+}
+
+std::size_t Registry::PathKeyHash::operator()(const PathKey& k) const noexcept {
+  std::size_t h = protocol::EndpointHash{}(k.endpoint);
+  std::size_t s = (static_cast<std::size_t>(k.socket.role) << 8) | k.socket.listen;
+  s ^= static_cast<std::size_t>(k.socket.conn) << 16;
+  return h ^ (s + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
+}
+
+void Registry::indexPath(PeerRecord& r) {
+  by_path_[PathKey{r.socket, r.endpoint}] = &r;
+  if (r.overTcp()) {
+    by_conn_.emplace(r.socket.conn, &r);
+  }
+}
+
+void Registry::unindexPath(PeerRecord& r) {
+  auto it = by_path_.find(PathKey{r.socket, r.endpoint});
+  if (it != by_path_.end() && it->second == &r) {
+    by_path_.erase(it);
+  }
+  if (r.overTcp()) {
+    auto [b, e] = by_conn_.equal_range(r.socket.conn);
+    for (auto c = b; c != e; ++c) {
+      if (c->second == &r) {
+        by_conn_.erase(c);
+        break;
+      }
+    }
+  }
 }
 
 std::pair<PeerRecord*, bool> Registry::insert(std::unique_ptr<PeerRecord> record) {
@@ -30,10 +76,36 @@ std::pair<PeerRecord*, bool> Registry::insert(std::unique_ptr<PeerRecord> record
   for (const auto& a : r->addresses) {
     by_address_[a.address()] = r;
   }
+  if (!r->unreachable) {
+    indexPath(*r);
+  }
   return {r, replaced};
 }
 
+void Registry::unbindAll(PeerRecord& r) {
+  for (const auto& c : r.channels) {
+    PeerRecord* p = byIndex(c.partner);
+    if (p == nullptr) {
+      continue;
+    }
+    auto it = std::find_if(p->channels.begin(), p->channels.end(), [&](const RelayChannel& pc) {
+      return pc.channel == c.channel && pc.partner == r.local_index;
+    });
+    if (it != p->channels.end()) {
+      p->channels.erase(it);
+    }
+    if (p->channels.empty()) {
+      p->channels.shrink_to_fit();  // most peers relay rarely: give the memory back
+    }
+  }
+  r.channels.clear();
+}
+
 void Registry::remove(PeerRecord& record) {
+  unbindAll(record);
+  if (!record.unreachable) {
+    unindexPath(record);
+  }
   for (const auto& a : record.addresses) {
     auto it = by_address_.find(a.address());
     if (it != by_address_.end() && it->second == &record) {
@@ -60,6 +132,48 @@ PeerRecord* Registry::byName(std::string_view name) {
 PeerRecord* Registry::byAddress(const protocol::IpAddress& address) {
   auto it = by_address_.find(address);
   return it == by_address_.end() ? nullptr : it->second;
+}
+
+PeerRecord* Registry::byPath(SocketId socket, const protocol::Endpoint& from) {
+  auto it = by_path_.find(PathKey{socket, from});
+  return it == by_path_.end() ? nullptr : it->second;
+}
+
+void Registry::setPath(PeerRecord& r, SocketId socket, const protocol::Endpoint& endpoint) {
+  if (!r.unreachable) {
+    if (r.socket == socket && r.endpoint == endpoint) {
+      return;
+    }
+    unindexPath(r);
+  }
+  r.socket = socket;
+  r.endpoint = endpoint;
+  r.unreachable = false;
+  indexPath(r);
+}
+
+std::size_t Registry::closeConnection(std::uint32_t conn) {
+  auto [b, e] = by_conn_.equal_range(conn);
+  std::vector<PeerRecord*> on;
+  for (auto it = b; it != e; ++it) {
+    on.push_back(it->second);
+  }
+  for (PeerRecord* r : on) {
+    unindexPath(*r);
+    r->unreachable = true;
+  }
+  return on.size();
+}
+
+void Registry::bind(PeerRecord& a, PeerRecord& b, std::uint16_t channel) {
+  auto add = [channel](PeerRecord& r, std::uint32_t partner) {
+    auto it = std::lower_bound(
+        r.channels.begin(), r.channels.end(), channel,
+        [](const RelayChannel& c, std::uint16_t ch) { return c.channel < ch; });
+    r.channels.insert(it, RelayChannel{channel, partner});
+  };
+  add(a, b.local_index);
+  add(b, a.local_index);
 }
 
 std::size_t Registry::expire(Instant now, Duration ttl) {

@@ -1,4 +1,6 @@
 // Dispatch by packet family, the periodic sweep (expiry, linger, key grace), timers and status.
+// Session traffic (handshakes, sealed packets, relay) is served on the primary sockets and on TCP
+// connections; the RFC 5780 alternates serve STUN only.
 #include <algorithm>
 #include <stdexcept>
 
@@ -39,6 +41,22 @@ std::string_view toString(Drop d) {
       return "stun";
     case Drop::kTxTooBig:
       return "tx_too_big";
+    case Drop::kRelayUnknownSender:
+      return "relay_unknown_sender";
+    case Drop::kRelayUnknownChannel:
+      return "relay_unknown_channel";
+    case Drop::kRelayDisabled:
+      return "relay_disabled";
+    case Drop::kRelayRateLimited:
+      return "relay_rate_limited";
+    case Drop::kRelayQuota:
+      return "relay_quota";
+    case Drop::kRelayBadInner:
+      return "relay_bad_inner";
+    case Drop::kRelayRequestRateLimited:
+      return "relay_request_rate_limited";
+    case Drop::kPeerUnreachable:
+      return "peer_unreachable";
     case Drop::kCount:
       break;
   }
@@ -71,32 +89,49 @@ std::uint32_t RendezvousEngine::Impl::newIndex() {
 
 void RendezvousEngine::Impl::onDatagram(Instant now, SocketId on, const protocol::Endpoint& from,
                                         std::span<std::uint8_t> bytes) {
-  switch (protocol::classify(bytes)) {
-    case protocol::PacketFamily::kStun:
-      onStun(now, on, from, bytes);
-      return;
+  auto family = protocol::classify(bytes);
+  if (family == protocol::PacketFamily::kStun) {
+    onStun(now, on, from, bytes);
+    return;
+  }
+  if (on.role != SocketRole::kPrimary && on.role != SocketRole::kTcp) {
+    drop(Drop::kUnknownFamily);  // the alternates are STUN-only
+    return;
+  }
+  switch (family) {
     case protocol::PacketFamily::kHandshake:
-      if (on.role != SocketRole::kPrimary) {
-        drop(Drop::kUnknownFamily);  // the alternates are STUN-only
-        return;
-      }
       onHandshake(now, on, from, bytes);
       return;
     case protocol::PacketFamily::kData:
     case protocol::PacketFamily::kKeepalive:
     case protocol::PacketFamily::kRendezvous:
-      if (on.role != SocketRole::kPrimary) {
-        drop(Drop::kUnknownFamily);
-        return;
-      }
       onSealed(now, on, from, bytes);
       return;
-    case protocol::PacketFamily::kPunch:
     case protocol::PacketFamily::kRelay:
+      onRelay(now, on, from, bytes);
+      return;
+    case protocol::PacketFamily::kStun:
+    case protocol::PacketFamily::kPunch:
     case protocol::PacketFamily::kUnknown:
       break;
   }
   drop(Drop::kUnknownFamily);
+}
+
+void RendezvousEngine::Impl::onConnectionClosed(Instant, std::uint32_t conn) {
+  if (conn == 0) {
+    return;
+  }
+  registry.closeConnection(conn);
+  std::vector<std::uint32_t> gone;
+  for (const auto& [index, p] : pending) {
+    if (p.socket.role == SocketRole::kTcp && p.socket.conn == conn) {
+      gone.push_back(index);
+    }
+  }
+  for (std::uint32_t index : gone) {
+    erasePending(index);  // it cannot finish: its packets had only that connection
+  }
 }
 
 void RendezvousEngine::Impl::sweep(Instant now) {
@@ -161,6 +196,11 @@ RendezvousStatus RendezvousEngine::Impl::status(Instant now, bool with_peers) co
     RegisteredPeerStatus p;
     p.name = r.name;
     p.endpoint = r.endpoint;
+    p.tcp = r.overTcp();
+    p.unreachable = r.unreachable;
+    p.nat_type = r.nat_type;
+    p.relay_channels = r.channels.size();
+    p.relayed_bytes = r.relayed_bytes;
     p.candidates = r.candidates;
     p.addresses = r.addresses;
     p.age_s = toSeconds(now - *r.registered_at);
@@ -188,6 +228,10 @@ RendezvousEngine::~RendezvousEngine() = default;
 void RendezvousEngine::onDatagram(Instant now, SocketId on, const protocol::Endpoint& from,
                                   std::span<std::uint8_t> bytes) {
   impl_->onDatagram(now, on, from, bytes);
+}
+
+void RendezvousEngine::onConnectionClosed(Instant now, std::uint32_t conn) {
+  impl_->onConnectionClosed(now, conn);
 }
 
 void RendezvousEngine::onTimer(Instant now) {

@@ -2,18 +2,22 @@
 // RendezvousEngine: the rendezvous server's I/O-free core. Peers open the same TLS-keyed session
 // they use between each other (handshake packets 0x41, the rendezvous always the TLS server), then
 // REGISTER their local candidates; the engine stores them with the reflexive endpoint it observes,
-// answers LOOKUPs by introducing both peers to each other at the same instant, answers keepalive
-// probes, and reflects STUN Binding requests (RFC 8489, with RFC 5780 CHANGE-REQUEST when the
-// host has the alternate sockets).
+// answers LOOKUPs by introducing both peers to each other at the same instant, binds relay
+// channels between registered peers (RELAY_REQUEST) and forwards their relay packets (0x78,
+// docs/paths.md), answers keepalive probes, and reflects STUN Binding requests (RFC 8489, with
+// RFC 5780 CHANGE-REQUEST when the host has the alternate sockets).
 //
-// Inputs: onDatagram(now, socket, from, bytes) for every UDP datagram, onTimer(now) when
-// nextDeadline() passes. Outputs: RendezvousSink::sendFrom(socket, to, bytes). No clock, no
-// socket: tests drive it on a virtual clock.
+// Inputs: onDatagram(now, socket, from, bytes) for every UDP datagram and every datagram framed
+// on a TCP connection (SocketRole::kTcp with the connection's id), onConnectionClosed(now, conn)
+// when a TCP connection ends, onTimer(now) when nextDeadline() passes. Outputs:
+// RendezvousSink::sendFrom(socket, to, bytes). No clock, no socket: tests drive it on a virtual
+// clock.
 //
 // Ownership: the TlsContext and the sink must outlive the engine. Threading: single-threaded.
 // Errors: the constructor throws std::invalid_argument if the context's certificate lacks the
 // rendezvous role. After that nothing throws except std::bad_alloc; bad input is counted as a
-// drop by reason (status().drops), never fatal.
+// drop by reason (status().drops), never fatal. Relaying allocates nothing per packet: the
+// received bytes are sent on as they are.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -26,23 +30,29 @@
 #include "crypto/tls_context.hpp"
 #include "protocol/candidate.hpp"
 #include "protocol/ip_address.hpp"
+#include "protocol/nat_type.hpp"
 
 namespace vpn::rendezvous {
 
 // Which local socket a datagram arrived on or must leave from. `listen` indexes the primary
 // listen sockets (one per [rendezvous] listen entry); the alternates exist once, paired with the
-// primary RendezvousOptions::listen[stun_listen], and only serve STUN.
-enum class SocketRole : std::uint8_t { kPrimary, kAltPort, kAltAddress, kAltBoth };
+// primary RendezvousOptions::listen[stun_listen], and only serve STUN. kTcp is one accepted TCP
+// connection: `listen` indexes the TCP listeners and `conn` names the connection (the host's id,
+// nonzero and not reused while the engine runs; 0 for UDP). Replies to a kTcp SocketId go on
+// that connection whatever the `to` endpoint says.
+enum class SocketRole : std::uint8_t { kPrimary, kAltPort, kAltAddress, kAltBoth, kTcp };
 
 struct SocketId {
   SocketRole role = SocketRole::kPrimary;
   std::uint8_t listen = 0;
+  std::uint32_t conn = 0;
   friend bool operator==(const SocketId&, const SocketId&) = default;
 };
 
 // Contract: called synchronously on the engine's thread; `bytes` are valid only during the call;
 // the sink must not call back into the engine and must not throw. A socket the host does not
-// have (e.g. kAltBoth without alternates) is never asked for.
+// have (e.g. kAltBoth without alternates) is never asked for; a TCP connection that is gone (its
+// close not yet reported) is the sink's to drop silently.
 class RendezvousSink {
  public:
   virtual ~RendezvousSink() = default;
@@ -58,8 +68,15 @@ struct RendezvousOptions {
   double handshake_burst = 8;              // new handshakes per source address
   double handshake_per_second = 2;
   std::size_t rate_limit_sources = 4096;
-  double lookup_burst = 40;                // lookups per registered peer
+  double lookup_burst = 40;                // lookups and relay requests per registered peer
   double lookup_per_second = 20;
+  // Relaying between registered peers (docs/paths.md). Rate and burst are in bytes of relay
+  // datagrams per sending peer; a datagram larger than the burst passes only from a full bucket.
+  bool relay = true;
+  std::size_t relay_max_channels = 256;    // per peer
+  double relay_rate = 12.5e6;              // bytes/s (100 Mbit/s)
+  double relay_burst = 1e6;                // bytes
+  std::uint64_t relay_max_bytes = 0;       // per session, all channels; 0 = unlimited
   // The STUN reflector. `listen`: the local endpoints of the primary listen sockets, by
   // SocketId::listen (RESPONSE-ORIGIN; an unspecified address is left out). The alternates pair
   // with listen[stun_listen]: alt_port gives "change port"; "change IP" needs alt_address and a
@@ -74,10 +91,15 @@ struct RendezvousOptions {
 struct RegisteredPeerStatus {
   std::string name;
   protocol::Endpoint endpoint;                 // reflexive: where its packets come from
+  bool tcp = false;                            // its session reaches us over a TCP connection
+  bool unreachable = false;                    // that TCP connection closed; not sent to
+  protocol::NatType nat_type = protocol::NatType::kUnknown;  // as it announced in REGISTER
   std::vector<protocol::Candidate> candidates; // local candidates it announced
   std::vector<protocol::IpPrefix> addresses;   // certified overlay addresses
   double age_s = 0;                            // since its first REGISTER on this session
   double idle_s = 0;                           // since its last authenticated packet
+  std::size_t relay_channels = 0;
+  std::uint64_t relayed_bytes = 0;             // relay datagrams it sent that we forwarded
 };
 
 struct RendezvousCounters {
@@ -90,6 +112,10 @@ struct RendezvousCounters {
   std::uint64_t stun_requests = 0;
   std::uint64_t expired = 0;        // registrations dropped for silence
   std::uint64_t replaced = 0;       // sessions replaced by a newer one of the same name
+  std::uint64_t relayed_packets = 0;
+  std::uint64_t relayed_bytes = 0;  // whole relay datagrams (3-byte header included)
+  std::uint64_t relay_binds = 0;    // channels bound (asking again for a bound pair: not counted)
+  std::uint64_t relay_failures = 0; // RELAY_FAILED sent
 };
 
 struct RendezvousStatus {
@@ -111,6 +137,9 @@ class RendezvousEngine {
   // One datagram received on `on` from `from`. `bytes` is modified (opened in place).
   void onDatagram(Instant now, SocketId on, const protocol::Endpoint& from,
                   std::span<std::uint8_t> bytes);
+  // A TCP connection ended: sessions on it are no longer sent to. They expire as usual unless an
+  // authenticated packet from another socket moves them; pending handshakes on it are dropped.
+  void onConnectionClosed(Instant now, std::uint32_t conn);
   void onTimer(Instant now);
   // kNever when nothing is pending (an idle server with no peers).
   Instant nextDeadline() const;

@@ -1,5 +1,6 @@
-// Sealed packets from registered peers: control messages (REGISTER, LOOKUP), keepalive probes
-// (answered so the peer's liveness and RTT logic works against us) and data (not relayed yet).
+// Sealed packets from registered peers: control messages (REGISTER, LOOKUP, RELAY_REQUEST),
+// keepalive probes (answered so the peer's liveness and RTT logic works against us) and data
+// sealed to us (dropped: peers relay in relay packets, rv_relay.cpp).
 #include <algorithm>
 
 #include "base/byte_io.hpp"
@@ -15,7 +16,8 @@ constexpr std::size_t kProbeSize = 9;
 // Old receive keys stay this long after the peer's key update; its RTT to us is not measured.
 constexpr Duration kKeyGrace = seconds(2);
 
-// What the other side of an introduction gets: local candidates, then the reflexive endpoint.
+// What the other side of an introduction gets: local (and tcp) candidates, then the reflexive
+// endpoint. A session over TCP has none to give: its source port is a TCP one, useless for UDP.
 std::vector<protocol::Candidate> candidatesOf(const PeerRecord& r) {
   std::vector<protocol::Candidate> out;
   for (const auto& c : r.candidates) {
@@ -24,7 +26,9 @@ std::vector<protocol::Candidate> candidatesOf(const PeerRecord& r) {
     }
     out.push_back(c);
   }
-  out.push_back(protocol::Candidate{protocol::CandidateKind::kReflexive, r.endpoint});
+  if (!r.overTcp()) {
+    out.push_back(protocol::Candidate{protocol::CandidateKind::kReflexive, r.endpoint});
+  }
   return out;
 }
 
@@ -43,7 +47,15 @@ bool RendezvousEngine::Impl::sendControl(PeerRecord& r, const protocol::ControlM
     drop(Drop::kTxTooBig);
     return false;
   }
-  sink.sendFrom(r.socket, r.endpoint, packet);
+  return sendTo(r, packet);
+}
+
+bool RendezvousEngine::Impl::sendTo(PeerRecord& r, std::span<const std::uint8_t> bytes) {
+  if (r.unreachable) {
+    drop(Drop::kPeerUnreachable);
+    return false;
+  }
+  sink.sendFrom(r.socket, r.endpoint, bytes);
   return true;
 }
 
@@ -52,7 +64,7 @@ void RendezvousEngine::Impl::sendKeepalive(PeerRecord& r, std::span<const std::u
             scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));
   auto packet = std::span<std::uint8_t>(scratch).first(protocol::kDataOverhead + payload.size());
   if (r.keys->seal(true, r.remote_index, packet, payload.size())) {
-    sink.sendFrom(r.socket, r.endpoint, packet);
+    sendTo(r, packet);
   }
 }
 
@@ -80,7 +92,8 @@ void RendezvousEngine::Impl::onSealed(Instant now, SocketId on, const protocol::
     drop(Drop::kAuthFailed);
     return;
   }
-  // Authenticated from here on: the record lives on, and follows the peer's NAT mapping.
+  // Authenticated from here on: the record lives on, and follows the peer's NAT mapping (or its
+  // move between UDP and TCP).
   r.last_rx = now;
   if (r.linger && r.linger->channel().allAcked() && !r.linger->channel().hasPendingAcks()) {
     // The peer finished and talks to us; its last flight was acked when we completed. A
@@ -89,9 +102,8 @@ void RendezvousEngine::Impl::onSealed(Instant now, SocketId on, const protocol::
     r.linger.reset();
     r.linger_until = kNever;
   }
-  if (res.newest && (!(from == r.endpoint) || !(on == r.socket))) {
-    r.endpoint = from;
-    r.socket = on;
+  if (res.newest) {
+    registry.setPath(r, on, from);
   }
   if (res.rotated) {
     sendKeepalive(r, {});  // shows the peer our new phase even if we have nothing to say
@@ -141,6 +153,10 @@ void RendezvousEngine::Impl::onControl(Instant now, PeerRecord& r,
     onLookup(now, r, *lookup);
     return;
   }
+  if (const auto* relay = std::get_if<protocol::RelayRequestMsg>(&*msg)) {
+    onRelayRequest(now, r, *relay);
+    return;
+  }
   drop(Drop::kUnexpectedMessage);
 }
 
@@ -148,12 +164,13 @@ void RendezvousEngine::Impl::onRegister(Instant now, PeerRecord& r, const protoc
   r.candidates.clear();
   for (const auto& c : m.candidates) {
     // Reflexive candidates are ours to observe, not the peer's to claim.
-    if (c.kind == protocol::CandidateKind::kLocal &&
+    if (c.kind != protocol::CandidateKind::kReflexive &&
         r.candidates.size() + 1 < protocol::kMaxCandidates) {
       r.candidates.push_back(c);
     }
   }
   r.candidates.shrink_to_fit();
+  r.nat_type = m.nat_type;
   if (!r.registered_at) {
     r.registered_at = now;
   }
@@ -193,7 +210,7 @@ void RendezvousEngine::Impl::onLookup(Instant now, PeerRecord& r, const protocol
     lookupFailed(r, m.request_id, protocol::LookupFailure::kNotAllowed, m.name.value_or(""));
     return;
   }
-  if (target == nullptr || !target->registered()) {
+  if (target == nullptr || !target->registered() || target->unreachable) {
     lookupFailed(r, m.request_id, protocol::LookupFailure::kNotRegistered, m.name.value_or(""));
     return;
   }
@@ -208,6 +225,7 @@ void RendezvousEngine::Impl::introduce(PeerRecord& requester, PeerRecord& target
   crypto::randomBytes(to_requester.punch_key);
   to_requester.peer_name = target.name;
   to_requester.candidates = candidatesOf(target);
+  to_requester.peer_nat_type = target.nat_type;
 
   protocol::IntroduceMsg to_target;
   to_target.request_id = 0;
@@ -215,6 +233,7 @@ void RendezvousEngine::Impl::introduce(PeerRecord& requester, PeerRecord& target
   to_target.punch_key = to_requester.punch_key;
   to_target.peer_name = requester.name;
   to_target.candidates = candidatesOf(requester);
+  to_target.peer_nat_type = requester.nat_type;
 
   // Both in the same instant: the punches must cross while both NAT mappings are fresh.
   bool a = sendControl(target, to_target);

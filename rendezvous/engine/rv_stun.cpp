@@ -1,7 +1,9 @@
 // The STUN reflector (RFC 8489 Binding, RFC 5780 CHANGE-REQUEST / RESPONSE-ORIGIN /
 // OTHER-ADDRESS / RESPONSE-PORT). The four sockets of the RFC 5780 grid are (primary address A1 | alternate A2) x
 // (primary port P1 | alternate P2); a change request flips the address and/or port bit of the
-// socket the request arrived on.
+// socket the request arrived on. Over TCP a Binding request is answered on its connection with
+// the mapped address only: no alternates, no RESPONSE-ORIGIN, and RESPONSE-PORT is refused (420) as
+// RFC 5780 makes it UDP-only.
 #include <array>
 
 #include "protocol/stun.hpp"
@@ -38,6 +40,9 @@ Grid gridFor(const RendezvousOptions& o, SocketId on) {
     return g;
   }
   g.primary = o.listen[o.stun_listen];
+  if (on.role == SocketRole::kTcp) {
+    return g;
+  }
   g.in_grid = on.role != SocketRole::kPrimary || on.listen == o.stun_listen;
   g.can_port = g.in_grid && o.alt_port.has_value();
   g.can_ip = g.in_grid && o.alt_address.has_value() && !g.primary->address().isUnspecified();
@@ -46,6 +51,9 @@ Grid gridFor(const RendezvousOptions& o, SocketId on) {
 
 // The local endpoint of a socket, if it is specific enough to name in RESPONSE-ORIGIN.
 std::optional<protocol::Endpoint> localOf(const RendezvousOptions& o, const Grid& g, SocketId s) {
+  if (s.role == SocketRole::kTcp) {
+    return std::nullopt;
+  }
   if (s.role == SocketRole::kPrimary && !(g.in_grid && s.listen == o.stun_listen)) {
     if (s.listen >= o.listen.size() || o.listen[s.listen].address().isUnspecified()) {
       return std::nullopt;
@@ -91,7 +99,7 @@ void RendezvousEngine::Impl::onStun(Instant, SocketId on, const protocol::Endpoi
   // RESPONSE-PORT (RFC 5780 section 7.5) only redirects to another port of the same source
   // address, so it cannot aim our answers at a third party.
   protocol::Endpoint reply_to = from;
-  switch (protocol::classifyStunRequest(m, g.can_ip, g.can_port, true)) {
+  switch (protocol::classifyStunRequest(m, g.can_ip, g.can_port, on.role != SocketRole::kTcp)) {
     case protocol::StunServerAction::kAnswer: {
       counters.stun_requests++;
       if (g.in_grid && (m.change_ip || m.change_port)) {

@@ -1,6 +1,6 @@
 // The engine's STUN reflector: Binding answered with XOR-MAPPED-ADDRESS, RFC 5780 CHANGE-REQUEST
 // answered from the right socket with RESPONSE-ORIGIN / OTHER-ADDRESS, and errors for what we
-// cannot do.
+// cannot do. Over a TCP connection: Binding answered on that connection, nothing else.
 #include <gtest/gtest.h>
 
 #include "protocol/stun.hpp"
@@ -134,6 +134,39 @@ TEST(RendezvousStun, WildcardListenSocketOutsideTheGridCannotChange) {
   auto b = ask(h, SocketId{SocketRole::kPrimary, 0}, request(false, false), ep("192.0.2.1:5"));
   EXPECT_EQ(b.msg.type, protocol::kStunBindingSuccess);
   EXPECT_FALSE(b.msg.response_origin.has_value());
+}
+
+TEST(RendezvousStun, OverTcpBindingIsAnsweredOnTheConnectionWithoutTheGrid) {
+  RvHarness h(fullGrid());
+  SocketId conn{SocketRole::kTcp, 1, 42};
+  Endpoint client = ep("198.51.100.7:50123");
+  auto a = ask(h, conn, request(false, false), client);
+  EXPECT_EQ(a.from, conn);
+  EXPECT_EQ(a.msg.type, protocol::kStunBindingSuccess);
+  EXPECT_EQ(a.msg.xor_mapped, client);
+  EXPECT_FALSE(a.msg.response_origin.has_value());
+  EXPECT_FALSE(a.msg.other_address.has_value());
+  // No change of address or port over TCP, even with the full grid.
+  auto c = ask(h, conn, request(true, true), client);
+  EXPECT_EQ(c.from, conn);
+  EXPECT_EQ(c.msg.type, protocol::kStunBindingError);
+  ASSERT_TRUE(c.msg.error.has_value());
+  EXPECT_EQ(c.msg.error->code, 420);
+  // RESPONSE-PORT is UDP-only (RFC 5780): 420 as well, and still on the connection.
+  protocol::BindingRequestParams p;
+  p.transaction_id.fill(3);
+  std::vector<std::uint8_t> req(protocol::kStunMaxBuiltSize);
+  protocol::StunBuildOptions no_fp;
+  no_fp.fingerprint = false;
+  req.resize(protocol::buildBindingRequest(p, req, no_fp));
+  const std::uint8_t attr[] = {0x00, 0x27, 0x00, 0x04, 0xA0, 0x27, 0x00, 0x00};
+  req.insert(req.end(), std::begin(attr), std::end(attr));
+  req[3] = static_cast<std::uint8_t>(req.size() - protocol::kStunHeaderSize);
+  auto r = ask(h, conn, req, client);
+  EXPECT_EQ(r.from, conn);
+  ASSERT_TRUE(r.msg.error.has_value());
+  EXPECT_EQ(r.msg.error->code, 420);
+  EXPECT_EQ(h.engine->status(h.clock.now()).counters.stun_requests, 1u);
 }
 
 TEST(RendezvousStun, AlternateSocketsServeOnlyStun) {

@@ -1,14 +1,18 @@
 #pragma once
 // RvHarness: one RendezvousEngine and any number of RvTestPeers in one process, on a FakeClock.
-// Each peer has a fixed observed (post-NAT) endpoint; pump() moves datagrams both ways until the
-// network is quiet, and run() also fires timers while advancing the clock.
+// Each peer has an observed (post-NAT) endpoint and the engine socket it reaches (a UDP primary,
+// or a TCP connection: SocketRole::kTcp with a conn id); pump() moves datagrams both ways until
+// the network is quiet, and run() also fires timers while advancing the clock. Relay packets
+// (0x78) a node receives are kept raw in Node::relayed.
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "crypto/certificate.hpp"
+#include "protocol/packet_type.hpp"
 #include "rendezvous/engine/rendezvous_engine.hpp"
 #include "tests/fakes/fake_clock.hpp"
 #include "tests/fakes/test_pki.hpp"
@@ -60,7 +64,9 @@ class RvHarness {
     std::unique_ptr<crypto::TlsContext> tls;
     std::unique_ptr<RvTestPeer> peer;
     protocol::Endpoint observed;  // the source address the rendezvous sees
+    rendezvous::SocketId socket;  // where its datagrams reach the engine
     std::vector<rendezvous::SocketId> arrived_from;
+    std::vector<std::vector<std::uint8_t>> relayed;  // relay packets received, as sent
   };
 
   // A peer whose certificate says `cert_name` and whose HELLO says `hello_name`.
@@ -110,19 +116,33 @@ class RvHarness {
       while (!to_engine.empty()) {
         auto [from, bytes] = std::move(to_engine.front());
         to_engine.pop_front();
-        engine->onDatagram(clock.now(), rendezvous::SocketId{}, from, bytes);
+        engine->onDatagram(clock.now(), socketOf(from), from, bytes);
         ++moved;
       }
       while (!sink.sent.empty()) {
         SentDatagram d = std::move(sink.sent.front());
         sink.sent.pop_front();
         ++moved;
+        if (d.from.role == rendezvous::SocketRole::kTcp && closed_conns.count(d.from.conn) != 0) {
+          ++sent_on_closed;  // what a server does with a gone connection: nothing
+          continue;
+        }
         for (auto& n : nodes) {
-          if (n->observed == d.to) {
-            n->arrived_from.push_back(d.from);
-            NodeSink s(*this, *n);
-            n->peer->onDatagram(clock.now(), d.bytes, s);
+          // A TCP connection reaches only its own node; UDP goes by address.
+          bool tcp = d.from.role == rendezvous::SocketRole::kTcp;
+          bool reaches = tcp ? n->socket == d.from
+                             : n->observed == d.to &&
+                                   n->socket.role != rendezvous::SocketRole::kTcp;
+          if (!reaches) {
+            continue;
           }
+          n->arrived_from.push_back(d.from);
+          if (protocol::classify(d.bytes) == protocol::PacketFamily::kRelay) {
+            n->relayed.push_back(d.bytes);
+            continue;
+          }
+          NodeSink s(*this, *n);
+          n->peer->onDatagram(clock.now(), d.bytes, s);
         }
       }
     }
@@ -145,6 +165,28 @@ class RvHarness {
       }
       pump();
     }
+  }
+
+  // The engine socket a datagram from `from` arrives on: its node's (a primary if none).
+  rendezvous::SocketId socketOf(const protocol::Endpoint& from) const {
+    for (const auto& n : nodes) {
+      if (n->observed == from) {
+        return n->socket;
+      }
+    }
+    return rendezvous::SocketId{};
+  }
+
+  // A node's TCP connection ends: the engine is told, later sends on it are dropped.
+  void closeConnection(Node& n) {
+    closed_conns.insert(n.socket.conn);
+    engine->onConnectionClosed(clock.now(), n.socket.conn);
+  }
+
+  // Raw bytes from a node (e.g. a relay packet), then pump.
+  void sendRaw(Node& n, std::vector<std::uint8_t> bytes) {
+    to_engine.push_back({n.observed, std::move(bytes)});
+    pump();
   }
 
   template <typename Fn>
@@ -171,6 +213,8 @@ class RvHarness {
   protocol::Endpoint rv_endpoint = *protocol::Endpoint::parse("203.0.113.1:3478");
   std::deque<std::pair<protocol::Endpoint, std::vector<std::uint8_t>>> to_engine;
   std::vector<std::unique_ptr<Node>> nodes;
+  std::set<std::uint32_t> closed_conns;
+  std::size_t sent_on_closed = 0;
 };
 
 template <typename T>

@@ -116,10 +116,16 @@ class RvTestPeer {
     return true;
   }
 
-  bool sendRegister(std::vector<protocol::Candidate> local, session::DatagramSink& out) {
+  bool sendRegister(std::vector<protocol::Candidate> local, session::DatagramSink& out,
+                    protocol::NatType nat = protocol::NatType::kUnknown) {
     protocol::RegisterMsg m;
     m.candidates = std::move(local);
+    m.nat_type = nat;
     return sendControl(m, out);
+  }
+
+  bool sendRelayRequest(std::uint32_t request_id, std::string peer, session::DatagramSink& out) {
+    return sendControl(protocol::RelayRequestMsg{request_id, std::move(peer)}, out);
   }
 
   bool sendLookup(std::uint32_t request_id, std::string name, session::DatagramSink& out) {

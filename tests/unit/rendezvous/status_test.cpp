@@ -18,6 +18,19 @@ RendezvousStatus sample() {
   p.addresses.push_back(*protocol::IpPrefix::parse("10.42.0.1/24"));
   p.age_s = 1.5;
   st.peers.push_back(p);
+  RegisteredPeerStatus q;
+  q.name = "bob";
+  q.endpoint = *protocol::Endpoint::parse("192.0.2.9:50123");
+  q.tcp = true;
+  q.unreachable = true;
+  q.nat_type = protocol::NatType::kSymmetric;
+  q.relay_channels = 2;
+  q.relayed_bytes = 123456;
+  st.peers.push_back(q);
+  st.counters.relayed_packets = 77;
+  st.counters.relayed_bytes = 88000;
+  st.counters.relay_binds = 5;
+  st.counters.relay_failures = 1;
   return st;
 }
 
@@ -46,9 +59,26 @@ TEST(RendezvousStatus, JsonHasTheFieldsAndEscapes) {
   EXPECT_NE(j.find("{\"kind\":\"local\",\"endpoint\":\"[fd00::7]:51820\"}"), std::string::npos)
       << j;
   EXPECT_NE(j.find("\"addresses\":[\"10.42.0.1/24\"]"), std::string::npos);
+  EXPECT_NE(j.find("\"relayed_packets\":77,\"relayed_bytes\":88000,\"relay_binds\":5,"
+                   "\"relay_failures\":1"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find("\"transport\":\"udp\",\"unreachable\":false,\"nat_type\":\"unknown\""),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find("\"transport\":\"tcp\",\"unreachable\":true,\"nat_type\":\"symmetric\""),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find("\"relay_channels\":2,\"relayed_bytes\":123456}"), std::string::npos) << j;
   EXPECT_EQ(j.back(), '\n');
   std::string t = renderStatusText(info, sample());
-  EXPECT_NE(t.find("peer al\"ice at 198.51.100.7:40001"), std::string::npos) << t;
+  EXPECT_NE(t.find("peer al\"ice at 198.51.100.7:40001 (udp), nat unknown"), std::string::npos)
+      << t;
+  EXPECT_NE(t.find("peer bob at 192.0.2.9:50123 (tcp, connection closed), nat symmetric"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("relay channels 2, relayed 123456 bytes"), std::string::npos) << t;
+  EXPECT_NE(t.find("relayed_packets=77"), std::string::npos) << t;
   EXPECT_EQ(okResponse("x").rfind("VPNPEER/1 OK\n", 0), 0u);
 }
 

@@ -1,0 +1,135 @@
+// Relay channels and forwarding (docs/paths.md). A channel joins two registered peers under one
+// number, the same in both tables. A relay packet is accepted only from the current path of an
+// authenticated session (the path index), only on one of that session's channels, and only
+// carrying a peer-to-peer handshake, data or keepalive packet; it leaves unchanged (the channel
+// number is the same at the other end) to the partner's current path. Nothing is copied.
+#include "crypto/random.hpp"
+#include "protocol/relay_packet.hpp"
+#include "rendezvous/engine/engine_impl.hpp"
+
+namespace vpn::rendezvous {
+namespace {
+
+// Random picks before giving up: with at most relay_max_channels (256 by default) of 65535 taken
+// on each side, 32 misses in a row are very unlikely unless the tables are nearly full.
+constexpr int kChannelTries = 32;
+
+bool relayableInner(std::span<const std::uint8_t> inner) {
+  switch (protocol::classify(inner)) {
+    case protocol::PacketFamily::kHandshake:
+    case protocol::PacketFamily::kData:
+    case protocol::PacketFamily::kKeepalive:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void RendezvousEngine::Impl::onRelay(Instant now, SocketId on, const protocol::Endpoint& from,
+                                     std::span<const std::uint8_t> bytes) {
+  auto channel = protocol::parseRelayChannel(bytes);
+  if (!channel) {
+    drop(Drop::kMalformed);
+    return;
+  }
+  if (!options.relay) {
+    drop(Drop::kRelayDisabled);
+    return;
+  }
+  PeerRecord* sender = registry.byPath(on, from);
+  if (sender == nullptr) {
+    drop(Drop::kRelayUnknownSender);
+    return;
+  }
+  std::uint32_t partner_index = sender->partnerOn(*channel);
+  PeerRecord* partner = partner_index == 0 ? nullptr : registry.byIndex(partner_index);
+  if (partner == nullptr) {
+    drop(Drop::kRelayUnknownChannel);
+    return;
+  }
+  if (!relayableInner(protocol::relayInner(bytes))) {
+    drop(Drop::kRelayBadInner);
+    return;
+  }
+  const auto size = static_cast<std::uint64_t>(bytes.size());
+  if (options.relay_max_bytes != 0 && sender->relayed_bytes + size > options.relay_max_bytes) {
+    drop(Drop::kRelayQuota);
+    return;
+  }
+  if (!sender->relay.take(now, options.relay_rate, options.relay_burst,
+                          static_cast<double>(size))) {
+    drop(Drop::kRelayRateLimited);
+    return;
+  }
+  if (!sendTo(*partner, bytes)) {
+    return;
+  }
+  sender->relayed_bytes += size;
+  counters.relayed_packets++;
+  counters.relayed_bytes += size;
+}
+
+std::uint16_t RendezvousEngine::Impl::newChannel(const PeerRecord& a, const PeerRecord& b) {
+  for (int i = 0; i < kChannelTries; ++i) {
+    auto ch = static_cast<std::uint16_t>(crypto::randomU32());
+    if (ch != 0 && !a.channelInUse(ch) && !b.channelInUse(ch)) {
+      return ch;
+    }
+  }
+  return 0;
+}
+
+void RendezvousEngine::Impl::relayFailed(PeerRecord& r, std::uint32_t request_id,
+                                         protocol::RelayFailure reason,
+                                         const std::string& peer_name) {
+  counters.relay_failures++;
+  protocol::RelayFailedMsg m;
+  m.request_id = request_id;
+  m.reason = reason;
+  m.peer_name = peer_name;
+  sendControl(r, m);
+}
+
+void RendezvousEngine::Impl::onRelayRequest(Instant now, PeerRecord& r,
+                                            const protocol::RelayRequestMsg& m) {
+  // Shares the lookup bucket: both are cheap requests a peer makes when it seeks a path.
+  if (!r.lookups.take(now, options.lookup_per_second, options.lookup_burst)) {
+    drop(Drop::kRelayRequestRateLimited);  // no reason fits; the peer asks again later
+    return;
+  }
+  if (!options.relay) {
+    relayFailed(r, m.request_id, protocol::RelayFailure::kDisabled, m.peer_name);
+    return;
+  }
+  PeerRecord* target = registry.byName(m.peer_name);
+  if (target == &r) {
+    relayFailed(r, m.request_id, protocol::RelayFailure::kNotAllowed, m.peer_name);
+    return;
+  }
+  if (target == nullptr || !target->registered() || target->unreachable) {
+    relayFailed(r, m.request_id, protocol::RelayFailure::kNotRegistered, m.peer_name);
+    return;
+  }
+  std::uint16_t channel = r.channelTo(target->local_index);
+  if (channel == 0) {
+    if (r.channels.size() >= options.relay_max_channels ||
+        target->channels.size() >= options.relay_max_channels) {
+      relayFailed(r, m.request_id, protocol::RelayFailure::kChannelLimit, m.peer_name);
+      return;
+    }
+    channel = newChannel(r, *target);
+    if (channel == 0) {
+      relayFailed(r, m.request_id, protocol::RelayFailure::kChannelLimit, m.peer_name);
+      return;
+    }
+    registry.bind(r, *target, channel);
+    counters.relay_binds++;
+  }
+  // The partner first: it must know the channel before the asker's first packet on it arrives.
+  sendControl(*target, protocol::RelayBoundMsg{0, channel, r.name});
+  sendControl(r, protocol::RelayBoundMsg{m.request_id, channel, target->name});
+}
+
+}  // namespace vpn::rendezvous
