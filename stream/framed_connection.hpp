@@ -57,7 +57,8 @@ class FramedConnection {
   struct Callbacks {
     std::function<void(FramedConnection& conn, std::span<std::uint8_t> datagram)> on_datagram;
     std::function<void(FramedConnection& conn, const std::string& reason)> on_closed;
-    // Optional: TCP connected and (with TLS) the handshake done.
+    // Optional: TCP connected and (with TLS) the handshake done. Not called for an accepted
+    // plain connection, which is established when it is handed over.
     std::function<void(FramedConnection& conn)> on_established;
   };
 
