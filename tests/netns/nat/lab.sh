@@ -469,11 +469,13 @@ status_extract() {
 # ---------------------------------------------------------------------------------------------
 # xfer_start TAG FROMNS TONS TOADDR MB [RATE_MiBps] [LIMIT_S]: a checksummed TCP stream
 #   (stream.py) from FROMNS to TOADDR (an overlay address in TONS), in the background. With a
-#   RATE it is paced so that it lasts; xfer_stop TAG ends it early. Files: $WORK/xfer.TAG.*
-declare -A XFER_S=() XFER_R=() XFER_INFO=()
+#   RATE it is paced so that it lasts; xfer_stop TAG ends it early. Files: $WORK/xfer.PID.TAG.*
+declare -A XFER_S=() XFER_R=() XFER_INFO=() XFER_FILE=()
 _XFER_PORT=5100
 xfer_start() {
-  local tag=$1 from=$2 to=$3 addr=$4 mb=$5 rate=${6:-0} limit=${7:-0} xf=$WORK/xfer.$1
+  # Files named by the subshell too: cases in parallel (par_run) may use the same TAG.
+  local tag=$1 from=$2 to=$3 addr=$4 mb=$5 rate=${6:-0} limit=${7:-0} xf=$WORK/xfer.$BASHPID.$1
+  XFER_FILE[$tag]=$xf
   # Default bound: 20 s plus 2 s per MB (a 50 MB relayed transfer in well under two minutes).
   ((limit > 0)) || limit=$((20 + 2 * ${mb%.*}))
   _XFER_PORT=$((_XFER_PORT + 1))
@@ -486,13 +488,13 @@ xfer_start() {
     "$mb" "$rate" "$xf.stop" "$limit" >"$xf.send" 2>&1
   XFER_S[$tag]=$LAST_PID
 }
-xfer_stop() { : >"$WORK/xfer.$1.stop"; }
+xfer_stop() { : >"${XFER_FILE[$1]}.stop"; }
 # xfer_bytes TAG -> bytes the receiver has so far
-xfer_bytes() { cat "$WORK/xfer.$1.progress" 2>/dev/null || echo 0; }
+xfer_bytes() { cat "${XFER_FILE[$1]}.progress" 2>/dev/null || echo 0; }
 # xfer_wait TAG [SECONDS]: both ends done and the same byte count and sha256 (> 0 bytes);
 #   XFER_INFO[TAG] says what happened ("50.0 MiB in 4.1 s (12.2 MiB/s)" or the error)
 xfer_wait() {
-  local tag=$1 secs=${2:-300} xf=$WORK/xfer.$1 s r
+  local tag=$1 secs=${2:-300} xf=${XFER_FILE[$1]} s r
   wait_pid_exit "${XFER_S[$tag]}" "$secs" || true
   wait_pid_exit "${XFER_R[$tag]}" 10 || true
   s=$(tail -n 1 "$xf.send" 2>/dev/null) r=$(tail -n 1 "$xf.recv" 2>/dev/null)
@@ -513,10 +515,11 @@ transfer_ok() {
 }
 
 # ping_start TAG FROMNS ADDR INTERVAL_S SECONDS: a timestamped ping (-D) in the background
-declare -A PING_PID=()
+declare -A PING_PID=() PING_FILE=()
 ping_start() {
   local tag=$1 from=$2 addr=$3 iv=$4 secs=$5
-  nsbg "$from" ping -D -n -i "$iv" -W 1 -w "$secs" "$addr" >"$WORK/ping.$tag" 2>&1
+  nsbg "$from" ping -D -n -i "$iv" -W 1 -w "$secs" "$addr" >"$WORK/ping.$BASHPID.$tag" 2>&1
+  PING_FILE[$tag]=$WORK/ping.$BASHPID.$tag
   PING_PID[$tag]=$LAST_PID
 }
 # ping_stop TAG: end it now (SIGINT: ping prints its summary)
@@ -527,7 +530,7 @@ ping_stop() {
 # ping_gap TAG [SINCE] -> "max_gap_ms lost sent replies": the longest time between two answered
 #   echoes (counted from SINCE, a wall-clock time, when given) and how many went unanswered
 ping_gap() {
-  python3 - "$WORK/ping.$1" "${2:-0}" <<'EOF'
+  python3 - "${PING_FILE[$1]}" "${2:-0}" <<'EOF'
 import re, sys
 since = float(sys.argv[2])
 ts, seqs = [], set()
