@@ -20,6 +20,7 @@ std::string_view toString(DropReason r) {
     case DropReason::kTxTooBig: return "tx_too_big";
     case DropReason::kPunchRejected: return "punch_rejected";
     case DropReason::kControlRejected: return "control_rejected";
+    case DropReason::kRelayRejected: return "relay_rejected";
     case DropReason::kCount: break;
   }
   return "unknown";

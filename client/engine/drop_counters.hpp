@@ -25,6 +25,7 @@ enum class DropReason : std::uint8_t {
   kTxTooBig,
   kPunchRejected,   // a punch probe with an unknown intro id or a bad tag
   kControlRejected, // a control packet we cannot use (bad index, bad message, unexpected type)
+  kRelayRejected,   // a relay packet not from a rendezvous we hold a session with, or a bad inner
   kCount,
 };
 

@@ -9,7 +9,7 @@
 
 namespace vpn::client {
 
-bool TxQueue::push(std::span<const std::uint8_t> packet, const protocol::Endpoint& from) {
+bool TxQueue::push(std::span<const std::uint8_t> packet, const Path& from) {
   if (count_ >= kSlots || packet.size() > kSlotSize) {
     return false;
   }
@@ -40,8 +40,12 @@ Engine::Impl::Impl(crypto::TlsContext& tls_ctx, EngineOptions opts, EngineSink& 
     p->name = spec.name;
     p->configured_endpoint = spec.endpoint;
     p->we_are_client = options.own_name < spec.name;
+    p->relay.backoff = seconds(1);
+    p->direct_retry_backoff = options.direct_retry;
     peers.push_back(std::move(p));
   }
+  // Any datagram we send fits a UDP datagram; a relayed one needs its header in front.
+  relay_scratch.resize(protocol::kRelayHeaderSize + 65535);
 }
 
 PeerState* Engine::Impl::findPeer(std::string_view name) {
@@ -65,14 +69,13 @@ std::uint32_t Engine::Impl::newIndex() {
 void Engine::Impl::start(Instant now) {
   for (auto& p : peers) {
     if (p->configured_endpoint && !p->pending && !p->session) {
-      initiate(*p, now, *p->configured_endpoint, 0);
+      initiate(*p, now, Path::udp(*p->configured_endpoint), 0);
     }
   }
   setRendezvous(now, options.rendezvous);
 }
 
-void Engine::Impl::onDatagram(Instant now, const protocol::Endpoint& from,
-                              std::span<std::uint8_t> datagram) {
+void Engine::Impl::onDatagram(Instant now, const Path& from, std::span<std::uint8_t> datagram) {
   switch (protocol::classify(datagram)) {
     case protocol::PacketFamily::kHandshake:
       onHandshake(now, from, datagram);
@@ -87,6 +90,9 @@ void Engine::Impl::onDatagram(Instant now, const protocol::Endpoint& from,
     case protocol::PacketFamily::kPunch:
       onPunch(now, from, datagram);
       return;
+    case protocol::PacketFamily::kRelay:
+      onRelayPacket(now, from, datagram);
+      return;
     case protocol::PacketFamily::kStun:
       drops.add(DropReason::kStunUnsupported);
       return;
@@ -96,8 +102,86 @@ void Engine::Impl::onDatagram(Instant now, const protocol::Endpoint& from,
   }
 }
 
+void Engine::Impl::onRelayPacket(Instant now, const Path& from, std::span<std::uint8_t> datagram) {
+  // Only a rendezvous we hold a session with relays to us; the inner datagram is a peer's
+  // handshake, data or keepalive, authenticated end to end like any other.
+  RendezvousState* rv = rendezvousAt(from);
+  auto channel = protocol::parseRelayChannel(datagram);
+  if (rv == nullptr || !rv->session) {
+    drops.add(DropReason::kRelayRejected);
+    return;
+  }
+  if (!channel) {
+    drops.add(DropReason::kMalformed);
+    return;
+  }
+  Path via{from.transport, from.endpoint, *channel};
+  auto inner = datagram.subspan(protocol::kRelayHeaderSize);
+  switch (protocol::classify(inner)) {
+    case protocol::PacketFamily::kHandshake:
+      onHandshake(now, via, inner);
+      return;
+    case protocol::PacketFamily::kData:
+    case protocol::PacketFamily::kKeepalive:
+      onData(now, via, inner);
+      return;
+    default:
+      drops.add(DropReason::kRelayRejected);
+      return;
+  }
+}
+
+void Engine::Impl::onTcpClosed(Instant now, const protocol::Endpoint& remote,
+                               const std::string& reason) {
+  Path tcp = Path::tcp(remote);
+  for (auto& rv : rendezvous) {
+    if (rv->transport == Transport::kTcp && rv->isAt(tcp)) {
+      std::string why = "TCP connection to " + remote.toString() + " closed: " + reason;
+      dropRendezvousPending(*rv);
+      dropRendezvousSession(*rv, now, why);
+      rv->last_error = why;
+      rv->retry_at = now + rv->retry_backoff;
+      rv->retry_backoff = std::min<Duration>(kMaxRetryBackoff, rv->retry_backoff * 2);
+    }
+  }
+  for (auto& ptr : peers) {
+    PeerState& peer = *ptr;
+    if (peer.pending && peer.pending_path == tcp) {
+      failHandshake(peer, now, "TCP connection to " + remote.toString() + " closed: " + reason);
+    }
+    if (peer.direct && peer.direct->path == tcp) {
+      peer.direct.reset();
+      if (peer.session && peer.session->path == tcp) {
+        std::string why = "direct TCP connection closed: " + reason;
+        if (peer.relay_path) {
+          moveSession(peer, now, *peer.relay_path, why);
+        } else {
+          peer.path_reason = why;
+        }
+      }
+    }
+    if (peer.newest_rx && *peer.newest_rx == tcp) {
+      peer.newest_rx.reset();
+    }
+    if (peer.last_path && *peer.last_path == tcp) {
+      peer.last_path.reset();
+    }
+  }
+}
+
+std::optional<Path> Engine::Impl::retryPath(const PeerState& peer, Instant now) const {
+  if (peer.relay_path && fallbackDue(peer, now)) {
+    return peer.relay_path;
+  }
+  auto best = peer.bestPath();
+  if (best && best->relayed()) {
+    return peer.relay_path;  // a relayed path is only good while its channel is bound
+  }
+  return best;
+}
+
 void Engine::Impl::scheduleRetry(PeerState& peer, Instant now) {
-  if (peer.session || peer.pending || !peer.bestEndpoint()) {
+  if (peer.session || peer.pending || !retryPath(peer, now)) {
     return;
   }
   peer.retry_at = now + peer.retry_backoff;
@@ -108,15 +192,24 @@ void Engine::Impl::dropSession(PeerState& peer, Instant now, std::string reason)
   if (!peer.session) {
     return;
   }
+  std::string old(toString(peer.session->path.kind()));
   by_index.erase(peer.session->local_index);
   peer.key_updates_done += peer.session->keys->keyUpdates();
   peer.session.reset();
+  recordEvent(peer, now, old, "none", reason);
+  peer.path_reason = reason;
   peer.last_error = std::move(reason);
   peer.punch_connected = false;
+  peer.direct.reset();
+  peer.newest_rx.reset();
+  peer.roaming = false;
+  peer.direct_retry_at = kNever;
+  peer.want_direct_lookup = false;
+  noteAttempt(peer, now);
   if (!peer.pending) {
-    if (auto ep = peer.bestEndpoint()) {
+    if (auto path = retryPath(peer, now)) {
       peer.retry_backoff = seconds(1);
-      initiate(peer, now, *ep, 0);
+      initiate(peer, now, *path, 0);
     }
   }
   // Ask the rendezvous again in parallel, unless a static endpoint is known to work.
@@ -144,10 +237,15 @@ void Engine::Impl::onTimer(Instant now) {
     if (peer.session) {
       serviceSession(peer, now);
     }
+    if (peer.session) {
+      servicePaths(peer, now);
+    }
+    serviceRelay(peer, now);
+    serviceFallback(peer, now);
     if (!peer.session && !peer.pending && peer.retry_at <= now) {
       peer.retry_at = kNever;
-      if (auto ep = peer.bestEndpoint()) {
-        initiate(peer, now, *ep, 0);
+      if (auto path = retryPath(peer, now)) {
+        initiate(peer, now, *path, 0);
       }
     }
     servicePunch(peer, now);
@@ -170,11 +268,29 @@ Instant Engine::Impl::nextDeadline() const {
       if (s->linger) {
         next = std::min({next, s->linger->nextDeadline(), s->linger_until});
       }
+      if (peer.direct && s->path == peer.direct->path &&
+          peer.direct->unanswered_since != kNever) {
+        next = std::min(next, peer.direct->next_probe_at);
+        if (peer.relay_path) {
+          next = std::min(next, peer.direct->unanswered_since + options.demote_after);
+        }
+      }
+      if (s->path.kind() != PathKind::kDirectUdp) {
+        next = std::min(next, peer.direct_retry_at);
+      }
     }
     if (!peer.session && !peer.pending) {
       next = std::min(next, peer.retry_at);
     }
-    next = std::min({next, peer.next_punch_at, peer.punch_until, peer.lookup_at});
+    if (!peer.session && options.relay && peer.attempt_started != kNever &&
+        !peer.fallback_started) {
+      next = std::min(next, peer.attempt_started + options.relay_after);
+    }
+    if (options.relay && peer.relay.next_at != kNever) {
+      next = std::min(next, peer.relay.next_at);
+    }
+    next = std::min({next, peer.next_punch_at, peer.next_tcp_probe_at, peer.punch_until,
+                     peer.lookup_at});
     for (const auto& intro : peer.intros) {
       next = std::min(next, intro.expires);
     }
@@ -182,6 +298,13 @@ Instant Engine::Impl::nextDeadline() const {
   for (const auto& rv : rendezvous) {
     if (rv->pending) {
       next = std::min(next, rv->pending->nextDeadline());
+      if (rv->transport == Transport::kUdp && rv->spec.tcp) {
+        next = std::min(next, rv->pending->startedAt() + options.udp_timeout);
+      }
+    }
+    if (rv->udp_trial) {
+      next = std::min({next, rv->udp_trial->nextDeadline(),
+                       rv->udp_trial->startedAt() + options.udp_timeout});
     }
     if (const PeerSession* s = rv->session.get()) {
       next = std::min({next, s->last_rx + options.dead_peer_timeout, s->next_probe_at,
@@ -190,96 +313,18 @@ Instant Engine::Impl::nextDeadline() const {
       if (s->linger) {
         next = std::min({next, s->linger->nextDeadline(), s->linger_until});
       }
+      if (rv->transport == Transport::kUdp && rv->spec.tcp && rv->unanswered_since != kNever) {
+        next = std::min({next, rv->next_probe_at, rv->unanswered_since + options.udp_timeout});
+      }
+      if (rv->transport == Transport::kTcp && !rv->udp_trial) {
+        next = std::min(next, rv->udp_trial_at);
+      }
     }
     if (!rv->session && !rv->pending) {
       next = std::min(next, rv->retry_at);
     }
   }
   return next;
-}
-
-EngineStatus Engine::Impl::status(Instant /*now*/) const {
-  EngineStatus st;
-  for (const auto& ptr : peers) {
-    const PeerState& peer = *ptr;
-    PeerStatus ps;
-    ps.name = peer.name;
-    if (peer.session) {
-      ps.state = "established";
-      ps.endpoint = peer.session->endpoint;
-      ps.path = "direct-udp";
-      ps.rtt = peer.session->srtt;
-      ps.cipher = peer.cipher;
-      ps.last_handshake = peer.last_handshake;
-      ps.local_index = peer.session->local_index;
-      ps.remote_index = peer.session->remote_index;
-    } else {
-      bool punching = peer.punch_until != kNever || peer.lookup_at != kNever;
-      if (peer.pending || (!peer.unreachable && (peer.retry_at != kNever || punching))) {
-        ps.state = "connecting";
-      } else {
-        ps.state = peer.unreachable ? "unreachable" : "idle";
-      }
-      ps.endpoint = peer.pending ? std::optional(peer.pending->endpoint()) : peer.bestEndpoint();
-      ps.path = "none";
-    }
-    ps.addresses = peer.addresses;
-    ps.tx_bytes = peer.tx_bytes;
-    ps.rx_bytes = peer.rx_bytes;
-    ps.tx_packets = peer.tx_packets;
-    ps.rx_packets = peer.rx_packets;
-    ps.handshakes = peer.handshakes;
-    ps.key_updates = peer.key_updates_done + (peer.session ? peer.session->keys->keyUpdates() : 0);
-    ps.last_error = peer.last_error;
-    for (const auto& c : peer.candidates) {
-      CandidateStatus cs;
-      cs.endpoint = c.endpoint;
-      switch (c.kind) {
-        case PunchCandidate::Kind::kLocal: cs.kind = "local"; break;
-        case PunchCandidate::Kind::kReflexive: cs.kind = "reflexive"; break;
-        case PunchCandidate::Kind::kPeerReflexive: cs.kind = "peer-reflexive"; break;
-        case PunchCandidate::Kind::kStatic: cs.kind = "static"; break;
-      }
-      switch (c.state) {
-        case PunchCandidate::State::kUntried: cs.state = "untried"; break;
-        case PunchCandidate::State::kProbing: cs.state = "probing"; break;
-        case PunchCandidate::State::kSucceeded: cs.state = "succeeded"; break;
-        case PunchCandidate::State::kFailed: cs.state = "failed"; break;
-      }
-      cs.probes_sent = c.probes_sent;
-      cs.replies = c.replies;
-      ps.candidates.push_back(std::move(cs));
-    }
-    if (ps.candidates.empty() && peer.configured_endpoint) {
-      CandidateStatus cs;
-      cs.endpoint = *peer.configured_endpoint;
-      cs.kind = "static";
-      if (peer.session && peer.session->endpoint == *peer.configured_endpoint) {
-        cs.state = "succeeded";
-      } else if (peer.direct_failed) {
-        cs.state = "failed";
-      } else {
-        cs.state = peer.pending ? "probing" : "untried";
-      }
-      ps.candidates.push_back(std::move(cs));
-    }
-    st.peers.push_back(std::move(ps));
-  }
-  for (const auto& rv : rendezvous) {
-    RendezvousStatus rs;
-    rs.endpoint = rv->endpoint;
-    rs.state = rv->session ? "established" : "connecting";
-    rs.registered = rv->session && rv->registered;
-    rs.reflexive = rv->reflexive;
-    rs.rtt = rv->session ? rv->session->srtt : std::nullopt;
-    rs.last_error = rv->last_error;
-    st.rendezvous.push_back(std::move(rs));
-  }
-  for (std::size_t i = 0; i < kDropReasonCount; ++i) {
-    auto r = static_cast<DropReason>(i);
-    st.drops.emplace_back(std::string(toString(r)), drops.get(r));
-  }
-  return st;
 }
 
 Engine::Engine(crypto::TlsContext& tls, EngineOptions options, EngineSink& sink)
@@ -290,8 +335,12 @@ Engine::~Engine() = default;
 void Engine::start(Instant now) { impl_->start(now); }
 
 void Engine::onDatagram(Instant now, const protocol::Endpoint& from,
-                        std::span<std::uint8_t> datagram) {
-  impl_->onDatagram(now, from, datagram);
+                        std::span<std::uint8_t> datagram, Transport transport) {
+  impl_->onDatagram(now, Path{transport, from, 0}, datagram);
+}
+
+void Engine::onTcpClosed(Instant now, const protocol::Endpoint& remote, const std::string& reason) {
+  impl_->onTcpClosed(now, remote, reason);
 }
 
 void Engine::onTunPacket(Instant now, std::span<std::uint8_t> frame, std::size_t len) {
@@ -300,13 +349,21 @@ void Engine::onTunPacket(Instant now, std::span<std::uint8_t> frame, std::size_t
 
 void Engine::onTimer(Instant now) { impl_->onTimer(now); }
 
-void Engine::setRendezvous(Instant now, std::vector<protocol::Endpoint> rendezvous) {
+void Engine::setRendezvous(Instant now, std::vector<RendezvousSpec> rendezvous) {
   impl_->setRendezvous(now, std::move(rendezvous));
 }
 
 void Engine::setLocalCandidates(Instant now, std::vector<protocol::Endpoint> candidates) {
   impl_->setLocalCandidates(now, std::move(candidates));
 }
+
+void Engine::setTcpCandidates(Instant now, std::vector<protocol::Endpoint> candidates) {
+  impl_->setTcpCandidates(now, std::move(candidates));
+}
+
+void Engine::setNatType(Instant now, protocol::NatType type) { impl_->setNatType(now, type); }
+
+void Engine::onNetworkChange(Instant now) { impl_->onNetworkChange(now); }
 
 Instant Engine::nextDeadline() const { return impl_->nextDeadline(); }
 

@@ -2,15 +2,32 @@
 // Engine: the peer's I/O-free core. It takes datagrams, TUN packets and the time in, and puts
 // datagrams and TUN packets out through an EngineSink. It does no I/O and reads no clock, so the
 // whole protocol (handshake over a reliable channel, data path, key updates, keepalives, dead-peer
-// detection, roaming, rendezvous registration and UDP hole punching) runs deterministically in
-// tests on a virtual clock.
+// detection, rendezvous registration, hole punching, relaying, path selection and roaming) runs
+// deterministically in tests on a virtual clock.
 //
-// Rendezvous and punching: with EngineOptions::rendezvous set, the engine keeps a session with
-// each server, registers the candidates given by setLocalCandidates(), and for a peer it cannot
-// reach (no endpoint configured, or the direct handshake failed, or a TUN packet for an unrouted
-// overlay address) asks for an introduction, probes the peer's candidates and starts the
-// handshake on the first path that answers. A peer for which no path answers shows the state
-// "unreachable" and is retried with backoff.
+// Paths (docs/paths.md; path.hpp): every session is on one active path: direct-udp, direct-tcp,
+// relay-udp or relay-tcp (best first). An authenticated packet tells us where the peer is: one
+// arriving on a better path, or on a direct path from a new endpoint (roaming), moves the session
+// there at once, with no new handshake. In outline:
+//  - a peer with a configured endpoint gets a handshake there; any other peer (or one whose
+//    direct handshake failed) is looked up at the rendezvous servers and punched;
+//  - no session relay_after after the first attempt: a relay channel is bound at the registered
+//    rendezvous with the lowest RTT (RELAY_REQUEST / RELAY_BOUND) and the handshake runs over it;
+//    once any session exists a standby channel is kept bound the same way;
+//  - while relayed, direct paths are retried every direct_retry (doubling to direct_retry_max);
+//    a probe reply or an authenticated direct packet moves the session to the direct path;
+//  - a direct path we send on that brings no authenticated packet for demote_after (probed every
+//    second meanwhile, and sent on together with the relay) is demoted to the relay and held down
+//    (5 s doubling to 2 min, reset after 10 min without a demotion);
+//  - a packet arriving on the relay never moves a working direct path; while the newest
+//    authenticated packet came over a worse path we send on both;
+//  - onNetworkChange() re-registers, probes every session and sends on the direct path and the
+//    standby relay until the direct path answers;
+//  - a rendezvous whose UDP gets no answer for udp_timeout is reached over TCP (its tcp address),
+//    and UDP is retried every minute; a peer announcing tcp candidates is tried over direct TCP
+//    after punching found nothing.
+// Keepalive liveness requests are answered on the path they arrived on, so a reply proves that
+// path both ways. status() explains each peer's path in words (path_reason, history).
 //
 // Driving it: call start() once, then onDatagram()/onTunPacket() as input arrives, and onTimer()
 // whenever nextDeadline() has passed (nextDeadline() may change after any call; re-arm the timer
@@ -21,8 +38,9 @@
 // synchronously from inside these calls and must not call back into the engine.
 // Errors: nothing from the network throws or tears down an established session; bad input is
 // dropped and counted by reason (see status().drops). The per-packet paths do not allocate, except
-// when a key update derives a new key. The constructor throws std::invalid_argument for an
-// unusable configuration (empty own_name, a peer named like us, duplicate peers).
+// when a key update derives a new key (a relayed data packet costs one copy into a scratch
+// buffer). The constructor throws std::invalid_argument for an unusable configuration (empty
+// own_name, a peer named like us, duplicate peers).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -35,12 +53,20 @@
 #include "client/engine/engine_status.hpp"
 #include "crypto/tls_context.hpp"
 #include "protocol/ip_address.hpp"
+#include "protocol/nat_type.hpp"
 
 namespace vpn::client {
 
 struct PeerSpec {
   std::string name;
   std::optional<protocol::Endpoint> endpoint;
+};
+
+// One rendezvous server, resolved.
+struct RendezvousSpec {
+  protocol::Endpoint udp;                 // the UDP address
+  std::optional<protocol::Endpoint> tcp;  // the TCP address, if the peer file gives one
+  friend bool operator==(const RendezvousSpec&, const RendezvousSpec&) = default;
 };
 
 struct EngineOptions {
@@ -51,16 +77,23 @@ struct EngineOptions {
   Duration rekey_interval = std::chrono::seconds(120);
   std::uint64_t rekey_after_packets = (1ull << 32) - (1ull << 16);  // per key, per direction
   Duration handshake_timeout = std::chrono::seconds(10);
-  // Rendezvous servers (already resolved). We hold one session with each (we are always the TLS
-  // client; the server's certificate must carry the rendezvous role), register our candidates
-  // there, and ask them to introduce us to peers we cannot reach directly.
-  std::vector<protocol::Endpoint> rendezvous;
+  // Rendezvous servers. We hold one session with each (we are always the TLS client; the
+  // server's certificate must carry the rendezvous role), register our candidates there, ask them
+  // to introduce us to peers we cannot reach directly, and to relay when no direct path works.
+  std::vector<RendezvousSpec> rendezvous;
   Duration register_refresh = std::chrono::seconds(25);
-  // Hole punching: how long one introduction is probed before the peer is "unreachable", and the
-  // first and longest wait before the whole lookup is tried again.
+  // Hole punching: how long one introduction is probed, and the first and longest wait before
+  // the whole lookup is tried again for a peer with no session at all.
   Duration punch_duration = std::chrono::seconds(10);
   Duration punch_retry = std::chrono::seconds(30);
   Duration punch_retry_max = std::chrono::minutes(5);
+  // Paths (docs/paths.md).
+  Duration relay_after = std::chrono::seconds(2);   // no session this long after the first attempt -> relay
+  Duration udp_timeout = std::chrono::seconds(3);   // rendezvous UDP unanswered this long -> its TCP
+  Duration demote_after = std::chrono::seconds(4);  // direct path sent on, silent this long -> demote
+  Duration direct_retry = std::chrono::seconds(5);  // background direct attempts while relayed
+  Duration direct_retry_max = std::chrono::seconds(60);
+  bool relay = true;  // false: never ask for relay channels (peer file paths.relay)
 };
 
 class Engine {
@@ -72,15 +105,28 @@ class Engine {
 
   // Starts handshakes with the peers that have endpoints, and with the rendezvous servers.
   void start(Instant now);
-  // Replaces the rendezvous list (e.g. after re-resolving host names). Sessions with endpoints
-  // still listed are kept; new ones are established; sessions with removed endpoints are dropped.
-  void setRendezvous(Instant now, std::vector<protocol::Endpoint> rendezvous);
+  // Replaces the rendezvous list (e.g. after re-resolving host names). Sessions with servers
+  // still listed (same UDP address) are kept; new ones are established; removed ones are dropped.
+  void setRendezvous(Instant now, std::vector<RendezvousSpec> rendezvous);
   // Our local candidates: interface addresses with the listen port. Call at start and whenever
   // they change; a change re-registers with every established rendezvous. At most
-  // protocol::kMaxCandidates are announced (the first ones).
+  // protocol::kMaxCandidates are announced (the first ones, tcp candidates included).
   void setLocalCandidates(Instant now, std::vector<protocol::Endpoint> candidates);
-  // A datagram from the UDP socket. May decrypt in place.
-  void onDatagram(Instant now, const protocol::Endpoint& from, std::span<std::uint8_t> datagram);
+  // Endpoints where we accept TCP (our listener on local addresses, plus advertised ones),
+  // announced as candidates of kind tcp. A change re-registers.
+  void setTcpCandidates(Instant now, std::vector<protocol::Endpoint> candidates);
+  // Our NAT type (from the daemon's discovery), sent in REGISTER. A change re-registers.
+  void setNatType(Instant now, protocol::NatType type);
+  // An address or route change (rtnetlink): re-register, probe every session, send on the direct
+  // path and the standby relay until the direct path answers (docs/paths.md rule 7).
+  void onNetworkChange(Instant now);
+  // A datagram from the UDP socket, or (kTcp) one framed datagram from the TCP connection with
+  // `from`. May decrypt in place.
+  void onDatagram(Instant now, const protocol::Endpoint& from, std::span<std::uint8_t> datagram,
+                  Transport transport = Transport::kUdp);
+  // The TCP connection with `remote` failed or closed (refused, timeout, reset, closed by the
+  // other side). Paths over it are abandoned; a rendezvous reached over it reconnects.
+  void onTcpClosed(Instant now, const protocol::Endpoint& remote, const std::string& reason);
   // frame = [kDataHeaderSize bytes headroom | inner packet, len bytes | >= kAeadTagSize tailroom];
   // the engine seals in place and sends frame.first(kDataHeaderSize + len + kAeadTagSize).
   void onTunPacket(Instant now, std::span<std::uint8_t> frame, std::size_t len);

@@ -10,7 +10,8 @@
 namespace vpn::client {
 
 bool Engine::Impl::sealAndSend(PeerState& peer, Instant now, std::span<std::uint8_t> frame,
-                               std::size_t len, bool keepalive) {
+                               std::size_t len, bool keepalive, const Path* only,
+                               bool expects_answer) {
   PeerSession& s = *peer.session;
   if (!keepalive && s.keys->updateDue(now, options.rekey_interval, options.rekey_after_packets)) {
     s.keys->initiateUpdate(now);
@@ -20,7 +21,14 @@ bool Engine::Impl::sealAndSend(PeerState& peer, Instant now, std::span<std::uint
     drops.add(DropReason::kTxTooBig);
     return false;
   }
-  sink.sendDatagram(s.endpoint, packet);
+  if (only != nullptr) {
+    sendOnPath(*only, packet);
+    if (expects_answer) {
+      noteTx(peer, *only, now);
+    }
+  } else {
+    sendToPeer(peer, now, packet, expects_answer);
+  }
   s.last_tx = now;
   if (!keepalive) {
     peer.tx_packets++;
@@ -55,8 +63,8 @@ void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t
   }
   // No session: queue behind a handshake in progress, or start one if we know where to go.
   if (!peer.pending && peer.retry_at == kNever) {
-    if (auto ep = peer.bestEndpoint()) {
-      initiate(peer, now, *ep, 0);
+    if (auto path = retryPath(peer, now)) {
+      initiate(peer, now, *path, 0);
     }
   }
   if (peer.session) {  // cannot happen in one call, but stay correct if it ever does
@@ -69,7 +77,7 @@ void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t
 }
 
 void Engine::Impl::flushQueue(PeerState& peer, Instant now) {
-  peer.queue.drain([&](std::span<const std::uint8_t> inner, const protocol::Endpoint&) {
+  peer.queue.drain([&](std::span<const std::uint8_t> inner, const Path&) {
     std::copy(inner.begin(), inner.end(),
               scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));
     sealAndSend(peer, now, scratch, inner.size(), false);
@@ -77,28 +85,35 @@ void Engine::Impl::flushQueue(PeerState& peer, Instant now) {
 }
 
 void Engine::Impl::sendKeepalive(PeerState& peer, Instant now, std::uint8_t kind,
-                                 std::uint64_t token) {
+                                 std::uint64_t token, const Path* only) {
   std::array<std::uint8_t, protocol::kDataOverhead + kLivenessSize> buf{};
   if (kind == 0) {  // empty keepalive
-    sealAndSend(peer, now, buf, 0, true);
+    sealAndSend(peer, now, buf, 0, true, only, false);
     return;
   }
   ByteWriter w(std::span<std::uint8_t>(buf).subspan(protocol::kDataHeaderSize, kLivenessSize));
   w.u8(kind);
   w.u64(token);
-  sealAndSend(peer, now, buf, kLivenessSize, true);
+  sealAndSend(peer, now, buf, kLivenessSize, true, only, kind == kLivenessRequest);
+}
+
+void Engine::Impl::probePath(PeerState& peer, Instant now, const Path* path) {
+  PeerSession& s = *peer.session;
+  s.probe_token = next_probe_token++;
+  s.probe_sent_at = now;
+  s.probe_outstanding = true;
+  sendKeepalive(peer, now, kLivenessRequest, s.probe_token, path);
 }
 
 void Engine::Impl::openEarly(PeerState& peer, Instant now) {
-  peer.early.drain([&](std::span<std::uint8_t> datagram, const protocol::Endpoint& from) {
+  peer.early.drain([&](std::span<std::uint8_t> datagram, const Path& from) {
     if (peer.session) {
       onData(now, from, datagram);
     }
   });
 }
 
-void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
-                          std::span<std::uint8_t> datagram) {
+void Engine::Impl::onData(Instant now, const Path& from, std::span<std::uint8_t> datagram) {
   auto header = protocol::parseDataHeader(datagram);
   if (!header) {
     drops.add(DropReason::kMalformed);
@@ -106,7 +121,7 @@ void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
   }
   auto it = by_index.find(header->receiver_index);
   if (it == by_index.end()) {
-    if (!onRendezvousSealed(now, from, *header, datagram)) {
+    if (from.relayed() || !onRendezvousSealed(now, from, *header, datagram)) {
       drops.add(DropReason::kUnknownIndex);
     }
     return;
@@ -132,19 +147,30 @@ void Engine::Impl::onData(Instant now, const protocol::Endpoint& from,
   }
   // Authenticated from here on.
   s.last_rx = now;
+  onAuthenticated(peer, now, from, r.newest);
+  if (!peer.session) {
+    return;
+  }
   if (r.rotated) {
     sendKeepalive(peer, now, 0, 0);  // lets the peer see our new phase soon, even if we're idle
-  }
-  if (r.newest && !(from == s.endpoint)) {
-    s.endpoint = from;  // roaming: follow the peer, only on its newest authenticated packet
-    peer.last_endpoint = from;
   }
   auto plain = datagram.subspan(protocol::kDataHeaderSize,
                                 datagram.size() - protocol::kDataOverhead);
   if (header->keepalive) {
     bool malformed = false;
+    bool awaiting = s.probe_outstanding;
     if (auto token = s.onKeepalive(now, plain, malformed)) {
-      sendKeepalive(peer, now, kLivenessReply, *token);
+      // Answer on the path the request came on, so the reply proves that path both ways.
+      sendKeepalive(peer, now, kLivenessReply, *token, &from);
+    }
+    if (awaiting && !s.probe_outstanding && s.srtt) {
+      Duration sample = now - s.probe_sent_at;
+      auto smooth = [&](std::optional<Duration>& v) { v = v ? (*v * 7 + sample) / 8 : sample; };
+      if (from.direct() && peer.direct && peer.direct->path == from) {
+        smooth(peer.direct->srtt);
+      } else if (from.relayed()) {
+        smooth(peer.relay_srtt);
+      }
     }
     if (malformed) {
       drops.add(DropReason::kMalformed);
@@ -173,7 +199,8 @@ void Engine::Impl::serviceSession(PeerState& peer, Instant now) {
                                    toSeconds(options.dead_peer_timeout))) + " s");
     return;
   }
-  if (auto token = s.upkeep(now, timing(), sink, next_probe_token)) {
+  PathSink out(*this, s.path);
+  if (auto token = s.upkeep(now, timing(), out, next_probe_token)) {
     sendKeepalive(peer, now, kLivenessRequest, *token);
   }
 }

@@ -16,10 +16,16 @@ std::size_t Engine::Impl::pendingCount() const {
   return n;
 }
 
-Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const protocol::Endpoint& to,
+bool Engine::Impl::allowHandshake(Instant now, const Path& from) {
+  return from.relayed() ? relay_limiter.allow(now, from.endpoint.address())
+                        : limiter.allow(now, from.endpoint.address());
+}
+
+Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const Path& to,
                                   std::uint32_t remote_index) {
   dropPending(peer);
   peer.retry_at = kNever;
+  noteAttempt(peer, now);
   Handshake::Params params;
   params.role = peer.we_are_client ? crypto::TlsSession::Role::kClient
                                    : crypto::TlsSession::Role::kServer;
@@ -27,7 +33,7 @@ Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const protocol::
   params.peer_name = peer.name;
   params.local_index = newIndex();
   params.remote_index = remote_index;
-  params.endpoint = to;
+  params.endpoint = to.endpoint;
   params.timeout = options.handshake_timeout;
   try {
     peer.pending = std::make_unique<Handshake>(tls, std::move(params), now);
@@ -37,6 +43,7 @@ Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const protocol::
     return nullptr;
   }
   by_index[peer.pending->localIndex()] = &peer;
+  peer.pending_path = to;
   peer.pending->begin(now);
   servePending(peer, now);
   return peer.pending.get();
@@ -61,7 +68,8 @@ void Engine::Impl::servePending(PeerState& peer, Instant now) {
   if (!peer.pending) {
     return;
   }
-  peer.pending->flush(now, sink);
+  PathSink out(*this, peer.pending_path);
+  peer.pending->flush(now, out);
   switch (peer.pending->state()) {
     case Handshake::State::kEstablished:
       completeHandshake(peer, now);
@@ -77,7 +85,8 @@ void Engine::Impl::servePending(PeerState& peer, Instant now) {
 void Engine::Impl::failHandshake(PeerState& peer, Instant now, const std::string& reason) {
   if (peer.pending) {
     peer.pending->fail(reason);
-    peer.pending->flush(now, sink);  // best effort: a TLS alert may be queued
+    PathSink out(*this, peer.pending_path);
+    peer.pending->flush(now, out);  // best effort: a TLS alert may be queued
   }
   peer.last_error = "handshake failed: " + reason;
   drops.add(DropReason::kHandshakeFailed);
@@ -134,7 +143,7 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
     fail("cannot create data ciphers");
     return;
   }
-  auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing());
+  auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing(), peer.pending_path);
 
   if (peer.session) {
     by_index.erase(peer.session->local_index);
@@ -146,7 +155,7 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   peer.handshakes++;
   peer.last_handshake = now;
   peer.last_error.clear();
-  peer.last_endpoint = s->endpoint;
+  peer.last_path = s->path;
   peer.retry_backoff = seconds(1);
   peer.retry_at = kNever;
   peer.unreachable = false;
@@ -156,12 +165,15 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   peer.lookup_at = kNever;
   peer.lookup_backoff = seconds(2);
   peer.session = std::move(s);
-  stopPunch(peer);
+  onSessionPath(peer, now, "");
+  if (peer.session->path.kind() == PathKind::kDirectUdp) {
+    stopPunch(peer);
+  }
   flushQueue(peer, now);
   openEarly(peer, now);
 }
 
-void Engine::Impl::onHandshake(Instant now, const protocol::Endpoint& from,
+void Engine::Impl::onHandshake(Instant now, const Path& from,
                                std::span<const std::uint8_t> datagram) {
   auto parsed = protocol::parseHandshake(datagram);
   if (!parsed) {
@@ -190,7 +202,7 @@ void Engine::Impl::onHandshake(Instant now, const protocol::Endpoint& from,
         return;
       }
       if (hs.remoteIndex() == 0) {
-        hs.setEndpoint(from);  // the first answer tells us where the peer really is (NAT)
+        peer.pending_path = from;  // the first answer tells us where the peer really is (NAT)
       }
       hs.onPacket(now, p);
       servePending(peer, now);
@@ -232,14 +244,18 @@ void Engine::Impl::onHandshake(Instant now, const protocol::Endpoint& from,
         return;  // duplicate kick
       }
       if (hs.remoteIndex() == 0) {
-        // Simultaneous start: our ClientHello is on its way; address the kicker's session.
+        // Simultaneous start: our ClientHello is on its way; address the kicker's session (and
+        // follow the kick's path if ours has brought nothing yet).
         hs.setRemoteIndex(p.sender_index);
+        if (!hs.receivedAnything()) {
+          peer->pending_path = from;
+        }
         hs.retransmitNow(now);
         servePending(*peer, now);
         return;
       }
     }
-    if (!limiter.allow(now, from.address())) {
+    if (!allowHandshake(now, from)) {
       drops.add(DropReason::kRateLimited);
       return;
     }
@@ -266,14 +282,14 @@ void Engine::Impl::onHandshake(Instant now, const protocol::Endpoint& from,
     if (hs.remoteIndex() == p.sender_index || hs.remoteIndex() == 0) {
       // Ours already, or our kick session adopts the client's handshake.
       if (hs.remoteIndex() == 0) {
-        hs.setEndpoint(from);
+        peer->pending_path = from;
       }
       hs.onPacket(now, p);
       servePending(*peer, now);
       return;
     }
   }
-  if (!limiter.allow(now, from.address()) ||
+  if (!allowHandshake(now, from) ||
       (!peer->pending && pendingCount() >= kMaxPendingHandshakes)) {
     drops.add(DropReason::kRateLimited);
     return;
@@ -291,7 +307,8 @@ void Engine::Impl::onLingerPacket(PeerState& peer, Instant now,
                                   const protocol::HandshakePacket& p) {
   Handshake& hs = *peer.session->linger;
   hs.onPacket(now, p);
-  hs.flush(now, sink);
+  PathSink out(*this, peer.session->path);
+  hs.flush(now, out);
   if (hs.state() != Handshake::State::kFailed) {
     return;
   }

@@ -1,8 +1,11 @@
 #pragma once
-// Engine internals shared by engine.cpp (lifecycle, timers, status), engine_handshake.cpp
-// (matching handshake packets, roles, session install), engine_data.cpp (data path, keepalives,
-// key updates), engine_rendezvous.cpp (rendezvous sessions, registration, control messages) and
-// engine_punch.cpp (introductions and hole punching). Not part of the public interface.
+// Engine internals shared by engine.cpp (lifecycle, dispatch, timers), engine_status.cpp
+// (status snapshot), engine_handshake.cpp (matching handshake packets, roles, session install),
+// engine_data.cpp (data path, keepalives, key updates), engine_paths.cpp (sending on a path,
+// moving sessions between paths: upgrade, demotion, hold-down, dual-send, roaming),
+// engine_relay.cpp (relay channels and the fallback to them), engine_rendezvous.cpp (rendezvous
+// sessions over UDP or TCP, registration, control messages) and engine_punch.cpp (introductions
+// and hole punching, over UDP and to tcp candidates). Not part of the public interface.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -14,24 +17,26 @@
 
 #include "client/engine/drop_counters.hpp"
 #include "client/engine/engine.hpp"
-#include "session/handshake.hpp"
+#include "client/engine/path.hpp"
 #include "client/engine/peer_session.hpp"
-#include "session/rate_limiter.hpp"
 #include "protocol/data_packet.hpp"
 #include "protocol/punch_packet.hpp"
+#include "protocol/relay_packet.hpp"
 #include "protocol/rendezvous_messages.hpp"
+#include "session/handshake.hpp"
+#include "session/rate_limiter.hpp"
 
 namespace vpn::client {
 
-
 // Packets waiting for a session (inner packets to send, or datagrams that arrived for a handshake
-// still finishing on our side): fixed slots, allocated once on first use.
+// still finishing on our side, with the path they came on): fixed slots, allocated once on first
+// use.
 class TxQueue {
  public:
   static constexpr std::size_t kSlots = 16;
   static constexpr std::size_t kSlotSize = 2048;
 
-  bool push(std::span<const std::uint8_t> packet, const protocol::Endpoint& from = {});
+  bool push(std::span<const std::uint8_t> packet, const Path& from = {});
   // Calls fn(span, from) for each queued packet in order, then empties the queue.
   template <typename Fn>
   void drain(Fn&& fn) {
@@ -50,20 +55,23 @@ class TxQueue {
  private:
   std::vector<std::uint8_t> storage_;
   std::array<std::size_t, kSlots> lens_{};
-  std::array<protocol::Endpoint, kSlots> froms_{};
+  std::array<Path, kSlots> froms_{};
   std::size_t head_ = 0;
   std::size_t count_ = 0;
 };
 
-// One place a peer may be reached, and what hole punching learned about it.
+// One place a peer may be reached, and what hole punching learned about it. kTcp candidates are
+// probed over a TCP connection (transport kTcp), the others over UDP.
 struct PunchCandidate {
-  enum class Kind : std::uint8_t { kLocal, kReflexive, kPeerReflexive, kStatic };
+  enum class Kind : std::uint8_t { kLocal, kReflexive, kPeerReflexive, kStatic, kTcp };
   enum class State : std::uint8_t { kUntried, kProbing, kSucceeded, kFailed };
   protocol::Endpoint endpoint;
   Kind kind = Kind::kLocal;
   State state = State::kUntried;
   std::uint64_t probes_sent = 0;
   std::uint64_t replies = 0;
+  Transport transport() const { return kind == Kind::kTcp ? Transport::kTcp : Transport::kUdp; }
+  Path path() const { return {transport(), endpoint, 0}; }
 };
 
 // An introduction by a rendezvous: the id and key that authenticate punch probes with one peer.
@@ -73,13 +81,35 @@ struct Introduction {
   Instant expires{};
 };
 
+// Liveness of the direct path of a session (the one it is on, or was on before a demotion).
+struct DirectLink {
+  Path path;
+  Instant last_rx{};                  // last authenticated packet (or probe reply) over it
+  Instant unanswered_since = kNever;  // first send on it since last_rx; kNever: answered
+  Instant next_probe_at = kNever;     // liveness probes while unanswered
+  std::optional<Duration> srtt;
+};
+
+// A relay channel for one peer at one rendezvous (docs/paths.md rules 2, 3 and 9).
+struct RelayBinding {
+  enum class State : std::uint8_t { kNone, kRequested, kBound, kFailed };
+  State state = State::kNone;
+  protocol::Endpoint rv;        // the rendezvous' UDP address: its identity
+  std::uint16_t channel = 0;    // when bound
+  std::uint32_t request_id = 0;
+  Instant next_at = kNever;     // next RELAY_REQUEST: a retry, or the refresh of a bound channel
+  Duration backoff{};
+  std::string failure;          // in words, after RELAY_FAILED
+};
+
 struct PeerState {
   std::string name;
   std::optional<protocol::Endpoint> configured_endpoint;
-  std::optional<protocol::Endpoint> last_endpoint;  // last authenticated one
+  std::optional<Path> last_path;  // last authenticated one
   bool we_are_client = false;
   std::unique_ptr<PeerSession> session;
   std::unique_ptr<Handshake> pending;
+  Path pending_path;  // where the pending handshake sends
   Instant retry_at = kNever;
   Duration retry_backoff = seconds(1);
   std::vector<protocol::IpPrefix> addresses;  // from the peer's certificate
@@ -102,17 +132,49 @@ struct PeerState {
   Instant punch_until = kNever;            // probing while now < punch_until
   Instant punch_started{};
   Instant next_punch_at = kNever;
+  Instant next_tcp_probe_at = kNever;
   std::uint32_t punch_seq = 0;
   bool punch_connected = false;            // a handshake was started on a working candidate
   bool unreachable = false;                // the last punch found no path
   bool direct_failed = false;              // a handshake toward a known endpoint failed
+  bool want_direct_lookup = false;         // a session wants a new introduction (direct retry)
   Instant lookup_at = kNever;              // next LOOKUP by name
   Duration lookup_backoff = seconds(2);
   Duration unreachable_backoff{};          // grows after each failed punch
   std::uint32_t lookup_id = 0;
+  std::string nat_type = "unknown";        // the peer's, from its last introduction
+  std::string punch_summary;               // what the last punch found, in words
 
-  std::optional<protocol::Endpoint> bestEndpoint() const {
-    return last_endpoint ? last_endpoint : configured_endpoint;
+  // Paths (engine_paths.cpp, engine_relay.cpp).
+  Instant attempt_started = kNever;        // first attempt without a session (relay_after)
+  bool fallback_started = false;           // relay_after has passed for this attempt
+  bool fallback_done = false;              // the handshake was moved to (or started on) the relay
+  RelayBinding relay;
+  std::optional<Path> relay_path;          // the bound channel, over its rendezvous' transport
+  Instant relay_last_rx{};
+  std::optional<Duration> relay_srtt;
+  std::optional<DirectLink> direct;
+  Instant direct_since{};                  // the session moved to (or began on) a direct path
+  std::optional<Path> newest_rx;           // path of the newest authenticated packet
+  bool roaming = false;                    // since onNetworkChange, until the direct path answers
+  std::optional<Path> held;                // a demoted direct path, held down until held_until
+  Instant held_until{};
+  Duration hold{};                         // the next hold-down (5 s doubling to 2 min)
+  Instant last_demotion{};
+  Instant direct_retry_at = kNever;        // next background direct attempt while not direct-udp
+  Duration direct_retry_backoff{};
+  std::string path_reason;
+  std::vector<PathEvent> history;          // the last kMaxHistory, oldest first
+  static constexpr std::size_t kMaxHistory = 8;
+
+  std::optional<Path> bestPath() const {
+    if (last_path) {
+      return last_path;
+    }
+    if (configured_endpoint) {
+      return Path::udp(*configured_endpoint);
+    }
+    return std::nullopt;
   }
   bool hasSourceAddress(const protocol::IpAddress& a) const {
     for (const auto& p : addresses) {
@@ -125,8 +187,10 @@ struct PeerState {
 };
 
 // Our session with one rendezvous server (engine_rendezvous.cpp). We are always its TLS client.
+// It is reached over UDP, or over TCP when UDP got no answer (docs/paths.md rule 8).
 struct RendezvousState {
-  protocol::Endpoint endpoint;
+  RendezvousSpec spec;
+  Transport transport = Transport::kUdp;
   std::unique_ptr<Handshake> pending;
   std::unique_ptr<PeerSession> session;
   bool registered = false;
@@ -136,6 +200,23 @@ struct RendezvousState {
   Instant retry_at = kNever;
   Duration retry_backoff = seconds(1);
   std::string last_error;
+  // UDP answers (while on UDP): first request since the last packet from the server, and the
+  // liveness probes sent meanwhile.
+  Instant unanswered_since = kNever;
+  Instant next_probe_at = kNever;
+  // While on TCP: a UDP handshake tried every minute; its success moves the session back to UDP.
+  std::unique_ptr<Handshake> udp_trial;
+  Instant udp_trial_at = kNever;
+
+  // Where its packets go now.
+  Path path() const {
+    return transport == Transport::kTcp && spec.tcp ? Path::tcp(*spec.tcp) : Path::udp(spec.udp);
+  }
+  // True if `p` (a direct path) is this server on any of its transports.
+  bool isAt(const Path& p) const {
+    return p.transport == Transport::kUdp ? p.endpoint == spec.udp
+                                          : (spec.tcp && p.endpoint == *spec.tcp);
+  }
 };
 
 struct Engine::Impl {
@@ -144,12 +225,28 @@ struct Engine::Impl {
 
   Impl(crypto::TlsContext& tls, EngineOptions options, EngineSink& sink);
 
+  // A DatagramSink bound to one path, for the handshake machinery (it addresses its endpoint;
+  // the path decides the transport and the relay header).
+  class PathSink final : public session::DatagramSink {
+   public:
+    PathSink(Impl& impl, const Path& path) : impl_(impl), path_(path) {}
+    void sendDatagram(const protocol::Endpoint& /*to*/,
+                      std::span<const std::uint8_t> bytes) override {
+      impl_.sendOnPath(path_, bytes);
+    }
+
+   private:
+    Impl& impl_;
+    Path path_;
+  };
+
   // engine.cpp
   void start(Instant now);
-  void onDatagram(Instant now, const protocol::Endpoint& from, std::span<std::uint8_t> datagram);
+  void onDatagram(Instant now, const Path& from, std::span<std::uint8_t> datagram);
+  void onRelayPacket(Instant now, const Path& from, std::span<std::uint8_t> datagram);
+  void onTcpClosed(Instant now, const protocol::Endpoint& remote, const std::string& reason);
   void onTimer(Instant now);
   Instant nextDeadline() const;
-  EngineStatus status(Instant now) const;
   PeerState* findPeer(std::string_view name);
   std::uint32_t newIndex();
   SessionTiming timing() const {
@@ -158,53 +255,109 @@ struct Engine::Impl {
   }
   void scheduleRetry(PeerState& peer, Instant now);
   void dropSession(PeerState& peer, Instant now, std::string reason);
+  // Where a new handshake with `peer` should go now (relay once the fallback is due).
+  std::optional<Path> retryPath(const PeerState& peer, Instant now) const;
+
+  // engine_status.cpp
+  EngineStatus status(Instant now) const;
 
   // engine_handshake.cpp
-  void onHandshake(Instant now, const protocol::Endpoint& from,
-                   std::span<const std::uint8_t> datagram);
+  void onHandshake(Instant now, const Path& from, std::span<const std::uint8_t> datagram);
   // Starts a handshake with `peer` toward `to`; remote_index is the peer's index if known.
-  Handshake* initiate(PeerState& peer, Instant now, const protocol::Endpoint& to,
-                      std::uint32_t remote_index);
+  Handshake* initiate(PeerState& peer, Instant now, const Path& to, std::uint32_t remote_index);
   void servePending(PeerState& peer, Instant now);
   void completeHandshake(PeerState& peer, Instant now);
   void onLingerPacket(PeerState& peer, Instant now, const protocol::HandshakePacket& p);
   void failHandshake(PeerState& peer, Instant now, const std::string& reason);
   void dropPending(PeerState& peer);
   std::size_t pendingCount() const;
+  bool allowHandshake(Instant now, const Path& from);
 
   // engine_data.cpp
-  void onData(Instant now, const protocol::Endpoint& from, std::span<std::uint8_t> datagram);
+  void onData(Instant now, const Path& from, std::span<std::uint8_t> datagram);
   void onTun(Instant now, std::span<std::uint8_t> frame, std::size_t len);
+  // Seals in place and sends on the session's path (and the second path while dual-sending),
+  // or only on `only` if given.
+  // Data and liveness requests expect an answer (a direct path that brings none is probed, then
+  // demoted); empty keepalives and liveness replies do not.
   bool sealAndSend(PeerState& peer, Instant now, std::span<std::uint8_t> frame, std::size_t len,
-                   bool keepalive);
-  void sendKeepalive(PeerState& peer, Instant now, std::uint8_t kind, std::uint64_t token);
+                   bool keepalive, const Path* only = nullptr, bool expects_answer = true);
+  void sendKeepalive(PeerState& peer, Instant now, std::uint8_t kind, std::uint64_t token,
+                     const Path* only = nullptr);
+  // A liveness request on `path` (nullptr: the session's paths); the reply comes back on it.
+  void probePath(PeerState& peer, Instant now, const Path* path);
   void flushQueue(PeerState& peer, Instant now);
   void openEarly(PeerState& peer, Instant now);
   void serviceSession(PeerState& peer, Instant now);
   void installRoutes(PeerState& peer, std::vector<protocol::IpPrefix> addresses);
 
+  // engine_paths.cpp
+  // One peer-to-peer datagram on a path: UDP, TCP, or wrapped in a relay header to a rendezvous.
+  void sendOnPath(const Path& path, std::span<const std::uint8_t> bytes);
+  // Sends a sealed packet on the session's path and, while dual-sending, on the second one.
+  void sendToPeer(PeerState& peer, Instant now, std::span<const std::uint8_t> packet,
+                  bool expects_answer);
+  // The second path we also send on now, if any (rules 6 and 7, and a silent direct path).
+  const Path* secondaryPath(const PeerState& peer, Instant now) const;
+  void noteTx(PeerState& peer, const Path& path, Instant now);
+  // An authenticated packet from the peer arrived on `from` (newest: the highest counter yet).
+  void onAuthenticated(PeerState& peer, Instant now, const Path& from, bool newest);
+  void moveSession(PeerState& peer, Instant now, const Path& to, std::string reason);
+  void recordEvent(PeerState& peer, Instant now, const std::string& from, const std::string& to,
+                   const std::string& reason);
+  bool isHeld(const PeerState& peer, const Path& path, Instant now) const;
+  void holdDown(PeerState& peer, const Path& path, Instant now);
+  void servicePaths(PeerState& peer, Instant now);
+  void scheduleDirectRetry(PeerState& peer, Instant now, bool reset);
+  void onNetworkChange(Instant now);
+  // A session began: which path it is on and why.
+  void onSessionPath(PeerState& peer, Instant now, const std::string& reason);
+  std::string relayReason(const PeerState& peer) const;
+  std::string natSummary(const PeerState& peer) const;
+
+  // engine_relay.cpp
+  bool fallbackDue(const PeerState& peer, Instant now) const;
+  void serviceRelay(PeerState& peer, Instant now);
+  void serviceFallback(PeerState& peer, Instant now);
+  RendezvousState* bestRelayServer(const protocol::Endpoint* avoid);
+  RendezvousState* rendezvousById(const protocol::Endpoint& udp);
+  const RendezvousState* rendezvousById(const protocol::Endpoint& udp) const;
+  void onRelayBound(RendezvousState& rv, Instant now, const protocol::RelayBoundMsg& msg);
+  void onRelayFailed(RendezvousState& rv, Instant now, const protocol::RelayFailedMsg& msg);
+  // Recomputes relay_path from the binding; moves a relayed session onto it.
+  void refreshRelayPath(PeerState& peer, Instant now, const std::string& why);
+  // The server's session went away (or changed transport): its channels are gone.
+  void onRelayServerLost(RendezvousState& rv, Instant now, const std::string& why);
+
   // engine_rendezvous.cpp
-  void setRendezvous(Instant now, std::vector<protocol::Endpoint> endpoints);
+  void setRendezvous(Instant now, std::vector<RendezvousSpec> specs);
   void setLocalCandidates(Instant now, std::vector<protocol::Endpoint> candidates);
+  void setTcpCandidates(Instant now, std::vector<protocol::Endpoint> candidates);
+  void setNatType(Instant now, protocol::NatType type);
+  void reRegisterAll(Instant now);
   void connectRendezvous(RendezvousState& rv, Instant now);
   void serveRendezvousPending(RendezvousState& rv, Instant now);
-  void completeRendezvous(RendezvousState& rv, Instant now);
+  void completeRendezvous(RendezvousState& rv, Instant now, std::unique_ptr<Handshake> hs,
+                          Transport transport);
   void failRendezvous(RendezvousState& rv, Instant now, std::string reason);
   void dropRendezvousPending(RendezvousState& rv);
-  void dropRendezvousSession(RendezvousState& rv);
+  void dropRendezvousSession(RendezvousState& rv, Instant now, const std::string& why);
+  void switchRendezvousToTcp(RendezvousState& rv, Instant now, const std::string& why);
+  void serviceUdpTrial(RendezvousState& rv, Instant now);
   RendezvousState* rendezvousByIndex(std::uint32_t index);
+  RendezvousState* rendezvousAt(const Path& from);
   // A handshake packet for one of our rendezvous handshakes or sessions; false if none matches.
-  bool onRendezvousHandshake(Instant now, const protocol::Endpoint& from,
-                             const protocol::HandshakePacket& p);
+  bool onRendezvousHandshake(Instant now, const Path& from, const protocol::HandshakePacket& p);
   // A sealed packet (data, keepalive or control) for a rendezvous session; false if none matches.
-  bool onRendezvousSealed(Instant now, const protocol::Endpoint& from,
-                          const protocol::DataHeader& header, std::span<std::uint8_t> datagram);
-  void onControlPacket(Instant now, const protocol::Endpoint& from,
-                       std::span<std::uint8_t> datagram);
+  bool onRendezvousSealed(Instant now, const Path& from, const protocol::DataHeader& header,
+                          std::span<std::uint8_t> datagram);
+  void onControlPacket(Instant now, const Path& from, std::span<std::uint8_t> datagram);
   void onControlMessage(RendezvousState& rv, Instant now, const protocol::ControlMessage& msg);
   bool sendControl(RendezvousState& rv, Instant now, const protocol::ControlMessage& msg);
   void sendRendezvousKeepalive(RendezvousState& rv, Instant now, std::uint8_t kind,
                                std::uint64_t token);
+  void sendToRendezvous(RendezvousState& rv, Instant now, std::span<const std::uint8_t> bytes,
+                        bool expects_answer);
   void sendRegister(RendezvousState& rv, Instant now);
   void serviceRendezvous(RendezvousState& rv, Instant now);
   bool anyRegistered() const;
@@ -217,15 +370,21 @@ struct Engine::Impl {
   void servicePeerLookup(PeerState& peer, Instant now);
   void onIntroduce(Instant now, const protocol::IntroduceMsg& msg);
   void onLookupFailed(Instant now, const protocol::LookupFailedMsg& msg);
-  void onPunch(Instant now, const protocol::Endpoint& from, std::span<const std::uint8_t> datagram);
+  void onPunch(Instant now, const Path& from, std::span<const std::uint8_t> datagram);
+  void onProbeReply(PeerState& peer, Instant now, const Path& from);
   void servicePunch(PeerState& peer, Instant now);
-  void sendProbe(const Introduction& intro, bool reply, std::uint32_t seq,
-                 const protocol::Endpoint& to);
+  void endPunch(PeerState& peer, Instant now);
+  void sendProbe(const Introduction& intro, bool reply, std::uint32_t seq, const Path& to);
   PunchCandidate* addCandidate(PeerState& peer, const protocol::Endpoint& ep,
                                PunchCandidate::Kind kind);
   void stopPunch(PeerState& peer);
+  bool punching(const PeerState& peer) const;
+  // We open direct TCP to the peer's tcp candidates (it has some; if we have some too, the TLS
+  // client connects, so one connection serves the pair).
+  bool weConnectTcp(const PeerState& peer) const;
   // After a handshake toward a known endpoint failed: fall back to the rendezvous.
   void onDirectFailure(PeerState& peer, Instant now);
+  void noteAttempt(PeerState& peer, Instant now);
 
   crypto::TlsContext& tls;
   EngineOptions options;
@@ -235,11 +394,16 @@ struct Engine::Impl {
   std::unordered_map<protocol::IpAddress, PeerState*, protocol::IpAddressHash> routes;
   DropCounters drops;
   RateLimiter limiter;
+  // Relayed handshakes all come from a rendezvous address: a separate, roomier bucket.
+  RateLimiter relay_limiter{RateLimiter::Options{64, 16, 64}};
   std::uint64_t next_probe_token = 1;
   std::vector<std::unique_ptr<RendezvousState>> rendezvous;
   std::unordered_map<std::uint32_t, RendezvousState*> rv_by_index;  // our local index -> server
   std::vector<protocol::Endpoint> local_candidates;
+  std::vector<protocol::Endpoint> tcp_candidates;
+  protocol::NatType nat_type = protocol::NatType::kUnknown;
   std::uint32_t next_lookup_id = 1;
+  std::uint32_t next_relay_request = 1;
   // Address lookups recently sent (rate limit): fixed slots, no allocation per TUN packet.
   struct AddressLookup {
     protocol::IpAddress address;
@@ -250,6 +414,8 @@ struct Engine::Impl {
   Instant last_address_lookup{};
   // Room to seal a queued packet or a keepalive: header + slot + tag.
   std::array<std::uint8_t, protocol::kDataOverhead + TxQueue::kSlotSize> scratch{};
+  // Room to put a relay header in front of any datagram (allocated once).
+  std::vector<std::uint8_t> relay_scratch;
 };
 
 }  // namespace vpn::client

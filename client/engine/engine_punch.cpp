@@ -1,8 +1,11 @@
-// Introductions and UDP hole punching. A peer we cannot reach directly is looked up at every
-// registered rendezvous; on INTRODUCE both sides probe each other's candidates (local first, then
-// reflexive, then peer-reflexive: addresses the other side's probes came from, which is what makes
-// a symmetric NAT on one side work). A valid probe REPLY proves a path both ways; the first one
-// starts the TLS handshake there (the client sends ClientHello, the server its KICK).
+// Introductions and hole punching. A peer we cannot reach directly (or, while relayed, a peer we
+// retry a direct path with) is looked up at every registered rendezvous; on INTRODUCE both sides
+// probe each other's candidates (local first, then reflexive, then peer-reflexive: addresses the
+// other side's probes came from, which is what makes a symmetric NAT on one side work). A valid
+// probe REPLY proves a path both ways: without a session the first one starts the TLS handshake
+// there (the client sends ClientHello, the server its KICK); with a session it moves the session
+// there (no new handshake). Candidates of kind tcp are probed over a TCP connection once the UDP
+// candidates have had their fast phase without an answer, by the side that connects.
 // Probes are authenticated with the introduction's punch key; the handshake that follows
 // authenticates the peers end to end.
 #include <algorithm>
@@ -16,6 +19,7 @@ namespace {
 constexpr Duration kFastProbeInterval = milliseconds(100);
 constexpr Duration kFastProbePhase = seconds(1);
 constexpr Duration kSlowProbeInterval = milliseconds(500);
+constexpr Duration kTcpProbeInterval = seconds(1);
 constexpr Duration kIntroLinger = seconds(5);  // keep answering probes after punching stops
 constexpr Duration kMaxLookupBackoff = seconds(30);
 
@@ -25,8 +29,9 @@ int rank(PunchCandidate::Kind k) {
     case PunchCandidate::Kind::kStatic: return 1;
     case PunchCandidate::Kind::kReflexive: return 2;
     case PunchCandidate::Kind::kPeerReflexive: return 3;
+    case PunchCandidate::Kind::kTcp: return 4;
   }
-  return 4;
+  return 5;
 }
 
 void computeTag(const Introduction& intro, std::span<const std::uint8_t> signed_bytes,
@@ -38,12 +43,26 @@ void computeTag(const Introduction& intro, std::span<const std::uint8_t> signed_
 
 }  // namespace
 
+bool Engine::Impl::punching(const PeerState& peer) const {
+  return peer.punch_until != kNever &&
+         !(peer.session && peer.session->path.kind() == PathKind::kDirectUdp &&
+           peer.direct_since >= peer.punch_started);
+}
+
+bool Engine::Impl::weConnectTcp(const PeerState& peer) const {
+  bool peer_has = std::any_of(peer.candidates.begin(), peer.candidates.end(),
+                              [](const PunchCandidate& c) {
+                                return c.kind == PunchCandidate::Kind::kTcp;
+                              });
+  return peer_has && (tcp_candidates.empty() || peer.we_are_client);
+}
+
 bool Engine::Impl::needsIntroduction(const PeerState& peer, Instant now) const {
-  if (peer.session) {
-    return false;
-  }
   if (peer.punch_until != kNever && now < peer.punch_until) {
     return false;  // punching already
+  }
+  if (peer.session) {
+    return peer.want_direct_lookup;  // a background direct retry
   }
   if (peer.pending && peer.punch_connected) {
     return false;  // a handshake on a punched path is under way
@@ -75,6 +94,12 @@ void Engine::Impl::servicePeerLookup(PeerState& peer, Instant now) {
   msg.request_id = peer.lookup_id = next_lookup_id++;
   msg.name = peer.name;
   sendLookup(now, msg);
+  noteAttempt(peer, now);
+  if (peer.session) {
+    peer.want_direct_lookup = false;  // one lookup per background retry
+    peer.lookup_at = kNever;
+    return;
+  }
   peer.lookup_at = now + peer.lookup_backoff;
   peer.lookup_backoff = std::min(kMaxLookupBackoff, peer.lookup_backoff * 2);
 }
@@ -98,8 +123,9 @@ void Engine::Impl::onLookupFailed(Instant now, const protocol::LookupFailedMsg& 
 
 PunchCandidate* Engine::Impl::addCandidate(PeerState& peer, const protocol::Endpoint& ep,
                                            PunchCandidate::Kind kind) {
+  bool tcp = kind == PunchCandidate::Kind::kTcp;
   for (auto& c : peer.candidates) {
-    if (c.endpoint == ep) {
+    if (c.endpoint == ep && (c.kind == PunchCandidate::Kind::kTcp) == tcp) {
       if (rank(kind) < rank(c.kind)) {
         c.kind = kind;
       }
@@ -120,12 +146,16 @@ PunchCandidate* Engine::Impl::addCandidate(PeerState& peer, const protocol::Endp
 void Engine::Impl::stopPunch(PeerState& peer) {
   peer.punch_until = kNever;
   peer.next_punch_at = kNever;
-  if (peer.session && !peer.candidates.empty()) {
+  peer.next_tcp_probe_at = kNever;
+  if (peer.session && peer.session->path.direct() && !peer.candidates.empty()) {
     // The session's path is the one that worked (it may be a peer-reflexive address we learned
     // from a probe or a KICK before we probed it ourselves); probed ones that never answered
     // failed.
-    if (PunchCandidate* c = addCandidate(peer, peer.session->endpoint,
-                                         PunchCandidate::Kind::kPeerReflexive)) {
+    const Path& p = peer.session->path;
+    if (PunchCandidate* c = addCandidate(peer, p.endpoint,
+                                         p.transport == Transport::kTcp
+                                             ? PunchCandidate::Kind::kTcp
+                                             : PunchCandidate::Kind::kPeerReflexive)) {
       c->state = PunchCandidate::State::kSucceeded;
     }
   }
@@ -142,8 +172,12 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     drops.add(DropReason::kControlRejected);  // introduced to someone we don't accept
     return;
   }
-  // With a session up we still punch: the rendezvous introduces us only because the other side
-  // asked, so it lost its session with us (a restart); the handshake on the new path replaces ours.
+  if (msg.peer_nat_type != protocol::NatType::kUnknown) {
+    peer->nat_type = std::string(protocol::toString(msg.peer_nat_type));
+  }
+  // With a session up we still punch: the other side asked because it lost its session with us
+  // (a restart: its handshake on the new path replaces ours) or because it retries a direct path
+  // while relayed (a probe reply moves our session).
   bool fresh = !(peer->punch_until != kNever && now < peer->punch_until);
   for (auto& intro : peer->intros) {
     if (intro.id == msg.intro_id) {
@@ -159,29 +193,37 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     peer->punch_started = now;
     peer->punch_until = now + options.punch_duration;
     peer->punch_connected = false;
+    peer->punch_summary.clear();
   }
+  noteAttempt(*peer, now);
   if (peer->configured_endpoint) {
     addCandidate(*peer, *peer->configured_endpoint, PunchCandidate::Kind::kStatic);
   }
   for (const auto& c : msg.candidates) {
     // Two LANs often share a private range: a peer's local candidate may be our own address, and
     // probing it would make us answer ourselves and "punch" a path to ourselves.
-    if (std::find(local_candidates.begin(), local_candidates.end(), c.endpoint) !=
-        local_candidates.end()) {
+    const auto& ours = c.kind == protocol::CandidateKind::kTcp ? tcp_candidates : local_candidates;
+    if (std::find(ours.begin(), ours.end(), c.endpoint) != ours.end()) {
       continue;
     }
-    addCandidate(*peer, c.endpoint,
-                 c.kind == protocol::CandidateKind::kLocal ? PunchCandidate::Kind::kLocal
-                                                           : PunchCandidate::Kind::kReflexive);
+    PunchCandidate::Kind kind = PunchCandidate::Kind::kReflexive;
+    if (c.kind == protocol::CandidateKind::kLocal) {
+      kind = PunchCandidate::Kind::kLocal;
+    } else if (c.kind == protocol::CandidateKind::kTcp) {
+      kind = PunchCandidate::Kind::kTcp;
+    }
+    addCandidate(*peer, c.endpoint, kind);
   }
+  peer->want_direct_lookup = false;
   peer->lookup_at = kNever;
   peer->lookup_backoff = seconds(2);
   peer->next_punch_at = now;
+  peer->next_tcp_probe_at = weConnectTcp(*peer) ? now + kFastProbePhase : kNever;
   servicePunch(*peer, now);
 }
 
 void Engine::Impl::sendProbe(const Introduction& intro, bool reply, std::uint32_t seq,
-                             const protocol::Endpoint& to) {
+                             const Path& to) {
   protocol::ProbePacket p;
   p.reply = reply;
   p.intro_id = intro.id;
@@ -191,7 +233,48 @@ void Engine::Impl::sendProbe(const Introduction& intro, bool reply, std::uint32_
   computeTag(intro, std::span<const std::uint8_t>(buf).first(protocol::kProbeSignedSize),
              std::span<std::uint8_t>(buf).subspan<protocol::kProbeSignedSize,
                                                    protocol::kProbeTagSize>());
-  sink.sendDatagram(to, buf);
+  sendOnPath(to, buf);
+}
+
+void Engine::Impl::endPunch(PeerState& peer, Instant now) {
+  stopPunch(peer);
+  bool worked = std::any_of(peer.candidates.begin(), peer.candidates.end(),
+                            [](const PunchCandidate& c) {
+                              return c.state == PunchCandidate::State::kSucceeded;
+                            });
+  if (worked) {
+    return;  // the handshake (or the session) on the working path decides from here
+  }
+  std::size_t probed = 0;
+  for (auto& c : peer.candidates) {
+    if (c.probes_sent > 0) {
+      c.state = PunchCandidate::State::kFailed;
+      ++probed;
+    }
+  }
+  std::string secs = std::to_string(static_cast<long long>(toSeconds(options.punch_duration)));
+  peer.punch_summary = "no candidate answered (" + std::to_string(probed) + " tried for " + secs +
+                       " s)";
+  if (peer.session) {
+    // Relayed (or on direct TCP): the background retry tries again later.
+    if (peer.session->path.relayed()) {
+      peer.path_reason = "relayed through " + peer.session->path.endpoint.toString() + ": " +
+                         relayReason(peer);
+    }
+    return;
+  }
+  bool relaying = options.relay && anyRegistered();
+  peer.unreachable = !relaying;
+  std::string nat = natSummary(peer);
+  peer.last_error = "no direct path: probed " + std::to_string(probed) + " candidates for " + secs +
+                    " s without an answer" + (nat.empty() ? "" : " (" + nat + ")") +
+                    (relaying ? "; relaying" : options.relay ? "; no rendezvous to relay through"
+                                                             : "; relaying is turned off");
+  peer.unreachable_backoff = peer.unreachable_backoff == Duration{}
+                                 ? options.punch_retry
+                                 : std::min(options.punch_retry_max, peer.unreachable_backoff * 2);
+  peer.lookup_at = now + peer.unreachable_backoff;
+  peer.lookup_backoff = seconds(2);
 }
 
 void Engine::Impl::servicePunch(PeerState& peer, Instant now) {
@@ -200,48 +283,47 @@ void Engine::Impl::servicePunch(PeerState& peer, Instant now) {
   if (peer.punch_until == kNever) {
     return;
   }
-  if (peer.session && peer.session->established_at >= peer.punch_started) {
-    stopPunch(peer);
+  if (!punching(peer)) {
+    stopPunch(peer);  // the session is on direct UDP found since this punch began
     return;
   }
   if (now >= peer.punch_until) {
-    stopPunch(peer);
-    bool worked = std::any_of(peer.candidates.begin(), peer.candidates.end(),
-                              [](const PunchCandidate& c) {
-                                return c.state == PunchCandidate::State::kSucceeded;
-                              });
-    if (worked) {
-      return;  // the handshake on the working path decides from here
-    }
-    std::size_t probed = 0;
-    for (auto& c : peer.candidates) {
-      if (c.probes_sent > 0) {
-        c.state = PunchCandidate::State::kFailed;
-        ++probed;
-      }
-    }
-    peer.unreachable = true;
-    peer.last_error = "no direct path: probed " + std::to_string(probed) + " candidates for " +
-                      std::to_string(static_cast<long long>(toSeconds(options.punch_duration))) +
-                      " s without an answer (both NATs may map per destination); relay comes in a "
-                      "later version";
-    peer.unreachable_backoff = peer.unreachable_backoff == Duration{}
-                                   ? options.punch_retry
-                                   : std::min(options.punch_retry_max, peer.unreachable_backoff * 2);
-    peer.lookup_at = now + peer.unreachable_backoff;
-    peer.lookup_backoff = seconds(2);
+    endPunch(peer, now);
     return;
   }
   if (peer.intros.empty()) {
     stopPunch(peer);  // cannot happen (an introduction outlives its punch); never leave a stale timer
     return;
   }
+  const Introduction& intro = peer.intros.back();
+  if (now >= peer.next_tcp_probe_at) {
+    // Direct TCP: once UDP had its fast phase without an answer (and never while a UDP path
+    // works), one probe a second over the connection to each tcp candidate.
+    bool udp_answered = std::any_of(peer.candidates.begin(), peer.candidates.end(),
+                                    [](const PunchCandidate& c) {
+                                      return c.kind != PunchCandidate::Kind::kTcp && c.replies > 0;
+                                    });
+    peer.next_tcp_probe_at = udp_answered ? kNever : now + kTcpProbeInterval;
+    for (auto& c : peer.candidates) {
+      if (udp_answered || c.kind != PunchCandidate::Kind::kTcp ||
+          c.state == PunchCandidate::State::kFailed) {
+        continue;
+      }
+      sendProbe(intro, false, peer.punch_seq++, c.path());
+      c.probes_sent++;
+      if (c.state == PunchCandidate::State::kUntried) {
+        c.state = PunchCandidate::State::kProbing;
+      }
+    }
+  }
   if (now < peer.next_punch_at) {
     return;
   }
-  const Introduction& intro = peer.intros.back();
   for (auto& c : peer.candidates) {
-    sendProbe(intro, false, peer.punch_seq++, c.endpoint);
+    if (c.kind == PunchCandidate::Kind::kTcp) {
+      continue;
+    }
+    sendProbe(intro, false, peer.punch_seq++, c.path());
     c.probes_sent++;
     if (c.state == PunchCandidate::State::kUntried) {
       c.state = PunchCandidate::State::kProbing;
@@ -252,8 +334,7 @@ void Engine::Impl::servicePunch(PeerState& peer, Instant now) {
   peer.next_punch_at = std::min(now + interval, peer.punch_until);
 }
 
-void Engine::Impl::onPunch(Instant now, const protocol::Endpoint& from,
-                           std::span<const std::uint8_t> datagram) {
+void Engine::Impl::onPunch(Instant now, const Path& from, std::span<const std::uint8_t> datagram) {
   auto probe = protocol::parseProbe(datagram);
   if (!probe) {
     drops.add(DropReason::kMalformed);
@@ -279,27 +360,63 @@ void Engine::Impl::onPunch(Instant now, const protocol::Endpoint& from,
     drops.add(DropReason::kPunchRejected);
     return;
   }
-  bool punching = peer->punch_until != kNever &&
-                  !(peer->session && peer->session->established_at >= peer->punch_started);
+  bool active = punching(*peer);
   if (!probe->reply) {
-    sendProbe(*intro, true, probe->sequence, from);
-    if (punching) {
-      addCandidate(*peer, from, PunchCandidate::Kind::kPeerReflexive);
+    sendProbe(*intro, true, probe->sequence, from);  // on the path (and connection) it came on
+    if (active && from.transport == Transport::kUdp) {
+      addCandidate(*peer, from.endpoint, PunchCandidate::Kind::kPeerReflexive);
     }
     return;
   }
-  if (!punching) {
-    return;  // a late reply: we have a session or gave up on this introduction
+  if (!active) {
+    return;  // a late reply: we have a direct session or gave up on this introduction
   }
-  PunchCandidate* c = addCandidate(*peer, from, PunchCandidate::Kind::kPeerReflexive);
+  onProbeReply(*peer, now, from);
+}
+
+void Engine::Impl::onProbeReply(PeerState& peer, Instant now, const Path& from) {
+  PunchCandidate* c = addCandidate(peer, from.endpoint,
+                                   from.transport == Transport::kTcp
+                                       ? PunchCandidate::Kind::kTcp
+                                       : PunchCandidate::Kind::kPeerReflexive);
   if (c != nullptr) {
     c->replies++;
     c->state = PunchCandidate::State::kSucceeded;
   }
-  if (!peer->punch_connected) {
-    peer->punch_connected = true;
-    peer->unreachable = false;
-    initiate(*peer, now, from, 0);
+  std::string how = from.transport == Transport::kUdp
+                        ? "direct UDP via hole punching (probe reply from " +
+                              from.endpoint.toString() + ")"
+                        : "direct TCP to the peer's tcp candidate " + from.endpoint.toString() +
+                              " (probe reply)";
+  if (peer.session) {
+    PeerSession& s = *peer.session;
+    if (from == s.path) {
+      if (peer.direct && peer.direct->path == from) {
+        peer.direct->last_rx = now;  // the probe proves the path both ways
+        peer.direct->unanswered_since = kNever;
+        peer.direct->next_probe_at = kNever;
+        peer.roaming = false;
+      }
+      return;
+    }
+    if (isHeld(peer, from, now)) {
+      return;
+    }
+    bool silent = s.path.direct() && peer.direct && peer.direct->path == s.path &&
+                  peer.direct->unanswered_since != kNever;
+    if (s.path.relayed() || from.betterThan(s.path) ||
+        (silent && from.rank() <= s.path.rank())) {
+      // The same session moves: no new handshake. Our packet on the new path lets the peer
+      // (which may still be relayed) move too.
+      moveSession(peer, now, from, how);
+      probePath(peer, now, &from);
+    }
+    return;
+  }
+  if (!peer.punch_connected) {
+    peer.punch_connected = true;
+    peer.unreachable = false;
+    initiate(peer, now, from, 0);
   }
 }
 

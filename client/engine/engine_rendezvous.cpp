@@ -1,6 +1,8 @@
 // Sessions with rendezvous servers: establishing them (we are always the TLS client; the server's
-// certificate must carry the rendezvous role), keepalives and dead-peer detection, registration of
-// our candidates, lookups, and dispatching the control messages they send us.
+// certificate must carry the rendezvous role) over UDP, or over TCP when UDP gets no answer for
+// udp_timeout (UDP is retried every minute meanwhile), keepalives and dead-peer detection,
+// registration of our candidates and NAT type, lookups, and dispatching the control messages
+// they send us.
 #include <algorithm>
 
 #include "base/byte_io.hpp"
@@ -13,6 +15,12 @@ namespace {
 
 constexpr Duration kAddressLookupInterval = seconds(5);
 constexpr Duration kAddressLookupGap = milliseconds(200);
+constexpr Duration kUdpRetry = seconds(60);        // while on TCP, try UDP again this often
+constexpr Duration kUdpProbeGap = seconds(1);      // liveness probes while UDP is unanswered
+
+std::string secondsWord(Duration d) {
+  return std::to_string(static_cast<long long>(toSeconds(d))) + " s";
+}
 
 }  // namespace
 
@@ -21,35 +29,80 @@ RendezvousState* Engine::Impl::rendezvousByIndex(std::uint32_t index) {
   return it == rv_by_index.end() ? nullptr : it->second;
 }
 
+RendezvousState* Engine::Impl::rendezvousAt(const Path& from) {
+  for (auto& rv : rendezvous) {
+    Path at = rv->path();
+    if (at.transport == from.transport && at.endpoint == from.endpoint) {
+      return rv.get();
+    }
+  }
+  return nullptr;
+}
+
 bool Engine::Impl::anyRegistered() const {
   return std::any_of(rendezvous.begin(), rendezvous.end(),
                      [](const auto& rv) { return rv->session && rv->registered; });
 }
 
-void Engine::Impl::setRendezvous(Instant now, std::vector<protocol::Endpoint> endpoints) {
-  std::sort(endpoints.begin(), endpoints.end());
-  endpoints.erase(std::unique(endpoints.begin(), endpoints.end()), endpoints.end());
-  // Drop servers no longer listed.
+void Engine::Impl::setRendezvous(Instant now, std::vector<RendezvousSpec> specs) {
+  // One entry per UDP address (the server's identity); the first one wins.
+  std::vector<RendezvousSpec> unique;
+  for (auto& s : specs) {
+    if (std::none_of(unique.begin(), unique.end(),
+                     [&](const RendezvousSpec& u) { return u.udp == s.udp; })) {
+      unique.push_back(std::move(s));
+    }
+  }
   for (auto it = rendezvous.begin(); it != rendezvous.end();) {
-    if (std::find(endpoints.begin(), endpoints.end(), (*it)->endpoint) == endpoints.end()) {
-      dropRendezvousPending(**it);
-      dropRendezvousSession(**it);
+    auto listed = std::find_if(unique.begin(), unique.end(),
+                               [&](const RendezvousSpec& u) { return u.udp == (*it)->spec.udp; });
+    if (listed == unique.end()) {
+      RendezvousState& rv = **it;
+      dropRendezvousPending(rv);
+      dropRendezvousSession(rv, now, "rendezvous removed from the configuration");
+      if (rv.udp_trial) {
+        rv_by_index.erase(rv.udp_trial->localIndex());
+      }
+      if (rv.transport == Transport::kTcp && rv.spec.tcp) {
+        sink.closeTcp(*rv.spec.tcp);
+      }
       it = rendezvous.erase(it);
     } else {
       ++it;
     }
   }
-  for (const auto& ep : endpoints) {
-    bool known = std::any_of(rendezvous.begin(), rendezvous.end(),
-                             [&](const auto& rv) { return rv->endpoint == ep; });
-    if (!known) {
-      auto rv = std::make_unique<RendezvousState>();
-      rv->endpoint = ep;
-      rendezvous.push_back(std::move(rv));
+  for (const auto& spec : unique) {
+    RendezvousState* rv = rendezvousById(spec.udp);
+    if (rv == nullptr) {
+      auto fresh = std::make_unique<RendezvousState>();
+      fresh->spec = spec;
+      rendezvous.push_back(std::move(fresh));
       connectRendezvous(*rendezvous.back(), now);
+      continue;
+    }
+    if (rv->spec.tcp != spec.tcp) {
+      bool on_tcp = rv->transport == Transport::kTcp;
+      if (on_tcp && rv->spec.tcp) {
+        sink.closeTcp(*rv->spec.tcp);
+      }
+      rv->spec = spec;
+      if (on_tcp) {  // reconnect on the new TCP address, or over UDP if there is none now
+        rv->transport = spec.tcp ? Transport::kTcp : Transport::kUdp;
+        dropRendezvousPending(*rv);
+        dropRendezvousSession(*rv, now, "rendezvous TCP address changed");
+        connectRendezvous(*rv, now);
+      }
     }
   }
-  options.rendezvous = std::move(endpoints);
+  options.rendezvous = std::move(unique);
+}
+
+void Engine::Impl::reRegisterAll(Instant now) {
+  for (auto& rv : rendezvous) {
+    if (rv->session) {
+      sendRegister(*rv, now);
+    }
+  }
 }
 
 void Engine::Impl::setLocalCandidates(Instant now, std::vector<protocol::Endpoint> candidates) {
@@ -60,25 +113,52 @@ void Engine::Impl::setLocalCandidates(Instant now, std::vector<protocol::Endpoin
     return;
   }
   local_candidates = std::move(candidates);
-  for (auto& rv : rendezvous) {
-    if (rv->session) {
-      sendRegister(*rv, now);
-    }
-  }
+  reRegisterAll(now);
 }
+
+void Engine::Impl::setTcpCandidates(Instant now, std::vector<protocol::Endpoint> candidates) {
+  if (candidates.size() > protocol::kMaxCandidates) {
+    candidates.resize(protocol::kMaxCandidates);
+  }
+  if (candidates == tcp_candidates) {
+    return;
+  }
+  tcp_candidates = std::move(candidates);
+  reRegisterAll(now);
+}
+
+void Engine::Impl::setNatType(Instant now, protocol::NatType type) {
+  if (type == nat_type) {
+    return;
+  }
+  nat_type = type;
+  reRegisterAll(now);
+}
+
+namespace {
+
+// A handshake toward a rendezvous (any certificate of our CA; the role is checked on completion).
+std::unique_ptr<Handshake> rendezvousHandshake(crypto::TlsContext& tls, const std::string& own,
+                                               std::uint32_t index, const protocol::Endpoint& to,
+                                               Duration timeout, Instant now) {
+  Handshake::Params params;
+  params.role = crypto::TlsSession::Role::kClient;
+  params.own_name = own;
+  params.peer_name = "";
+  params.local_index = index;
+  params.endpoint = to;
+  params.timeout = timeout;
+  return std::make_unique<Handshake>(tls, std::move(params), now);
+}
+
+}  // namespace
 
 void Engine::Impl::connectRendezvous(RendezvousState& rv, Instant now) {
   dropRendezvousPending(rv);
   rv.retry_at = kNever;
-  Handshake::Params params;
-  params.role = crypto::TlsSession::Role::kClient;
-  params.own_name = options.own_name;
-  params.peer_name = "";  // any certificate of our CA; the role is checked on completion
-  params.local_index = newIndex();
-  params.endpoint = rv.endpoint;
-  params.timeout = options.handshake_timeout;
   try {
-    rv.pending = std::make_unique<Handshake>(tls, std::move(params), now);
+    rv.pending = rendezvousHandshake(tls, options.own_name, newIndex(), rv.path().endpoint,
+                                     options.handshake_timeout, now);
   } catch (const std::exception& e) {
     failRendezvous(rv, now, std::string("handshake failed: ") + e.what());
     return;
@@ -96,7 +176,7 @@ void Engine::Impl::dropRendezvousPending(RendezvousState& rv) {
   rv.pending.reset();
 }
 
-void Engine::Impl::dropRendezvousSession(RendezvousState& rv) {
+void Engine::Impl::dropRendezvousSession(RendezvousState& rv, Instant now, const std::string& why) {
   if (!rv.session) {
     return;
   }
@@ -104,12 +184,16 @@ void Engine::Impl::dropRendezvousSession(RendezvousState& rv) {
   rv.session.reset();
   rv.registered = false;
   rv.next_register_at = kNever;
+  rv.unanswered_since = kNever;
+  rv.next_probe_at = kNever;
+  onRelayServerLost(rv, now, why);
 }
 
 void Engine::Impl::failRendezvous(RendezvousState& rv, Instant now, std::string reason) {
   if (rv.pending) {
     rv.pending->fail(reason);
-    rv.pending->flush(now, sink);  // best effort: a TLS alert may be queued
+    PathSink out(*this, rv.path());
+    rv.pending->flush(now, out);  // best effort: a TLS alert may be queued
   }
   dropRendezvousPending(rv);
   rv.last_error = std::move(reason);
@@ -123,11 +207,15 @@ void Engine::Impl::serveRendezvousPending(RendezvousState& rv, Instant now) {
   if (!rv.pending) {
     return;
   }
-  rv.pending->flush(now, sink);
+  PathSink out(*this, rv.path());
+  rv.pending->flush(now, out);
   switch (rv.pending->state()) {
-    case Handshake::State::kEstablished:
-      completeRendezvous(rv, now);
+    case Handshake::State::kEstablished: {
+      std::unique_ptr<Handshake> hs = std::move(rv.pending);
+      rv_by_index.erase(hs->localIndex());
+      completeRendezvous(rv, now, std::move(hs), rv.transport);
       break;
+    }
     case Handshake::State::kFailed:
       failRendezvous(rv, now, "handshake failed: " + rv.pending->failureReason());
       break;
@@ -136,62 +224,142 @@ void Engine::Impl::serveRendezvousPending(RendezvousState& rv, Instant now) {
   }
 }
 
-void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now) {
-  crypto::TlsSession& tls_session = rv.pending->tls();
+void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now,
+                                      std::unique_ptr<Handshake> hs, Transport transport) {
+  crypto::TlsSession& tls_session = hs->tls();
   const crypto::CertIdentity& id = tls_session.peerIdentity();
+  std::string error;
+  std::unique_ptr<DataKeys> keys;
   if (!id.rendezvous_role) {
-    failRendezvous(rv, now, "handshake failed: certificate of '" + id.name +
-                                "' does not carry the rendezvous role");
+    error = "handshake failed: certificate of '" + id.name + "' does not carry the rendezvous role";
     drops.add(DropReason::kHandshakeFailed);
+  } else if (auto secrets = crypto::exportSessionSecrets(tls_session); !secrets) {
+    error = "handshake failed: cannot export data keys";
+  } else {
+    keys = DataKeys::create(tls_session.negotiatedCipher(), *secrets, true, now);
+    secrets->client_to_server.wipe();
+    secrets->server_to_client.wipe();
+    if (!keys) {
+      error = "handshake failed: cannot create data ciphers";
+    }
+  }
+  if (!error.empty()) {
+    if (transport == rv.transport) {
+      rv.pending = std::move(hs);
+      rv_by_index[rv.pending->localIndex()] = &rv;
+      failRendezvous(rv, now, error);
+    } else {
+      rv.last_error = error;  // a failed UDP trial: stay on TCP
+      rv.udp_trial_at = now + kUdpRetry;
+    }
     return;
   }
-  auto secrets = crypto::exportSessionSecrets(tls_session);
-  if (!secrets) {
-    failRendezvous(rv, now, "handshake failed: cannot export data keys");
-    return;
+  bool switched = transport != rv.transport;
+  if (rv.session) {
+    dropRendezvousSession(rv, now, switched ? "the rendezvous answers over UDP again"
+                                            : "the rendezvous session was replaced");
   }
-  auto keys = DataKeys::create(tls_session.negotiatedCipher(), *secrets, true, now);
-  secrets->client_to_server.wipe();
-  secrets->server_to_client.wipe();
-  if (!keys) {
-    failRendezvous(rv, now, "handshake failed: cannot create data ciphers");
-    return;
+  if (switched) {
+    if (rv.transport == Transport::kTcp && rv.spec.tcp) {
+      sink.closeTcp(*rv.spec.tcp);
+    }
+    dropRendezvousPending(rv);
+    rv.transport = transport;
   }
-  std::unique_ptr<Handshake> hs = std::move(rv.pending);
-  dropRendezvousSession(rv);
-  auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing());
+  auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing(), rv.path());
   rv_by_index[s->local_index] = &rv;
   rv.session = std::move(s);
   rv.retry_backoff = seconds(1);
   rv.retry_at = kNever;
   rv.last_error.clear();
+  rv.unanswered_since = kNever;
+  rv.next_probe_at = kNever;
+  rv.udp_trial_at = rv.transport == Transport::kTcp ? now + kUdpRetry : kNever;
   sendRegister(rv, now);
 }
 
-bool Engine::Impl::onRendezvousHandshake(Instant now, const protocol::Endpoint& /*from*/,
+void Engine::Impl::switchRendezvousToTcp(RendezvousState& rv, Instant now, const std::string& why) {
+  dropRendezvousPending(rv);
+  dropRendezvousSession(rv, now, why);
+  rv.transport = Transport::kTcp;
+  rv.last_error = why + "; reaching it over TCP at " + rv.spec.tcp->toString();
+  rv.retry_backoff = seconds(1);
+  connectRendezvous(rv, now);
+  rv.last_error = why + "; reaching it over TCP at " + rv.spec.tcp->toString();
+}
+
+void Engine::Impl::serviceUdpTrial(RendezvousState& rv, Instant now) {
+  if (rv.udp_trial) {
+    Handshake& hs = *rv.udp_trial;
+    bool silent = !hs.receivedAnything() && now - hs.startedAt() >= options.udp_timeout;
+    if (silent || hs.timedOut(now) || hs.state() == Handshake::State::kFailed) {
+      rv_by_index.erase(hs.localIndex());
+      rv.udp_trial.reset();
+      rv.udp_trial_at = now + kUdpRetry;
+      return;
+    }
+    PathSink out(*this, Path::udp(rv.spec.udp));
+    hs.flush(now, out);
+    if (hs.state() == Handshake::State::kEstablished) {
+      std::unique_ptr<Handshake> done = std::move(rv.udp_trial);
+      rv_by_index.erase(done->localIndex());
+      completeRendezvous(rv, now, std::move(done), Transport::kUdp);
+    }
+    return;
+  }
+  if (now < rv.udp_trial_at || !rv.session) {
+    return;
+  }
+  rv.udp_trial_at = kNever;
+  try {
+    rv.udp_trial = rendezvousHandshake(tls, options.own_name, newIndex(), rv.spec.udp,
+                                       options.handshake_timeout, now);
+  } catch (const std::exception&) {
+    rv.udp_trial_at = now + kUdpRetry;
+    return;
+  }
+  rv_by_index[rv.udp_trial->localIndex()] = &rv;
+  rv.udp_trial->begin(now);
+  PathSink out(*this, Path::udp(rv.spec.udp));
+  rv.udp_trial->flush(now, out);
+}
+
+bool Engine::Impl::onRendezvousHandshake(Instant now, const Path& /*from*/,
                                          const protocol::HandshakePacket& p) {
   RendezvousState* rv = rendezvousByIndex(p.receiver_index);
   if (rv == nullptr) {
     return false;
   }
-  if (rv->pending && rv->pending->localIndex() == p.receiver_index) {
-    Handshake& hs = *rv->pending;
+  auto feed = [&](Handshake& hs) {
     if (hs.remoteIndex() != 0 && hs.remoteIndex() != p.sender_index) {
       drops.add(DropReason::kUnknownIndex);
-      return true;
+      return false;
     }
     hs.onPacket(now, p);
-    serveRendezvousPending(*rv, now);
+    return true;
+  };
+  if (rv->pending && rv->pending->localIndex() == p.receiver_index) {
+    rv->unanswered_since = kNever;
+    if (feed(*rv->pending)) {
+      serveRendezvousPending(*rv, now);
+    }
+    return true;
+  }
+  if (rv->udp_trial && rv->udp_trial->localIndex() == p.receiver_index) {
+    if (feed(*rv->udp_trial)) {
+      serviceUdpTrial(*rv, now);
+    }
     return true;
   }
   if (rv->session && rv->session->local_index == p.receiver_index &&
       rv->session->remote_index == p.sender_index && rv->session->linger) {
     Handshake& hs = *rv->session->linger;
     hs.onPacket(now, p);
-    hs.flush(now, sink);
+    PathSink out(*this, rv->session->path);
+    hs.flush(now, out);
     if (hs.state() == Handshake::State::kFailed) {
       std::string reason = "handshake failed: " + hs.failureReason();
-      dropRendezvousSession(*rv);
+      dropRendezvousSession(*rv, now, reason);
       failRendezvous(*rv, now, std::move(reason));
       drops.add(DropReason::kHandshakeFailed);
     }
@@ -201,7 +369,7 @@ bool Engine::Impl::onRendezvousHandshake(Instant now, const protocol::Endpoint& 
   return true;
 }
 
-bool Engine::Impl::onRendezvousSealed(Instant now, const protocol::Endpoint& from,
+bool Engine::Impl::onRendezvousSealed(Instant now, const Path& /*from*/,
                                       const protocol::DataHeader& header,
                                       std::span<std::uint8_t> datagram) {
   RendezvousState* rvp = rendezvousByIndex(header.receiver_index);
@@ -224,11 +392,10 @@ bool Engine::Impl::onRendezvousSealed(Instant now, const protocol::Endpoint& fro
     return true;
   }
   s.last_rx = now;
+  rv.unanswered_since = kNever;
+  rv.next_probe_at = kNever;
   if (r.rotated) {
     sendRendezvousKeepalive(rv, now, 0, 0);
-  }
-  if (r.newest && !(from == s.endpoint)) {
-    s.endpoint = from;
   }
   auto plain = datagram.subspan(protocol::kDataHeaderSize,
                                 datagram.size() - protocol::kDataOverhead);
@@ -242,7 +409,7 @@ bool Engine::Impl::onRendezvousSealed(Instant now, const protocol::Endpoint& fro
     return true;
   }
   if (!header.keepalive) {
-    drops.add(DropReason::kControlRejected);  // a rendezvous carries no tunnel data (yet)
+    drops.add(DropReason::kControlRejected);  // a rendezvous carries no tunnel data of its own
     return true;
   }
   bool malformed = false;
@@ -255,10 +422,9 @@ bool Engine::Impl::onRendezvousSealed(Instant now, const protocol::Endpoint& fro
   return true;
 }
 
-void Engine::Impl::onControlPacket(Instant now, const protocol::Endpoint& from,
-                                   std::span<std::uint8_t> datagram) {
+void Engine::Impl::onControlPacket(Instant now, const Path& from, std::span<std::uint8_t> datagram) {
   auto header = protocol::parseSealedHeader(datagram);
-  if (!header || !header->control) {
+  if (!header || !header->control || from.relayed()) {
     drops.add(DropReason::kControlRejected);
     return;
   }
@@ -276,10 +442,13 @@ void Engine::Impl::onControlMessage(RendezvousState& rv, Instant now,
     rv.refresh = seconds(std::max<int>(5, reg->refresh_seconds));
     rv.next_register_at = now + std::min(options.register_refresh, rv.refresh);
     if (first) {
-      // A new place to ask: peers waiting for an introduction may ask now.
+      // A new place to ask: peers waiting for an introduction or a relay may ask now.
       for (auto& p : peers) {
         if (needsIntroduction(*p, now) && p->lookup_at == kNever) {
           p->lookup_at = now;
+        }
+        if (options.relay && p->relay.state != RelayBinding::State::kBound) {
+          p->relay.next_at = now;
         }
       }
     }
@@ -293,7 +462,26 @@ void Engine::Impl::onControlMessage(RendezvousState& rv, Instant now,
     onLookupFailed(now, *failed);
     return;
   }
-  drops.add(DropReason::kControlRejected);  // REGISTER / LOOKUP are ours to send, not receive
+  if (const auto* bound = std::get_if<protocol::RelayBoundMsg>(&msg)) {
+    onRelayBound(rv, now, *bound);
+    return;
+  }
+  if (const auto* rfail = std::get_if<protocol::RelayFailedMsg>(&msg)) {
+    onRelayFailed(rv, now, *rfail);
+    return;
+  }
+  drops.add(DropReason::kControlRejected);  // REGISTER / LOOKUP / RELAY_REQUEST are ours to send
+}
+
+void Engine::Impl::sendToRendezvous(RendezvousState& rv, Instant now,
+                                    std::span<const std::uint8_t> bytes, bool expects_answer) {
+  PeerSession& s = *rv.session;
+  sendOnPath(s.path, bytes);
+  s.last_tx = now;
+  if (expects_answer && rv.transport == Transport::kUdp && rv.unanswered_since == kNever) {
+    rv.unanswered_since = now;
+    rv.next_probe_at = now + kUdpProbeGap;
+  }
 }
 
 bool Engine::Impl::sendControl(RendezvousState& rv, Instant now,
@@ -314,8 +502,7 @@ bool Engine::Impl::sendControl(RendezvousState& rv, Instant now,
     drops.add(DropReason::kTxTooBig);
     return false;
   }
-  sink.sendDatagram(s.endpoint, packet);
-  s.last_tx = now;
+  sendToRendezvous(rv, now, packet, true);
   return true;
 }
 
@@ -333,16 +520,23 @@ void Engine::Impl::sendRendezvousKeepalive(RendezvousState& rv, Instant now, std
   }
   auto packet = std::span<std::uint8_t>(buf).first(protocol::kDataOverhead + len);
   if (s.keys->seal(true, s.remote_index, packet, len)) {
-    sink.sendDatagram(s.endpoint, packet);
-    s.last_tx = now;
+    sendToRendezvous(rv, now, packet, kind == kLivenessRequest);
   }
 }
 
 void Engine::Impl::sendRegister(RendezvousState& rv, Instant now) {
   protocol::RegisterMsg reg;
   for (const auto& ep : local_candidates) {
-    reg.candidates.push_back({protocol::CandidateKind::kLocal, ep});
+    if (reg.candidates.size() < protocol::kMaxCandidates) {
+      reg.candidates.push_back({protocol::CandidateKind::kLocal, ep});
+    }
   }
+  for (const auto& ep : tcp_candidates) {
+    if (reg.candidates.size() < protocol::kMaxCandidates) {
+      reg.candidates.push_back({protocol::CandidateKind::kTcp, ep});
+    }
+  }
+  reg.nat_type = nat_type;
   sendControl(rv, now, reg);
   // Until REGISTERED arrives, resend soon; after, every refresh interval.
   rv.next_register_at = now + (rv.registered ? std::min(options.register_refresh, rv.refresh)
@@ -351,11 +545,15 @@ void Engine::Impl::sendRegister(RendezvousState& rv, Instant now) {
 }
 
 void Engine::Impl::serviceRendezvous(RendezvousState& rv, Instant now) {
+  bool can_tcp = rv.transport == Transport::kUdp && rv.spec.tcp.has_value();
   if (rv.pending) {
+    if (can_tcp && !rv.pending->receivedAnything() &&
+        now - rv.pending->startedAt() >= options.udp_timeout) {
+      switchRendezvousToTcp(rv, now, "no answer over UDP for " + secondsWord(options.udp_timeout));
+      return;
+    }
     if (rv.pending->timedOut(now)) {
-      failRendezvous(rv, now, "handshake timed out after " +
-                                  std::to_string(static_cast<long long>(
-                                      toSeconds(options.handshake_timeout))) + " s");
+      failRendezvous(rv, now, "handshake timed out after " + secondsWord(options.handshake_timeout));
     } else {
       serveRendezvousPending(rv, now);
     }
@@ -363,20 +561,38 @@ void Engine::Impl::serviceRendezvous(RendezvousState& rv, Instant now) {
   if (rv.session) {
     PeerSession& s = *rv.session;
     if (now - s.last_rx >= options.dead_peer_timeout) {
-      dropRendezvousSession(rv);
-      rv.last_error = "rendezvous unresponsive: no authenticated packet for " +
-                      std::to_string(static_cast<long long>(
-                          toSeconds(options.dead_peer_timeout))) + " s";
+      std::string why = "rendezvous unresponsive: no authenticated packet for " +
+                        secondsWord(options.dead_peer_timeout);
+      dropRendezvousSession(rv, now, why);
+      rv.last_error = why;
       if (!rv.pending) {
         connectRendezvous(rv, now);
       }
       return;
     }
-    if (auto token = s.upkeep(now, timing(), sink, next_probe_token)) {
+    if (can_tcp && rv.unanswered_since != kNever) {
+      if (now - rv.unanswered_since >= options.udp_timeout) {
+        switchRendezvousToTcp(rv, now,
+                              "no answer over UDP for " + secondsWord(options.udp_timeout));
+        return;
+      }
+      if (now >= rv.next_probe_at) {
+        rv.next_probe_at = now + kUdpProbeGap;
+        s.probe_token = next_probe_token++;
+        s.probe_sent_at = now;
+        s.probe_outstanding = true;
+        sendRendezvousKeepalive(rv, now, kLivenessRequest, s.probe_token);
+      }
+    }
+    PathSink out(*this, s.path);
+    if (auto token = s.upkeep(now, timing(), out, next_probe_token)) {
       sendRendezvousKeepalive(rv, now, kLivenessRequest, *token);
     }
     if (now >= rv.next_register_at) {
       sendRegister(rv, now);
+    }
+    if (rv.transport == Transport::kTcp) {
+      serviceUdpTrial(rv, now);
     }
   }
   if (!rv.session && !rv.pending && rv.retry_at <= now) {

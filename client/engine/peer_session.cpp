@@ -6,11 +6,12 @@ namespace vpn::client {
 
 std::unique_ptr<PeerSession> PeerSession::establish(std::unique_ptr<Handshake> hs,
                                                     std::unique_ptr<DataKeys> keys, Instant now,
-                                                    const SessionTiming& timing) {
+                                                    const SessionTiming& timing,
+                                                    const Path& path) {
   auto s = std::make_unique<PeerSession>();
   s->local_index = hs->localIndex();
   s->remote_index = hs->remoteIndex();
-  s->endpoint = hs->endpoint();
+  s->path = path;
   s->keys = std::move(keys);
   s->established_at = now;
   s->last_rx = now;

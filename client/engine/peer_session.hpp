@@ -1,5 +1,5 @@
 #pragma once
-// PeerSession: one established session with a peer: the two indices, where we send, the data
+// PeerSession: one established session with a peer: the two indices, the path we send on, the data
 // keys, liveness and RTT state, and the finished handshake lingering a little to ack the peer's
 // last flight. Owned by the Engine's per-peer state; replaced whole by a newer handshake.
 // Peer sessions and rendezvous sessions are both PeerSessions; only what they carry differs.
@@ -15,7 +15,7 @@
 #include "session/handshake.hpp"
 #include "session/rate_limiter.hpp"
 #include "session/reliable_channel.hpp"
-#include "protocol/ip_address.hpp"
+#include "client/engine/path.hpp"
 #include "session/datagram_sink.hpp"
 
 namespace vpn::client {
@@ -42,7 +42,7 @@ struct PeerSession {
   // The session a finished handshake makes, with fresh liveness state.
   static std::unique_ptr<PeerSession> establish(std::unique_ptr<Handshake> hs,
                                                 std::unique_ptr<DataKeys> keys, Instant now,
-                                                const SessionTiming& timing);
+                                                const SessionTiming& timing, const Path& path);
 
   // Routine upkeep at `now`: expires old receive keys, lets the finished handshake ack or go,
   // starts a due key update. Returns the token of a liveness probe the caller must send now, if
@@ -52,7 +52,7 @@ struct PeerSession {
 
   std::uint32_t local_index = 0;   // the peer puts this in its packets to us
   std::uint32_t remote_index = 0;  // we put this in our packets to the peer
-  protocol::Endpoint endpoint;
+  Path path;  // where we send (the active path)
   std::unique_ptr<DataKeys> keys;
   Instant established_at{};
   Instant last_rx{};  // last authenticated packet

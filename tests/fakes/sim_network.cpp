@@ -11,6 +11,17 @@ void SimNode::sendDatagram(const protocol::Endpoint& to, std::span<const std::ui
   net_.send(endpoint_, to, bytes);
 }
 
+void SimNode::sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
+  net_.sendTcpFrom(endpoint_, to, bytes);
+}
+
+void SimNode::closeTcp(const protocol::Endpoint& to) { net_.closeTcpFrom(endpoint_, to); }
+
+void SimNode::moveTo(const protocol::Endpoint& ep) {
+  net_.resetTcp(endpoint_);
+  endpoint_ = ep;
+}
+
 void SimNode::startEngine(crypto::TlsContext& tls, client::EngineOptions options) {
   engine_.reset();
   engine_ = std::make_unique<client::Engine>(tls, std::move(options), *this);
@@ -95,21 +106,7 @@ bool SimNetwork::step(Instant limit) {
   while (!queue_.empty() && queue_.top().at <= now) {
     InFlight f = queue_.top();
     queue_.pop();
-    if (on_deliver && !on_deliver(f.d)) {
-      continue;
-    }
-    if (auto h = hosts_.find(f.d.to); h != hosts_.end()) {
-      ++delivered_;
-      h->second->onDatagram(now, f.d.from, f.d.bytes);
-      continue;
-    }
-    for (auto& n : nodes_) {
-      if (n->endpoint() == f.d.to && n->hasEngine()) {
-        ++delivered_;
-        n->engine().onDatagram(now, f.d.from, f.d.bytes);
-        break;
-      }
-    }
+    deliver(now, f);
   }
   for (auto& n : nodes_) {
     if (n->hasEngine() && n->engine().nextDeadline() <= now) {
@@ -122,6 +119,108 @@ bool SimNetwork::step(Instant limit) {
     }
   }
   return true;
+}
+
+void SimNetwork::deliver(Instant now, const InFlight& f) {
+  Datagram d = f.d;
+  if (!d.tcp && on_deliver && !on_deliver(d)) {
+    return;
+  }
+  if (auto h = hosts_.find(d.to); h != hosts_.end()) {
+    ++delivered_;
+    if (f.closed) {
+      h->second->onTcpClosed(now, d.from);
+    } else if (d.tcp) {
+      ++tcp_delivered_;
+      h->second->onTcpDatagram(now, d.from, d.bytes);
+    } else {
+      h->second->onDatagram(now, d.from, d.bytes);
+    }
+    return;
+  }
+  for (auto& n : nodes_) {
+    if (n->endpoint() == d.to && n->hasEngine()) {
+      ++delivered_;
+      if (f.closed) {
+        n->engine().onTcpClosed(now, d.from, "connection closed");
+      } else if (d.tcp) {
+        ++tcp_delivered_;
+        n->engine().onDatagram(now, d.from, d.bytes, client::Transport::kTcp);
+      } else {
+        n->engine().onDatagram(now, d.from, d.bytes);
+      }
+      break;
+    }
+  }
+}
+
+void SimNetwork::tcpNotify(const protocol::Endpoint& to, const protocol::Endpoint& remote) {
+  InFlight f{clock_.now() + default_link_.delay, seq_++, Datagram{remote, to, {}, true}};
+  f.closed = true;
+  queue_.push(std::move(f));
+}
+
+void SimNetwork::tcpQueue(TcpConn& c, const protocol::Endpoint& from, const protocol::Endpoint& to,
+                          std::span<const std::uint8_t> bytes) {
+  ++sent_;
+  Datagram d{from, to, std::vector<std::uint8_t>(bytes.begin(), bytes.end()), true};
+  if (on_send) {
+    on_send(d);
+  }
+  Instant at = std::max(clock_.now() + default_link_.delay, c.last_at);
+  c.last_at = at;
+  queue_.push(InFlight{at, seq_++, std::move(d)});
+}
+
+void SimNetwork::sendTcpFrom(const protocol::Endpoint& from, const protocol::Endpoint& to,
+                             std::span<const std::uint8_t> bytes) {
+  for (auto& c : tcp_) {
+    if (c.client == from && c.server == to) {
+      tcpQueue(c, c.apparent, c.server, bytes);
+      return;
+    }
+    if (c.server == from && c.apparent == to) {
+      tcpQueue(c, c.server, c.client, bytes);
+      return;
+    }
+  }
+  if (tcp_listeners_.count(to) == 0 || (on_tcp_allow && !on_tcp_allow(from, to))) {
+    tcpNotify(from, to);  // refused (or silently dropped by a firewall: reported as a failure)
+    return;
+  }
+  TcpConn c;
+  c.client = from;
+  c.apparent = on_tcp_connect ? on_tcp_connect(from) : from;
+  c.server = to;
+  tcp_.push_back(c);
+  tcpQueue(tcp_.back(), c.apparent, c.server, bytes);
+}
+
+void SimNetwork::closeTcpFrom(const protocol::Endpoint& from, const protocol::Endpoint& to) {
+  for (auto it = tcp_.begin(); it != tcp_.end(); ++it) {
+    if (it->client == from && it->server == to) {
+      tcpNotify(it->server, it->apparent);
+      tcp_.erase(it);
+      return;
+    }
+    if (it->server == from && it->apparent == to) {
+      tcpNotify(it->client, it->server);
+      tcp_.erase(it);
+      return;
+    }
+  }
+}
+
+void SimNetwork::resetTcp(const protocol::Endpoint& ep) {
+  for (auto it = tcp_.begin(); it != tcp_.end();) {
+    if (it->client == ep || it->server == ep || it->apparent == ep) {
+      tcpNotify(it->server, it->apparent);
+      tcpNotify(it->client, it->server);
+      it = tcp_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void SimNetwork::runFor(Duration d) {

@@ -4,6 +4,12 @@
 // owning the destination endpoint at their virtual arrival time. run*() advance the clock to the
 // earliest of the next delivery and every engine's nextDeadline(), so nothing ever sleeps.
 //
+// TCP is modelled as connections that carry datagrams reliably and in order (the link's delay,
+// no loss): sendTcp() to an endpoint registered with listenTcp() opens a connection at once; the
+// acceptor sees it from the client's apparent endpoint (on_tcp_connect lets a NAT choose it).
+// sendTcp() to anything else, or over a connection that was closed, reports onTcpClosed() to
+// the sender after the link delay. Closing one end reports it to the other.
+//
 // Tests may cut links, tap every datagram sent, inject datagrams, and replace a node's engine (a
 // peer restart). Not thread-safe. A node must outlive nothing: the network owns the nodes.
 #include <cstdint>
@@ -28,6 +34,7 @@ struct Datagram {
   protocol::Endpoint from;
   protocol::Endpoint to;
   std::vector<std::uint8_t> bytes;
+  bool tcp = false;  // framed on a TCP connection (not seen by on_route / on_deliver)
 };
 
 class SimNode : public client::EngineSink {
@@ -35,11 +42,16 @@ class SimNode : public client::EngineSink {
   SimNode(SimNetwork& net, protocol::Endpoint ep) : net_(net), endpoint_(ep) {}
 
   void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  void closeTcp(const protocol::Endpoint& to) override;
   void writeTun(std::span<const std::uint8_t> packet) override {
     tun.emplace_back(packet.begin(), packet.end());
   }
 
   const protocol::Endpoint& endpoint() const { return endpoint_; }
+  // The host moves (a new address): its TCP connections break. The engine is not told; call
+  // Engine::onNetworkChange() for that.
+  void moveTo(const protocol::Endpoint& ep);
   client::Engine& engine() { return *engine_; }
   bool hasEngine() const { return engine_ != nullptr; }
   // Creates (or replaces: a restart) the engine of this node and starts it.
@@ -66,6 +78,13 @@ class SimHost {
                           std::span<std::uint8_t> bytes) = 0;
   virtual void onTimer(Instant now) = 0;
   virtual Instant nextDeadline() const = 0;
+  // TCP (hosts registered with listenTcp()): one datagram from the connection with `from`, and
+  // the end of that connection. Default: ignored.
+  virtual void onTcpDatagram(Instant now, const protocol::Endpoint& from,
+                             std::span<std::uint8_t> bytes) {
+    (void)now, (void)from, (void)bytes;
+  }
+  virtual void onTcpClosed(Instant now, const protocol::Endpoint& remote) { (void)now, (void)remote; }
 };
 
 class SimNetwork {
@@ -96,6 +115,24 @@ class SimNetwork {
                 std::span<const std::uint8_t> bytes) {
     send(from, to, bytes);
   }
+  // TCP: `ep` accepts connections (a node's or a host's listener).
+  void listenTcp(const protocol::Endpoint& ep) { tcp_listeners_.insert(ep); }
+  void unlistenTcp(const protocol::Endpoint& ep) { tcp_listeners_.erase(ep); }
+  // One datagram on the connection between `from` and `to` (opened if `from` is a client and
+  // `to` listens); a host sends through this too.
+  void sendTcpFrom(const protocol::Endpoint& from, const protocol::Endpoint& to,
+                   std::span<const std::uint8_t> bytes);
+  // `from` closes its connection with `to`; the other end is told.
+  void closeTcpFrom(const protocol::Endpoint& from, const protocol::Endpoint& to);
+  // Resets every connection with an end at `ep` (both ends are told).
+  void resetTcp(const protocol::Endpoint& ep);
+  // Chooses the apparent source of a new connection from `from` (a NAT); default: `from`.
+  std::function<protocol::Endpoint(const protocol::Endpoint&)> on_tcp_connect;
+  // False blocks a new connection (a firewall). Default: allowed.
+  std::function<bool(const protocol::Endpoint& from, const protocol::Endpoint& to)> on_tcp_allow;
+  std::size_t tcpConnections() const { return tcp_.size(); }
+  std::uint64_t tcpDelivered() const { return tcp_delivered_; }
+
   // Delivers bytes to `to` as if sent by `from`, after `delay` (no link noise).
   void inject(const protocol::Endpoint& from, const protocol::Endpoint& to,
               std::vector<std::uint8_t> bytes, Duration delay = Duration::zero());
@@ -114,8 +151,19 @@ class SimNetwork {
     Instant at;
     std::uint64_t seq;
     Datagram d;
+    bool closed = false;  // tcp: "the connection with d.from closed" for d.to
     bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
+  struct TcpConn {
+    protocol::Endpoint client;    // the connecting host's own endpoint
+    protocol::Endpoint apparent;  // what the acceptor sees
+    protocol::Endpoint server;    // the listener
+    Instant last_at{};            // keeps deliveries in order
+  };
+  void deliver(Instant now, const InFlight& f);
+  void tcpNotify(const protocol::Endpoint& to, const protocol::Endpoint& remote);
+  void tcpQueue(TcpConn& c, const protocol::Endpoint& from, const protocol::Endpoint& to,
+                std::span<const std::uint8_t> bytes);
   void send(const protocol::Endpoint& from, const protocol::Endpoint& to,
             std::span<const std::uint8_t> bytes);
   // One step: advance to the next event (not past `limit`), deliver and fire timers. False when
@@ -130,6 +178,9 @@ class SimNetwork {
   std::set<std::pair<protocol::Endpoint, protocol::Endpoint>> cuts_;
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::map<protocol::Endpoint, SimHost*> hosts_;
+  std::set<protocol::Endpoint> tcp_listeners_;
+  std::vector<TcpConn> tcp_;
+  std::uint64_t tcp_delivered_ = 0;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> queue_;
   std::uint64_t seq_ = 0;
   std::uint64_t delivered_ = 0;

@@ -38,9 +38,18 @@ NatConfig natConfig(NatType t, std::string name, const protocol::IpAddress& publ
   return c;
 }
 
+void SimulatedNat::setType(NatType t) {
+  NatConfig c = natConfig(t, cfg_.name, cfg_.public_address, cfg_.private_net);
+  setBehaviour(c.mapping, c.filtering);
+}
+
 bool SimulatedNat::outbound(Instant now, Datagram& d) {
   if (!isInside(d.from.address()) || isInside(d.to.address())) {
     return true;  // not ours, or LAN traffic
+  }
+  if (cfg_.block_udp) {
+    ++filtered_;
+    return false;
   }
   bool symmetric = cfg_.mapping == NatMapping::kAddressAndPortDependent;
   Mapping* m = nullptr;
@@ -121,6 +130,14 @@ NatFabric::NatFabric(SimNetwork& net) : net_(net) {
     }
     return true;
   };
+  net_.on_tcp_connect = [this](const protocol::Endpoint& from) {
+    for (auto& nat : nats_) {
+      if (nat->isInside(from.address())) {
+        return nat->tcpConnect(from);
+      }
+    }
+    return from;
+  };
   net_.on_deliver = [this](Datagram& d) {
     for (auto& nat : nats_) {
       if (!nat->inbound(net_.clock().now(), d)) {
@@ -134,6 +151,7 @@ NatFabric::NatFabric(SimNetwork& net) : net_(net) {
 NatFabric::~NatFabric() {
   net_.on_route = nullptr;
   net_.on_deliver = nullptr;
+  net_.on_tcp_connect = nullptr;
 }
 
 SimulatedNat& NatFabric::add(NatConfig cfg) {

@@ -11,7 +11,10 @@
 // Hosts behind the same NAT reach each other by their private addresses (a LAN, no translation);
 // nobody outside reaches a private address. No hairpinning (the fabric does not special-case it;
 // a datagram to our own public address is filtered like any inbound one).
-// Translation happens outbound at send time and inbound at arrival time. Not thread-safe.
+// Translation happens outbound at send time and inbound at arrival time. TCP connections from
+// inside get the public address and a fresh port (outbound TCP always passes; nothing inbound is
+// forwarded). `block_udp` models a firewall that drops all UDP leaving the private net.
+// The behaviour may change mid-run (setBehaviour), keeping the mappings. Not thread-safe.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +36,7 @@ struct NatConfig {
   NatFiltering filtering = NatFiltering::kAddressAndPortDependent;
   Duration mapping_timeout = seconds(30);
   std::uint16_t first_port = 40000;
+  bool block_udp = false;
 };
 
 // The four classic types, for test tables.
@@ -53,6 +57,18 @@ class SimulatedNat {
   // and what an outsider sends to a private address. False: dropped.
   bool inbound(Instant now, Datagram& d);
 
+  // The apparent source of a new TCP connection from `inside`.
+  protocol::Endpoint tcpConnect(const protocol::Endpoint& inside) {
+    (void)inside;
+    return protocol::Endpoint(cfg_.public_address, static_cast<std::uint16_t>(50000 + next_tcp_port_++));
+  }
+  void setBehaviour(NatMapping mapping, NatFiltering filtering) {
+    cfg_.mapping = mapping;
+    cfg_.filtering = filtering;
+  }
+  void setType(NatType t);
+  void setBlockUdp(bool block) { cfg_.block_udp = block; }
+
   std::size_t activeMappings(Instant now) const;
   std::uint64_t filtered() const { return filtered_; }
   void clear() { mappings_.clear(); }
@@ -70,6 +86,7 @@ class SimulatedNat {
   NatConfig cfg_;
   std::vector<Mapping> mappings_;
   std::uint16_t next_port_ = 0;
+  std::uint16_t next_tcp_port_ = 0;
   std::uint64_t filtered_ = 0;
 };
 

@@ -58,7 +58,7 @@ void RendezvousHost::sendFrom(rendezvous::SocketId /*from*/, const protocol::End
   net_.sendFrom(ep_, to, bytes);
 }
 
-PunchWorld::PunchWorld(std::uint64_t seed) : net(clock, seed), fabric(net) {
+PunchWorld::PunchWorld(std::uint64_t seed) : net(clock, seed), fabric(net), t0(clock.now()) {
   rv_tls = makeRendezvousContext(pki, "rendezvous");
   rv = std::make_unique<RendezvousHost>(net, parseEp("203.0.113.1:7000"), *rv_tls);
 }
@@ -85,7 +85,7 @@ PunchPeer& PunchWorld::addPeer(const std::string& name, const std::string& overl
   p->node = &net.addNode(at);
   p->tls = pki.makeContext(name, {overlay + "/24"});
   p->options.own_name = name;
-  p->options.rendezvous = {rv->endpoint()};
+  p->options.rendezvous = {client::RendezvousSpec{rv->endpoint(), std::nullopt}};
   peers.push_back(std::move(p));
   return *peers.back();
 }
@@ -149,8 +149,16 @@ std::string PunchWorld::describe() {
     for (const auto& q : st.peers) {
       out += "  peer " + q.name + " " + q.state + " " + q.path +
              (q.endpoint ? " ep=" + q.endpoint->toString() : "") +
-             " handshakes=" + std::to_string(q.handshakes) +
+             " handshakes=" + std::to_string(q.handshakes) + " relay=" + q.relay_state +
+             (q.relay_channel != 0 ? "/" + std::to_string(q.relay_channel) : "") +
              (q.last_error.empty() ? "" : " error=" + q.last_error) + "\n";
+      if (!q.path_reason.empty()) {
+        out += "    why: " + q.path_reason + "\n";
+      }
+      for (const auto& e : q.history) {
+        out += "    event +" + std::to_string(toSeconds(e.at - t0)) + "s " + e.from + " -> " +
+               e.to + ": " + e.reason + "\n";
+      }
       for (const auto& c : q.candidates) {
         out += "    " + c.endpoint.toString() + " " + c.kind + " " + c.state +
                " probes=" + std::to_string(c.probes_sent) + " replies=" + std::to_string(c.replies) +

@@ -85,6 +85,7 @@ class PunchWorld {
   FakeClock clock;
   SimNetwork net;
   NatFabric fabric;
+  Instant t0;  // when the world was made (for event times in describe())
   TestPki pki;
   std::unique_ptr<crypto::TlsContext> rv_tls;
   std::unique_ptr<RendezvousHost> rv;
