@@ -14,10 +14,11 @@
 // encrypted once it does. A client's first flight is ready right after construction.
 //
 // Ownership: a TlsStream is created from a TlsStreamContext that must outlive it. Both are
-// move-only (a moved-from object may only be destroyed or assigned); no OpenSSL type appears here. Threading: not thread-safe; one loop thread.
-// Errors: TlsStreamContext::server() throws CryptoError with one clear sentence (unreadable or
-// malformed certificate or key, key not matching the certificate). After construction nothing
-// throws (except std::bad_alloc): failures move the stream to kFailed with failureReason().
+// move-only (a moved-from object may only be destroyed or assigned); no OpenSSL type appears here.
+// Threading: not thread-safe; one loop thread. Errors: TlsStreamContext::server() throws
+// CryptoError with one clear sentence (unreadable or malformed certificate or key, key not matching
+// the certificate). After construction nothing throws (except std::bad_alloc): failures move the
+// stream to kFailed with failureReason().
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>

@@ -76,8 +76,7 @@ void TcpConnection::initHandles() {
   (void)uv_tcp_nodelay(tcp_.get(), 1);
 }
 
-std::unique_ptr<TcpConnection> TcpConnection::connect(uv_loop_t& loop,
-                                                      const protocol::Endpoint& to,
+std::unique_ptr<TcpConnection> TcpConnection::connect(uv_loop_t& loop, const protocol::Endpoint& to,
                                                       Duration timeout, Callbacks callbacks) {
   std::unique_ptr<TcpConnection> c(new TcpConnection(loop, to));
   c->cb_ = std::move(callbacks);

@@ -17,8 +17,8 @@ namespace {
                    " is already in use; stop the other program or change the listen address");
   }
   if (rc == UV_EADDRNOTAVAIL) {
-    throw NetError("cannot listen on TCP " + bind.toString() +
-                   ": no local interface has address " + addr + "; change the listen address");
+    throw NetError("cannot listen on TCP " + bind.toString() + ": no local interface has address " +
+                   addr + "; change the listen address");
   }
   if (rc == UV_EACCES || rc == UV_EPERM) {
     throw NetError("cannot listen on TCP " + bind.toString() +
@@ -52,8 +52,8 @@ std::unique_ptr<TcpListener> TcpListener::listen(uv_loop_t& loop, const protocol
     throwListenError(rc, bind);
   }
   // libuv may report a bind conflict only here.
-  rc = uv_listen(reinterpret_cast<uv_stream_t*>(l->tcp_.get()), backlog,
-                 &TcpListener::onConnection);
+  rc =
+      uv_listen(reinterpret_cast<uv_stream_t*>(l->tcp_.get()), backlog, &TcpListener::onConnection);
   if (rc < 0) {
     throwListenError(rc, bind);
   }
@@ -81,8 +81,7 @@ void TcpListener::onConnection(uv_stream_t* server, int status) {
   }
   if (status < 0) {
     ++self->accept_errors_;
-    LOG_WARN("TCP accept on %s failed: %s", self->local_.toString().c_str(),
-             uv_strerror(status));
+    LOG_WARN("TCP accept on %s failed: %s", self->local_.toString().c_str(), uv_strerror(status));
     return;
   }
   self->acceptOne();

@@ -54,8 +54,7 @@ FramedConnection::~FramedConnection() {
 std::unique_ptr<FramedConnection> FramedConnection::connect(uv_loop_t& loop,
                                                             const protocol::Endpoint& to,
                                                             crypto::TlsStreamContext* tls,
-                                                            Duration timeout,
-                                                            Callbacks callbacks) {
+                                                            Duration timeout, Callbacks callbacks) {
   if (tls != nullptr && tls->isServer()) {
     throw net::NetError("an outbound TLS connection needs a client TLS context");
   }

@@ -11,21 +11,27 @@
 // during the callback; frames that arrive whole are not copied.
 // Timeouts: an outbound connection must be established (TCP connected and, with TLS, the
 // handshake done) within `timeout`, else it closes with "timed out". An accepted TLS connection
-// must finish its handshake within the listener's handshake timeout.
+// must finish its handshake within the listener's handshake timeout. There is no idle timeout:
+// the owner closes connections that stay silent (e.g. one that never registers).
+// Memory: a 16 KiB read buffer; the 64 KiB frame buffer only once a frame arrives split across
+// reads; with TLS a 16 KiB plaintext buffer and OpenSSL's state. Nothing allocates per datagram
+// once the send queue has grown to its working size.
 //
 // Closing: on_closed(conn, reason) is called at most once, on a later loop iteration than the
 // cause (never from inside connect(), send() or close()), and is the last thing the connection
 // does: the owner MAY destroy the connection inside on_closed. Reasons: those of
 // net::TcpConnection ("connection refused", "timed out", "reset by peer", "closed by peer",
 // "connection error: ..."), "closed" (close()), "protocol error: zero-length frame",
-// "TLS failed: ...", "TLS closed by peer". Destroying the connection without close() calls nothing.
+// "TLS failed: ...", "TLS closed by peer", "send queue overflow" (TLS output that did not fit;
+// should not happen). Destroying the connection without close() calls nothing.
 // Re-entrancy: on_datagram may call send() (on this or any connection) and close(), and may
 // destroy this connection; after close() no further on_datagram is delivered.
 //
 // Ownership: owns its TcpConnection, TlsStream and decoder; the TlsStreamContext must outlive it.
 // The uv loop must outlive it and be run afterwards so libuv can free the handles.
-// Threading: loop thread only. Errors: connect() throws NetError only if libuv cannot create a
-// handle, CryptoError only if OpenSSL cannot allocate; all network failures come as on_closed.
+// Threading: loop thread only. Errors: connect() and accept() throw NetError if libuv cannot
+// create a handle or the TLS context has the wrong role (connect needs a client context, accept a
+// server one), CryptoError only if OpenSSL cannot allocate; network failures come as on_closed.
 #include <uv.h>
 
 #include <cstddef>
@@ -46,8 +52,8 @@ namespace vpn::stream {
 
 struct FramedStats {
   std::uint64_t frames_in = 0;
-  std::uint64_t frames_out = 0;     // accepted by send()
-  std::uint64_t bytes_in = 0;       // datagram bytes, without headers or TLS
+  std::uint64_t frames_out = 0;  // accepted by send()
+  std::uint64_t bytes_in = 0;    // datagram bytes, without headers or TLS
   std::uint64_t bytes_out = 0;
   std::uint64_t refused_sends = 0;  // send() returned false
 };
@@ -66,14 +72,13 @@ class FramedConnection {
 
   // Connects to `to`; tls == nullptr means plain TCP, otherwise a client TlsStreamContext.
   static std::unique_ptr<FramedConnection> connect(uv_loop_t& loop, const protocol::Endpoint& to,
-                                                   crypto::TlsStreamContext* tls,
-                                                   Duration timeout, Callbacks callbacks);
+                                                   crypto::TlsStreamContext* tls, Duration timeout,
+                                                   Callbacks callbacks);
   // Wraps an accepted connection (FramedListener does this) and starts reading it. tls, if
   // given, must be a server context. handshake_timeout applies to TLS only (<= 0: none).
   static std::unique_ptr<FramedConnection> accept(std::unique_ptr<net::TcpConnection> tcp,
                                                   crypto::TlsStreamContext* tls,
-                                                  Duration handshake_timeout,
-                                                  Callbacks callbacks);
+                                                  Duration handshake_timeout, Callbacks callbacks);
   ~FramedConnection();
   FramedConnection(const FramedConnection&) = delete;
   FramedConnection& operator=(const FramedConnection&) = delete;
@@ -105,7 +110,7 @@ class FramedConnection {
 
   std::unique_ptr<net::TcpConnection> tcp_;
   std::unique_ptr<crypto::TlsStream> tls_;
-  std::unique_ptr<std::uint8_t[]> plain_buf_;  // TLS only: decrypted bytes before framing
+  std::unique_ptr<std::uint8_t[]> plain_buf_;    // TLS only: decrypted bytes before framing
   std::unique_ptr<net::Timer> handshake_timer_;  // TLS only
   FrameDecoder decoder_;
   Callbacks cb_;

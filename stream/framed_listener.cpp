@@ -12,12 +12,9 @@ FramedListener::FramedListener(crypto::TlsStreamContext* tls, OnAccept on_accept
       callbacks_(std::move(callbacks)),
       handshake_timeout_(handshake_timeout) {}
 
-std::unique_ptr<FramedListener> FramedListener::open(uv_loop_t& loop,
-                                                     const protocol::Endpoint& bind,
-                                                     crypto::TlsStreamContext* tls,
-                                                     OnAccept on_accept,
-                                                     FramedConnection::Callbacks callbacks,
-                                                     Duration handshake_timeout) {
+std::unique_ptr<FramedListener> FramedListener::open(
+    uv_loop_t& loop, const protocol::Endpoint& bind, crypto::TlsStreamContext* tls,
+    OnAccept on_accept, FramedConnection::Callbacks callbacks, Duration handshake_timeout) {
   if (tls != nullptr && !tls->isServer()) {
     throw net::NetError("the TLS context of a TCP listener on " + bind.toString() +
                         " must be a server context (certificate and key)");
@@ -25,8 +22,9 @@ std::unique_ptr<FramedListener> FramedListener::open(uv_loop_t& loop,
   std::unique_ptr<FramedListener> l(
       new FramedListener(tls, std::move(on_accept), std::move(callbacks), handshake_timeout));
   FramedListener* self = l.get();
-  l->tcp_ = net::TcpListener::listen(
-      loop, bind, [self](std::unique_ptr<net::TcpConnection> c) { self->onTcpAccept(std::move(c)); });
+  l->tcp_ = net::TcpListener::listen(loop, bind, [self](std::unique_ptr<net::TcpConnection> c) {
+    self->onTcpAccept(std::move(c));
+  });
   return l;
 }
 

@@ -31,11 +31,10 @@ class FramedListener {
   using OnAccept = std::function<void(std::unique_ptr<FramedConnection> connection)>;
   static constexpr Duration kDefaultHandshakeTimeout = std::chrono::seconds(10);
 
-  static std::unique_ptr<FramedListener> open(uv_loop_t& loop, const protocol::Endpoint& bind,
-                                              crypto::TlsStreamContext* tls, OnAccept on_accept,
-                                              FramedConnection::Callbacks callbacks,
-                                              Duration handshake_timeout =
-                                                  kDefaultHandshakeTimeout);
+  static std::unique_ptr<FramedListener> open(
+      uv_loop_t& loop, const protocol::Endpoint& bind, crypto::TlsStreamContext* tls,
+      OnAccept on_accept, FramedConnection::Callbacks callbacks,
+      Duration handshake_timeout = kDefaultHandshakeTimeout);
   ~FramedListener();
   FramedListener(const FramedListener&) = delete;
   FramedListener& operator=(const FramedListener&) = delete;

@@ -168,8 +168,8 @@ TEST_F(TlsStreamTest, PlainHttpToTheServerFailsCleanly) {
   auto sctx = serverContext();
   TlsStream server(sctx);
   std::string req = "GET / HTTP/1.1\r\nHost: example\r\n\r\n";
-  server.feedCiphertext(std::span<const std::uint8_t>(
-      reinterpret_cast<const std::uint8_t*>(req.data()), req.size()));
+  server.feedCiphertext(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(req.data()), req.size()));
   Bytes out(100);
   EXPECT_EQ(server.readPlaintext(out), 0u);
   EXPECT_EQ(server.state(), TlsStream::State::kFailed);

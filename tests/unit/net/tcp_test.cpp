@@ -70,10 +70,9 @@ class TcpTest : public LoopTest {
  protected:
   // A listener that keeps what it accepts in `server_` (not reading until started).
   void listen() {
-    listener_ = TcpListener::listen(loop_, ep("127.0.0.1:0"),
-                                    [this](std::unique_ptr<TcpConnection> c) {
-                                      server_.push_back(std::move(c));
-                                    });
+    listener_ = TcpListener::listen(
+        loop_, ep("127.0.0.1:0"),
+        [this](std::unique_ptr<TcpConnection> c) { server_.push_back(std::move(c)); });
   }
   void TearDown() override {
     server_.clear();
@@ -309,8 +308,9 @@ TEST_F(TcpTest, PortInUseIsAClearError) {
 TEST_F(TcpTest, DualStackListenerAcceptsIpv4) {
   std::unique_ptr<TcpListener> l;
   try {
-    l = TcpListener::listen(loop_, ep("[::]:0"),
-                            [this](std::unique_ptr<TcpConnection> c) { server_.push_back(std::move(c)); });
+    l = TcpListener::listen(loop_, ep("[::]:0"), [this](std::unique_ptr<TcpConnection> c) {
+      server_.push_back(std::move(c));
+    });
   } catch (const NetError& e) {
     GTEST_FAIL() << "IPv6 unavailable here: " << e.what();
   }

@@ -28,7 +28,8 @@ void appendFrame(Bytes& wire, const Bytes& d) {
 }
 
 // Feeds wire in chunks of the given sizes (cycled) and collects the frames.
-std::vector<Bytes> decodeInChunks(FrameDecoder& dec, Bytes wire, const std::vector<std::size_t>& chunks,
+std::vector<Bytes> decodeInChunks(FrameDecoder& dec, Bytes wire,
+                                  const std::vector<std::size_t>& chunks,
                                   FrameDecoder::Status* last = nullptr) {
   std::vector<Bytes> out;
   std::size_t pos = 0;
@@ -211,13 +212,14 @@ TEST(FrameCodec, GarbageNeverCrashesAndAccountsForEveryByte) {
     std::size_t pos = 0;
     while (pos < junk.size()) {
       std::size_t n = std::min<std::size_t>(1 + rng() % 700, junk.size() - pos);
-      last = dec.feed(std::span<std::uint8_t>(junk.data() + pos, n), [&](std::span<std::uint8_t> f) {
-        EXPECT_GE(f.size(), 1u);
-        EXPECT_LE(f.size(), kMaxFrame);
-        framed += kFrameHeaderSize + f.size();
-        ++frames;
-        return true;
-      });
+      last =
+          dec.feed(std::span<std::uint8_t>(junk.data() + pos, n), [&](std::span<std::uint8_t> f) {
+            EXPECT_GE(f.size(), 1u);
+            EXPECT_LE(f.size(), kMaxFrame);
+            framed += kFrameHeaderSize + f.size();
+            ++frames;
+            return true;
+          });
       pos += n;
       if (last == FrameDecoder::Status::kError) {
         break;

@@ -46,8 +46,8 @@ std::vector<std::size_t> testSizes() {
   for (std::size_t s = 1; s <= 300; ++s) {
     sizes.push_back(s);
   }
-  for (std::size_t s : {65535u, 65534u, 65533u, 16382u, 16383u, 16384u, 16385u, 32768u, 1400u, 1u,
-                        65535u}) {
+  for (std::size_t s :
+       {65535u, 65534u, 65533u, 16382u, 16383u, 16384u, 16385u, 32768u, 1400u, 1u, 65535u}) {
     sizes.push_back(s);
   }
   for (std::size_t i = 0; i < 150; ++i) {
@@ -255,9 +255,9 @@ TEST_P(FramedTest, SendRefusesEmptyOversizeAndPastTheQueueBound) {
   // The server never reads: kernel buffers fill, then our queue (with TLS, the handshake never
   // finishes and the datagrams wait as plaintext: the same bound applies).
   std::vector<std::unique_ptr<net::TcpConnection>> silent;
-  auto raw = net::TcpListener::listen(loop_, loopback(0), [&](std::unique_ptr<net::TcpConnection> c) {
-    silent.push_back(std::move(c));
-  });
+  auto raw = net::TcpListener::listen(
+      loop_, loopback(0),
+      [&](std::unique_ptr<net::TcpConnection> c) { silent.push_back(std::move(c)); });
   auto client = FramedConnection::connect(loop_, raw->localEndpoint(), clientTls(),
                                           milliseconds(5000), record(client_));
   EXPECT_FALSE(client->send(Bytes{}));
