@@ -1,6 +1,9 @@
 #include "rendezvous/server.hpp"
 
+#include <algorithm>
 #include <csignal>
+#include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "base/log.hpp"
@@ -11,14 +14,25 @@
 #include "net/timer.hpp"
 #include "net/udp_transport.hpp"
 #include "net/unix_server.hpp"
+#include "protocol/data_packet.hpp"
+#include "protocol/relay_packet.hpp"
 #include "rendezvous/engine/rendezvous_engine.hpp"
 #include "rendezvous/status.hpp"
+#include "stream/framed_listener.hpp"
 
 namespace vpn::rendezvous {
 namespace {
 
-// Handshake packets (< 1300 bytes), control packets (<= 1229) and STUN (< 600) all fit.
-constexpr std::size_t kMaxDatagram = 2048;
+// Handshake packets (< 1300 bytes), control packets (<= 1229) and STUN (< 600) are small, but
+// relay packets carry the peers' data packets: up to a 9000-byte inner MTU, as the peer allows.
+constexpr std::size_t kMaxDatagram =
+    9000 + protocol::kDataOverhead + 64 + protocol::kRelayHeaderSize;
+// Accepted TCP connections at once; more are closed at accept (each holds buffers and a socket).
+constexpr std::size_t kMaxTcpConnections = 16384;
+// A TCP connection that brings no datagram for this long (peers send at least every refresh) is
+// closed; checked every kTcpSweep.
+constexpr Duration kTcpSweep = seconds(5);
+constexpr Duration kMinTcpIdle = seconds(30);
 
 const char* roleName(SocketRole r) {
   switch (r) {
@@ -56,6 +70,20 @@ struct Server::Impl final : RendezvousSink {
   std::uint64_t no_socket_drops = 0;
   bool stopping = false;
 
+  // TCP: the outer TLS context outlives the listeners and connections declared after it.
+  struct TcpConn {
+    std::unique_ptr<stream::FramedConnection> conn;
+    std::uint8_t listen = 0;
+    Instant last_rx{};
+  };
+  std::optional<crypto::TlsStreamContext> tcp_tls;
+  std::vector<std::unique_ptr<stream::FramedListener>> tcp_listeners;
+  std::unordered_map<std::uint32_t, TcpConn> tcp_conns;
+  std::unordered_map<const stream::FramedConnection*, std::uint32_t> tcp_ids;
+  std::uint32_t next_conn = 1;
+  std::unique_ptr<net::Timer> tcp_sweep;
+  TcpInfo tcp_info;
+
   explicit Impl(config::RendezvousConfig c) try : cfg(std::move(c)) {
   } catch (const net::NetError& e) {
     throw StartupError(e.what());
@@ -65,6 +93,9 @@ struct Server::Impl final : RendezvousSink {
     teardown();
     engine.reset();
     sockets.clear();
+    tcp_ids.clear();
+    tcp_conns.clear();
+    tcp_listeners.clear();
     control.reset();
     loop.drain();
   }
@@ -103,6 +134,18 @@ struct Server::Impl final : RendezvousSink {
     opts.alt_port = cfg.alt_port;
     opts.alt_address = cfg.alt_address;
     opts.stun_listen = static_cast<std::uint8_t>(cfg.stun_listen);
+    opts.relay = cfg.relay.enabled;
+    opts.relay_max_channels = cfg.relay.max_channels;
+    opts.relay_rate = cfg.relay.rate;
+    opts.relay_burst = cfg.relay.burst;
+    opts.relay_max_bytes = cfg.relay.max_bytes;
+    if (!cfg.tcp_listen.empty() && cfg.tcp_tls) {
+      try {
+        tcp_tls.emplace(crypto::TlsStreamContext::server(cfg.cert, cfg.key));
+      } catch (const crypto::CryptoError& e) {
+        throw StartupError(std::string("TLS for the TCP listeners: ") + e.what());
+      }
+    }
     try {
       for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
         openSocket(SocketId{SocketRole::kPrimary, static_cast<std::uint8_t>(i)}, cfg.listen[i]);
@@ -122,6 +165,9 @@ struct Server::Impl final : RendezvousSink {
         openSocket(SocketId{SocketRole::kAltBoth, stun},
                    protocol::Endpoint(*cfg.alt_address, *cfg.alt_port));
       }
+      for (std::size_t i = 0; i < cfg.tcp_listen.size(); ++i) {
+        openTcpListener(static_cast<std::uint8_t>(i), cfg.tcp_listen[i]);
+      }
       if (cfg.control_socket) {
         control = net::UnixServer::listen(loop, *cfg.control_socket,
                                           [this](std::string_view req) { return onControl(req); });
@@ -140,13 +186,18 @@ struct Server::Impl final : RendezvousSink {
       throw StartupError(e.what());
     }
     timer = std::make_unique<net::Timer>(loop, [this] { onTimer(); });
+    if (!tcp_listeners.empty()) {
+      tcp_sweep = std::make_unique<net::Timer>(loop, [this] { sweepTcp(); });
+      tcp_sweep->armAt(Clock::now() + kTcpSweep);
+    }
     signals = std::make_unique<net::SignalWatcher>(
         loop, std::vector<int>{SIGINT, SIGTERM}, [this](int sig) {
           LOG_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
           stop();
         });
-    LOG_INFO("rendezvous %s is up: UDP %s, refresh %lld s", tls->identity().name.c_str(),
-             listenText().c_str(), static_cast<long long>(cfg.refresh.count()));
+    LOG_INFO("rendezvous %s is up: UDP %s%s, refresh %lld s, relay %s",
+             tls->identity().name.c_str(), listenText().c_str(), tcpListenText().c_str(),
+             static_cast<long long>(cfg.refresh.count()), cfg.relay.enabled ? "on" : "off");
     afterEvent();
   }
 
@@ -161,6 +212,109 @@ struct Server::Impl final : RendezvousSink {
     return out;
   }
 
+  std::string tcpListenText() const {
+    std::string out;
+    for (const auto& l : tcp_listeners) {
+      out += (out.empty() ? "; TCP " : ", ") + l->localEndpoint().toString();
+    }
+    if (!out.empty() && tcp_tls) {
+      out += " (TLS)";
+    }
+    return out;
+  }
+
+  void openTcpListener(std::uint8_t index, const protocol::Endpoint& where) {
+    stream::FramedConnection::Callbacks cb;
+    cb.on_datagram = [this, index](stream::FramedConnection& c, std::span<std::uint8_t> d) {
+      onTcpDatagram(index, c, d);
+    };
+    cb.on_closed = [this](stream::FramedConnection& c, const std::string& reason) {
+      onTcpClosed(c, reason);
+    };
+    tcp_listeners.push_back(stream::FramedListener::open(
+        loop, where, tcp_tls ? &*tcp_tls : nullptr,
+        [this, index](std::unique_ptr<stream::FramedConnection> c) {
+          onTcpAccept(index, std::move(c));
+        },
+        std::move(cb)));
+  }
+
+  std::uint32_t newConnId() {
+    for (;;) {
+      std::uint32_t id = next_conn++;
+      if (id != 0 && tcp_conns.count(id) == 0) {
+        return id;
+      }
+    }
+  }
+
+  void onTcpAccept(std::uint8_t listen, std::unique_ptr<stream::FramedConnection> c) {
+    if (stopping) {
+      return;  // destroyed unopened
+    }
+    if (tcp_conns.size() >= kMaxTcpConnections) {
+      ++tcp_info.refused;
+      LOG_DEBUG("refused a TCP connection from %s: %zu connections open",
+                c->remote().toString().c_str(), tcp_conns.size());
+      return;
+    }
+    std::uint32_t id = newConnId();
+    LOG_DEBUG("TCP connection %u from %s%s", id, c->remote().toString().c_str(),
+              c->isTls() ? " (TLS)" : "");
+    tcp_ids[c.get()] = id;
+    tcp_conns[id] = TcpConn{std::move(c), listen, Clock::now()};
+    ++tcp_info.accepted;
+  }
+
+  void onTcpDatagram(std::uint8_t listen, stream::FramedConnection& c,
+                     std::span<std::uint8_t> datagram) {
+    if (stopping) {
+      return;
+    }
+    auto it = tcp_ids.find(&c);
+    if (it == tcp_ids.end()) {
+      return;
+    }
+    std::uint32_t id = it->second;
+    Instant now = Clock::now();
+    tcp_conns[id].last_rx = now;
+    ++tcp_info.rx_frames;
+    engine->onDatagram(now, SocketId{SocketRole::kTcp, listen, id}, c.remote(), datagram);
+    afterEvent();
+  }
+
+  void onTcpClosed(stream::FramedConnection& c, const std::string& reason) {
+    auto it = tcp_ids.find(&c);
+    if (it == tcp_ids.end()) {
+      return;
+    }
+    std::uint32_t id = it->second;
+    LOG_DEBUG("TCP connection %u from %s closed: %s", id, c.remote().toString().c_str(),
+              reason.c_str());
+    tcp_ids.erase(it);
+    tcp_conns.erase(id);  // destroys c: allowed here, and c is not touched after
+    if (stopping) {
+      return;
+    }
+    engine->onConnectionClosed(Clock::now(), id);
+    afterEvent();
+  }
+
+  void sweepTcp() {
+    if (stopping) {
+      return;
+    }
+    Instant now = Clock::now();
+    Duration idle = std::max<Duration>(cfg.refresh * 3, kMinTcpIdle);
+    for (auto& [id, t] : tcp_conns) {
+      if (now - t.last_rx > idle && !t.conn->closed()) {
+        ++tcp_info.idle_closed;
+        t.conn->close("idle");  // on_closed follows on a later iteration
+      }
+    }
+    tcp_sweep->armAt(now + kTcpSweep);
+  }
+
   void stop() {
     if (stopping) {
       return;
@@ -172,6 +326,13 @@ struct Server::Impl final : RendezvousSink {
   void teardown() {
     signals.reset();
     timer.reset();
+    tcp_sweep.reset();
+    for (auto& l : tcp_listeners) {
+      l->close();
+    }
+    for (auto& [id, t] : tcp_conns) {
+      t.conn->close("shutting down");
+    }
     for (auto& s : sockets) {
       s.udp->flush();
       s.udp->close();
@@ -228,6 +389,12 @@ struct Server::Impl final : RendezvousSink {
       info.udp_tx_dropped += st.tx_dropped;
     }
     info.udp_tx_dropped += no_socket_drops;
+    for (const auto& l : tcp_listeners) {
+      info.listen.push_back(std::string("tcp ") + l->localEndpoint().toString() +
+                            (l->isTls() ? " (tls)" : ""));
+    }
+    info.tcp = tcp_info;
+    info.tcp.connections = tcp_conns.size();
     info.uptime_s = toSeconds(now - started);
     auto st = engine->status(now);
     return okResponse(*format == StatusFormat::kJson ? renderStatusJson(info, st)
@@ -237,6 +404,15 @@ struct Server::Impl final : RendezvousSink {
   // RendezvousSink
   void sendFrom(SocketId from, const protocol::Endpoint& to,
                 std::span<const std::uint8_t> bytes) override {
+    if (from.role == SocketRole::kTcp) {
+      auto it = tcp_conns.find(from.conn);
+      if (it == tcp_conns.end() || !it->second.conn->send(bytes)) {
+        ++tcp_info.tx_dropped;  // gone (its close is on the way to the engine) or queue full
+        return;
+      }
+      ++tcp_info.tx_frames;
+      return;
+    }
     for (auto& s : sockets) {
       if (s.id == from) {
         s.udp->send(to, bytes);

@@ -1,7 +1,10 @@
 #pragma once
 // Server: the composition root of `vpnpeer-rendezvous`. It owns the event loop, one UDP socket per
-// listen entry plus the RFC 5780 alternates the file asks for, the engine's timer, the signal
-// watchers and the optional control socket, and wires them to the RendezvousEngine.
+// listen entry plus the RFC 5780 alternates the file asks for, one TCP listener per tcp_listen
+// entry (TLS-wrapped with the rendezvous certificate when tcp_tls) and the connections they
+// accept, the engine's timer, the signal watchers and the optional control socket, and wires them
+// to the RendezvousEngine. Each accepted connection gets an id (SocketId::conn) that is not reused
+// while the server runs; its length-prefixed datagrams go to the engine like UDP ones.
 //
 // Lifecycle: construct with a validated config; run() starts everything (throwing StartupError
 // with one sentence for the user, leaving nothing behind) and blocks until SIGINT or SIGTERM,

@@ -102,7 +102,13 @@ std::string renderStatusJson(const ServerInfo& info, const RendezvousStatus& st)
   }
   o += "},\"udp\":{\"rx_packets\":" + number(info.udp_rx_packets) +
        ",\"tx_packets\":" + number(info.udp_tx_packets) +
-       ",\"tx_dropped\":" + number(info.udp_tx_dropped) + "},\"drops\":{";
+       ",\"tx_dropped\":" + number(info.udp_tx_dropped) + "}";
+  o += ",\"tcp\":{\"connections\":" + number(static_cast<std::uint64_t>(info.tcp.connections)) +
+       ",\"accepted\":" + number(info.tcp.accepted) + ",\"refused\":" + number(info.tcp.refused) +
+       ",\"idle_closed\":" + number(info.tcp.idle_closed) +
+       ",\"rx_frames\":" + number(info.tcp.rx_frames) +
+       ",\"tx_frames\":" + number(info.tcp.tx_frames) +
+       ",\"tx_dropped\":" + number(info.tcp.tx_dropped) + "},\"drops\":{";
   first = true;
   for (const auto& [k, v] : st.drops) {
     o += (first ? "" : ",") + jsonString(k) + ":" + number(v);
@@ -136,6 +142,11 @@ std::string renderStatusText(const ServerInfo& info, const RendezvousStatus& st)
   std::string o = "rendezvous " + info.name + ", up " + number(info.uptime_s) + " s\n  listen:";
   for (const auto& l : info.listen) {
     o += " " + l;
+  }
+  if (info.tcp.accepted != 0 || info.tcp.connections != 0) {
+    o += "\n  tcp: " + std::to_string(info.tcp.connections) + " connections open, " +
+         std::to_string(info.tcp.accepted) + " accepted, " + std::to_string(info.tcp.tx_dropped) +
+         " sends dropped";
   }
   o += "\n  sessions " + std::to_string(st.sessions) + ", registered " +
        std::to_string(st.peers.size()) + ", handshakes in progress " +

@@ -14,6 +14,16 @@
 
 namespace vpn::rendezvous {
 
+struct TcpInfo {
+  std::size_t connections = 0;     // open now
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;       // over the connection limit
+  std::uint64_t idle_closed = 0;   // closed for bringing nothing
+  std::uint64_t rx_frames = 0;
+  std::uint64_t tx_frames = 0;
+  std::uint64_t tx_dropped = 0;    // connection gone or its send queue full
+};
+
 struct ServerInfo {
   std::string name;                 // our certificate's CN
   std::vector<std::string> listen;  // bound sockets, "role address:port"
@@ -21,6 +31,7 @@ struct ServerInfo {
   std::uint64_t udp_tx_dropped = 0;
   std::uint64_t udp_rx_packets = 0;
   std::uint64_t udp_tx_packets = 0;
+  TcpInfo tcp;
 };
 
 enum class StatusFormat { kText, kJson };

@@ -1,0 +1,247 @@
+// The rendezvous server end to end on loopback: the real program core (Server, in a thread of its
+// own) with a UDP socket, a TCP listener (with and without the outer TLS) and the control socket.
+// Two hand-written peers, one over UDP and one over TCP, register, bind a relay channel and relay
+// packets both ways; the status shows it; closing the TCP connection makes the peer unreachable.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <regex>
+#include <thread>
+
+#include "net/timer.hpp"
+#include "net/udp_transport.hpp"
+#include "net/unix_client.hpp"
+#include "protocol/relay_packet.hpp"
+#include "rendezvous/server.hpp"
+#include "stream/framed_connection.hpp"
+#include "tests/unit/net/loop_fixture.hpp"
+#include "tests/unit/rendezvous/rv_harness.hpp"
+
+namespace vpn::test {
+namespace {
+
+using protocol::Endpoint;
+using std::chrono::milliseconds;
+
+Endpoint ep(const char* text) {
+  return *Endpoint::parse(text);
+}
+
+// Runs a Server on its own thread; stops it with SIGTERM (what the program reacts to).
+class ServerThread {
+ public:
+  explicit ServerThread(config::RendezvousConfig cfg) : server_(std::move(cfg)) {
+    thread_ = std::thread([this] {
+      try {
+        rc_ = server_.run();
+      } catch (const std::exception& e) {
+        error_ = e.what();
+        rc_ = -1;
+      }
+      done_ = true;
+    });
+  }
+  ~ServerThread() { stop(); }
+
+  // Call only once the server answered (its signal watchers are installed by then).
+  int stop() {
+    if (thread_.joinable()) {
+      if (!done_) {
+        ::kill(::getpid(), SIGTERM);
+      }
+      thread_.join();
+    }
+    return rc_;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  rendezvous::Server server_;
+  std::thread thread_;
+  int rc_ = -2;
+  std::string error_;
+  std::atomic<bool> done_{false};
+};
+
+std::vector<std::uint8_t> relayPacket(std::uint16_t channel, std::size_t inner, std::uint8_t fill) {
+  std::vector<std::uint8_t> p(protocol::kRelayHeaderSize + inner);
+  protocol::writeRelayHeader(channel, p);
+  for (std::size_t i = protocol::kRelayHeaderSize; i < p.size(); ++i) {
+    p[i] = static_cast<std::uint8_t>(fill + i);
+  }
+  p[protocol::kRelayHeaderSize] = protocol::kTypeData;
+  return p;
+}
+
+class RendezvousServer : public net::test::LoopTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  // Sends whatever the peer writes over the TCP connection (the `to` endpoint is the server's).
+  class TcpSink final : public session::DatagramSink {
+   public:
+    explicit TcpSink(std::unique_ptr<stream::FramedConnection>& c) : c_(c) {}
+    void sendDatagram(const Endpoint&, std::span<const std::uint8_t> bytes) override {
+      if (c_) {
+        c_->send(bytes);
+      }
+    }
+
+   private:
+    std::unique_ptr<stream::FramedConnection>& c_;
+  };
+  class UdpSink final : public session::DatagramSink {
+   public:
+    explicit UdpSink(std::unique_ptr<net::UvUdpTransport>& u) : u_(u) {}
+    void sendDatagram(const Endpoint& to, std::span<const std::uint8_t> bytes) override {
+      u_->send(to, bytes);
+      u_->flush();
+    }
+
+   private:
+    std::unique_ptr<net::UvUdpTransport>& u_;
+  };
+
+  std::string status() {
+    return net::unixRequest(pki.dir() / "rv.sock", "VPNPEER/1 status json", milliseconds(2000));
+  }
+
+  TestPki pki;
+};
+
+TEST_P(RendezvousServer, PeersOverUdpAndTcpRelayThroughIt) {
+  const bool tls = GetParam();
+  // The rendezvous certificate and its files (makeRendezvousContext writes them).
+  auto rv_ctx = makeRendezvousContext(pki, "rv1");
+  config::RendezvousConfig cfg;
+  cfg.listen = {ep("127.0.0.1:0")};
+  cfg.tcp_listen = {ep("127.0.0.1:0")};  // the file insists on a fixed port; the server does not
+  cfg.tcp_tls = tls;
+  cfg.ca = pki.dir() / "ca.crt";
+  cfg.cert = pki.dir() / "rv-rv1-r.crt";
+  cfg.key = pki.dir() / "rv-rv1-r.key";
+  cfg.control_socket = pki.dir() / "rv.sock";
+  ServerThread server(cfg);
+
+  // Learn the bound ports from the status.
+  std::string st;
+  for (int i = 0; i < 200 && st.empty(); ++i) {
+    try {
+      st = status();
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+  }
+  ASSERT_FALSE(st.empty()) << server.error();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(st, m, std::regex("\"primary (127\\.0\\.0\\.1:[0-9]+)\"")))
+      << st;
+  Endpoint rv_udp = ep(m[1].str().c_str());
+  ASSERT_TRUE(std::regex_search(
+      st, m, std::regex(std::string("\"tcp (127\\.0\\.0\\.1:[0-9]+)") + (tls ? " \\(tls\\)" : "") +
+                        "\"")))
+      << st;
+  Endpoint rv_tcp = ep(m[1].str().c_str());
+
+  // bob over UDP, alice over TCP (outer TLS as the server has it).
+  auto bob_tls = pki.makeContext("bob", {"10.42.0.2/24"});
+  auto alice_tls = pki.makeContext("alice", {"10.42.0.1/24"});
+  RvTestPeer bob(*bob_tls, "bob", "rv1", rv_udp);
+  RvTestPeer alice(*alice_tls, "alice", "rv1", rv_udp);
+  std::vector<std::vector<std::uint8_t>> bob_relayed, alice_relayed;
+
+  std::unique_ptr<net::UvUdpTransport> udp;
+  UdpSink to_rv_udp(udp);
+  udp = net::UvUdpTransport::open(loop_, ep("127.0.0.1:0"), 65535,
+                                  [&](std::span<net::ReceivedDatagram> batch) {
+                                    for (auto& d : batch) {
+                                      if (protocol::classify(d.data) ==
+                                          protocol::PacketFamily::kRelay) {
+                                        bob_relayed.emplace_back(d.data.begin(), d.data.end());
+                                      } else {
+                                        bob.onDatagram(Clock::now(), d.data, to_rv_udp);
+                                      }
+                                    }
+                                  });
+  std::optional<crypto::TlsStreamContext> client_tls;
+  if (tls) {
+    client_tls.emplace(crypto::TlsStreamContext::client("rv.example.net"));
+  }
+  std::unique_ptr<stream::FramedConnection> conn;
+  TcpSink to_rv_tcp(conn);
+  bool conn_closed = false;
+  stream::FramedConnection::Callbacks cb;
+  cb.on_datagram = [&](stream::FramedConnection&, std::span<std::uint8_t> d) {
+    if (protocol::classify(d) == protocol::PacketFamily::kRelay) {
+      alice_relayed.emplace_back(d.begin(), d.end());
+    } else {
+      alice.onDatagram(Clock::now(), d, to_rv_tcp);
+    }
+  };
+  cb.on_closed = [&](stream::FramedConnection&, const std::string&) { conn_closed = true; };
+  conn = stream::FramedConnection::connect(loop_, rv_tcp, client_tls ? &*client_tls : nullptr,
+                                           std::chrono::seconds(5), cb);
+
+  net::Timer* tick_ptr = nullptr;
+  net::Timer ticks(loop_, [&] {  // the peers' retransmission timers
+    bob.onTimer(Clock::now(), to_rv_udp);
+    alice.onTimer(Clock::now(), to_rv_tcp);
+    tick_ptr->armAt(Clock::now() + milliseconds(20));
+  });
+  tick_ptr = &ticks;
+  ticks.armAt(Clock::now());
+
+  bob.start(Clock::now(), to_rv_udp);
+  alice.start(Clock::now(), to_rv_tcp);
+  ASSERT_TRUE(runUntil([&] { return bob.established() && alice.established(); }));
+  bob.sendRegister({}, to_rv_udp, protocol::NatType::kFullCone);
+  alice.sendRegister({}, to_rv_tcp, protocol::NatType::kUdpBlocked);
+  ASSERT_TRUE(runUntil([&] {
+    return lastOf<protocol::RegisteredMsg>(bob.inbox) && lastOf<protocol::RegisteredMsg>(alice.inbox);
+  }));
+
+  alice.sendRelayRequest(7, "bob", to_rv_tcp);
+  ASSERT_TRUE(runUntil([&] {
+    return lastOf<protocol::RelayBoundMsg>(bob.inbox) &&
+           lastOf<protocol::RelayBoundMsg>(alice.inbox);
+  }));
+  std::uint16_t ch = lastOf<protocol::RelayBoundMsg>(alice.inbox)->channel;
+  EXPECT_EQ(lastOf<protocol::RelayBoundMsg>(alice.inbox)->request_id, 7u);
+  EXPECT_EQ(lastOf<protocol::RelayBoundMsg>(bob.inbox)->channel, ch);
+
+  auto a2b = relayPacket(ch, 1400, 1);
+  auto b2a = relayPacket(ch, 8000, 2);  // a jumbo inner packet over UDP
+  conn->send(a2b);
+  to_rv_udp.sendDatagram(rv_udp, b2a);
+  ASSERT_TRUE(runUntil([&] { return !bob_relayed.empty() && !alice_relayed.empty(); }));
+  EXPECT_EQ(bob_relayed[0], a2b);
+  EXPECT_EQ(alice_relayed[0], b2a);
+
+  st = status();
+  EXPECT_NE(st.find("\"relayed_packets\":2"), std::string::npos) << st;
+  EXPECT_NE(st.find("\"relay_binds\":1"), std::string::npos) << st;
+  EXPECT_NE(st.find("\"tcp\":{\"connections\":1,\"accepted\":1"), std::string::npos) << st;
+  EXPECT_NE(st.find("\"transport\":\"tcp\",\"unreachable\":false,\"nat_type\":\"udp-blocked\""),
+            std::string::npos)
+      << st;
+
+  // alice's connection ends: the server marks her unreachable at once.
+  conn->close();
+  ASSERT_TRUE(runUntil([&] { return conn_closed; }));
+  conn.reset();
+  ASSERT_TRUE(runUntil([&] {
+    return status().find("\"unreachable\":true") != std::string::npos;
+  }));
+  EXPECT_NE(status().find("\"tcp\":{\"connections\":0"), std::string::npos);
+
+  ticks.cancel();
+  udp->close();
+  EXPECT_EQ(server.stop(), 0) << server.error();
+}
+
+INSTANTIATE_TEST_SUITE_P(OuterTls, RendezvousServer, ::testing::Bool(),
+                         [](const auto& p) { return p.param ? "Tls" : "Plain"; });
+
+}  // namespace
+}  // namespace vpn::test
