@@ -71,7 +71,12 @@ void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t
     sealAndSend(peer, now, frame, len, false);
     return;
   }
-  if (!peer.pending || !peer.queue.push(inner)) {
+  // Queued behind a handshake, or behind an attempt still looking for a path (punching, relay).
+  bool connecting = peer.pending || peer.attempt_started != kNever;
+  if (connecting && peer.queue.size() == 0) {
+    peer.queue_since = now;
+  }
+  if (!connecting || !peer.queue.push(inner)) {
     drops.add(DropReason::kNoSession);
   }
 }

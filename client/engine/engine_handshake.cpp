@@ -91,7 +91,10 @@ void Engine::Impl::failHandshake(PeerState& peer, Instant now, const std::string
   peer.last_error = "handshake failed: " + reason;
   drops.add(DropReason::kHandshakeFailed);
   dropPending(peer);
-  if (!peer.session) {
+  // Queued packets wait for the next attempt (the relay, a retry) while they are younger than one
+  // handshake timeout; older ones are dropped.
+  bool fresh = peer.queue.size() > 0 && now - peer.queue_since < options.handshake_timeout;
+  if (!peer.session && !fresh) {
     for (std::size_t i = 0; i < peer.queue.size(); ++i) {
       drops.add(DropReason::kNoSession);
     }

@@ -120,6 +120,7 @@ struct PeerState {
   std::uint64_t handshakes = 0;
   std::uint64_t key_updates_done = 0;  // from sessions already replaced
   TxQueue queue;
+  Instant queue_since{};  // when the oldest queued packet came
   // Data that reached our pending handshake's index before our side finished (the client
   // completes first and may send at once); opened once the session exists.
   TxQueue early;

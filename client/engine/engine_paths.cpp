@@ -272,6 +272,9 @@ void Engine::Impl::onSessionPath(PeerState& peer, Instant now, const std::string
   PeerSession& s = *peer.session;
   peer.attempt_started = kNever;
   peer.fallback_started = false;
+  if (options.relay && peer.relay.state == RelayBinding::State::kNone) {
+    peer.relay.next_at = now;  // rule 3: a standby channel, bound in the background
+  }
   peer.newest_rx = s.path;
   peer.roaming = false;
   std::string why = reason;

@@ -101,6 +101,14 @@ class SimNetwork {
   }
   // Cut both directions between a and b (true) or restore them.
   void cut(const protocol::Endpoint& a, const protocol::Endpoint& b, bool cut);
+  // Cut only datagrams from `from` to `to` (addresses as on the wire, after any NAT).
+  void cutOneWay(const protocol::Endpoint& from, const protocol::Endpoint& to, bool is_cut) {
+    if (is_cut) {
+      cuts_.insert({from, to});
+    } else {
+      cuts_.erase({from, to});
+    }
+  }
   // Called for every datagram a node sends, before the link decides its fate.
   std::function<void(const Datagram&)> on_send;
   // Middleboxes (see simulated_nat.hpp): on_route sees every sent datagram after on_send and may

@@ -20,22 +20,70 @@ std::unique_ptr<crypto::TlsContext> makeRendezvousContext(TestPki& pki, const st
   return crypto::TlsContext::create(ctx);
 }
 
-RendezvousHost::RendezvousHost(SimNetwork& net, protocol::Endpoint ep, crypto::TlsContext& tls)
-    : net_(net), ep_(ep), tls_(tls) {
+RendezvousHost::RendezvousHost(SimNetwork& net, protocol::Endpoint ep, crypto::TlsContext& tls,
+                               std::optional<protocol::Endpoint> tcp,
+                               rendezvous::RendezvousOptions options)
+    : net_(net), ep_(ep), tcp_(tcp), options_(std::move(options)), tls_(tls) {
   start();
 }
 
-RendezvousHost::~RendezvousHost() { net_.removeHost(ep_); }
+RendezvousHost::~RendezvousHost() {
+  net_.removeHost(ep_);
+  if (tcp_) {
+    net_.removeHost(*tcp_);
+    net_.unlistenTcp(*tcp_);
+  }
+}
 
 void RendezvousHost::stop() {
   net_.removeHost(ep_);
+  if (tcp_) {
+    net_.unlistenTcp(*tcp_);
+    net_.resetTcp(*tcp_);
+    net_.removeHost(*tcp_);
+  }
+  conns_.clear();
   engine_.reset();
 }
 
 void RendezvousHost::start() {
-  rendezvous::RendezvousOptions opts;
-  engine_ = std::make_unique<rendezvous::RendezvousEngine>(tls_, opts, *this);
+  engine_ = std::make_unique<rendezvous::RendezvousEngine>(tls_, options_, *this);
   net_.addHost(ep_, this);
+  if (tcp_) {
+    net_.addHost(*tcp_, this);
+    net_.listenTcp(*tcp_);
+  }
+}
+
+void RendezvousHost::onTcpDatagram(Instant now, const protocol::Endpoint& from,
+                                   std::span<std::uint8_t> bytes) {
+  if (!engine_) {
+    return;
+  }
+  std::uint32_t id = 0;
+  for (const auto& [cid, remote] : conns_) {
+    if (remote == from) {
+      id = cid;
+    }
+  }
+  if (id == 0) {
+    id = next_conn_++;
+    conns_[id] = from;
+  }
+  engine_->onDatagram(now, rendezvous::SocketId{rendezvous::SocketRole::kTcp, 0, id}, from, bytes);
+}
+
+void RendezvousHost::onTcpClosed(Instant now, const protocol::Endpoint& remote) {
+  for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+    if (it->second == remote) {
+      std::uint32_t id = it->first;
+      conns_.erase(it);
+      if (engine_) {
+        engine_->onConnectionClosed(now, id);
+      }
+      return;
+    }
+  }
 }
 
 void RendezvousHost::onDatagram(Instant now, const protocol::Endpoint& from,
@@ -53,14 +101,22 @@ void RendezvousHost::onTimer(Instant now) {
 
 Instant RendezvousHost::nextDeadline() const { return engine_ ? engine_->nextDeadline() : kNever; }
 
-void RendezvousHost::sendFrom(rendezvous::SocketId /*from*/, const protocol::Endpoint& to,
+void RendezvousHost::sendFrom(rendezvous::SocketId from, const protocol::Endpoint& to,
                               std::span<const std::uint8_t> bytes) {
+  if (from.role == rendezvous::SocketRole::kTcp) {
+    auto it = conns_.find(from.conn);
+    if (it != conns_.end() && tcp_) {
+      net_.sendTcpFrom(*tcp_, it->second, bytes);
+    }
+    return;
+  }
   net_.sendFrom(ep_, to, bytes);
 }
 
 PunchWorld::PunchWorld(std::uint64_t seed) : net(clock, seed), fabric(net), t0(clock.now()) {
   rv_tls = makeRendezvousContext(pki, "rendezvous");
-  rv = std::make_unique<RendezvousHost>(net, parseEp("203.0.113.1:7000"), *rv_tls);
+  rv = std::make_unique<RendezvousHost>(net, parseEp("203.0.113.1:7000"), *rv_tls,
+                                        parseEp("203.0.113.1:443"));
 }
 
 PunchWorld::~PunchWorld() {

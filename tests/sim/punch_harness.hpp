@@ -2,9 +2,11 @@
 // PunchWorld: peers behind simulated NATs, the real RendezvousEngine on a public address, all on
 // one SimNetwork and a virtual clock. Used by the punch_* simulations.
 //
-// Addresses: the rendezvous at 203.0.113.1:7000; NAT i has public address 198.51.100.i and
+// Addresses: the rendezvous at 203.0.113.1:7000 (UDP) and 203.0.113.1:443 (TCP, accepted always;
+// peers use it only if their RendezvousSpec names it); NAT i has public address 198.51.100.i and
 // private net 10.0.i.0/24 (hosts .2, .3, ...); peers without a NAT live at 192.0.2.x.
 // Every peer's UDP port is 51820. Overlay addresses are 10.42.0.x.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,7 +27,9 @@ std::unique_ptr<crypto::TlsContext> makeRendezvousContext(TestPki& pki, const st
 
 class RendezvousHost : public SimHost, public rendezvous::RendezvousSink {
  public:
-  RendezvousHost(SimNetwork& net, protocol::Endpoint ep, crypto::TlsContext& tls);
+  RendezvousHost(SimNetwork& net, protocol::Endpoint ep, crypto::TlsContext& tls,
+                 std::optional<protocol::Endpoint> tcp = std::nullopt,
+                 rendezvous::RendezvousOptions options = {});
   ~RendezvousHost() override;
 
   // Down: removed from the network (datagrams to it vanish) and its state is lost.
@@ -35,18 +39,28 @@ class RendezvousHost : public SimHost, public rendezvous::RendezvousSink {
   bool up() const { return engine_ != nullptr; }
   rendezvous::RendezvousEngine& engine() { return *engine_; }
   const protocol::Endpoint& endpoint() const { return ep_; }
+  const std::optional<protocol::Endpoint>& tcpEndpoint() const { return tcp_; }
+  client::RendezvousSpec spec() const { return {ep_, tcp_}; }
 
   void onDatagram(Instant now, const protocol::Endpoint& from,
                   std::span<std::uint8_t> bytes) override;
   void onTimer(Instant now) override;
   Instant nextDeadline() const override;
+  void onTcpDatagram(Instant now, const protocol::Endpoint& from,
+                     std::span<std::uint8_t> bytes) override;
+  void onTcpClosed(Instant now, const protocol::Endpoint& remote) override;
   void sendFrom(rendezvous::SocketId from, const protocol::Endpoint& to,
                 std::span<const std::uint8_t> bytes) override;
 
  private:
   SimNetwork& net_;
   protocol::Endpoint ep_;
+  std::optional<protocol::Endpoint> tcp_;
+  rendezvous::RendezvousOptions options_;
   crypto::TlsContext& tls_;
+  // TCP connections by the engine's connection id (never reused).
+  std::map<std::uint32_t, protocol::Endpoint> conns_;
+  std::uint32_t next_conn_ = 1;
   std::unique_ptr<rendezvous::RendezvousEngine> engine_;
 };
 
