@@ -9,6 +9,10 @@
 #include "base/log.hpp"
 #include "base/time.hpp"
 #include "client/control_protocol.hpp"
+#include "client/explain_render.hpp"
+#include "client/nat_probe.hpp"
+#include "client/network_watch.hpp"
+#include "client/tcp_links.hpp"
 #include "client/engine/engine.hpp"
 #include "client/engine/engine_sink.hpp"
 #include "client/identity_check.hpp"
@@ -25,9 +29,12 @@
 #include "net/unix_server.hpp"
 #include "protocol/data_packet.hpp"
 #include "protocol/handshake_packet.hpp"
+#include "protocol/packet_type.hpp"
 #include "tun/interface_config.hpp"
 #include "tun/linux_tun_device.hpp"
 #include "tun/netlink_socket.hpp"
+
+#include <net/if.h>
 
 namespace vpn::client {
 namespace {
@@ -59,6 +66,10 @@ EngineOptions engineOptions(const config::PeerConfig& cfg) {
   o.keepalive_interval = cfg.tunnel.keepalive;
   o.dead_peer_timeout = cfg.tunnel.dead_peer;
   o.rekey_interval = cfg.tunnel.rekey;
+  o.relay = cfg.paths.relay;
+  o.relay_after = cfg.paths.relay_after;
+  o.demote_after = cfg.paths.demote_after;
+  o.udp_timeout = cfg.paths.udp_timeout;
   return o;
 }
 
@@ -80,9 +91,16 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<net::Timer> stop_timer;
   std::unique_ptr<net::Timer> housekeeping;
   std::unique_ptr<net::Resolver> resolver;
-  // Per [[rendezvous]] entry: the endpoint it resolved to (empty until resolved).
-  std::vector<std::optional<protocol::Endpoint>> rendezvous_resolved;
+  // Per [[rendezvous]] entry: what it resolved to (empty until resolved). The TCP address is
+  // resolved after the UDP one; until then the spec has none.
+  std::vector<std::optional<RendezvousSpec>> rendezvous_resolved;
   std::vector<protocol::Endpoint> local_candidates;
+  std::vector<protocol::Endpoint> tcp_candidates;
+  std::unique_ptr<TcpLinks> tcp;
+  NetworkWatch network;
+  std::unique_ptr<NatProbe> nat_probe;
+  std::optional<protocol::Endpoint> nat_probe_server;
+  protocol::NatType nat_type = protocol::NatType::kUnknown;
 
   // One frame is enough: the engine seals in place and the transport copies into its batch.
   std::vector<std::uint8_t> frame;
@@ -99,6 +117,8 @@ struct Daemon::Impl final : EngineSink {
     // Every owner of a handle goes before the drain, which frees the handles.
     resolver.reset();
     housekeeping.reset();
+    nat_probe.reset();
+    tcp.reset();
     engine.reset();
     udp.reset();
     control.reset();
@@ -148,6 +168,44 @@ struct Daemon::Impl final : EngineSink {
     }
 
     engine = std::make_unique<Engine>(*tls, engineOptions(cfg), *this);
+    tcp = std::make_unique<TcpLinks>(
+        loop,
+        [this](const protocol::Endpoint& from, std::span<std::uint8_t> d) {
+          if (!stopping) {
+            engine->onDatagram(Clock::now(), from, d, Transport::kTcp);
+            afterEvent();
+          }
+        },
+        [this](const protocol::Endpoint& remote, const std::string& reason) {
+          if (!stopping) {
+            engine->onTcpClosed(Clock::now(), remote, reason);
+            afterEvent();
+          }
+        });
+    if (cfg.tcp_listen) {
+      try {
+        tcp->listen(udp->localEndpoint());
+      } catch (const net::NetError& e) {
+        throw StartupError(e.what());
+      }
+    }
+    nat_probe = std::make_unique<NatProbe>(
+        loop,
+        [this](const protocol::Endpoint& to, std::span<const std::uint8_t> b) {
+          udp->send(to, b);
+          udp->flush();  // STUN is rare and may come from the probe's own timer
+        },
+        [this](protocol::NatType t, const netcheck::NetcheckReport& report) {
+          onNatType(t, report);
+        });
+    std::vector<int> ignore;
+    if (unsigned idx = if_nametoindex(tun_dev->name().c_str()); idx != 0) {
+      ignore.push_back(static_cast<int>(idx));
+    }
+    if (auto err = network.open(loop, ignore, [this] { onNetworkChange(); }); !err.empty()) {
+      LOG_WARN("not watching network changes (%s); roaming is noticed by keepalives only",
+               err.c_str());
+    }
     stop_timer = std::make_unique<net::Timer>(loop, [this] { stop(); });
     timer = std::make_unique<net::Timer>(loop, [this] { onTimer(); });
     tun_watch = net::FdWatcher::create(loop, tun_dev->fd(), [this] { onTunReadable(); });
@@ -200,6 +258,20 @@ struct Daemon::Impl final : EngineSink {
         }
       }
     }
+    std::vector<protocol::Endpoint> tcp_found;
+    if (cfg.tcp_listen) {
+      tcp_found = found;  // the TCP listener shares the UDP socket's address and port
+      for (const auto& e : cfg.tcp_advertise) {
+        if (std::find(tcp_found.begin(), tcp_found.end(), e) == tcp_found.end()) {
+          tcp_found.push_back(e);
+        }
+      }
+    }
+    if (tcp_found != tcp_candidates) {
+      tcp_candidates = tcp_found;
+      engine->setTcpCandidates(Clock::now(), tcp_found);
+      afterEvent();
+    }
     if (found != local_candidates) {
       local_candidates = found;
       std::string list;
@@ -220,7 +292,7 @@ struct Daemon::Impl final : EngineSink {
       const auto& resolved = rendezvous_resolved[i];
       bool healthy = false;
       for (const auto& r : st.rendezvous) {
-        healthy = healthy || (resolved && r.endpoint == *resolved && r.state == "established");
+        healthy = healthy || (resolved && r.endpoint == resolved->udp && r.state == "established");
       }
       if (healthy) {
         continue;
@@ -252,19 +324,107 @@ struct Daemon::Impl final : EngineSink {
                              : error.c_str());
       return;
     }
-    if (rendezvous_resolved[i] == pick) {
+    if (rendezvous_resolved[i] && rendezvous_resolved[i]->udp == *pick) {
       return;
     }
     LOG_INFO("rendezvous %s is %s", entry.toString().c_str(), pick->toString().c_str());
-    rendezvous_resolved[i] = pick;
-    std::vector<protocol::Endpoint> all;
+    rendezvous_resolved[i] = RendezvousSpec{*pick, std::nullopt};
+    if (entry.tcp_host) {
+      if (*entry.tcp_host == entry.host) {
+        setRendezvousTcp(i, entry, protocol::Endpoint(pick->address(), entry.tcp_port));
+      } else {
+        resolver->resolve(*entry.tcp_host, entry.tcp_port,
+                          [this, i, entry](std::vector<protocol::Endpoint> tcp_eps,
+                                           const std::string& err) {
+                            onTcpResolved(i, entry, std::move(tcp_eps), err);
+                          });
+      }
+    }
+    pushRendezvous();
+    if (!nat_probe_server) {
+      nat_probe_server = *pick;
+      runNatProbe();
+    }
+  }
+
+  void onTcpResolved(std::size_t i, const config::RendezvousEntry& entry,
+                     std::vector<protocol::Endpoint> eps, const std::string& error) {
+    if (stopping || eps.empty()) {
+      if (!stopping) {
+        LOG_WARN("rendezvous %s (TCP): %s", entry.tcpToString().c_str(),
+                 error.empty() ? "no address" : error.c_str());
+      }
+      return;
+    }
+    setRendezvousTcp(i, entry, eps.front());
+    pushRendezvous();
+  }
+
+  void setRendezvousTcp(std::size_t i, const config::RendezvousEntry& entry,
+                        const protocol::Endpoint& ep) {
+    if (!rendezvous_resolved[i]) {
+      return;
+    }
+    rendezvous_resolved[i]->tcp = ep;
+    if (entry.tls) {
+      // SNI only for names: an IP address in SNI is not allowed (RFC 6066 section 3).
+      bool is_name = !protocol::IpAddress::parse(*entry.tcp_host).has_value();
+      tcp->setTls(ep, is_name ? *entry.tcp_host : std::string());
+    }
+  }
+
+  void pushRendezvous() {
+    std::vector<RendezvousSpec> all;
     for (const auto& r : rendezvous_resolved) {
-      if (r && std::find(all.begin(), all.end(), *r) == all.end()) {
+      if (!r) {
+        continue;
+      }
+      auto same = [&](const RendezvousSpec& s) { return s.udp == r->udp; };
+      if (std::find_if(all.begin(), all.end(), same) == all.end()) {
         all.push_back(*r);
       }
     }
     engine->setRendezvous(Clock::now(), all);
     afterEvent();
+  }
+
+  void runNatProbe() {
+    if (!nat_probe_server || stopping) {
+      return;
+    }
+    std::optional<protocol::Endpoint> local;
+    if (!cfg.listen.address().isUnspecified()) {
+      local = udp->localEndpoint();
+    } else if (!local_candidates.empty()) {
+      local = local_candidates.front();
+    }
+    nat_probe->run(*nat_probe_server, local);
+    udp->flush();
+  }
+
+  void onNatType(protocol::NatType t, const netcheck::NetcheckReport& report) {
+    if (stopping) {
+      return;
+    }
+    if (t != nat_type) {
+      LOG_INFO("NAT type: %s%s%s", std::string(protocol::toString(t)).c_str(),
+               report.public_endpoint ? ", public endpoint " : "",
+               report.public_endpoint ? report.public_endpoint->toString().c_str() : "");
+    }
+    nat_type = t;
+    engine->setNatType(Clock::now(), t);
+    afterEvent();
+  }
+
+  void onNetworkChange() {
+    if (stopping) {
+      return;
+    }
+    LOG_INFO("network changed: re-registering and probing every path");
+    engine->onNetworkChange(Clock::now());
+    afterEvent();
+    refreshLocalCandidates();
+    runNatProbe();
   }
 
   void stop() {
@@ -283,6 +443,11 @@ struct Daemon::Impl final : EngineSink {
     // An armed timer or a pending lookup keeps the loop running: stop them too.
     housekeeping.reset();
     resolver.reset();
+    network.close();
+    nat_probe.reset();
+    if (tcp) {
+      tcp->closeAll();
+    }
     if (udp) {
       udp->flush();
       udp->close();
@@ -306,6 +471,10 @@ struct Daemon::Impl final : EngineSink {
     }
     Instant now = Clock::now();
     for (auto& d : batch) {
+      if (protocol::classify(d.data) == protocol::PacketFamily::kStun && nat_probe) {
+        nat_probe->onDatagram(now, d.from, d.data);  // the engine has no use for STUN
+        continue;
+      }
       engine->onDatagram(now, d.from, d.data);
     }
     afterEvent();
@@ -357,19 +526,27 @@ struct Daemon::Impl final : EngineSink {
       return okResponse(req->argument == "json" ? renderStatusJson(info, st, now)
                                                 : renderStatusText(info, st, now));
     }
+    if (req->command == "explain") {
+      Instant now = Clock::now();
+      return explainResponse(engine->status(now), req->argument, now);
+    }
     if (req->command == "down") {
       LOG_INFO("shutting down on request from the control socket");
       // Answer first; the stop runs from the next loop iteration, after the reply is queued.
       stop_timer->armAt(Clock::now());
       return okResponse("stopping\n");
     }
-    return errorResponse("unknown command '" + req->command + "'; known: status, down");
+    return errorResponse("unknown command '" + req->command + "'; known: status, explain, down");
   }
 
   // EngineSink
   void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override {
     udp->send(to, bytes);
   }
+  void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override {
+    tcp->send(to, bytes);
+  }
+  void closeTcp(const protocol::Endpoint& to) override { tcp->close(to); }
   void writeTun(std::span<const std::uint8_t> packet) override {
     if (!tun_dev->write(packet)) {
       ++tun_write_errors;
