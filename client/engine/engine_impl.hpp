@@ -205,6 +205,7 @@ struct RendezvousState {
   // liveness probes sent meanwhile.
   Instant unanswered_since = kNever;
   Instant next_probe_at = kNever;
+  Instant last_poke{};  // last liveness request sent because a relay may be needed (see pokeRelay)
   // While on TCP: a UDP handshake tried every minute; its success moves the session back to UDP.
   std::unique_ptr<Handshake> udp_trial;
   Instant udp_trial_at = kNever;
@@ -310,6 +311,9 @@ struct Engine::Impl {
   void holdDown(PeerState& peer, const Path& path, Instant now);
   void servicePaths(PeerState& peer, Instant now);
   void scheduleDirectRetry(PeerState& peer, Instant now, bool reset);
+  // Our address may have changed under us (a silent direct path): a liveness request to the
+  // relaying rendezvous makes it follow our endpoint before it relays for us (once a second).
+  void pokeRelay(PeerState& peer, Instant now);
   void onNetworkChange(Instant now);
   // A session began: which path it is on and why.
   void onSessionPath(PeerState& peer, Instant now, const std::string& reason);

@@ -194,6 +194,22 @@ void Engine::Impl::scheduleDirectRetry(PeerState& peer, Instant now, bool reset)
   }
 }
 
+void Engine::Impl::pokeRelay(PeerState& peer, Instant now) {
+  if (!peer.relay_path) {
+    return;
+  }
+  RendezvousState* rv = rendezvousById(peer.relay.rv);
+  if (rv == nullptr || !rv->session || now - rv->last_poke < kPathProbeGap) {
+    return;
+  }
+  rv->last_poke = now;
+  PeerSession& s = *rv->session;
+  s.probe_token = next_probe_token++;
+  s.probe_sent_at = now;
+  s.probe_outstanding = true;
+  sendRendezvousKeepalive(*rv, now, kLivenessRequest, s.probe_token);
+}
+
 void Engine::Impl::servicePaths(PeerState& peer, Instant now) {
   PeerSession& s = *peer.session;
   if (s.path.direct() && peer.direct && peer.direct->path == s.path &&
@@ -214,6 +230,7 @@ void Engine::Impl::servicePaths(PeerState& peer, Instant now) {
       Path direct = s.path;
       probePath(peer, now, &direct);
       peer.direct->next_probe_at = now + kPathProbeGap;
+      pokeRelay(peer, now);  // the relay copy must get through if our address changed
     }
   }
   if (s.path.kind() != PathKind::kDirectUdp && now >= peer.direct_retry_at) {

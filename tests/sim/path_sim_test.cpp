@@ -348,5 +348,79 @@ TEST(PathSim, OneWayFailureDualSendsWhileTheNewestPacketCameOverTheRelay) {
   dump(p.w);
 }
 
+// Moves alice's host to NAT site 3 (a new address and a new mapping) and tells her engine.
+void moveAlice(Pair& p, NatType site3) {
+  p.w.addNat(site3, 3);
+  auto ep = parseEp("10.0.3.2:51820");
+  p.alice->node->moveTo(ep);
+  Instant now = p.w.clock.now();
+  p.alice->node->engine().setLocalCandidates(now, {ep});
+  p.alice->node->engine().onNetworkChange(now);
+}
+
+// (rule 7) Roaming: alice's host moves to another NAT site during a ping every 50 ms. Traffic
+// resumes within a few hundred ms (relay first), then goes direct again; one session throughout.
+TEST(PathSim, RoamingToAnotherSiteResumesQuicklyThenGoesDirect) {
+  for (NatType bob_nat : {NatType::kFullCone, NatType::kPortRestrictedCone}) {
+    Pair p(NatType::kPortRestrictedCone, bob_nat);
+    p.w.startAll();
+    ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(10))) << p.w.describe();
+    ASSERT_TRUE(
+        p.w.net.runUntil([&] { return p.bobAtAlice().relay_state == "bound"; }, seconds(3)));
+    PingStream ping(p.w, *p.alice, *p.bob);
+    ping.run(seconds(2));
+    ASSERT_TRUE(p.paths("direct-udp", "direct-udp"));
+    auto session = p.bobAtAlice().local_index;
+    Instant moved = p.w.clock.now();
+    moveAlice(p, NatType::kPortRestrictedCone);
+    ping.run(seconds(3));
+    std::printf("handover gap (bob behind %s): alice->bob %.0f ms, bob->alice %.0f ms\n",
+                toString(bob_nat), toSeconds(ping.gapAb(moved)) * 1000,
+                toSeconds(ping.gapBa(moved)) * 1000);
+    EXPECT_LE(ping.gapAb(moved), milliseconds(500)) << toString(bob_nat) << "\n" << p.w.describe();
+    EXPECT_LE(ping.gapBa(moved), milliseconds(500)) << toString(bob_nat) << "\n" << p.w.describe();
+    for (int i = 0; i < 60 && !p.paths("direct-udp", "direct-udp"); ++i) {
+      ping.run(milliseconds(500));
+    }
+    EXPECT_TRUE(p.paths("direct-udp", "direct-udp")) << toString(bob_nat) << "\n" << p.w.describe();
+    EXPECT_EQ(p.aliceAtBob().endpoint->address().toString(), "198.51.100.3");
+    EXPECT_EQ(p.bobAtAlice().local_index, session);
+    EXPECT_EQ(p.bobAtAlice().handshakes, 1u);
+    EXPECT_EQ(p.aliceAtBob().handshakes, 1u);
+    ping.run(seconds(2));
+    EXPECT_EQ(ping.lostAb(p.w.clock.now() - seconds(3), p.w.clock.now() - seconds(1)), 0u);
+    dump(p.w);
+  }
+}
+
+// (rule 7) A NAT rebinding with no local event (the NAT forgot its mappings): the liveness probes
+// on the silent direct path find it; traffic resumes over the relay within about a second and the
+// pair goes direct again.
+TEST(PathSim, NatRebindingIsFoundByLivenessProbes) {
+  Pair p(NatType::kPortRestrictedCone, NatType::kPortRestrictedCone);
+  p.w.startAll();
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(10))) << p.w.describe();
+  ASSERT_TRUE(p.w.net.runUntil(
+      [&] {
+        return p.bobAtAlice().relay_state == "bound" && p.aliceAtBob().relay_state == "bound";
+      },
+      seconds(3)));
+  PingStream ping(p.w, *p.alice, *p.bob);
+  ping.run(seconds(2));
+  auto old_alice = *p.aliceAtBob().endpoint;
+  Instant flushed = p.w.clock.now();
+  p.nat_a->clear();
+  ping.run(seconds(5));
+  EXPECT_LE(ping.gapAb(flushed), milliseconds(1600)) << p.w.describe();
+  EXPECT_LE(ping.gapBa(flushed), milliseconds(1600)) << p.w.describe();
+  for (int i = 0; i < 80 && !p.paths("direct-udp", "direct-udp"); ++i) {
+    ping.run(milliseconds(500));
+  }
+  EXPECT_TRUE(p.paths("direct-udp", "direct-udp")) << p.w.describe();
+  EXPECT_NE(*p.aliceAtBob().endpoint, old_alice);
+  EXPECT_EQ(p.bobAtAlice().handshakes, 1u);
+  dump(p.w);
+}
+
 }  // namespace
 }  // namespace vpn::test
