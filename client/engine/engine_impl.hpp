@@ -205,6 +205,7 @@ struct RendezvousState {
   // liveness probes sent meanwhile.
   Instant unanswered_since = kNever;
   Instant next_probe_at = kNever;
+  std::string tcp_reason;  // why we reach it over TCP
   Instant last_poke{};  // last liveness request sent because a relay may be needed (see pokeRelay)
   // While on TCP: a UDP handshake tried every minute; its success moves the session back to UDP.
   std::unique_ptr<Handshake> udp_trial;

@@ -271,7 +271,18 @@ void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now,
   rv.session = std::move(s);
   rv.retry_backoff = seconds(1);
   rv.retry_at = kNever;
-  rv.last_error.clear();
+  // On TCP, the error stays as the reason we are there.
+  rv.last_error = rv.transport == Transport::kTcp ? rv.tcp_reason : std::string();
+  if (switched && transport == Transport::kUdp) {
+    // UDP works again here: relayed peers try a direct path as soon as we are registered.
+    for (auto& p : peers) {
+      if (p->session && p->session->path.kind() != PathKind::kDirectUdp) {
+        p->want_direct_lookup = true;
+        p->direct_retry_backoff = options.direct_retry;
+        p->direct_retry_at = now + options.direct_retry;
+      }
+    }
+  }
   rv.unanswered_since = kNever;
   rv.next_probe_at = kNever;
   rv.udp_trial_at = rv.transport == Transport::kTcp ? now + kUdpRetry : kNever;
@@ -282,10 +293,10 @@ void Engine::Impl::switchRendezvousToTcp(RendezvousState& rv, Instant now, const
   dropRendezvousPending(rv);
   dropRendezvousSession(rv, now, why);
   rv.transport = Transport::kTcp;
-  rv.last_error = why + "; reaching it over TCP at " + rv.spec.tcp->toString();
+  rv.tcp_reason = why + "; reaching it over TCP at " + rv.spec.tcp->toString();
+  rv.last_error = rv.tcp_reason;
   rv.retry_backoff = seconds(1);
   connectRendezvous(rv, now);
-  rv.last_error = why + "; reaching it over TCP at " + rv.spec.tcp->toString();
 }
 
 void Engine::Impl::serviceUdpTrial(RendezvousState& rv, Instant now) {

@@ -422,5 +422,54 @@ TEST(PathSim, NatRebindingIsFoundByLivenessProbes) {
   dump(p.w);
 }
 
+// (rule 8) A site whose firewall drops all UDP: alice reaches the rendezvous over TCP after
+// udp_timeout, registers there and is relayed over it (relay-tcp); bob, on UDP, sees relay-udp.
+// When UDP comes back alice returns to it (retried every minute) and the pair goes direct.
+TEST(PathSim, UdpBlockedSiteUsesTheRendezvousOverTcp) {
+  Pair p(NatType::kFullCone, NatType::kSymmetric);
+  p.nat_a->setBlockUdp(true);
+  for (auto* peer : {p.alice, p.bob}) {
+    peer->options.rendezvous = {p.w.rv->spec()};
+  }
+  Instant t0 = p.w.clock.now();
+  p.w.startAll();
+  ASSERT_TRUE(p.w.net.runUntil([&] { return p.w.registered(*p.alice); }, seconds(5)))
+      << p.w.describe();
+  auto rs = p.alice->node->status().rendezvous.at(0);
+  EXPECT_EQ(rs.transport, "tcp");
+  EXPECT_EQ(rs.endpoint, *p.w.rv->tcpEndpoint());
+  EXPECT_NE(rs.last_error.find("no answer over UDP"), std::string::npos) << rs.last_error;
+  EXPECT_GE(p.w.clock.now() - t0, seconds(3));
+  EXPECT_EQ(p.bob->node->status().rendezvous.at(0).transport, "udp");
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(10))) << p.w.describe();
+  EXPECT_TRUE(p.w.dataFlows(*p.alice, *p.bob));
+  EXPECT_EQ(p.bobAtAlice().path, "relay-tcp");
+  EXPECT_EQ(p.aliceAtBob().path, "relay-udp");
+  EXPECT_EQ(p.bobAtAlice().endpoint, *p.w.rv->tcpEndpoint());
+  PingStream ping(p.w, *p.alice, *p.bob);
+  ping.run(seconds(20));
+  EXPECT_EQ(ping.lostAb(p.w.clock.now() - seconds(20), p.w.clock.now() - seconds(1)), 0u);
+  EXPECT_EQ(ping.lostBa(p.w.clock.now() - seconds(20), p.w.clock.now() - seconds(1)), 0u);
+
+  // The connection breaks: alice reconnects over TCP, rebinds and the traffic comes back.
+  Instant reset = p.w.clock.now();
+  p.w.net.resetTcp(*p.w.rv->tcpEndpoint());
+  ping.run(seconds(10));
+  EXPECT_TRUE(p.w.established(*p.alice, *p.bob)) << p.w.describe();
+  EXPECT_EQ(p.bobAtAlice().path, "relay-tcp");
+  EXPECT_LE(ping.gapAb(reset), seconds(5)) << p.w.describe();
+  EXPECT_EQ(ping.lostAb(reset + seconds(5), p.w.clock.now() - seconds(1)), 0u);
+
+  // UDP comes back: within the minute alice is on UDP again, and full cone x symmetric punches.
+  p.nat_a->setBlockUdp(false);
+  for (int i = 0; i < 100 && !p.paths("direct-udp", "direct-udp"); ++i) {
+    ping.run(seconds(1));
+  }
+  EXPECT_EQ(p.alice->node->status().rendezvous.at(0).transport, "udp");
+  EXPECT_TRUE(p.paths("direct-udp", "direct-udp")) << p.w.describe();
+  EXPECT_EQ(p.bobAtAlice().handshakes, 1u);
+  dump(p.w);
+}
+
 }  // namespace
 }  // namespace vpn::test
