@@ -37,7 +37,7 @@ NatClass classify(std::string_view t) {
   return NatClass::kUnknown;
 }
 
-std::string describeNat(std::string_view t, bool ours) {
+std::string describeNat(std::string_view t, bool ours, bool have_rendezvous) {
   std::string name(t);
   if (t == "open") {
     return name + " (a public address, nothing filters)";
@@ -64,6 +64,11 @@ std::string describeNat(std::string_view t, bool ours) {
   }
   if (t == "udp-blocked") {
     return name + " (UDP gets no answer from outside)";
+  }
+  // Unknown: NAT discovery runs against a rendezvous, and a peer's type comes with its
+  // introduction, so without a rendezvous neither can be known.
+  if (!have_rendezvous) {
+    return name + " (found out through a rendezvous; none is in use)";
   }
   if (ours) {
     return name + " (the daemon's NAT discovery has no answer yet)";
@@ -359,8 +364,8 @@ std::string renderExplain(const EngineStatus& s, std::string_view peer, Instant 
   std::size_t label = std::max(us.size(), them.size()) + 1;
   us.resize(label, ' ');
   them.resize(label, ' ');
-  out += "  " + us + describeNat(s.nat_type, true) + "\n";
-  out += "  " + them + describeNat(p.nat_type, false) + "\n";
+  out += "  " + us + describeNat(s.nat_type, true, !s.rendezvous.empty()) + "\n";
+  out += "  " + them + describeNat(p.nat_type, false, !s.rendezvous.empty()) + "\n";
 
   out += "\ncandidates\n";
   if (p.candidates.empty()) {
@@ -375,6 +380,8 @@ std::string renderExplain(const EngineStatus& s, std::string_view peer, Instant 
       what = "not tried yet";
     } else if (c.state == "probing") {
       what = "probing: " + probes + " sent, " + replies + " so far";
+    } else if (c.state == "succeeded" && c.probes_sent == 0) {
+      what = "succeeded (reached without probes, e.g. by the handshake to a configured endpoint)";
     } else if (c.state == "succeeded") {
       what = "answered: " + replies + " to " + probes;
     } else if (c.state == "failed") {

@@ -130,6 +130,21 @@ TEST(Explain, DirectAfterUpgrade) {
   EXPECT_FALSE(has(t, "next direct attempt")) << t;
 }
 
+TEST(Explain, StaticEndpointWithoutRendezvous) {
+  EngineStatus s;
+  PeerStatus p = test::basePeer("ivy");
+  p.path = "direct-udp";
+  p.endpoint = test::ep("192.0.2.7:51820");
+  p.candidates.push_back(test::candidate("192.0.2.7:51820", "static", "succeeded", 0, 0));
+  s.peers.push_back(p);
+  auto t = renderExplain(s, "ivy", kNow);
+  EXPECT_TRUE(has(t, "  this side: unknown (found out through a rendezvous; none is in use)\n"))
+      << t;
+  EXPECT_TRUE(has(t, "  ivy:       unknown (found out through a rendezvous; none is in use)\n"))
+      << t;
+  EXPECT_TRUE(has(t, "  192.0.2.7:51820 (static): succeeded (reached without probes")) << t;
+}
+
 TEST(Explain, DirectOverTcpIsAlreadyDirect) {
   auto s = test::directAfterUpgrade(kNow);
   s.peers[0].path = "direct-tcp";
