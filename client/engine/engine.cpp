@@ -146,6 +146,11 @@ void Engine::Impl::onTcpClosed(Instant now, const protocol::Endpoint& remote,
   }
   for (auto& ptr : peers) {
     PeerState& peer = *ptr;
+    for (auto& c : peer.candidates) {
+      if (c.kind == PunchCandidate::Kind::kTcp && c.endpoint == remote && c.replies == 0) {
+        c.state = PunchCandidate::State::kFailed;  // not probed again in this punch
+      }
+    }
     if (peer.pending && peer.pending_path == tcp) {
       failHandshake(peer, now, "TCP connection to " + remote.toString() + " closed: " + reason);
     }

@@ -312,8 +312,10 @@ void Engine::Impl::onSessionPath(PeerState& peer, Instant now, const std::string
                                    return c.path() == s.path && c.replies > 0;
                                  });
       std::string ep = s.path.endpoint.toString();
-      if (punched) {
-        why = "direct " + transportWord(s.path) + " via hole punching (probe reply from " + ep + ")";
+      if (punched && s.path.transport == Transport::kTcp) {
+        why = "direct TCP to the peer's tcp candidate " + ep + " (probe reply)";
+      } else if (punched) {
+        why = "direct UDP via hole punching (probe reply from " + ep + ")";
       } else if (peer.configured_endpoint && *peer.configured_endpoint == s.path.endpoint) {
         why = "direct " + transportWord(s.path) + " to the configured endpoint " + ep;
       } else {

@@ -150,12 +150,20 @@ void Engine::Impl::stopPunch(PeerState& peer) {
   if (peer.session && peer.session->path.direct() && !peer.candidates.empty()) {
     // The session's path is the one that worked (it may be a peer-reflexive address we learned
     // from a probe or a KICK before we probed it ourselves); probed ones that never answered
-    // failed.
+    // failed. A TCP path counts only if it is one of the peer's tcp candidates (not the far end
+    // of a connection the peer opened to us).
     const Path& p = peer.session->path;
-    if (PunchCandidate* c = addCandidate(peer, p.endpoint,
-                                         p.transport == Transport::kTcp
-                                             ? PunchCandidate::Kind::kTcp
-                                             : PunchCandidate::Kind::kPeerReflexive)) {
+    PunchCandidate* c = nullptr;
+    if (p.transport == Transport::kUdp) {
+      c = addCandidate(peer, p.endpoint, PunchCandidate::Kind::kPeerReflexive);
+    } else {
+      for (auto& cand : peer.candidates) {
+        if (cand.kind == PunchCandidate::Kind::kTcp && cand.endpoint == p.endpoint) {
+          c = &cand;
+        }
+      }
+    }
+    if (c != nullptr) {
       c->state = PunchCandidate::State::kSucceeded;
     }
   }

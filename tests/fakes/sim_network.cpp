@@ -176,15 +176,16 @@ void SimNetwork::sendTcpFrom(const protocol::Endpoint& from, const protocol::End
                              std::span<const std::uint8_t> bytes) {
   for (auto& c : tcp_) {
     if (c.client == from && c.server == to) {
-      tcpQueue(c, c.apparent, c.server, bytes);
+      tcpQueue(c, c.apparent, c.owner, bytes);
       return;
     }
-    if (c.server == from && c.apparent == to) {
+    if ((c.server == from || c.owner == from) && c.apparent == to) {
       tcpQueue(c, c.server, c.client, bytes);
       return;
     }
   }
-  if (tcp_listeners_.count(to) == 0 || (on_tcp_allow && !on_tcp_allow(from, to))) {
+  auto listener = tcp_listeners_.find(to);
+  if (listener == tcp_listeners_.end() || (on_tcp_allow && !on_tcp_allow(from, to))) {
     tcpNotify(from, to);  // refused (or silently dropped by a firewall: reported as a failure)
     return;
   }
@@ -192,18 +193,19 @@ void SimNetwork::sendTcpFrom(const protocol::Endpoint& from, const protocol::End
   c.client = from;
   c.apparent = on_tcp_connect ? on_tcp_connect(from) : from;
   c.server = to;
+  c.owner = listener->second;
   tcp_.push_back(c);
-  tcpQueue(tcp_.back(), c.apparent, c.server, bytes);
+  tcpQueue(tcp_.back(), c.apparent, c.owner, bytes);
 }
 
 void SimNetwork::closeTcpFrom(const protocol::Endpoint& from, const protocol::Endpoint& to) {
   for (auto it = tcp_.begin(); it != tcp_.end(); ++it) {
     if (it->client == from && it->server == to) {
-      tcpNotify(it->server, it->apparent);
+      tcpNotify(it->owner, it->apparent);
       tcp_.erase(it);
       return;
     }
-    if (it->server == from && it->apparent == to) {
+    if ((it->server == from || it->owner == from) && it->apparent == to) {
       tcpNotify(it->client, it->server);
       tcp_.erase(it);
       return;
@@ -213,8 +215,8 @@ void SimNetwork::closeTcpFrom(const protocol::Endpoint& from, const protocol::En
 
 void SimNetwork::resetTcp(const protocol::Endpoint& ep) {
   for (auto it = tcp_.begin(); it != tcp_.end();) {
-    if (it->client == ep || it->server == ep || it->apparent == ep) {
-      tcpNotify(it->server, it->apparent);
+    if (it->client == ep || it->server == ep || it->owner == ep || it->apparent == ep) {
+      tcpNotify(it->owner, it->apparent);
       tcpNotify(it->client, it->server);
       it = tcp_.erase(it);
     } else {

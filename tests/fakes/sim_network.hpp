@@ -123,8 +123,12 @@ class SimNetwork {
                 std::span<const std::uint8_t> bytes) {
     send(from, to, bytes);
   }
-  // TCP: `ep` accepts connections (a node's or a host's listener).
-  void listenTcp(const protocol::Endpoint& ep) { tcp_listeners_.insert(ep); }
+  // TCP: `ep` accepts connections; they are delivered to the node or host at `owner` (default:
+  // `ep` itself, e.g. a host registered there).
+  void listenTcp(const protocol::Endpoint& ep) { tcp_listeners_[ep] = ep; }
+  void listenTcp(const protocol::Endpoint& ep, const protocol::Endpoint& owner) {
+    tcp_listeners_[ep] = owner;
+  }
   void unlistenTcp(const protocol::Endpoint& ep) { tcp_listeners_.erase(ep); }
   // One datagram on the connection between `from` and `to` (opened if `from` is a client and
   // `to` listens); a host sends through this too.
@@ -166,6 +170,7 @@ class SimNetwork {
     protocol::Endpoint client;    // the connecting host's own endpoint
     protocol::Endpoint apparent;  // what the acceptor sees
     protocol::Endpoint server;    // the listener
+    protocol::Endpoint owner;     // the node or host that owns the listener
     Instant last_at{};            // keeps deliveries in order
   };
   void deliver(Instant now, const InFlight& f);
@@ -186,7 +191,7 @@ class SimNetwork {
   std::set<std::pair<protocol::Endpoint, protocol::Endpoint>> cuts_;
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::map<protocol::Endpoint, SimHost*> hosts_;
-  std::set<protocol::Endpoint> tcp_listeners_;
+  std::map<protocol::Endpoint, protocol::Endpoint> tcp_listeners_;  // listener -> owner
   std::vector<TcpConn> tcp_;
   std::uint64_t tcp_delivered_ = 0;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> queue_;

@@ -471,5 +471,53 @@ TEST(PathSim, UdpBlockedSiteUsesTheRendezvousOverTcp) {
   dump(p.w);
 }
 
+// (rule 8) Direct TCP: carol is a public host that accepts TCP and announces it; alice's site
+// drops UDP. alice opens a TCP connection to carol's tcp candidate: direct-tcp, better than the
+// relay over TCP. A peer whose tcp candidate refuses is relayed instead.
+TEST(PathSim, TcpCandidateGivesDirectTcpWhereUdpIsBlocked) {
+  for (bool listening : {true, false}) {
+    PunchWorld w(3);
+    auto& nat = w.addNat(NatType::kPortRestrictedCone, 1);
+    nat.setBlockUdp(true);
+    auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+    auto& carol = w.addPeer("carol", "10.42.0.3", parseEp("192.0.2.3:51820"));
+    alice.options.rendezvous = {w.rv->spec()};
+    carol.options.rendezvous = {w.rv->spec()};
+    auto carol_tcp = parseEp("192.0.2.3:8443");
+    if (listening) {
+      w.net.listenTcp(carol_tcp, carol.node->endpoint());
+    }
+    w.startAll();
+    carol.node->engine().setTcpCandidates(w.clock.now(), {carol_tcp});
+    ASSERT_TRUE(w.waitEstablished(alice, carol, seconds(15))) << w.describe();
+    EXPECT_TRUE(w.dataFlows(alice, carol));
+    auto ca = w.peerStatus(alice, "carol");
+    auto ac = w.peerStatus(carol, "alice");
+    auto tcp_candidate = std::find_if(ca.candidates.begin(), ca.candidates.end(),
+                                      [](const client::CandidateStatus& c) { return c.kind == "tcp"; });
+    ASSERT_NE(tcp_candidate, ca.candidates.end()) << w.describe();
+    EXPECT_EQ(tcp_candidate->endpoint, carol_tcp);
+    if (listening) {
+      EXPECT_EQ(ca.path, "direct-tcp") << w.describe();
+      EXPECT_EQ(ac.path, "direct-tcp") << w.describe();
+      EXPECT_EQ(ca.endpoint, carol_tcp);
+      EXPECT_EQ(ac.endpoint->address().toString(), "198.51.100.1");
+      EXPECT_EQ(tcp_candidate->state, "succeeded");
+      EXPECT_NE(ca.path_reason.find("direct TCP"), std::string::npos) << ca.path_reason;
+    } else {
+      EXPECT_EQ(ca.path, "relay-tcp") << w.describe();
+      EXPECT_EQ(ac.path, "relay-udp") << w.describe();
+      EXPECT_EQ(tcp_candidate->state, "failed");
+    }
+    PingStream ping(w, alice, carol);
+    ping.run(seconds(30));
+    EXPECT_EQ(ping.lostAb(w.clock.now() - seconds(30), w.clock.now() - seconds(1)), 0u);
+    EXPECT_EQ(ping.lostBa(w.clock.now() - seconds(30), w.clock.now() - seconds(1)), 0u);
+    EXPECT_EQ(w.peerStatus(alice, "carol").path, listening ? "direct-tcp" : "relay-tcp");
+    EXPECT_EQ(w.peerStatus(alice, "carol").handshakes, 1u);
+    dump(w);
+  }
+}
+
 }  // namespace
 }  // namespace vpn::test
