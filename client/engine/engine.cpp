@@ -303,13 +303,15 @@ Instant Engine::Impl::nextDeadline() const {
   for (const auto& rv : rendezvous) {
     if (rv->pending) {
       next = std::min(next, rv->pending->nextDeadline());
-      if (rv->transport == Transport::kUdp && rv->spec.tcp) {
+      if (rv->transport == Transport::kUdp && rv->spec.tcp && !rv->pending->receivedAnything()) {
         next = std::min(next, rv->pending->startedAt() + options.udp_timeout);
       }
     }
     if (rv->udp_trial) {
-      next = std::min({next, rv->udp_trial->nextDeadline(),
-                       rv->udp_trial->startedAt() + options.udp_timeout});
+      next = std::min(next, rv->udp_trial->nextDeadline());
+      if (!rv->udp_trial->receivedAnything()) {
+        next = std::min(next, rv->udp_trial->startedAt() + options.udp_timeout);
+      }
     }
     if (const PeerSession* s = rv->session.get()) {
       next = std::min({next, s->last_rx + options.dead_peer_timeout, s->next_probe_at,

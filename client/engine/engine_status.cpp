@@ -131,7 +131,7 @@ EngineStatus Engine::Impl::status(Instant now) const {
   }
   for (const auto& rv : rendezvous) {
     RendezvousStatus rs;
-    rs.endpoint = rv->path().endpoint;
+    rs.endpoint = rv->spec.udp;  // its identity; `transport` says how we reach it
     rs.state = rv->session ? "established" : "connecting";
     rs.registered = rv->session && rv->registered;
     rs.reflexive = rv->reflexive;

@@ -24,7 +24,7 @@ struct CandidateStatus {
 
 // Our session with one rendezvous server.
 struct RendezvousStatus {
-  protocol::Endpoint endpoint;
+  protocol::Endpoint endpoint;  // its UDP address (its identity, also when reached over TCP)
   std::string state;  // "connecting" | "established"
   bool registered = false;
   std::optional<protocol::Endpoint> reflexive;  // our public endpoint as the server sees it

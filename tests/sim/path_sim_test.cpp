@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "client/engine/path.hpp"
 #include "tests/fakes/inner_packets.hpp"
 #include "tests/sim/punch_harness.hpp"
 
@@ -437,7 +438,7 @@ TEST(PathSim, UdpBlockedSiteUsesTheRendezvousOverTcp) {
       << p.w.describe();
   auto rs = p.alice->node->status().rendezvous.at(0);
   EXPECT_EQ(rs.transport, "tcp");
-  EXPECT_EQ(rs.endpoint, *p.w.rv->tcpEndpoint());
+  EXPECT_EQ(rs.endpoint, p.w.rv->endpoint());
   EXPECT_NE(rs.last_error.find("no answer over UDP"), std::string::npos) << rs.last_error;
   EXPECT_GE(p.w.clock.now() - t0, seconds(3));
   EXPECT_EQ(p.bob->node->status().rendezvous.at(0).transport, "udp");
@@ -517,6 +518,53 @@ TEST(PathSim, TcpCandidateGivesDirectTcpWhereUdpIsBlocked) {
     EXPECT_EQ(w.peerStatus(alice, "carol").handshakes, 1u);
     dump(w);
   }
+}
+
+// NAT types: ours goes out in REGISTER, the peer's comes back in INTRODUCE, and the reason for a
+// relay names both.
+TEST(PathSim, NatTypesReachThePeerAndExplainTheRelay) {
+  Pair p(NatType::kSymmetric, NatType::kSymmetric);
+  p.w.startAll();
+  Instant now = p.w.clock.now();
+  EXPECT_EQ(p.alice->node->status().nat_type, "unknown");
+  p.alice->node->engine().setNatType(now, protocol::NatType::kSymmetric);
+  p.bob->node->engine().setNatType(now, protocol::NatType::kSymmetric);
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(4))) << p.w.describe();
+  EXPECT_EQ(p.alice->node->status().nat_type, "symmetric");
+  auto ab = p.bobAtAlice();
+  EXPECT_EQ(ab.nat_type, "symmetric");
+  EXPECT_NE(ab.path_reason.find("both sides symmetric"), std::string::npos) << ab.path_reason;
+  auto rs = p.w.rv->engine().status(p.w.clock.now());
+  ASSERT_EQ(rs.peers.size(), 2u);
+  EXPECT_EQ(rs.peers[0].nat_type, protocol::NatType::kSymmetric);
+  // A change re-registers at once.
+  p.bob->node->engine().setNatType(p.w.clock.now(), protocol::NatType::kPortRestrictedCone);
+  p.w.net.runFor(milliseconds(200));
+  rs = p.w.rv->engine().status(p.w.clock.now());
+  EXPECT_EQ(rs.peers[1].name, "bob");
+  EXPECT_EQ(rs.peers[1].nat_type, protocol::NatType::kPortRestrictedCone);
+}
+
+TEST(Path, KindsRankAndWords) {
+  auto ep = parseEp("198.51.100.2:51820");
+  client::Path du = client::Path::udp(ep);
+  client::Path dt = client::Path::tcp(ep);
+  client::Path ru{client::Transport::kUdp, parseEp("203.0.113.1:7000"), 7};
+  client::Path rt{client::Transport::kTcp, parseEp("203.0.113.1:443"), 7};
+  EXPECT_EQ(client::toString(du.kind()), "direct-udp");
+  EXPECT_EQ(client::toString(dt.kind()), "direct-tcp");
+  EXPECT_EQ(client::toString(ru.kind()), "relay-udp");
+  EXPECT_EQ(client::toString(rt.kind()), "relay-tcp");
+  EXPECT_TRUE(du.betterThan(dt));
+  EXPECT_TRUE(dt.betterThan(ru));
+  EXPECT_TRUE(ru.betterThan(rt));
+  EXPECT_FALSE(rt.betterThan(du));
+  EXPECT_FALSE(du.betterThan(du));
+  EXPECT_TRUE(ru.relayed());
+  EXPECT_TRUE(du.direct());
+  EXPECT_FALSE(du == dt);
+  EXPECT_EQ(du.toString(), "direct-udp 198.51.100.2:51820");
+  EXPECT_EQ(rt.toString(), "relay-tcp 203.0.113.1:443 channel 7");
 }
 
 }  // namespace
