@@ -142,6 +142,9 @@ PeerRecord* Registry::byPath(SocketId socket, const protocol::Endpoint& from) {
 void Registry::setPath(PeerRecord& r, SocketId socket, const protocol::Endpoint& endpoint) {
   if (!r.unreachable) {
     if (r.socket == socket && r.endpoint == endpoint) {
+      // Still here; take the path back if another session moved onto it since.
+      PeerRecord*& slot = by_path_[PathKey{socket, endpoint}];
+      slot = &r;
       return;
     }
     unindexPath(r);

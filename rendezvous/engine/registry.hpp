@@ -90,11 +90,12 @@ class Registry {
   PeerRecord* byName(std::string_view name);
   PeerRecord* byAddress(const protocol::IpAddress& address);
   // The record whose newest authenticated packet came from `from` on `socket` (nullptr if none,
-  // or if its connection closed). Two records on one path: the one that moved there last.
+  // or if its connection closed). Two records on one path: the one that spoke from it last.
   PeerRecord* byPath(SocketId socket, const protocol::Endpoint& from);
   bool indexInUse(std::uint32_t index) const { return by_index_.count(index) != 0; }
 
-  // Moves a record to a new path (and makes it reachable again).
+  // Records that an authenticated packet of `record` came from this path: moves it there (and
+  // makes it reachable again), or claims the path back from another record that moved onto it.
   void setPath(PeerRecord& record, SocketId socket, const protocol::Endpoint& endpoint);
   // Marks every record on TCP connection `conn` unreachable and forgets their path. Returns how
   // many there were.

@@ -49,6 +49,10 @@ void RendezvousEngine::Impl::onRelay(Instant now, SocketId on, const protocol::E
     drop(Drop::kRelayUnknownChannel);
     return;
   }
+  if (partner->unreachable) {
+    drop(Drop::kPeerUnreachable);  // before the limits: it costs the sender nothing
+    return;
+  }
   if (!relayableInner(protocol::relayInner(bytes))) {
     drop(Drop::kRelayBadInner);
     return;
@@ -63,9 +67,7 @@ void RendezvousEngine::Impl::onRelay(Instant now, SocketId on, const protocol::E
     drop(Drop::kRelayRateLimited);
     return;
   }
-  if (!sendTo(*partner, bytes)) {
-    return;
-  }
+  sink.sendFrom(partner->socket, partner->endpoint, bytes);
   sender->relayed_bytes += size;
   counters.relayed_packets++;
   counters.relayed_bytes += size;

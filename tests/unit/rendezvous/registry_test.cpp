@@ -122,6 +122,11 @@ TEST(Registry, FindsByPathAndFollowsMoves) {
   // A newer session on the same path takes the index over; removing the older leaves it.
   auto* c = reg.insert(onPath("carol", 3, udp, "192.0.2.9:6000", clock.now())).first;
   EXPECT_EQ(reg.byPath(udp, ep("192.0.2.9:6000")), c);
+  // bob speaks from there again: the path is his until carol does.
+  reg.setPath(*b, udp, ep("192.0.2.9:6000"));
+  EXPECT_EQ(reg.byPath(udp, ep("192.0.2.9:6000")), b);
+  reg.setPath(*c, udp, ep("192.0.2.9:6000"));
+  EXPECT_EQ(reg.byPath(udp, ep("192.0.2.9:6000")), c);
   reg.remove(*b);
   EXPECT_EQ(reg.byPath(udp, ep("192.0.2.9:6000")), c);
   reg.remove(*c);
