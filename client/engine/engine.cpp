@@ -137,9 +137,15 @@ void Engine::Impl::onTcpClosed(Instant now, const protocol::Endpoint& remote,
   for (auto& rv : rendezvous) {
     if (rv->transport == Transport::kTcp && rv->isAt(tcp)) {
       std::string why = "TCP connection to " + remote.toString() + " closed: " + reason;
+      bool had_session = rv->session != nullptr;
       dropRendezvousPending(*rv);
       dropRendezvousSession(*rv, now, why);
       rv->last_error = why;
+      if (!had_session) {
+        // TCP never worked this time: the next attempt tries UDP first again (and comes back to
+        // TCP after udp_timeout if UDP is still unanswered).
+        rv->transport = Transport::kUdp;
+      }
       rv->retry_at = now + rv->retry_backoff;
       rv->retry_backoff = std::min<Duration>(kMaxRetryBackoff, rv->retry_backoff * 2);
     }
@@ -282,6 +288,9 @@ Instant Engine::Impl::nextDeadline() const {
       }
       if (s->path.kind() != PathKind::kDirectUdp) {
         next = std::min(next, peer.direct_retry_at);
+      }
+      if (s->path.relayed() && peer.relay_unanswered_since != kNever) {
+        next = std::min(next, peer.relay_next_probe_at);
       }
     }
     if (!peer.session && !peer.pending) {

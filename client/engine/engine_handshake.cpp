@@ -148,7 +148,9 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   }
   auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing(), peer.pending_path);
 
+  std::string before = "none";
   if (peer.session) {
+    before = std::string(toString(peer.session->path.kind()));
     by_index.erase(peer.session->local_index);
     peer.key_updates_done += peer.session->keys->keyUpdates();
   }
@@ -168,7 +170,7 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   peer.lookup_at = kNever;
   peer.lookup_backoff = seconds(2);
   peer.session = std::move(s);
-  onSessionPath(peer, now, "");
+  onSessionPath(peer, now, before);
   if (peer.session->path.kind() == PathKind::kDirectUdp) {
     stopPunch(peer);
   }

@@ -153,6 +153,8 @@ struct PeerState {
   RelayBinding relay;
   std::optional<Path> relay_path;          // the bound channel, over its rendezvous' transport
   Instant relay_last_rx{};
+  Instant relay_unanswered_since = kNever;  // first send on the relayed path since its last rx
+  Instant relay_next_probe_at = kNever;
   std::optional<Duration> relay_srtt;
   std::optional<DirectLink> direct;
   Instant direct_since{};                  // the session moved to (or began on) a direct path
@@ -316,8 +318,8 @@ struct Engine::Impl {
   // relaying rendezvous makes it follow our endpoint before it relays for us (once a second).
   void pokeRelay(PeerState& peer, Instant now);
   void onNetworkChange(Instant now);
-  // A session began: which path it is on and why.
-  void onSessionPath(PeerState& peer, Instant now, const std::string& reason);
+  // A session began (replacing one on path kind `before`, or "none"): its path and why.
+  void onSessionPath(PeerState& peer, Instant now, const std::string& before);
   std::string relayReason(const PeerState& peer) const;
   std::string natSummary(const PeerState& peer) const;
 

@@ -65,10 +65,15 @@ const Path* Engine::Impl::secondaryPath(const PeerState& peer, Instant now) cons
 }
 
 void Engine::Impl::noteTx(PeerState& peer, const Path& path, Instant now) {
-  if (path.direct() && peer.direct && peer.direct->path == path &&
-      peer.direct->unanswered_since == kNever) {
-    peer.direct->unanswered_since = now;
-    peer.direct->next_probe_at = now + kPathProbeGap;
+  if (path.direct()) {
+    if (peer.direct && peer.direct->path == path && peer.direct->unanswered_since == kNever) {
+      peer.direct->unanswered_since = now;
+      peer.direct->next_probe_at = now + kPathProbeGap;
+    }
+  } else if (peer.relay_unanswered_since == kNever && peer.session &&
+             peer.session->path == path) {
+    peer.relay_unanswered_since = now;
+    peer.relay_next_probe_at = now + kPathProbeGap;
   }
 }
 
@@ -94,6 +99,8 @@ void Engine::Impl::onAuthenticated(PeerState& peer, Instant now, const Path& fro
     }
   } else {
     peer.relay_last_rx = now;
+    peer.relay_unanswered_since = kNever;
+    peer.relay_next_probe_at = kNever;
   }
   if (!newest) {
     return;
@@ -134,6 +141,8 @@ void Engine::Impl::moveSession(PeerState& peer, Instant now, const Path& to, std
     return;
   }
   s.path = to;
+  peer.relay_unanswered_since = kNever;
+  peer.relay_next_probe_at = kNever;
   if (to.direct()) {
     if (!peer.direct || !(peer.direct->path == to)) {
       if (peer.direct && peer.direct->path.transport == Transport::kTcp) {
@@ -233,6 +242,28 @@ void Engine::Impl::servicePaths(PeerState& peer, Instant now) {
       pokeRelay(peer, now);  // the relay copy must get through if our address changed
     }
   }
+  if (s.path.relayed() && peer.relay_unanswered_since != kNever &&
+      now >= peer.relay_next_probe_at) {
+    // A silent relay: probe it, and after demote_after ask another registered rendezvous for a
+    // channel (rule 9); the session moves when it is bound.
+    Path relayed = s.path;
+    probePath(peer, now, &relayed);
+    peer.relay_next_probe_at = now + kPathProbeGap;
+    if (now - peer.relay_unanswered_since >= options.demote_after) {
+      RendezvousState* other = bestRelayServer(&peer.relay.rv);
+      if (other != nullptr && !(other->spec.udp == peer.relay.rv) && options.relay) {
+        protocol::RelayRequestMsg msg;
+        msg.request_id = next_relay_request++;
+        msg.peer_name = peer.name;
+        peer.relay.request_id = msg.request_id;
+        sendControl(*other, now, msg);
+        peer.path_reason = "no answer through " + relayed.endpoint.toString() + " for " +
+                           secondsText(now - peer.relay_unanswered_since) +
+                           "; asking " + other->path().endpoint.toString() + " for a channel";
+      }
+      peer.relay_unanswered_since = now;  // one request per demote_after of silence
+    }
+  }
   if (s.path.kind() != PathKind::kDirectUdp && now >= peer.direct_retry_at) {
     // A liveness probe on the last direct path (an answer moves us back at once), and a new
     // introduction with fresh candidates.
@@ -285,7 +316,7 @@ void Engine::Impl::onNetworkChange(Instant now) {
   }
 }
 
-void Engine::Impl::onSessionPath(PeerState& peer, Instant now, const std::string& reason) {
+void Engine::Impl::onSessionPath(PeerState& peer, Instant now, const std::string& before) {
   PeerSession& s = *peer.session;
   peer.attempt_started = kNever;
   peer.fallback_started = false;
@@ -294,7 +325,7 @@ void Engine::Impl::onSessionPath(PeerState& peer, Instant now, const std::string
   }
   peer.newest_rx = s.path;
   peer.roaming = false;
-  std::string why = reason;
+  std::string why;
   if (s.path.direct()) {
     peer.direct = DirectLink{};
     peer.direct->path = s.path;
@@ -306,7 +337,7 @@ void Engine::Impl::onSessionPath(PeerState& peer, Instant now, const std::string
     if (s.path.transport == Transport::kTcp) {
       scheduleDirectRetry(peer, now, true);
     }
-    if (why.empty()) {
+    {
       bool punched = std::any_of(peer.candidates.begin(), peer.candidates.end(),
                                  [&](const PunchCandidate& c) {
                                    return c.path() == s.path && c.replies > 0;
@@ -325,11 +356,12 @@ void Engine::Impl::onSessionPath(PeerState& peer, Instant now, const std::string
   } else {
     peer.direct_retry_at = kNever;
     scheduleDirectRetry(peer, now, true);
-    if (why.empty()) {
-      why = "relayed through " + s.path.endpoint.toString() + ": " + relayReason(peer);
-    }
+    why = "relayed through " + s.path.endpoint.toString() + ": " + relayReason(peer);
   }
-  recordEvent(peer, now, "none", std::string(toString(s.path.kind())), why);
+  if (before != "none") {
+    why = "new handshake: " + why;
+  }
+  recordEvent(peer, now, before, std::string(toString(s.path.kind())), why);
   peer.path_reason = std::move(why);
 }
 

@@ -171,6 +171,12 @@ void Engine::Impl::stopPunch(PeerState& peer) {
     if (c.state == PunchCandidate::State::kProbing) {
       c.state = PunchCandidate::State::kFailed;
     }
+    // Connections we opened to probe tcp candidates and do not use now.
+    bool used = peer.session && peer.session->path == c.path();
+    if (c.kind == PunchCandidate::Kind::kTcp && c.probes_sent > 0 && !used &&
+        !(peer.pending && peer.pending_path == c.path())) {
+      sink.closeTcp(c.endpoint);
+    }
   }
 }
 

@@ -133,7 +133,8 @@ void Engine::Impl::onRelayBound(RendezvousState& rv, Instant now,
     return;  // we never relay; the peer's relayed packets are still answered where they come from
   }
   RelayBinding& b = peer->relay;
-  if (b.state == RelayBinding::State::kBound && !(b.rv == rv.spec.udp) && msg.request_id == 0) {
+  if (b.state == RelayBinding::State::kBound && !(b.rv == rv.spec.udp) &&
+      msg.request_id != b.request_id) {
     return;  // bound elsewhere already; the peer's packets through this one are accepted anyway
   }
   bool changed = b.state != RelayBinding::State::kBound || !(b.rv == rv.spec.udp) ||

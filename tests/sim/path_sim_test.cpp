@@ -567,5 +567,52 @@ TEST(Path, KindsRankAndWords) {
   EXPECT_EQ(rt.toString(), "relay-tcp 203.0.113.1:443 channel 7");
 }
 
+// The rendezvous killed and restarted: a relayed pair comes back by itself once it returns.
+TEST(PathSim, RelayedPairComesBackAfterTheRendezvousRestarts) {
+  Pair p(NatType::kSymmetric, NatType::kPortRestrictedCone);
+  p.w.startAll();
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(4))) << p.w.describe();
+  p.w.rv->stop();
+  p.w.net.runFor(seconds(60));  // beyond the dead-peer timeout: the relayed session is gone
+  EXPECT_FALSE(p.w.established(*p.alice, *p.bob));
+  Instant back = p.w.clock.now();
+  p.w.rv->start();
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(60))) << p.w.describe();
+  EXPECT_LE(p.w.clock.now() - back, seconds(40));
+  EXPECT_TRUE(p.w.dataFlows(*p.alice, *p.bob));
+  EXPECT_TRUE(p.paths("relay-udp", "relay-udp"));
+  dump(p.w);
+}
+
+// (rule 9) Two rendezvous servers: the relay is bound at one; when it stops relaying (it went
+// away) the silent relayed path asks the other for a channel and the session moves there, well
+// before the dead-peer timeout.
+TEST(PathSim, RelayedSessionMovesToAnotherRendezvousWhenItsRelayGoesSilent) {
+  Pair p(NatType::kSymmetric, NatType::kSymmetric);
+  auto rv2_tls = makeRendezvousContext(p.w.pki, "rendezvous2");
+  RendezvousHost rv2(p.w.net, parseEp("203.0.113.2:7000"), *rv2_tls);
+  for (auto* peer : {p.alice, p.bob}) {
+    peer->options.rendezvous = {p.w.rv->spec(), rv2.spec()};
+  }
+  p.w.startAll();
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(6))) << p.w.describe();
+  PingStream ping(p.w, *p.alice, *p.bob);
+  ping.run(seconds(2));
+  auto first = *p.bobAtAlice().relay;
+  ASSERT_TRUE(p.paths("relay-udp", "relay-udp"));
+  RendezvousHost& dying = first == p.w.rv->endpoint() ? *p.w.rv : rv2;
+  auto other = first == p.w.rv->endpoint() ? rv2.endpoint() : p.w.rv->endpoint();
+  Instant gone = p.w.clock.now();
+  dying.stop();
+  ping.run(seconds(12));
+  EXPECT_TRUE(p.paths("relay-udp", "relay-udp")) << p.w.describe();
+  EXPECT_EQ(p.bobAtAlice().endpoint, other) << p.w.describe();
+  EXPECT_EQ(p.aliceAtBob().endpoint, other) << p.w.describe();
+  EXPECT_LE(ping.gapAb(gone), seconds(7)) << p.w.describe();
+  EXPECT_LE(ping.gapBa(gone), seconds(7)) << p.w.describe();
+  EXPECT_EQ(p.bobAtAlice().handshakes, 1u);
+  dump(p.w);
+}
+
 }  // namespace
 }  // namespace vpn::test
