@@ -43,11 +43,14 @@ class PingStream {
   std::size_t sent() const { return sent_.size(); }
   std::size_t receivedAb() const { return got_ab_.size(); }
   std::size_t receivedBa() const { return got_ba_.size(); }
+  std::size_t duplicates() const { return duplicates_; }  // inner packets delivered twice
 
  private:
   void collect(PunchPeer& at, std::map<std::uint64_t, Instant>& got) {
     for (const auto& p : at.node->tun) {
-      got.emplace(sequenceOfIpv4(p), w_.clock.now());
+      if (!got.emplace(sequenceOfIpv4(p), w_.clock.now()).second) {
+        ++duplicates_;
+      }
     }
     at.node->tun.clear();
   }
@@ -79,6 +82,7 @@ class PingStream {
   std::uint64_t next_ = 1;
   std::map<std::uint64_t, Instant> sent_;
   std::map<std::uint64_t, Instant> got_ab_, got_ba_;
+  std::size_t duplicates_ = 0;
 };
 
 // PATH_DUMP=1 prints every peer's view at the end of a test.
@@ -248,6 +252,7 @@ TEST(PathSim, SilentDirectPathIsDemotedAndTrafficContinues) {
   EXPECT_LE(ping.gapAb(broken), milliseconds(1300));
   EXPECT_LE(ping.gapBa(broken), milliseconds(1300));
   EXPECT_EQ(ping.lostAb(broken + milliseconds(1300), p.w.clock.now() - seconds(1)), 0u);
+  EXPECT_EQ(ping.duplicates(), 0u);  // dual-sent copies open once
   auto ab = p.bobAtAlice();
   EXPECT_EQ(ab.handshakes, 1u);
   ASSERT_FALSE(ab.history.empty());
@@ -612,6 +617,51 @@ TEST(PathSim, RelayedSessionMovesToAnotherRendezvousWhenItsRelayGoesSilent) {
   EXPECT_LE(ping.gapBa(gone), seconds(7)) << p.w.describe();
   EXPECT_EQ(p.bobAtAlice().handshakes, 1u);
   dump(p.w);
+}
+
+// paths.relay = false: we never ask for a channel, so a pair with no direct path stays
+// unreachable and says why.
+TEST(PathSim, RelayTurnedOffLeavesAnImpossiblePairUnreachable) {
+  Pair p(NatType::kSymmetric, NatType::kSymmetric);
+  p.alice->options.relay = false;
+  p.bob->options.relay = false;
+  p.w.startAll();
+  ASSERT_TRUE(p.w.net.runUntil(
+      [&] {
+        return p.bobAtAlice().state == "unreachable" && p.aliceAtBob().state == "unreachable";
+      },
+      seconds(20)))
+      << p.w.describe();
+  auto ab = p.bobAtAlice();
+  EXPECT_EQ(ab.relay_state, "none");
+  EXPECT_NE(ab.last_error.find("relaying is turned off"), std::string::npos) << ab.last_error;
+  EXPECT_EQ(p.w.rv->engine().status(p.w.clock.now()).counters.relay_binds, 0u);
+}
+
+// The relay over lossy, reordering, duplicating links: the relayed handshake and data still get
+// through (the handshake retransmits; the pair's replay window absorbs duplicates).
+TEST(PathSim, RelayWorksOverLossyLinks) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    Pair p(NatType::kSymmetric, NatType::kPortRestrictedCone, seed * 17);
+    LinkConfig lossy;
+    lossy.loss = 0.15;
+    lossy.duplicate = 0.05;
+    lossy.reorder = 0.1;
+    lossy.jitter = milliseconds(20);
+    p.w.net.setLink(lossy);
+    p.w.startAll();
+    ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(30)))
+        << "seed " << seed << "\n" << p.w.describe();
+    EXPECT_TRUE(p.paths("relay-udp", "relay-udp")) << p.w.describe();
+    PingStream ping(p.w, *p.alice, *p.bob);
+    ping.run(seconds(10));
+    // 15% loss on each of two hops: most pings arrive, none twice (duplicated datagrams are
+    // replays to the pair's session).
+    EXPECT_GE(ping.receivedAb(), ping.sent() / 2) << "seed " << seed;
+    EXPECT_GE(ping.receivedBa(), ping.sent() / 2) << "seed " << seed;
+    EXPECT_EQ(ping.duplicates(), 0u);
+    EXPECT_TRUE(p.w.established(*p.alice, *p.bob));
+  }
 }
 
 }  // namespace
