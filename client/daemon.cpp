@@ -11,6 +11,7 @@
 #include "client/control_protocol.hpp"
 #include "client/explain_render.hpp"
 #include "client/nat_probe.hpp"
+#include "client/rendezvous_addresses.hpp"
 #include "client/network_watch.hpp"
 #include "client/tcp_links.hpp"
 #include "client/engine/engine.hpp"
@@ -91,9 +92,7 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<net::Timer> stop_timer;
   std::unique_ptr<net::Timer> housekeeping;
   std::unique_ptr<net::Resolver> resolver;
-  // Per [[rendezvous]] entry: what it resolved to (empty until resolved). The TCP address is
-  // resolved after the UDP one; until then the spec has none.
-  std::vector<std::optional<RendezvousSpec>> rendezvous_resolved;
+  std::unique_ptr<RendezvousAddresses> rendezvous_addresses;  // uses `resolver`
   std::vector<protocol::Endpoint> local_candidates;
   std::vector<protocol::Endpoint> tcp_candidates;
   std::unique_ptr<TcpLinks> tcp;
@@ -223,7 +222,10 @@ struct Daemon::Impl final : EngineSink {
              tun_dev->name().c_str(), udp->localEndpoint().toString().c_str(), cfg.peers.size());
     engine->start(Clock::now());
     resolver = std::make_unique<net::Resolver>(loop);
-    rendezvous_resolved.assign(cfg.rendezvous.size(), std::nullopt);
+    rendezvous_addresses = std::make_unique<RendezvousAddresses>(
+        *resolver, cfg.rendezvous, [this](const protocol::IpAddress& a) { return reachable(a); },
+        [this](std::vector<RendezvousSpec> specs) { onRendezvousResolved(std::move(specs)); },
+        [this](const protocol::Endpoint& ep, const std::string& sni) { tcp->setTls(ep, sni); });
     housekeeping = std::make_unique<net::Timer>(loop, [this] { onHousekeeping(); });
     onHousekeeping();
     afterEvent();
@@ -243,7 +245,7 @@ struct Daemon::Impl final : EngineSink {
       return;
     }
     refreshLocalCandidates();
-    resolveRendezvous();
+    rendezvous_addresses->refresh(engine->status(Clock::now()));
     housekeeping->armAt(Clock::now() + kHousekeeping);
   }
 
@@ -284,108 +286,16 @@ struct Daemon::Impl final : EngineSink {
     }
   }
 
-  // Resolves entries never resolved, and entries whose server is not answering (the name may
-  // point elsewhere now).
-  void resolveRendezvous() {
-    auto st = engine->status(Clock::now());
-    for (std::size_t i = 0; i < cfg.rendezvous.size(); ++i) {
-      const auto& resolved = rendezvous_resolved[i];
-      bool healthy = false;
-      for (const auto& r : st.rendezvous) {
-        healthy = healthy || (resolved && r.endpoint == resolved->udp && r.state == "established");
-      }
-      if (healthy) {
-        continue;
-      }
-      const auto entry = cfg.rendezvous[i];
-      resolver->resolve(entry.host, entry.port,
-                        [this, i, entry](std::vector<protocol::Endpoint> eps,
-                                         const std::string& error) {
-                          onResolved(i, entry, std::move(eps), error);
-                        });
-    }
-  }
-
-  void onResolved(std::size_t i, const config::RendezvousEntry& entry,
-                  std::vector<protocol::Endpoint> eps, const std::string& error) {
+  void onRendezvousResolved(std::vector<RendezvousSpec> specs) {
     if (stopping) {
       return;
     }
-    std::optional<protocol::Endpoint> pick;
-    for (const auto& e : eps) {
-      if (reachable(e.address())) {
-        pick = e;
-        break;
-      }
-    }
-    if (!pick) {
-      LOG_WARN("rendezvous %s: %s", entry.toString().c_str(),
-               error.empty() ? "no address of a family the listen socket can reach"
-                             : error.c_str());
-      return;
-    }
-    if (rendezvous_resolved[i] && rendezvous_resolved[i]->udp == *pick) {
-      return;
-    }
-    LOG_INFO("rendezvous %s is %s", entry.toString().c_str(), pick->toString().c_str());
-    rendezvous_resolved[i] = RendezvousSpec{*pick, std::nullopt};
-    if (entry.tcp_host) {
-      if (*entry.tcp_host == entry.host) {
-        setRendezvousTcp(i, entry, protocol::Endpoint(pick->address(), entry.tcp_port));
-      } else {
-        resolver->resolve(*entry.tcp_host, entry.tcp_port,
-                          [this, i, entry](std::vector<protocol::Endpoint> tcp_eps,
-                                           const std::string& err) {
-                            onTcpResolved(i, entry, std::move(tcp_eps), err);
-                          });
-      }
-    }
-    pushRendezvous();
-    if (!nat_probe_server) {
-      nat_probe_server = *pick;
+    engine->setRendezvous(Clock::now(), specs);
+    afterEvent();
+    if (!nat_probe_server && !specs.empty()) {
+      nat_probe_server = specs.front().udp;
       runNatProbe();
     }
-  }
-
-  void onTcpResolved(std::size_t i, const config::RendezvousEntry& entry,
-                     std::vector<protocol::Endpoint> eps, const std::string& error) {
-    if (stopping || eps.empty()) {
-      if (!stopping) {
-        LOG_WARN("rendezvous %s (TCP): %s", entry.tcpToString().c_str(),
-                 error.empty() ? "no address" : error.c_str());
-      }
-      return;
-    }
-    setRendezvousTcp(i, entry, eps.front());
-    pushRendezvous();
-  }
-
-  void setRendezvousTcp(std::size_t i, const config::RendezvousEntry& entry,
-                        const protocol::Endpoint& ep) {
-    if (!rendezvous_resolved[i]) {
-      return;
-    }
-    rendezvous_resolved[i]->tcp = ep;
-    if (entry.tls) {
-      // SNI only for names: an IP address in SNI is not allowed (RFC 6066 section 3).
-      bool is_name = !protocol::IpAddress::parse(*entry.tcp_host).has_value();
-      tcp->setTls(ep, is_name ? *entry.tcp_host : std::string());
-    }
-  }
-
-  void pushRendezvous() {
-    std::vector<RendezvousSpec> all;
-    for (const auto& r : rendezvous_resolved) {
-      if (!r) {
-        continue;
-      }
-      auto same = [&](const RendezvousSpec& s) { return s.udp == r->udp; };
-      if (std::find_if(all.begin(), all.end(), same) == all.end()) {
-        all.push_back(*r);
-      }
-    }
-    engine->setRendezvous(Clock::now(), all);
-    afterEvent();
   }
 
   void runNatProbe() {
@@ -442,6 +352,7 @@ struct Daemon::Impl final : EngineSink {
     timer.reset();
     // An armed timer or a pending lookup keeps the loop running: stop them too.
     housekeeping.reset();
+    rendezvous_addresses.reset();
     resolver.reset();
     network.close();
     nat_probe.reset();

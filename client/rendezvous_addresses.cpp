@@ -1,0 +1,108 @@
+#include "client/rendezvous_addresses.hpp"
+
+#include <algorithm>
+
+#include "base/log.hpp"
+
+namespace vpn::client {
+
+RendezvousAddresses::RendezvousAddresses(net::Resolver& resolver,
+                                         std::vector<config::RendezvousEntry> entries,
+                                         Reachable reachable, OnChange on_change, OnTls on_tls)
+    : resolver_(resolver),
+      entries_(std::move(entries)),
+      reachable_(std::move(reachable)),
+      on_change_(std::move(on_change)),
+      on_tls_(std::move(on_tls)),
+      resolved_(entries_.size()) {}
+
+void RendezvousAddresses::refresh(const EngineStatus& status) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto& resolved = resolved_[i];
+    bool healthy = false;
+    for (const auto& r : status.rendezvous) {
+      healthy = healthy || (resolved && r.endpoint == resolved->udp && r.state == "established");
+    }
+    if (healthy) {
+      continue;
+    }
+    const auto& e = entries_[i];
+    resolver_.resolve(e.host, e.port,
+                      [this, i](std::vector<protocol::Endpoint> eps, const std::string& error) {
+                        onResolved(i, std::move(eps), error);
+                      });
+  }
+}
+
+void RendezvousAddresses::onResolved(std::size_t i, std::vector<protocol::Endpoint> eps,
+                                     const std::string& error) {
+  const auto& entry = entries_[i];
+  std::optional<protocol::Endpoint> pick;
+  for (const auto& e : eps) {
+    if (reachable_(e.address())) {
+      pick = e;
+      break;
+    }
+  }
+  if (!pick) {
+    LOG_WARN("rendezvous %s: %s", entry.toString().c_str(),
+             error.empty() ? "no address of a family the listen socket can reach" : error.c_str());
+    return;
+  }
+  if (resolved_[i] && resolved_[i]->udp == *pick) {
+    return;
+  }
+  LOG_INFO("rendezvous %s is %s", entry.toString().c_str(), pick->toString().c_str());
+  resolved_[i] = RendezvousSpec{*pick, std::nullopt};
+  if (entry.tcp_host) {
+    if (*entry.tcp_host == entry.host) {
+      setTcp(i, protocol::Endpoint(pick->address(), entry.tcp_port));
+    } else {
+      resolver_.resolve(*entry.tcp_host, entry.tcp_port,
+                        [this, i](std::vector<protocol::Endpoint> tcp_eps, const std::string& err) {
+                          onTcpResolved(i, std::move(tcp_eps), err);
+                        });
+    }
+  }
+  publish();
+}
+
+void RendezvousAddresses::onTcpResolved(std::size_t i, std::vector<protocol::Endpoint> eps,
+                                        const std::string& error) {
+  if (eps.empty()) {
+    LOG_WARN("rendezvous %s (TCP): %s", entries_[i].tcpToString().c_str(),
+             error.empty() ? "no address" : error.c_str());
+    return;
+  }
+  setTcp(i, eps.front());
+  publish();
+}
+
+void RendezvousAddresses::setTcp(std::size_t i, const protocol::Endpoint& ep) {
+  if (!resolved_[i]) {
+    return;
+  }
+  resolved_[i]->tcp = ep;
+  const auto& entry = entries_[i];
+  if (entry.tls) {
+    // SNI only for names: an IP address in SNI is not allowed (RFC 6066 section 3).
+    bool is_name = !protocol::IpAddress::parse(*entry.tcp_host).has_value();
+    on_tls_(ep, is_name ? *entry.tcp_host : std::string());
+  }
+}
+
+void RendezvousAddresses::publish() {
+  std::vector<RendezvousSpec> all;
+  for (const auto& r : resolved_) {
+    if (!r) {
+      continue;
+    }
+    auto same = [&](const RendezvousSpec& s) { return s.udp == r->udp; };
+    if (std::find_if(all.begin(), all.end(), same) == all.end()) {
+      all.push_back(*r);
+    }
+  }
+  on_change_(std::move(all));
+}
+
+}  // namespace vpn::client
