@@ -58,9 +58,16 @@ check "move: -> the open internet: from its own public address ${_ROAM_ADDR[prc1
   eval "[[ '$s2' == '${_ROAM_ADDR[prc1,open1]}:'*' ' && '$s2' != *' '*' '* ]]"
 check "move: -> home: from 198.51.100.30 again" "sources: $s3" \
   eval "[[ '$s3' == '198.51.100.30:'*' ' && '$s3' != *' '*' '* ]]"
-read -r first maxgap sent replied <<<"$(python3 "$NAT_DIR/echo_probe.py" gap "$out" "$t1")"
-check "move: the flow answered within 1 s of each move (max gap ${maxgap} ms, $replied replies)" \
-  "max gap ${maxgap} ms" test "$maxgap" -ge 0 -a "$maxgap" -lt 1000
+# After each move: the first answer to a datagram sent after it (the lab switches at once; 2 s
+# leaves room for a loaded machine).
+firsts=""
+for t in "$t1" "$t2" "$t3"; do
+  read -r first _ <<<"$(python3 "$NAT_DIR/echo_probe.py" gap "$out" "$t")"
+  firsts+="$first "
+done
+all_within() { local f; for f in $1; do ((f >= 0 && f <= $2)) || return 1; done; }
+check "move: the flow answered soon after each move (first answers after ${firsts}ms)" "first answers: $firsts" \
+  all_within "$firsts" 2000
 check "move: prc1's namespace saw address events (RTM_DELADDR/NEWADDR)" \
   "$(head -c 300 "$WORK/monitor.prc1")" \
   eval "grep -q '^Deleted.*inet 10.3.1.2/24' '$WORK/monitor.prc1' && grep -q 'inet 10.3.2.10/24' '$WORK/monitor.prc1'"
