@@ -33,8 +33,6 @@ A=fc1 B=fc2
 lab_build $A $B
 lab_pki $A $B
 rv_start || die "vpnpeer-rendezvous did not start"
-nsbg $B iperf3 -s -B "${OVERLAY[$B]}" -p 5201 >"$WORK/iperf3-server.log" 2>&1
-sleep 0.5
 
 # block_udp_to_all ON|OFF: all UDP from both hosts' public addresses dropped on the bridge
 block_udp() {
@@ -65,6 +63,8 @@ for path in direct-udp relay-udp relay-tcp; do
     echo "$path: the pair did not settle on $path: $(pair_paths $A $B)"
     MBPS[$path]=0
   else
+    # The server binds to the overlay address, which exists once the tunnel is up; one test each.
+    nsbg $B timeout $((SECS + 40)) iperf3 -s -1 -B "${OVERLAY[$B]}" -p 5201 >"$WORK/iperf3-server.$path.log" 2>&1
     sleep 2
     if nsx $A timeout $((SECS + 20)) iperf3 -c "${OVERLAY[$B]}" -B "${OVERLAY[$A]}" -p 5201 -t "$SECS" -J \
       >"$WORK/iperf3.$path.json" 2>&1; then

@@ -165,6 +165,6 @@ for ((r = 0; r < nrounds; r++)); do
   kill -0 "$RV_PID" 2>/dev/null || { fail "matrix round $r: vpnpeer-rendezvous exited"; show_log "$RV_LOG"; rv_start || true; }
 done
 
-matrix_print "vpnpeer path matrix (the path each pair settled on; FAIL where it did not connect as expected):" CELL
+matrix_print "vpnpeer path matrix (the path each pair settled on; X/tcp: X on one side, relay-tcp on the UDP-blocked side; FAIL: not on the best path):" CELL
 echo "$PASSED passed, $FAILED failed"
 finish
