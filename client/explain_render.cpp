@@ -447,17 +447,7 @@ std::string renderExplainJson(const EngineStatus& s, std::string_view peer, Inst
   w.key("last_error").value(p.last_error);
   w.key("our_nat_type").value(s.nat_type);
   w.key("peer_nat_type").value(p.nat_type);
-  w.key("candidates").beginArray();
-  for (const auto& c : p.candidates) {
-    w.beginObject();
-    w.key("endpoint").value(c.endpoint.toString());
-    w.key("kind").value(c.kind);
-    w.key("state").value(c.state);
-    w.key("probes_sent").value(c.probes_sent);
-    w.key("replies").value(c.replies);
-    w.endObject();
-  }
-  w.endArray();
+  writeCandidates(w, p.candidates);
   w.key("relay").beginObject();
   w.key("endpoint");
   p.relay ? w.value(p.relay->toString()) : w.null();

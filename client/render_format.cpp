@@ -78,4 +78,18 @@ std::string wrap(std::string_view text, std::string_view indent, std::size_t wid
   return out;
 }
 
+void writeCandidates(JsonWriter& w, const std::vector<CandidateStatus>& candidates) {
+  w.key("candidates").beginArray();
+  for (const auto& c : candidates) {
+    w.beginObject();
+    w.key("endpoint").value(c.endpoint.toString());
+    w.key("kind").value(c.kind);
+    w.key("state").value(c.state);
+    w.key("probes_sent").value(c.probes_sent);
+    w.key("replies").value(c.replies);
+    w.endObject();
+  }
+  w.endArray();
+}
+
 }  // namespace vpn::client

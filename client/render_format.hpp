@@ -5,6 +5,8 @@
 #include <string_view>
 
 #include "base/time.hpp"
+#include "client/engine/engine_status.hpp"
+#include "client/json_writer.hpp"
 
 namespace vpn::client {
 
@@ -20,5 +22,8 @@ double secondsUntil(Instant at, Instant now);
 // `text` as lines of at most `width` columns (longer words stay whole), each starting with
 // `indent` and ending with '\n'.
 std::string wrap(std::string_view text, std::string_view indent, std::size_t width = 96);
+
+// The candidates array of a peer, as both `status --json` and `explain --json` print it.
+void writeCandidates(JsonWriter& w, const std::vector<CandidateStatus>& candidates);
 
 }  // namespace vpn::client

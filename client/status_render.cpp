@@ -104,17 +104,7 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     w.key("handshakes").value(p.handshakes);
     w.key("key_updates").value(p.key_updates);
     w.key("last_error").value(p.last_error);
-    w.key("candidates").beginArray();
-    for (const auto& c : p.candidates) {
-      w.beginObject();
-      w.key("endpoint").value(c.endpoint.toString());
-      w.key("kind").value(c.kind);
-      w.key("state").value(c.state);
-      w.key("probes_sent").value(c.probes_sent);
-      w.key("replies").value(c.replies);
-      w.endObject();
-    }
-    w.endArray();
+    writeCandidates(w, p.candidates);
     w.endObject();
   }
   w.endArray();
