@@ -5,7 +5,10 @@
 namespace vpn::client {
 
 TcpLinks::TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed)
-    : loop_(loop), on_datagram_(std::move(on_datagram)), on_closed_(std::move(on_closed)) {}
+    : loop_(loop),
+      on_datagram_(std::move(on_datagram)),
+      on_closed_(std::move(on_closed)),
+      sweep_(loop, [this] { sweepIdle(); }) {}
 
 TcpLinks::~TcpLinks() { closeAll(); }
 
@@ -14,6 +17,9 @@ stream::FramedConnection::Callbacks TcpLinks::callbacks() {
   cb.on_datagram = [this](stream::FramedConnection& c, std::span<std::uint8_t> d) {
     // Copy the key: the callee may close (and we may destroy) the connection.
     protocol::Endpoint from = c.remote();
+    if (auto it = links_.find(from); it != links_.end()) {
+      it->second.last_rx = Clock::now();
+    }
     on_datagram_(from, d);
   };
   cb.on_closed = [this](stream::FramedConnection& c, const std::string& reason) {
@@ -34,11 +40,14 @@ void TcpLinks::adopt(std::unique_ptr<stream::FramedConnection> conn) {
   auto it = links_.find(remote);
   if (it != links_.end()) {
     // A peer that reconnects from the same address and port: the old connection is dead.
-    it->second->close("replaced by a new connection from the same endpoint");
+    it->second.conn->close("replaced by a new connection from the same endpoint");
     links_.erase(it);
   }
   LOG_DEBUG("TCP connection from %s", remote.toString().c_str());
-  links_.emplace(remote, std::move(conn));
+  links_.emplace(remote, Link{std::move(conn), Clock::now()});
+  if (!sweep_.armed()) {
+    sweep_.armAt(Clock::now() + kIdleTimeout / 3);
+  }
 }
 
 void TcpLinks::setTls(const protocol::Endpoint& to, const std::string& server_name) {
@@ -54,9 +63,12 @@ void TcpLinks::send(const protocol::Endpoint& to, std::span<const std::uint8_t> 
         loop_, to, tls == tls_.end() ? nullptr : tls->second.get(), kConnectTimeout, callbacks());
     LOG_DEBUG("TCP connecting to %s%s", to.toString().c_str(),
               tls == tls_.end() ? "" : " (TLS)");
-    it = links_.emplace(to, std::move(conn)).first;
+    it = links_.emplace(to, Link{std::move(conn), Clock::now()}).first;
+    if (!sweep_.armed()) {
+      sweep_.armAt(Clock::now() + kIdleTimeout / 3);
+    }
   }
-  if (!it->second->send(bytes)) {
+  if (!it->second.conn->send(bytes)) {
     ++refused_;
   }
 }
@@ -74,12 +86,25 @@ void TcpLinks::closeAll() {
     listener_.reset();
   }
   links_.clear();
+  sweep_.cancel();
+}
+
+void TcpLinks::sweepIdle() {
+  Instant now = Clock::now();
+  for (auto& [remote, link] : links_) {
+    if (now - link.last_rx >= kIdleTimeout && !link.conn->closed()) {
+      link.conn->close("idle: no datagram for 90 s");  // on_closed follows and erases it
+    }
+  }
+  if (!links_.empty()) {
+    sweep_.armAt(now + kIdleTimeout / 3);
+  }
 }
 
 void TcpLinks::onClosed(stream::FramedConnection& conn, const std::string& reason) {
   protocol::Endpoint remote = conn.remote();
   auto it = links_.find(remote);
-  if (it != links_.end() && it->second.get() == &conn) {
+  if (it != links_.end() && it->second.conn.get() == &conn) {
     links_.erase(it);  // allowed inside on_closed (framed_connection.hpp)
   }
   LOG_DEBUG("TCP connection with %s ended: %s", remote.toString().c_str(), reason.c_str());

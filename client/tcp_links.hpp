@@ -9,6 +9,9 @@
 // by stream::FramedConnection). Every connection that ends, for whatever reason, is reported once
 // through on_closed, so the engine can fall back or reconnect.
 //
+// A connection that brings no datagram for kIdleTimeout is closed (reported like any other end):
+// sessions send keepalives far more often, so only dead or junk connections go.
+//
 // Ownership: owned by the daemon; borrows the loop (which must outlive it and run after it is
 // destroyed, so libuv can free the handles). Threading: the loop's thread only. Errors: listen()
 // throws net::NetError with a clear sentence; everything else surfaces as on_closed reasons.
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "crypto/tls_stream.hpp"
+#include "net/timer.hpp"
 #include "protocol/ip_address.hpp"
 #include "stream/framed_connection.hpp"
 #include "stream/framed_listener.hpp"
@@ -35,6 +39,7 @@ class TcpLinks {
   using OnClosed = std::function<void(const protocol::Endpoint& remote, const std::string& reason)>;
 
   static constexpr Duration kConnectTimeout = seconds(5);
+  static constexpr Duration kIdleTimeout = seconds(90);
 
   TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed);
   ~TcpLinks();
@@ -56,13 +61,20 @@ class TcpLinks {
   stream::FramedConnection::Callbacks callbacks();
   void adopt(std::unique_ptr<stream::FramedConnection> conn);
   void onClosed(stream::FramedConnection& conn, const std::string& reason);
+  void sweepIdle();
+
+  struct Link {
+    std::unique_ptr<stream::FramedConnection> conn;
+    Instant last_rx{};
+  };
 
   uv_loop_t& loop_;
   OnDatagram on_datagram_;
   OnClosed on_closed_;
   std::unique_ptr<stream::FramedListener> listener_;
   std::map<protocol::Endpoint, std::unique_ptr<crypto::TlsStreamContext>> tls_;
-  std::map<protocol::Endpoint, std::unique_ptr<stream::FramedConnection>> links_;
+  std::map<protocol::Endpoint, Link> links_;
+  net::Timer sweep_;
   std::uint64_t refused_ = 0;
 };
 
