@@ -11,7 +11,9 @@
 # A run counts only if the pair is then on relay-udp. RUNS runs (fresh UDP port each); prints
 # every run and the median, min and max; writes bench/results/fallback-<UTC>.json.
 #
-#   sudo bench/fallback_time.sh                  # RUNS=10
+#   sudo bench/fallback_time.sh                  # RUNS=10, no added delay
+#   DELAY_MS=20 sudo bench/fallback_time.sh      # every internet access link adds DELAY_MS/2 each
+#                                                # way (nfq_delay, as bench/setup_time.sh does)
 #   RUNS=20 RELAY_AFTER=1 sudo bench/fallback_time.sh
 # Target: median under 3 s.
 set -euo pipefail
@@ -24,10 +26,36 @@ require_rendezvous
 
 RUNS=${RUNS:-10}
 RUN_LIMIT=${RUN_LIMIT:-15}   # seconds before a run counts as failed
+DELAY_MS=${DELAY_MS:-0}
 A=sym1 B=sym2
 lab_build $A $B
 lab_pki $A $B
 rv_start || die "vpnpeer-rendezvous did not start"
+
+if ((DELAY_MS > 0)); then
+  # The same delay as bench/setup_time.sh: nfq_delay (NFQUEUE, user space) in each router and in
+  # pub for packets crossing their "wan", so any two endpoints are DELAY_MS apart one way.
+  NFQ_DELAY=${NFQ_DELAY:-$REPO_ROOT/build/release/bench/tools/nfq_delay}
+  if [[ ! -x $NFQ_DELAY ]]; then
+    NFQ_DELAY=$WORK/nfq_delay
+    g++ -std=c++20 -O2 -o "$NFQ_DELAY" "$REPO_ROOT/bench/tools/nfq_delay.cpp" -lnetfilter_queue -lnfnetlink ||
+      die "cannot build nfq_delay (apt-get install libnetfilter-queue-dev)"
+  fi
+  need_tool iptables-nft iptables
+  delay_ns() {
+    local n=$1 rule
+    shift
+    nsbg "$n" "$NFQ_DELAY" --queue 0 --delay-ms $((DELAY_MS / 2)) 2>>"$WORK/nfq_delay.$n.log"
+    for rule in "$@"; do
+      # shellcheck disable=SC2086  # a rule is several words on purpose
+      nsx "$n" iptables-nft -A $rule -j NFQUEUE --queue-num 0
+    done
+  }
+  delay_ns "r-$A" "FORWARD -o wan" "FORWARD -i wan"
+  delay_ns "r-$B" "FORWARD -o wan" "FORWARD -i wan"
+  delay_ns pub "OUTPUT -o wan" "INPUT -i wan"
+  sleep 0.3
+fi
 
 times=()
 runs_json=()
@@ -58,10 +86,12 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 out=$REPO_ROOT/bench/results/fallback-$(date -u +%Y%m%dT%H%M%SZ).json
-python3 - "$RUNS" "$out" "$(IFS=,; echo "${runs_json[*]}")" "${RELAY_AFTER:-2}" "${times[@]}" <<'EOF'
+python3 - "$RUNS" "$out" "$(IFS=,; echo "${runs_json[*]}")" "${RELAY_AFTER:-2}" "$DELAY_MS" "${times[@]}" <<'EOF'
 import json, statistics, sys
-runs, out, rows, relay_after, t = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], [int(x) for x in sys.argv[5:]]
+runs, out, rows, relay_after, delay = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+t = [int(x) for x in sys.argv[6:]]
 res = {"bench": "fallback_time", "pair": "symmetric x symmetric", "relay_after_s": float(relay_after),
+       "delay_ms_one_way": delay,
        "runs": json.loads(f"[{rows}]"), "target_ms": 3000}
 if t:
     res.update(median_ms=statistics.median(t), min_ms=min(t), max_ms=max(t), ok_runs=len(t))
@@ -72,6 +102,7 @@ if not t:
     print(f"no run reached relay-udp; results in {out}"); sys.exit(1)
 med = statistics.median(t)
 print(f"{'start -> first ping over relay-udp':40s} {len(t):>3d}/{runs:<2d} {med:>6.0f}ms {min(t):>5d}ms {max(t):>5d}ms")
-print(f"target < 3000 ms: {'met' if med < 3000 else 'NOT met'} (relay_after {relay_after} s); results in {out}")
+print(f"target < 3000 ms: {'met' if med < 3000 else 'NOT met'} (relay_after {relay_after} s, "
+      f"{delay} ms one-way delay); results in {out}")
 sys.exit(0 if len(t) == runs else 1)
 EOF
