@@ -321,6 +321,8 @@ struct Engine::Impl {
   // A session began (replacing one on path kind `before`, or "none"): its path and why.
   void onSessionPath(PeerState& peer, Instant now, const std::string& before);
   std::string relayReason(const PeerState& peer) const;
+  // A relayed session's reason names both NAT types; they may be learned after it was written.
+  void refreshRelayReason(PeerState& peer);
   std::string natSummary(const PeerState& peer) const;
 
   // engine_relay.cpp

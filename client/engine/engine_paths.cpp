@@ -365,6 +365,16 @@ void Engine::Impl::onSessionPath(PeerState& peer, Instant now, const std::string
   peer.path_reason = std::move(why);
 }
 
+void Engine::Impl::refreshRelayReason(PeerState& peer) {
+  if (!peer.session || !peer.session->path.relayed()) {
+    return;
+  }
+  const std::string prefix = "relayed through " + peer.session->path.endpoint.toString() + ": ";
+  if (peer.path_reason.rfind(prefix, 0) == 0) {
+    peer.path_reason = prefix + relayReason(peer);
+  }
+}
+
 std::string Engine::Impl::natSummary(const PeerState& peer) const {
   std::string ours(protocol::toString(nat_type));
   if (ours == "unknown" && peer.nat_type == "unknown") {

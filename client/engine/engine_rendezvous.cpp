@@ -132,6 +132,9 @@ void Engine::Impl::setNatType(Instant now, protocol::NatType type) {
     return;
   }
   nat_type = type;
+  for (auto& p : peers) {
+    refreshRelayReason(*p);
+  }
   reRegisterAll(now);
 }
 

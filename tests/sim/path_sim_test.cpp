@@ -550,6 +550,21 @@ TEST(PathSim, NatTypesReachThePeerAndExplainTheRelay) {
   EXPECT_EQ(rs.peers[1].nat_type, protocol::NatType::kPortRestrictedCone);
 }
 
+// The NAT types usually arrive after the relay took over (discovery takes seconds): the reason
+// must not keep saying "unknown" once they are known.
+TEST(PathSim, RelayReasonFollowsNatTypesLearnedLater) {
+  Pair p(NatType::kSymmetric, NatType::kSymmetric);
+  p.w.startAll();
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(4))) << p.w.describe();
+  auto before = p.bobAtAlice();
+  ASSERT_EQ(before.path, "relay-udp");
+  EXPECT_EQ(before.path_reason.find("symmetric"), std::string::npos) << before.path_reason;
+  p.alice->node->engine().setNatType(p.w.clock.now(), protocol::NatType::kSymmetric);
+  auto mine = p.bobAtAlice();
+  EXPECT_NE(mine.path_reason.find("our NAT symmetric"), std::string::npos) << mine.path_reason;
+  EXPECT_EQ(mine.path_reason.rfind("relayed through ", 0), 0u) << mine.path_reason;
+}
+
 TEST(Path, KindsRankAndWords) {
   auto ep = parseEp("198.51.100.2:51820");
   client::Path du = client::Path::udp(ep);
