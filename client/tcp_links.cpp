@@ -4,10 +4,12 @@
 
 namespace vpn::client {
 
-TcpLinks::TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed)
+TcpLinks::TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed,
+                   Duration idle_timeout)
     : loop_(loop),
       on_datagram_(std::move(on_datagram)),
       on_closed_(std::move(on_closed)),
+      idle_timeout_(idle_timeout),
       sweep_(loop, [this] { sweepIdle(); }) {}
 
 TcpLinks::~TcpLinks() { closeAll(); }
@@ -46,7 +48,7 @@ void TcpLinks::adopt(std::unique_ptr<stream::FramedConnection> conn) {
   LOG_DEBUG("TCP connection from %s", remote.toString().c_str());
   links_.emplace(remote, Link{std::move(conn), Clock::now()});
   if (!sweep_.armed()) {
-    sweep_.armAt(Clock::now() + kIdleTimeout / 3);
+    sweep_.armAt(Clock::now() + idle_timeout_ / 3);
   }
 }
 
@@ -65,12 +67,19 @@ void TcpLinks::send(const protocol::Endpoint& to, std::span<const std::uint8_t> 
               tls == tls_.end() ? "" : " (TLS)");
     it = links_.emplace(to, Link{std::move(conn), Clock::now()}).first;
     if (!sweep_.armed()) {
-      sweep_.armAt(Clock::now() + kIdleTimeout / 3);
+      sweep_.armAt(Clock::now() + idle_timeout_ / 3);
     }
   }
   if (!it->second.conn->send(bytes)) {
     ++refused_;
   }
+}
+
+std::optional<protocol::Endpoint> TcpLinks::listenEndpoint() const {
+  if (!listener_) {
+    return std::nullopt;
+  }
+  return listener_->localEndpoint();
 }
 
 void TcpLinks::close(const protocol::Endpoint& to) {
@@ -92,12 +101,13 @@ void TcpLinks::closeAll() {
 void TcpLinks::sweepIdle() {
   Instant now = Clock::now();
   for (auto& [remote, link] : links_) {
-    if (now - link.last_rx >= kIdleTimeout && !link.conn->closed()) {
-      link.conn->close("idle: no datagram for 90 s");  // on_closed follows and erases it
+    if (now - link.last_rx >= idle_timeout_ && !link.conn->closed()) {
+      link.conn->close("idle: no datagram within the idle timeout");
+      // on_closed follows on a later loop iteration and erases it
     }
   }
   if (!links_.empty()) {
-    sweep_.armAt(now + kIdleTimeout / 3);
+    sweep_.armAt(now + idle_timeout_ / 3);
   }
 }
 

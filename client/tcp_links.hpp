@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,7 +42,8 @@ class TcpLinks {
   static constexpr Duration kConnectTimeout = seconds(5);
   static constexpr Duration kIdleTimeout = seconds(90);
 
-  TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed);
+  TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed,
+           Duration idle_timeout = kIdleTimeout);
   ~TcpLinks();
   TcpLinks(const TcpLinks&) = delete;
   TcpLinks& operator=(const TcpLinks&) = delete;
@@ -52,6 +54,8 @@ class TcpLinks {
   void setTls(const protocol::Endpoint& to, const std::string& server_name);
   void send(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes);
   void close(const protocol::Endpoint& to);
+  // Where listen() bound (the real port when it asked for port 0); nullopt when not listening.
+  std::optional<protocol::Endpoint> listenEndpoint() const;
   // Stops listening and closes every connection (no on_closed for these).
   void closeAll();
   std::size_t connections() const { return links_.size(); }
@@ -71,6 +75,7 @@ class TcpLinks {
   uv_loop_t& loop_;
   OnDatagram on_datagram_;
   OnClosed on_closed_;
+  Duration idle_timeout_;
   std::unique_ptr<stream::FramedListener> listener_;
   std::map<protocol::Endpoint, std::unique_ptr<crypto::TlsStreamContext>> tls_;
   std::map<protocol::Endpoint, Link> links_;

@@ -1,0 +1,108 @@
+// TcpLinks on loopback with a real loop: datagrams both ways keyed by remote endpoint, refused
+// connects and idle connections reported through on_closed, nothing left open.
+#include "client/tcp_links.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "../net/loop_fixture.hpp"
+
+namespace vpn::client {
+namespace {
+
+using protocol::Endpoint;
+
+struct Side {
+  std::vector<std::pair<Endpoint, std::string>> got;
+  std::vector<std::pair<Endpoint, std::string>> closed;
+  std::unique_ptr<TcpLinks> links;
+
+  void make(uv_loop_t& loop, Duration idle = TcpLinks::kIdleTimeout) {
+    links = std::make_unique<TcpLinks>(
+        loop,
+        [this](const Endpoint& from, std::span<std::uint8_t> d) {
+          got.emplace_back(from, std::string(d.begin(), d.end()));
+        },
+        [this](const Endpoint& remote, const std::string& reason) {
+          closed.emplace_back(remote, reason);
+        },
+        idle);
+  }
+};
+
+std::span<const std::uint8_t> bytes(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+class TcpLinksTest : public net::test::LoopTest {};
+
+TEST_F(TcpLinksTest, DatagramsBothWaysByRemoteEndpoint) {
+  Side server, client;
+  server.make(loop_);
+  client.make(loop_);
+  server.links->listen(*Endpoint::parse("127.0.0.1:0"));
+  Endpoint at = *server.links->listenEndpoint();
+  ASSERT_NE(at.port(), 0);
+  client.links->send(at, bytes("hello"));
+  client.links->send(at, bytes("again"));
+  ASSERT_TRUE(runUntil([&] { return server.got.size() == 2; }));
+  EXPECT_EQ(server.got[0].second, "hello");
+  EXPECT_EQ(server.got[1].second, "again");
+  Endpoint client_ep = server.got[0].first;
+  EXPECT_EQ(server.links->connections(), 1u);
+  // The answer goes back on the accepted connection, found by the client's endpoint.
+  server.links->send(client_ep, bytes("world"));
+  ASSERT_TRUE(runUntil([&] { return client.got.size() == 1; }));
+  EXPECT_EQ(client.got[0].first, at);
+  EXPECT_EQ(client.got[0].second, "world");
+  EXPECT_EQ(server.links->connections(), 1u);
+  EXPECT_TRUE(server.closed.empty());
+  EXPECT_TRUE(client.closed.empty());
+  client.links->closeAll();
+  ASSERT_TRUE(runUntil([&] { return !server.closed.empty(); }));
+  EXPECT_EQ(server.closed[0].first, client_ep);
+  server.links->closeAll();
+  EXPECT_EQ(server.links->connections(), 0u);
+}
+
+TEST_F(TcpLinksTest, RefusedConnectIsReported) {
+  // A port nothing listens on: bind a listener, note its port, close it.
+  Endpoint dead;
+  {
+    Side probe;
+    probe.make(loop_);
+    probe.links->listen(*Endpoint::parse("127.0.0.1:0"));
+    dead = *probe.links->listenEndpoint();
+    probe.links->closeAll();
+  }
+  Side client;
+  client.make(loop_);
+  client.links->send(dead, bytes("anyone?"));
+  ASSERT_TRUE(runUntil([&] { return !client.closed.empty(); }));
+  EXPECT_EQ(client.closed[0].first, dead);
+  EXPECT_EQ(client.closed[0].second, "connection refused");
+  EXPECT_EQ(client.links->connections(), 0u);
+}
+
+TEST_F(TcpLinksTest, IdleConnectionsAreClosed) {
+  Side server, client;
+  server.make(loop_, std::chrono::milliseconds(300));
+  client.make(loop_);
+  server.links->listen(*Endpoint::parse("127.0.0.1:0"));
+  client.links->send(*server.links->listenEndpoint(), bytes("once"));
+  ASSERT_TRUE(runUntil([&] { return server.got.size() == 1; }));
+  auto t0 = Clock::now();
+  ASSERT_TRUE(runUntil([&] { return !server.closed.empty(); }, std::chrono::milliseconds(3000)));
+  EXPECT_GE(Clock::now() - t0, std::chrono::milliseconds(200));
+  EXPECT_NE(server.closed[0].second.find("idle"), std::string::npos) << server.closed[0].second;
+  EXPECT_EQ(server.links->connections(), 0u);
+  // The client sees the connection end too.
+  ASSERT_TRUE(runUntil([&] { return !client.closed.empty(); }));
+  server.links->closeAll();
+  client.links->closeAll();
+}
+
+}  // namespace
+}  // namespace vpn::client
