@@ -6,22 +6,6 @@
 
 namespace vpn::client {
 
-protocol::NatType toWire(netcheck::NatType t) {
-  using N = netcheck::NatType;
-  using W = protocol::NatType;
-  switch (t) {
-    case N::kUdpBlocked: return W::kUdpBlocked;
-    case N::kOpen: return W::kOpen;
-    case N::kOpenWithFirewall: return W::kOpenWithFirewall;
-    case N::kFullCone: return W::kFullCone;
-    case N::kRestrictedCone: return W::kRestrictedCone;
-    case N::kFullOrRestrictedCone: return W::kFullOrRestrictedCone;
-    case N::kPortRestrictedCone: return W::kPortRestrictedCone;
-    case N::kSymmetric: return W::kSymmetric;
-    default: return W::kUnknown;
-  }
-}
-
 NatProbe::NatProbe(uv_loop_s& loop, Send send, Done done)
     : send_(std::move(send)), done_(std::move(done)), timer_(loop, [this] { pump(Clock::now()); }) {}
 
@@ -65,7 +49,7 @@ void NatProbe::pump(Instant now) {
     // Move out first: done_ may start a new run.
     auto finished = std::move(discovery_);
     timer_.cancel();
-    done_(toWire(finished->report().nat_type), finished->report());
+    done_(finished->report().nat_type, finished->report());
     return;
   }
   auto next = discovery_->nextDeadline();

@@ -53,7 +53,4 @@ class NatProbe {
   net::Timer timer_;
 };
 
-// The wire value for a netcheck result.
-protocol::NatType toWire(netcheck::NatType t);
-
 }  // namespace vpn::client

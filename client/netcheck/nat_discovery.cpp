@@ -36,21 +36,6 @@ std::string_view toString(FilteringBehavior f) {
   return "unknown";
 }
 
-std::string_view toString(NatType t) {
-  switch (t) {
-    case NatType::kUnknown: return "unknown";
-    case NatType::kUdpBlocked: return "udp-blocked";
-    case NatType::kOpen: return "open";
-    case NatType::kOpenWithFirewall: return "open-with-firewall";
-    case NatType::kFullCone: return "full-cone";
-    case NatType::kRestrictedCone: return "restricted-cone";
-    case NatType::kFullOrRestrictedCone: return "full-or-restricted-cone";
-    case NatType::kPortRestrictedCone: return "port-restricted-cone";
-    case NatType::kSymmetric: return "symmetric";
-  }
-  return "unknown";
-}
-
 std::string_view toString(TestKind k) {
   switch (k) {
     case TestKind::kBinding: return "binding";

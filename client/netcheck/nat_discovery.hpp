@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "protocol/ip_address.hpp"
+#include "protocol/nat_type.hpp"
 #include "protocol/stun.hpp"
 
 namespace vpn::netcheck {
@@ -70,20 +71,11 @@ enum class FilteringBehavior : std::uint8_t {
   kEndpointOrAddressDependent,  // tested with the port only: the two can't be told apart
 };
 
-// Classic (RFC 3489-style) names. kFullOrRestrictedCone: endpoint-independent mapping, and
-// filtering that lets the server's other port through, but the server has no second address to
-// tell full from restricted cone.
-enum class NatType : std::uint8_t {
-  kUnknown,
-  kUdpBlocked,
-  kOpen,
-  kOpenWithFirewall,
-  kFullCone,
-  kRestrictedCone,
-  kFullOrRestrictedCone,
-  kPortRestrictedCone,
-  kSymmetric,
-};
+// Classic (RFC 3489-style) names, the same values peers announce in REGISTER
+// (protocol/nat_type.hpp). kFullOrRestrictedCone: endpoint-independent mapping, and filtering
+// that lets the server's other port through, but the server has no second address to tell full
+// from restricted cone.
+using NatType = protocol::NatType;
 
 // Stable names, used in --json: "unknown", "endpoint-independent", "address-dependent",
 // "address-and-port-dependent", "endpoint-or-address-dependent"; NAT types "unknown",
@@ -91,7 +83,7 @@ enum class NatType : std::uint8_t {
 // "full-or-restricted-cone", "port-restricted-cone", "symmetric".
 std::string_view toString(MappingBehavior m);
 std::string_view toString(FilteringBehavior f);
-std::string_view toString(NatType t);
+using protocol::toString;  // NatType
 
 struct NatDiscoveryConfig {
   Endpoint server;                     // the primary address:port
