@@ -45,10 +45,17 @@ relay_case() {
   check "$label: still on relay-udp after the transfer" "$(pair_paths "$a" "$b")" both_on "$a" "$b" relay-udp
   check "$label: $a's status names the relay (198.51.100.1:3478) and a reason" "$(path_summary "$ca" "$b")" \
     eval "[[ \$(json_get $ca \"str(peer('$b').get('relay')).startswith('$PUB_IP:') and bool(peer('$b').get('path_reason'))\") == 1 ]]"
-  local ex
-  ex=$(explain "$a" "$b")
-  check "$label: vpnpeer explain $b (on $a) says relay and symmetric" "explain printed: $(head -c 600 <<<"$ex" | tr '\n' '|')" \
-    eval "grep -qi symmetric <<<\"\$ex\" && grep -qi relay <<<\"\$ex\""
+  # The peer's NAT type comes with an introduction after its discovery finished (a few seconds
+  # after start; the background direct retries bring new introductions): wait for it, bounded.
+  local ex i
+  for ((i = 0; i < 25; i++)); do
+    ex=$(explain "$a" "$b")
+    grep -qiE "^why:.*(peer's symmetric|both sides symmetric)" <<<"$ex" && break
+    sleep 1
+  done
+  check "$label: vpnpeer explain $b (on $a) says relay, and why names the peer's symmetric NAT" \
+    "explain printed: $(head -c 600 <<<"$ex" | tr '\n' '|')" \
+    eval "grep -qiE \"^why:.*(peer's symmetric|both sides symmetric)\" <<<\"\$ex\" && grep -qi relay <<<\"\$ex\""
   log "$label: explain $b on $a:"
   head -n 12 <<<"$ex" | while IFS= read -r l; do log "  > $l"; done
   [[ -z $why ]] || show_pair_logs "$a" "$b"
