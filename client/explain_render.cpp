@@ -459,16 +459,7 @@ std::string renderExplainJson(const EngineStatus& s, std::string_view peer, Inst
   w.endObject();
   w.key("direct_retry_in_s");
   p.direct_retry_at ? w.value(secondsUntil(*p.direct_retry_at, now)) : w.null();
-  w.key("history").beginArray();
-  for (const auto& e : p.history) {
-    w.beginObject();
-    w.key("s_ago").value(secondsAgo(e.at, now));
-    w.key("from").value(e.from);
-    w.key("to").value(e.to);
-    w.key("reason").value(e.reason);
-    w.endObject();
-  }
-  w.endArray();
+  writeHistory(w, p.history, now);
   auto advice = adviseDirect(s, p, now);
   w.key("blocker").value(advice.code);
   w.key("advice").value(advice.advice);

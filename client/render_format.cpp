@@ -92,4 +92,17 @@ void writeCandidates(JsonWriter& w, const std::vector<CandidateStatus>& candidat
   w.endArray();
 }
 
+void writeHistory(JsonWriter& w, const std::vector<PathEvent>& history, Instant now) {
+  w.key("history").beginArray();
+  for (const auto& e : history) {
+    w.beginObject();
+    w.key("s_ago").value(secondsAgo(e.at, now));
+    w.key("from").value(e.from);
+    w.key("to").value(e.to);
+    w.key("reason").value(e.reason);
+    w.endObject();
+  }
+  w.endArray();
+}
+
 }  // namespace vpn::client

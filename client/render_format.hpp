@@ -25,5 +25,7 @@ std::string wrap(std::string_view text, std::string_view indent, std::size_t wid
 
 // The candidates array of a peer, as both `status --json` and `explain --json` print it.
 void writeCandidates(JsonWriter& w, const std::vector<CandidateStatus>& candidates);
+// The history array of a peer's path changes, as both print it.
+void writeHistory(JsonWriter& w, const std::vector<PathEvent>& history, Instant now);
 
 }  // namespace vpn::client

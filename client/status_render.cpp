@@ -75,16 +75,7 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     w.key("relay_state").value(p.relay_state);
     w.key("path_reason").value(p.path_reason);
     w.key("nat_type").value(p.nat_type);
-    w.key("history").beginArray();
-    for (const auto& e : p.history) {
-      w.beginObject();
-      w.key("s_ago").value(secondsAgo(e.at, now));
-      w.key("from").value(e.from);
-      w.key("to").value(e.to);
-      w.key("reason").value(e.reason);
-      w.endObject();
-    }
-    w.endArray();
+    writeHistory(w, p.history, now);
     w.key("direct_retry_in_s");
     p.direct_retry_at ? w.value(secondsUntil(*p.direct_retry_at, now)) : w.null();
     w.key("rtt_ms");
