@@ -78,6 +78,14 @@ class ByteWriter {
     u32(static_cast<std::uint32_t>(v));
   }
   void bytes(std::span<const std::uint8_t> b) { put(b.data(), b.size()); }
+  void zeros(std::size_t n) {
+    if (!ok_ || n > out_.size() - pos_) {
+      ok_ = false;
+      return;
+    }
+    std::memset(out_.data() + pos_, 0, n);
+    pos_ += n;
+  }
 
   std::size_t size() const { return pos_; }
   std::size_t remaining() const { return ok_ ? out_.size() - pos_ : 0; }

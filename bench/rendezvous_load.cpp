@@ -235,6 +235,8 @@ struct Bench {
     cfg << "[rendezvous]\nlisten = \"127.0.0.1:" << port << "\"\nca = \"ca.crt\"\n"
         << "cert = \"rv.crt\"\nkey = \"rv.key\"\nrefresh = 3600\nlog_level = \"warn\"\n"
         << "handshake_rate = 1000000\nhandshake_burst = 1000000\n"
+        << "handshake_network_rate = 1000000\nhandshake_network_burst = 1000000\n"
+        << "handshake_global_rate = 1000000\nhandshake_global_burst = 1000000\n"
         << "max_pending_handshakes = 100000\nlookup_rate = 1000000\nlookup_burst = 1000000\n";
     cfg.close();
     server = ::fork();

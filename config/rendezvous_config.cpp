@@ -22,7 +22,9 @@ constexpr std::string_view kKeys[] = {
     "listen",         "tcp_listen",     "tcp_tls",         "alt_port",
     "alt_address",    "ca",             "cert",            "key",
     "refresh",        "log_level",      "control_socket",  "handshake_rate",
-    "handshake_burst", "lookup_rate",   "lookup_burst",    "max_pending_handshakes"};
+    "handshake_burst", "lookup_rate",   "lookup_burst",    "max_pending_handshakes",
+    "handshake_network_rate", "handshake_network_burst", "handshake_global_rate",
+    "handshake_global_burst"};
 constexpr std::string_view kRelayKeys[] = {"enabled", "rate", "burst", "max_channels",
                                            "max_bytes"};
 constexpr std::size_t kMaxListen = 32;
@@ -139,6 +141,18 @@ class Reader {
     }
     if (auto v = integer(*t, "handshake_burst", 1, 1000000)) {
       cfg.handshake_burst = static_cast<double>(*v);
+    }
+    if (auto v = integer(*t, "handshake_network_rate", 1, 1000000)) {
+      cfg.handshake_network_rate = static_cast<double>(*v);
+    }
+    if (auto v = integer(*t, "handshake_network_burst", 1, 1000000)) {
+      cfg.handshake_network_burst = static_cast<double>(*v);
+    }
+    if (auto v = integer(*t, "handshake_global_rate", 1, 1000000)) {
+      cfg.handshake_global_rate = static_cast<double>(*v);
+    }
+    if (auto v = integer(*t, "handshake_global_burst", 1, 1000000)) {
+      cfg.handshake_global_burst = static_cast<double>(*v);
     }
     if (auto v = integer(*t, "lookup_rate", 1, 1000000)) {
       cfg.lookup_rate = static_cast<double>(*v);

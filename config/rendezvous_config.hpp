@@ -14,6 +14,8 @@
 //   log_level = "info"
 //   control_socket = "/run/vpnpeer/rendezvous.sock"   # optional
 //   # optional limits: handshake_rate, handshake_burst (per source address),
+//   # handshake_network_rate, handshake_network_burst (per IPv6 /64),
+//   # handshake_global_rate, handshake_global_burst (all sources),
 //   # lookup_rate, lookup_burst (per registered peer), max_pending_handshakes
 //
 //   [relay]                                   # optional; relaying between peers (docs/paths.md)
@@ -57,6 +59,10 @@ struct RendezvousConfig {
   std::optional<std::filesystem::path> control_socket;
   double handshake_rate = 2;
   double handshake_burst = 8;
+  double handshake_network_rate = 8;
+  double handshake_network_burst = 32;
+  double handshake_global_rate = 100;
+  double handshake_global_burst = 200;
   double lookup_rate = 20;
   double lookup_burst = 40;
   std::size_t max_pending_handshakes = 1024;

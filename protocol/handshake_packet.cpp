@@ -1,5 +1,7 @@
 #include "protocol/handshake_packet.hpp"
 
+#include <algorithm>
+
 #include "base/byte_io.hpp"
 
 namespace vpn::protocol {
@@ -23,7 +25,8 @@ Result<HandshakePacket, ParseError> parseHandshake(std::span<const std::uint8_t>
   HandshakePacket p;
   p.flags = r.u8();
   std::size_t nacks = r.u8();
-  if ((p.flags & ~(kFlagPayload | kFlagHello | kFlagKick)) != 0) {
+  p.wire_size = datagram.size();
+  if ((p.flags & ~(kFlagPayload | kFlagHello | kFlagKick | kFlagCookie | kFlagPadded)) != 0) {
     return err(ParseError::kBadField);
   }
   if (nacks > kMaxAcksPerPacket) {
@@ -48,6 +51,17 @@ Result<HandshakePacket, ParseError> parseHandshake(std::span<const std::uint8_t>
       return err(ParseError::kBadLength);
     }
     p.name = std::string_view(reinterpret_cast<const char*>(name.data()), name.size());
+  }
+  if (p.hasCookie()) {
+    p.cookie = r.bytes(kCookieSize);
+  }
+  if ((p.flags & kFlagPadded) != 0) {
+    std::size_t pad = r.u16();
+    for (std::uint8_t b : r.bytes(pad)) {
+      if (b != 0) {
+        return err(ParseError::kBadField);
+      }
+    }
   }
   if (!r.ok()) {
     return err(ParseError::kTruncated);
@@ -75,6 +89,9 @@ std::size_t serializeHandshake(const HandshakePacket& p, std::span<const std::ui
       (p.payload.empty() || p.payload.size() > kMaxHandshakePayload || p.packet_id == 0)) {
     return 0;
   }
+  if (p.hasCookie() && p.cookie.size() != kCookieSize) {
+    return 0;
+  }
   ByteWriter w(out);
   w.u8(kTypeHandshake);
   w.u8(kHandshakeVersion);
@@ -92,9 +109,56 @@ std::size_t serializeHandshake(const HandshakePacket& p, std::span<const std::ui
     w.u8(static_cast<std::uint8_t>(p.name.size()));
     w.bytes({reinterpret_cast<const std::uint8_t*>(p.name.data()), p.name.size()});
   }
+  if (p.hasCookie()) {
+    w.bytes(p.cookie);
+  }
+  if ((p.flags & kFlagPadded) != 0) {
+    std::size_t unpadded = w.size() + 2 + (p.hasPayload() ? p.payload.size() : 0);
+    std::size_t pad = p.wire_size > unpadded ? p.wire_size - unpadded : 0;
+    if (pad > 0xFFFF) {
+      return 0;
+    }
+    w.u16(static_cast<std::uint16_t>(pad));
+    w.zeros(pad);
+  }
   if (p.hasPayload()) {
     w.bytes(p.payload);
   }
+  return w.ok() ? w.size() : 0;
+}
+
+Result<CookieReply, ParseError> parseCookieReply(std::span<const std::uint8_t> datagram) {
+  if (datagram.size() != kCookieReplySize) {
+    return err(datagram.size() < kCookieReplySize ? ParseError::kTruncated
+                                                  : ParseError::kBadLength);
+  }
+  ByteReader r(datagram);
+  if (r.u8() != kTypeCookieReply) {
+    return err(ParseError::kBadType);
+  }
+  if (r.u8() != kHandshakeVersion) {
+    return err(ParseError::kBadVersion);
+  }
+  if (r.u16() != 0) {
+    return err(ParseError::kBadField);
+  }
+  CookieReply c;
+  c.receiver_index = r.u32();
+  if (c.receiver_index == 0) {
+    return err(ParseError::kBadField);
+  }
+  auto cookie = r.bytes(kCookieSize);
+  std::copy(cookie.begin(), cookie.end(), c.cookie.begin());
+  return c;
+}
+
+std::size_t serializeCookieReply(const CookieReply& c, std::span<std::uint8_t> out) {
+  ByteWriter w(out);
+  w.u8(kTypeCookieReply);
+  w.u8(kHandshakeVersion);
+  w.u16(0);
+  w.u32(c.receiver_index);
+  w.bytes(c.cookie);
   return w.ok() ? w.size() : 0;
 }
 

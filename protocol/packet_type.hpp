@@ -8,6 +8,8 @@
 //
 //   0x00-0x03  STUN (only with the magic cookie)
 //   0x41       handshake: reliable control channel carrying TLS 1.3        (handshake_packet.hpp)
+//   0x42       cookie reply: a stateless answer to a HELLO from an unvalidated source
+//                                                                  (handshake_packet.hpp)
 //   0x50/0x51  data, key phase 0/1: AEAD-sealed inner IP packet            (data_packet.hpp)
 //   0x52/0x53  keepalive, key phase 0/1: AEAD-sealed empty payload         (data_packet.hpp)
 //   0x60/0x61  control, key phase 0/1: AEAD-sealed control message between a peer and a
@@ -28,6 +30,7 @@ enum class PacketFamily : std::uint8_t {
   kUnknown,
   kStun,
   kHandshake,
+  kCookieReply,
   kData,
   kKeepalive,
   kRendezvous,
@@ -36,6 +39,7 @@ enum class PacketFamily : std::uint8_t {
 };
 
 inline constexpr std::uint8_t kTypeHandshake = 0x41;
+inline constexpr std::uint8_t kTypeCookieReply = 0x42;
 inline constexpr std::uint8_t kTypeData = 0x50;       // | key phase
 inline constexpr std::uint8_t kTypeKeepalive = 0x52;  // | key phase
 inline constexpr std::uint8_t kTypeControl = 0x60;    // | key phase
@@ -56,6 +60,9 @@ inline PacketFamily classify(std::span<const std::uint8_t> d) {
   }
   if (b == kTypeHandshake) {
     return PacketFamily::kHandshake;
+  }
+  if (b == kTypeCookieReply) {
+    return PacketFamily::kCookieReply;
   }
   if ((b & 0xFE) == kTypeData) {
     return PacketFamily::kData;

@@ -128,6 +128,10 @@ struct Server::Impl final : RendezvousSink {
     opts.refresh = cfg.refresh;
     opts.handshake_per_second = cfg.handshake_rate;
     opts.handshake_burst = cfg.handshake_burst;
+    opts.handshake_network_per_second = cfg.handshake_network_rate;
+    opts.handshake_network_burst = cfg.handshake_network_burst;
+    opts.handshake_global_per_second = cfg.handshake_global_rate;
+    opts.handshake_global_burst = cfg.handshake_global_burst;
     opts.lookup_per_second = cfg.lookup_rate;
     opts.lookup_burst = cfg.lookup_burst;
     opts.max_pending_handshakes = cfg.max_pending_handshakes;

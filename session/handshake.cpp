@@ -14,7 +14,8 @@ Handshake::Handshake(crypto::TlsContext& tls, Params params, Instant now)
     : params_(std::move(params)),
       tls_(crypto::TlsSession::create(tls, params_.role, params_.peer_name)),
       started_(now),
-      deadline_(now + params_.timeout) {}
+      deadline_(now + params_.timeout),
+      validated_(params_.validated) {}
 
 void Handshake::begin(Instant now) {
   if (kickMode()) {
@@ -61,8 +62,34 @@ void Handshake::pumpTls() {
   }
 }
 
+bool Handshake::setCookie(Instant now, const protocol::Cookie& cookie) {
+  if (params_.remote_index != 0 || state_ != State::kHandshaking) {
+    return false;
+  }
+  has_cookie_ = true;
+  cookie_ = cookie;
+  channel_.retransmitNow(now);
+  return true;
+}
+
+bool Handshake::budgetAllows(std::size_t n) const {
+  if (!params_.responder || state_ == State::kEstablished) {
+    return true;
+  }
+  std::uint64_t limit = validated_ ? 3 * bytes_in_ : bytes_in_;
+  return bytes_out_ + n <= limit;
+}
+
 void Handshake::onPacket(Instant now, const protocol::HandshakePacket& packet) {
   received_any_ = true;
+  bytes_in_ += packet.wire_size;
+  if (packet.receiver_index != 0 && packet.receiver_index == params_.local_index) {
+    validated_ = true;  // it names an index only our packets to that endpoint carried
+  }
+  if (held_) {
+    held_ = false;
+    channel_.retransmitNow(now);
+  }
   if (packet.sender_index != 0 && params_.remote_index == 0) {
     params_.remote_index = packet.sender_index;
   }
@@ -92,13 +119,25 @@ void Handshake::sendOne(DatagramSink& sink, std::uint8_t flags, const ReliableCh
     }
   }
   if (params_.remote_index == 0) {
-    p.flags |= protocol::kFlagHello;
+    p.flags |= protocol::kFlagHello | protocol::kFlagPadded;
     p.name = params_.own_name;
+    p.wire_size = protocol::kMinInitialPacket;
+    if (has_cookie_) {
+      p.flags |= protocol::kFlagCookie;
+      p.cookie = cookie_;
+    }
   }
   std::size_t n = protocol::serializeHandshake(p, acks, scratch_);
-  if (n != 0) {
-    sink.sendDatagram(params_.endpoint, std::span<const std::uint8_t>(scratch_.data(), n));
+  if (n == 0) {
+    return;
   }
+  if (!budgetAllows(n)) {
+    held_ = true;
+    held_back_++;
+    return;
+  }
+  bytes_out_ += n;
+  sink.sendDatagram(params_.endpoint, std::span<const std::uint8_t>(scratch_.data(), n));
 }
 
 void Handshake::flush(Instant now, DatagramSink& sink) {

@@ -8,6 +8,13 @@
 // Roles: the TLS client is the peer whose name sorts first. A server created without the
 // client's index is in "kick mode": it sends KICK|HELLO with backoff until the client answers.
 //
+// Anti-amplification: every HELLO packet (ClientHello chunks and kicks) is padded to
+// protocol::kMinInitialPacket. A handshake created to answer a packet (Params::responder) sends no
+// more bytes than it received until the peer's address is validated (a packet naming our index
+// came back, or the owner says so: a cookie echoed, a known path), then at most 3x until it is
+// established (RFC 9000 section 8.1). What the budget holds back is sent when more arrives.
+// A cookie reply (setCookie) makes our HELLOs echo the cookie from then on.
+//
 // Ownership: owned by the Engine's per-peer state (pending, then lingering in the session to
 // finish acking the last flight). The TlsContext must outlive it. Single-threaded. The constructor
 // throws crypto::CryptoError only if OpenSSL cannot allocate; nothing else throws except
@@ -38,6 +45,10 @@ class Handshake {
     std::uint32_t remote_index = 0;  // 0 = not known yet
     protocol::Endpoint endpoint;
     Duration timeout = seconds(10);
+    // We answer a packet from this endpoint rather than start on our own: the send budget applies.
+    bool responder = false;
+    // The endpoint already proved it receives there (a cookie, a known session path).
+    bool validated = false;
   };
 
   Handshake(crypto::TlsContext& tls, Params params, Instant now);
@@ -52,6 +63,11 @@ class Handshake {
   void retransmitNow(Instant now) { channel_.retransmitNow(now); }
   // Marks the handshake failed with a reason (e.g. timeout), keeping the first reason.
   void fail(std::string reason);
+  // A cookie reply for our HELLO: later HELLOs echo it (they are resent at the next flush).
+  // False if we are past the HELLO stage (the reply is late or forged) and nothing changed.
+  bool setCookie(Instant now, const protocol::Cookie& cookie);
+  void markValidated() { validated_ = true; }
+  bool validated() const { return validated_; }
 
   State state() const { return state_; }
   const std::string& failureReason() const { return failure_; }
@@ -62,6 +78,10 @@ class Handshake {
     return params_.role == crypto::TlsSession::Role::kServer && params_.remote_index == 0;
   }
   bool receivedAnything() const { return received_any_; }
+  // Datagram bytes in and out, and how many packets the send budget held back.
+  std::uint64_t bytesIn() const { return bytes_in_; }
+  std::uint64_t bytesOut() const { return bytes_out_; }
+  std::uint64_t heldBack() const { return held_back_; }
 
   std::uint32_t localIndex() const { return params_.local_index; }
   std::uint32_t remoteIndex() const { return params_.remote_index; }
@@ -77,6 +97,7 @@ class Handshake {
  private:
   void pumpTls();
   void sendOne(DatagramSink& sink, std::uint8_t flags, const ReliableChannel::Outgoing* out);
+  bool budgetAllows(std::size_t n) const;
 
   Params params_;
   std::unique_ptr<crypto::TlsSession> tls_;
@@ -88,6 +109,13 @@ class Handshake {
   Instant kick_at_ = kNever;
   Duration kick_backoff_ = milliseconds(300);
   bool received_any_ = false;
+  bool validated_ = false;
+  bool held_ = false;  // the budget held a packet back since the last arrival
+  bool has_cookie_ = false;
+  protocol::Cookie cookie_{};
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+  std::uint64_t held_back_ = 0;
   std::array<std::uint8_t, protocol::kMaxHandshakePacket> scratch_{};
 };
 

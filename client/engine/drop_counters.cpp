@@ -21,6 +21,7 @@ std::string_view toString(DropReason r) {
     case DropReason::kPunchRejected: return "punch_rejected";
     case DropReason::kControlRejected: return "control_rejected";
     case DropReason::kRelayRejected: return "relay_rejected";
+    case DropReason::kUnpadded: return "unpadded";
     case DropReason::kCount: break;
   }
   return "unknown";

@@ -26,6 +26,7 @@ enum class DropReason : std::uint8_t {
   kPunchRejected,   // a punch probe with an unknown intro id or a bad tag
   kControlRejected, // a control packet we cannot use (bad index, bad message, unexpected type)
   kRelayRejected,   // a relay packet not from a rendezvous we hold a session with, or a bad inner
+  kUnpadded,        // a HELLO or KICK shorter than kMinInitialPacket (its answer would amplify)
   kCount,
 };
 

@@ -80,6 +80,9 @@ void Engine::Impl::onDatagram(Instant now, const Path& from, std::span<std::uint
     case protocol::PacketFamily::kHandshake:
       onHandshake(now, from, datagram);
       return;
+    case protocol::PacketFamily::kCookieReply:
+      onCookieReply(now, from, datagram);
+      return;
     case protocol::PacketFamily::kData:
     case protocol::PacketFamily::kKeepalive:
       onData(now, from, datagram);

@@ -224,9 +224,14 @@ void Engine::Impl::onHandshake(Instant now, const Path& from,
     return;
   }
 
-  // No receiver index: the sender must say who it claims to be.
+  // No receiver index: the sender must say who it claims to be, in a padded packet (what we
+  // send back to an unknown index must not be larger).
   if (!p.hasHello()) {
     drops.add(DropReason::kUnknownIndex);
+    return;
+  }
+  if (p.wire_size < protocol::kMinInitialPacket) {
+    drops.add(DropReason::kUnpadded);
     return;
   }
   PeerState* peer = findPeer(p.name);
@@ -307,6 +312,37 @@ void Engine::Impl::onHandshake(Instant now, const Path& from,
   }
 }
 
+void Engine::Impl::onCookieReply(Instant now, const Path& from,
+                                 std::span<const std::uint8_t> datagram) {
+  auto reply = protocol::parseCookieReply(datagram);
+  if (!reply) {
+    drops.add(DropReason::kMalformed);
+    return;
+  }
+  // Only the handshake that sent a HELLO to `from` takes it; a forged one can do no more than
+  // make that HELLO carry a wrong cookie, which its responder answers with a fresh one.
+  std::uint32_t index = reply->receiver_index;
+  if (auto it = by_index.find(index); it != by_index.end()) {
+    PeerState& peer = *it->second;
+    if (peer.pending && peer.pending->localIndex() == index && peer.pending_path == from &&
+        peer.pending->setCookie(now, reply->cookie)) {
+      servePending(peer, now);
+      return;
+    }
+  } else if (RendezvousState* rv = rendezvousByIndex(index); rv != nullptr) {
+    if (rv->pending && rv->pending->localIndex() == index && rv->path() == from &&
+        rv->pending->setCookie(now, reply->cookie)) {
+      serveRendezvousPending(*rv, now);
+      return;
+    }
+    if (rv->udp_trial && rv->udp_trial->localIndex() == index &&
+        from == Path::udp(rv->spec.udp) && rv->udp_trial->setCookie(now, reply->cookie)) {
+      serviceUdpTrial(*rv, now);
+      return;
+    }
+  }
+  drops.add(DropReason::kUnknownIndex);
+}
 
 void Engine::Impl::onLingerPacket(PeerState& peer, Instant now,
                                   const protocol::HandshakePacket& p) {

@@ -268,6 +268,8 @@ struct Engine::Impl {
 
   // engine_handshake.cpp
   void onHandshake(Instant now, const Path& from, std::span<const std::uint8_t> datagram);
+  // A responder asks one of our HELLOs to echo a cookie (a peer's or a rendezvous' handshake).
+  void onCookieReply(Instant now, const Path& from, std::span<const std::uint8_t> datagram);
   // Starts a handshake with `peer` toward `to`; remote_index is the peer's index if known.
   Handshake* initiate(PeerState& peer, Instant now, const Path& to, std::uint32_t remote_index);
   void servePending(PeerState& peer, Instant now);

@@ -19,7 +19,8 @@
 #include "rendezvous/engine/rendezvous_engine.hpp"
 #include "session/datagram_sink.hpp"
 #include "session/handshake.hpp"
-#include "session/rate_limiter.hpp"
+#include "session/admission.hpp"
+#include "session/cookie.hpp"
 
 namespace vpn::rendezvous {
 
@@ -32,6 +33,10 @@ enum class Drop : std::uint8_t {
   kAuthFailed,
   kReplay,
   kRateLimited,        // new handshakes from one address
+  kRateLimitedNetwork, // new handshakes from one IPv6 /64
+  kHandshakeRateGlobal,  // new handshakes from everyone, over the global rate
+  kUnpadded,           // a first handshake packet shorter than kMinInitialPacket
+  kBadCookie,          // a HELLO echoing a cookie we did not make for it (answered anew)
   kPendingFull,        // too many handshakes in progress
   kHandshakeFailed,
   kNotPeerRole,        // a rendezvous-role certificate tried to register
@@ -75,6 +80,7 @@ struct PendingHandshake {
 struct RendezvousEngine::Impl {
   static constexpr Duration kSweepInterval = seconds(1);
   static constexpr std::uint32_t kExpiryRefreshes = 3;
+  static constexpr Duration kStallTimeout = seconds(1);
 
   Impl(crypto::TlsContext& tls, RendezvousOptions options, RendezvousSink& sink);
 
@@ -95,6 +101,14 @@ struct RendezvousEngine::Impl {
   void erasePending(std::uint32_t index);
   void completeHandshake(Instant now, std::uint32_t index);
   void onLingerPacket(Instant now, PeerRecord& r, const protocol::HandshakePacket& p);
+  // A ClientHello that matches no handshake in progress: cookie, limits, then a new handshake.
+  void admitHello(Instant now, SocketId on, const protocol::Endpoint& from,
+                  const protocol::HandshakePacket& p, std::string key);
+  void sendCookieReply(Instant now, SocketId on, const protocol::Endpoint& to,
+                       std::uint32_t sender_index);
+  // Frees one pending slot held by a handshake that has sent nothing for kStallTimeout.
+  bool evictStalled(Instant now);
+  bool underLoad() const;
 
   // rv_control.cpp
   void onSealed(Instant now, SocketId on, const protocol::Endpoint& from,
@@ -134,7 +148,8 @@ struct RendezvousEngine::Impl {
   Registry registry;
   std::unordered_map<std::uint32_t, PendingHandshake> pending;
   std::unordered_map<std::string, std::uint32_t> pending_by_hello;
-  session::RateLimiter limiter;
+  session::AdmissionLimiter admission;
+  session::CookieMaker cookies;
   Instant next_sweep = kNever;
   RendezvousCounters counters;
   std::array<std::uint64_t, static_cast<std::size_t>(Drop::kCount)> drops{};

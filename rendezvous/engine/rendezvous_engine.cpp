@@ -25,6 +25,14 @@ std::string_view toString(Drop d) {
       return "replay";
     case Drop::kRateLimited:
       return "rate_limited";
+    case Drop::kRateLimitedNetwork:
+      return "rate_limited_network";
+    case Drop::kHandshakeRateGlobal:
+      return "handshake_rate_global";
+    case Drop::kUnpadded:
+      return "unpadded";
+    case Drop::kBadCookie:
+      return "bad_cookie";
     case Drop::kPendingFull:
       return "pending_full";
     case Drop::kHandshakeFailed:
@@ -69,8 +77,10 @@ RendezvousEngine::Impl::Impl(crypto::TlsContext& tls_ctx, RendezvousOptions opts
       options(std::move(opts)),
       sink(out),
       own_name(tls_ctx.identity().name),
-      limiter(session::RateLimiter::Options{options.handshake_burst, options.handshake_per_second,
-                                            options.rate_limit_sources}) {
+      admission(session::AdmissionLimiter::Options{
+          options.handshake_burst, options.handshake_per_second, options.handshake_network_burst,
+          options.handshake_network_per_second, options.handshake_global_burst,
+          options.handshake_global_per_second, options.rate_limit_sources}) {
   if (!tls_ctx.identity().rendezvous_role) {
     throw std::invalid_argument("certificate '" + own_name +
                                 "' is not a rendezvous certificate; sign one with "
@@ -109,6 +119,9 @@ void RendezvousEngine::Impl::onDatagram(Instant now, SocketId on, const protocol
       return;
     case protocol::PacketFamily::kRelay:
       onRelay(now, on, from, bytes);
+      return;
+    case protocol::PacketFamily::kCookieReply:
+      drop(Drop::kUnexpectedMessage);  // we never send a HELLO, so nobody answers one
       return;
     case protocol::PacketFamily::kStun:
     case protocol::PacketFamily::kPunch:

@@ -67,6 +67,10 @@ struct RendezvousOptions {
   std::size_t max_pending_handshakes = 1024;
   double handshake_burst = 8;              // new handshakes per source address
   double handshake_per_second = 2;
+  double handshake_network_burst = 32;     // ... per IPv6 /64
+  double handshake_network_per_second = 8;
+  double handshake_global_burst = 200;     // ... from everyone
+  double handshake_global_per_second = 100;
   std::size_t rate_limit_sources = 4096;
   double lookup_burst = 40;                // lookups and relay requests per registered peer
   double lookup_per_second = 20;
@@ -104,6 +108,8 @@ struct RegisteredPeerStatus {
 
 struct RendezvousCounters {
   std::uint64_t handshakes = 0;     // sessions established
+  std::uint64_t cookie_replies = 0; // HELLOs answered with a cookie instead of a handshake
+  std::uint64_t pending_evicted = 0;  // stalled handshakes dropped to make room
   std::uint64_t registrations = 0;  // REGISTER messages accepted
   std::uint64_t lookups = 0;
   std::uint64_t introductions = 0;  // pairs introduced

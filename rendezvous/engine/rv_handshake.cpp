@@ -1,6 +1,7 @@
 // Handshake packets: the rendezvous is always the TLS server. A ClientHello (HELLO, no receiver
 // index) starts a pending handshake whose expected certificate name is the HELLO name, so a peer
 // cannot register under another name. Established handshakes become registry records.
+#include <array>
 #include <cstring>
 
 #include "base/log.hpp"
@@ -176,12 +177,90 @@ void RendezvousEngine::Impl::onHandshake(Instant now, SocketId on, const protoco
     onLingerPacket(now, *r, p);
     return;
   }
-  if (pending.size() >= options.max_pending_handshakes) {
-    drop(Drop::kPendingFull);
+  admitHello(now, on, from, p, std::move(key));
+}
+
+bool RendezvousEngine::Impl::underLoad() const {
+  return pending.size() * 4 >= options.max_pending_handshakes;
+}
+
+void RendezvousEngine::Impl::sendCookieReply(Instant now, SocketId on,
+                                             const protocol::Endpoint& to,
+                                             std::uint32_t sender_index) {
+  protocol::CookieReply reply;
+  reply.receiver_index = sender_index;
+  reply.cookie = cookies.make(now, to, sender_index);
+  std::array<std::uint8_t, protocol::kCookieReplySize> out{};
+  std::size_t n = protocol::serializeCookieReply(reply, out);
+  counters.cookie_replies++;
+  sink.sendFrom(on, to, std::span<const std::uint8_t>(out.data(), n));
+}
+
+bool RendezvousEngine::Impl::evictStalled(Instant now) {
+  // A pending handshake whose TLS has said nothing yet (its ClientHello never completed; acks
+  // do not count) for a second is the cheapest to lose: the oldest such goes.
+  std::uint32_t victim = 0;
+  Instant oldest = kNever;
+  for (const auto& [index, e] : pending) {
+    if (e.hs->channel().bytesSent() == 0 && now - e.hs->startedAt() >= kStallTimeout &&
+        e.hs->startedAt() < oldest) {
+      oldest = e.hs->startedAt();
+      victim = index;
+    }
+  }
+  if (victim == 0) {
+    return false;
+  }
+  erasePending(victim);
+  counters.pending_evicted++;
+  return true;
+}
+
+void RendezvousEngine::Impl::admitHello(Instant now, SocketId on, const protocol::Endpoint& from,
+                                        const protocol::HandshakePacket& p, std::string key) {
+  // A first packet must be padded (its answer may then be as large) and must be the start of the
+  // TLS stream (a later chunk alone would hold a slot that TLS never sees).
+  if (p.wire_size < protocol::kMinInitialPacket) {
+    drop(Drop::kUnpadded);
     return;
   }
-  if (!limiter.allow(now, from.address())) {
-    drop(Drop::kRateLimited);
+  if (p.packet_id != 1) {
+    drop(Drop::kMalformed);
+    return;
+  }
+  // A TCP connection has proved its address; over UDP a source must echo our cookie, unless it
+  // is where a registered session lives and we are not under load.
+  bool proven = on.role == SocketRole::kTcp;
+  if (!proven && p.hasCookie()) {
+    if (!cookies.check(now, from, p.sender_index, p.cookie)) {
+      drop(Drop::kBadCookie);
+      sendCookieReply(now, on, from, p.sender_index);  // the secret may have rotated twice
+      return;
+    }
+    proven = true;
+  }
+  if (!proven && !underLoad() && registry.byPath(on, from) != nullptr) {
+    proven = true;
+  }
+  if (!proven) {
+    sendCookieReply(now, on, from, p.sender_index);
+    return;
+  }
+  switch (admission.allow(now, from.address())) {
+    case session::AdmissionLimiter::Verdict::kAllow:
+      break;
+    case session::AdmissionLimiter::Verdict::kAddress:
+      drop(Drop::kRateLimited);
+      return;
+    case session::AdmissionLimiter::Verdict::kNetwork:
+      drop(Drop::kRateLimitedNetwork);
+      return;
+    case session::AdmissionLimiter::Verdict::kGlobal:
+      drop(Drop::kHandshakeRateGlobal);
+      return;
+  }
+  if (pending.size() >= options.max_pending_handshakes && !evictStalled(now)) {
+    drop(Drop::kPendingFull);
     return;
   }
   session::Handshake::Params params;
@@ -192,6 +271,8 @@ void RendezvousEngine::Impl::onHandshake(Instant now, SocketId on, const protoco
   params.remote_index = p.sender_index;
   params.endpoint = from;
   params.timeout = options.handshake_timeout;
+  params.responder = true;
+  params.validated = true;
   std::uint32_t index = params.local_index;
   PendingHandshake entry;
   try {

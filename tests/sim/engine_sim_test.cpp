@@ -343,7 +343,8 @@ TEST(EngineSim, HandshakeFloodIsRateLimitedAndSessionSurvives) {
   std::mt19937_64 rng(9);
   for (int i = 0; i < 400; ++i) {
     protocol::HandshakePacket p;
-    p.flags = protocol::kFlagPayload | protocol::kFlagHello;
+    p.flags = protocol::kFlagPayload | protocol::kFlagHello | protocol::kFlagPadded;
+    p.wire_size = protocol::kMinInitialPacket;
     p.sender_index = static_cast<std::uint32_t>(rng() | 1);
     p.packet_id = 1;
     p.name = "alice";

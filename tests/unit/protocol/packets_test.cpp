@@ -96,7 +96,7 @@ TEST(Handshake, RejectsBadVersionFlagsAndZeroIndex) {
   auto n = serializeHandshake(p, {}, out);
   ASSERT_EQ(n, kHandshakeFixedSize);
   auto bad = out;
-  bad[1] = 2;
+  bad[1] = 1;  // version 1 had no cookies and no padding
   EXPECT_EQ(parseHandshake(std::span(bad).first(n)).error(), ParseError::kBadVersion);
   bad = out;
   bad[2] = 0x80;

@@ -283,18 +283,28 @@ TEST(RendezvousEngine, NewHandshakesAreRateLimitedPerSourceAndCapped) {
   }
   EXPECT_EQ(h.engine->status(h.clock.now()).sessions, 3u);
   EXPECT_EQ(h.dropCount("rate_limited"), 7u);
-  // The pending cap: ClientHellos that never finish, from distinct addresses.
+  // The pending cap: ClientHellos that echo their cookie and then never finish, from distinct
+  // addresses (the server's flights are lost).
   RvHarness h2(o);
   for (int i = 0; i < 8; ++i) {
     auto& n = h2.addPeer("q" + std::to_string(i), {},
                          Endpoint(protocol::IpAddress::v4(0xC6336400u + static_cast<unsigned>(i)),
                                   5000));
     RvHarness::NodeSink s(h2, n);
-    n.peer->start(h2.clock.now(), s);  // queued, delivered without answers
-    for (auto& d : h2.to_engine) {
-      h2.engine->onDatagram(h2.clock.now(), {}, n.observed, d.second);
+    n.peer->start(h2.clock.now(), s);
+    for (int round = 0; round < 2; ++round) {  // the HELLO, then its retry with the cookie
+      for (auto& d : h2.to_engine) {
+        h2.engine->onDatagram(h2.clock.now(), {}, n.observed, d.second);
+      }
+      h2.to_engine.clear();
+      for (auto& d : h2.sink.sent) {
+        if (protocol::classify(d.bytes) == protocol::PacketFamily::kCookieReply) {
+          n.peer->onDatagram(h2.clock.now(), d.bytes, s);
+        }
+      }
+      h2.sink.sent.clear();
     }
-    h2.to_engine.clear();
+    EXPECT_EQ(n.peer->cookie_replies, 1u);
   }
   EXPECT_EQ(h2.engine->status(h2.clock.now()).pending_handshakes, 5u);
   EXPECT_EQ(h2.dropCount("pending_full"), 3u);

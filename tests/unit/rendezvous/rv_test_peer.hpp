@@ -45,6 +45,16 @@ class RvTestPeer {
   // A datagram from the rendezvous. Returns false if it was not understood.
   bool onDatagram(Instant now, std::span<std::uint8_t> bytes, session::DatagramSink& out) {
     auto family = protocol::classify(bytes);
+    if (family == protocol::PacketFamily::kCookieReply) {
+      auto c = protocol::parseCookieReply(bytes);
+      if (!c || !hs_ || c->receiver_index != hs_->localIndex() ||
+          !hs_->setCookie(now, c->cookie)) {
+        return false;
+      }
+      cookie_replies++;
+      hs_->flush(now, out);
+      return true;
+    }
     if (family == protocol::PacketFamily::kHandshake) {
       auto p = protocol::parseHandshake(bytes);
       if (!p || !hs_ || p->receiver_index != hs_->localIndex()) {
@@ -89,6 +99,7 @@ class RvTestPeer {
   Instant nextDeadline() const { return hs_ ? hs_->nextDeadline() : kNever; }
 
   bool established() const { return keys_ != nullptr; }
+  std::size_t cookie_replies = 0;
   bool failed() const { return hs_ && hs_->state() == session::Handshake::State::kFailed; }
   std::uint32_t localIndex() const { return hs_ ? hs_->localIndex() : local_index_; }
   std::uint32_t remoteIndex() const { return hs_ ? hs_->remoteIndex() : remote_index_; }
