@@ -122,6 +122,10 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("tun_write_errors").value(info.tun_write_errors);
   w.key("udp_tx_dropped").value(info.udp_tx_dropped);
   w.endObject();
+  w.key("admission").beginObject();
+  w.key("cookie_replies").value(status.cookie_replies);
+  w.key("handshake_attempts").value(static_cast<std::uint64_t>(status.handshake_attempts));
+  w.endObject();
   w.endObject();
   return w.str() + "\n";
 }
@@ -237,6 +241,10 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
              std::to_string(info.tun_write_errors);
   }
   out += "\ndropped packets: " + (drops.empty() ? std::string("none") : drops) + "\n";
+  if (status.cookie_replies != 0 || status.handshake_attempts != 0) {
+    out += "handshakes: " + std::to_string(status.handshake_attempts) + " in progress, " +
+           std::to_string(status.cookie_replies) + " answered with a cookie\n";
+  }
   return out;
 }
 

@@ -15,7 +15,8 @@ Handshake::Handshake(crypto::TlsContext& tls, Params params, Instant now)
       tls_(crypto::TlsSession::create(tls, params_.role, params_.peer_name)),
       started_(now),
       deadline_(now + params_.timeout),
-      validated_(params_.validated) {}
+      validated_(params_.validated),
+      bytes_in_(params_.credit) {}
 
 void Handshake::begin(Instant now) {
   if (kickMode()) {

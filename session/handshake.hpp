@@ -49,6 +49,9 @@ class Handshake {
     bool responder = false;
     // The endpoint already proved it receives there (a cookie, a known session path).
     bool validated = false;
+    // Bytes of the packet this attempt answers when that packet is not fed to onPacket (a KICK):
+    // counted as received for the budget.
+    std::size_t credit = 0;
   };
 
   Handshake(crypto::TlsContext& tls, Params params, Instant now);

@@ -22,6 +22,7 @@ std::string_view toString(DropReason r) {
     case DropReason::kControlRejected: return "control_rejected";
     case DropReason::kRelayRejected: return "relay_rejected";
     case DropReason::kUnpadded: return "unpadded";
+    case DropReason::kBadCookie: return "bad_cookie";
     case DropReason::kCount: break;
   }
   return "unknown";

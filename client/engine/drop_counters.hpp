@@ -27,6 +27,7 @@ enum class DropReason : std::uint8_t {
   kControlRejected, // a control packet we cannot use (bad index, bad message, unexpected type)
   kRelayRejected,   // a relay packet not from a rendezvous we hold a session with, or a bad inner
   kUnpadded,        // a HELLO or KICK shorter than kMinInitialPacket (its answer would amplify)
+  kBadCookie,       // a ClientHello echoing a cookie we did not make for it (answered anew)
   kCount,
 };
 

@@ -163,6 +163,9 @@ void Engine::Impl::onTcpClosed(Instant now, const protocol::Endpoint& remote,
     if (peer.pending && peer.pending_path == tcp) {
       failHandshake(peer, now, "TCP connection to " + remote.toString() + " closed: " + reason);
     }
+    if (peer.rival && peer.rival_path == tcp) {
+      dropRival(peer);
+    }
     if (peer.direct && peer.direct->path == tcp) {
       peer.direct.reset();
       if (peer.session && peer.session->path == tcp) {
@@ -248,6 +251,14 @@ void Engine::Impl::onTimer(Instant now) {
         servePending(peer, now);
       }
     }
+    if (peer.rival) {
+      if (peer.rival->timedOut(now)) {
+        drops.add(DropReason::kHandshakeFailed);
+        dropRival(peer);
+      } else {
+        serveRival(peer, now);
+      }
+    }
     if (peer.session) {
       serviceSession(peer, now);
     }
@@ -273,6 +284,9 @@ Instant Engine::Impl::nextDeadline() const {
     const PeerState& peer = *ptr;
     if (peer.pending) {
       next = std::min(next, peer.pending->nextDeadline());
+    }
+    if (peer.rival) {
+      next = std::min(next, peer.rival->nextDeadline());
     }
     if (const PeerSession* s = peer.session.get()) {
       next = std::min(next, s->last_rx + options.dead_peer_timeout);

@@ -133,8 +133,9 @@ void Engine::Impl::onData(Instant now, const Path& from, std::span<std::uint8_t>
   }
   if (!it->second->session || it->second->session->local_index != header->receiver_index) {
     PeerState& waiting = *it->second;
-    if (!waiting.pending || waiting.pending->localIndex() != header->receiver_index ||
-        !waiting.early.push(datagram, from)) {
+    bool attempt = (waiting.pending && waiting.pending->localIndex() == header->receiver_index) ||
+                   (waiting.rival && waiting.rival->localIndex() == header->receiver_index);
+    if (!attempt || !waiting.early.push(datagram, from)) {
       drops.add(DropReason::kUnknownIndex);
     }
     return;

@@ -1,182 +1,12 @@
-// Handshake packets: matching them to pending handshakes, TLS roles, convergence of simultaneous
-// initiation, and turning a finished handshake into the peer's session.
+// Handshake packets: matching them to our attempts (ours, the rival, a session's lingering one),
+// TLS roles, admission of new attempts (padding, cookies, proven paths, rate limits), cookie
+// replies, and convergence of simultaneous initiation.
 #include <algorithm>
+#include <array>
 
 #include "client/engine/engine_impl.hpp"
-#include "crypto/certificate.hpp"
-#include "crypto/key_schedule.hpp"
 
 namespace vpn::client {
-
-std::size_t Engine::Impl::pendingCount() const {
-  std::size_t n = 0;
-  for (const auto& p : peers) {
-    n += p->pending ? 1u : 0u;
-  }
-  return n;
-}
-
-bool Engine::Impl::allowHandshake(Instant now, const Path& from) {
-  return from.relayed() ? relay_limiter.allow(now, from.endpoint.address())
-                        : limiter.allow(now, from.endpoint.address());
-}
-
-Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const Path& to,
-                                  std::uint32_t remote_index) {
-  dropPending(peer);
-  peer.retry_at = kNever;
-  noteAttempt(peer, now);
-  Handshake::Params params;
-  params.role = peer.we_are_client ? crypto::TlsSession::Role::kClient
-                                   : crypto::TlsSession::Role::kServer;
-  params.own_name = options.own_name;
-  params.peer_name = peer.name;
-  params.local_index = newIndex();
-  params.remote_index = remote_index;
-  params.endpoint = to.endpoint;
-  params.timeout = options.handshake_timeout;
-  try {
-    peer.pending = std::make_unique<Handshake>(tls, std::move(params), now);
-  } catch (const std::exception& e) {
-    peer.last_error = std::string("handshake failed: ") + e.what();
-    scheduleRetry(peer, now);
-    return nullptr;
-  }
-  by_index[peer.pending->localIndex()] = &peer;
-  peer.pending_path = to;
-  peer.pending->begin(now);
-  servePending(peer, now);
-  return peer.pending.get();
-}
-
-void Engine::Impl::dropPending(PeerState& peer) {
-  if (!peer.pending) {
-    return;
-  }
-  auto it = by_index.find(peer.pending->localIndex());
-  if (it != by_index.end() && !(peer.session && peer.session->local_index == it->first)) {
-    by_index.erase(it);
-  }
-  peer.pending.reset();
-  for (std::size_t i = 0; i < peer.early.size(); ++i) {
-    drops.add(DropReason::kUnknownIndex);
-  }
-  peer.early.clear();
-}
-
-void Engine::Impl::servePending(PeerState& peer, Instant now) {
-  if (!peer.pending) {
-    return;
-  }
-  PathSink out(*this, peer.pending_path);
-  peer.pending->flush(now, out);
-  switch (peer.pending->state()) {
-    case Handshake::State::kEstablished:
-      completeHandshake(peer, now);
-      break;
-    case Handshake::State::kFailed:
-      failHandshake(peer, now, peer.pending->failureReason());
-      break;
-    case Handshake::State::kHandshaking:
-      break;
-  }
-}
-
-void Engine::Impl::failHandshake(PeerState& peer, Instant now, const std::string& reason) {
-  if (peer.pending) {
-    peer.pending->fail(reason);
-    PathSink out(*this, peer.pending_path);
-    peer.pending->flush(now, out);  // best effort: a TLS alert may be queued
-  }
-  peer.last_error = "handshake failed: " + reason;
-  drops.add(DropReason::kHandshakeFailed);
-  dropPending(peer);
-  // Queued packets wait for the next attempt (the relay, a retry) while they are younger than one
-  // handshake timeout; older ones are dropped.
-  bool fresh = peer.queue.size() > 0 && now - peer.queue_since < options.handshake_timeout;
-  if (!peer.session && !fresh) {
-    for (std::size_t i = 0; i < peer.queue.size(); ++i) {
-      drops.add(DropReason::kNoSession);
-    }
-    peer.queue.clear();
-  }
-  scheduleRetry(peer, now);
-  onDirectFailure(peer, now);
-}
-
-void Engine::Impl::installRoutes(PeerState& peer, std::vector<protocol::IpPrefix> addresses) {
-  for (const auto& a : peer.addresses) {
-    auto it = routes.find(a.address());
-    if (it != routes.end() && it->second == &peer) {
-      routes.erase(it);
-    }
-  }
-  peer.addresses = std::move(addresses);
-  for (const auto& a : peer.addresses) {
-    routes[a.address()] = &peer;
-  }
-}
-
-void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
-  std::unique_ptr<Handshake> hs = std::move(peer.pending);
-  crypto::TlsSession& tls_session = hs->tls();
-  const crypto::CertIdentity& id = tls_session.peerIdentity();
-  auto fail = [&](const std::string& why) {
-    peer.pending = std::move(hs);
-    failHandshake(peer, now, why);
-  };
-  if (id.name != peer.name) {
-    fail("peer certificate names '" + id.name + "', expected '" + peer.name + "'");
-    return;
-  }
-  if (id.rendezvous_role) {
-    fail("peer certificate of '" + id.name + "' carries the rendezvous role");
-    return;
-  }
-  auto secrets = crypto::exportSessionSecrets(tls_session);
-  if (!secrets) {
-    fail("cannot export data keys");
-    return;
-  }
-  auto suite = tls_session.negotiatedCipher();
-  auto keys = DataKeys::create(suite, *secrets, hs->isClient(), now);
-  secrets->client_to_server.wipe();
-  secrets->server_to_client.wipe();
-  if (!keys) {
-    fail("cannot create data ciphers");
-    return;
-  }
-  auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing(), peer.pending_path);
-
-  std::string before = "none";
-  if (peer.session) {
-    before = std::string(toString(peer.session->path.kind()));
-    by_index.erase(peer.session->local_index);
-    peer.key_updates_done += peer.session->keys->keyUpdates();
-  }
-  by_index[s->local_index] = &peer;
-  installRoutes(peer, id.addresses);
-  peer.cipher = std::string(crypto::toString(suite));
-  peer.handshakes++;
-  peer.last_handshake = now;
-  peer.last_error.clear();
-  peer.last_path = s->path;
-  peer.retry_backoff = seconds(1);
-  peer.retry_at = kNever;
-  peer.unreachable = false;
-  peer.unreachable_backoff = Duration{};
-  peer.direct_failed = false;
-  peer.punch_connected = false;
-  peer.lookup_at = kNever;
-  peer.lookup_backoff = seconds(2);
-  peer.session = std::move(s);
-  onSessionPath(peer, now, before);
-  if (peer.session->path.kind() == PathKind::kDirectUdp) {
-    stopPunch(peer);
-  }
-  flushQueue(peer, now);
-  openEarly(peer, now);
-}
 
 void Engine::Impl::onHandshake(Instant now, const Path& from,
                                std::span<const std::uint8_t> datagram) {
@@ -192,6 +22,8 @@ void Engine::Impl::onHandshake(Instant now, const Path& from,
   }
 
   if (p.receiver_index != 0) {
+    // It names one of our indices, which only our packets to one endpoint carried: the sender
+    // receives there (or is on the path).
     auto it = by_index.find(p.receiver_index);
     if (it == by_index.end()) {
       if (!onRendezvousHandshake(now, from, p)) {
@@ -200,9 +32,12 @@ void Engine::Impl::onHandshake(Instant now, const Path& from,
       return;
     }
     PeerState& peer = *it->second;
+    auto matches = [&](const Handshake& hs) {
+      return hs.remoteIndex() == 0 || hs.remoteIndex() == p.sender_index;
+    };
     if (peer.pending && peer.pending->localIndex() == p.receiver_index) {
       Handshake& hs = *peer.pending;
-      if (hs.remoteIndex() != 0 && hs.remoteIndex() != p.sender_index) {
+      if (!matches(hs)) {
         drops.add(DropReason::kUnknownIndex);
         return;
       }
@@ -211,6 +46,15 @@ void Engine::Impl::onHandshake(Instant now, const Path& from,
       }
       hs.onPacket(now, p);
       servePending(peer, now);
+      return;
+    }
+    if (peer.rival && peer.rival->localIndex() == p.receiver_index) {
+      if (!matches(*peer.rival)) {
+        drops.add(DropReason::kUnknownIndex);
+        return;
+      }
+      peer.rival->onPacket(now, p);
+      serveRival(peer, now);
       return;
     }
     if (peer.session && peer.session->local_index == p.receiver_index &&
@@ -239,77 +83,139 @@ void Engine::Impl::onHandshake(Instant now, const Path& from,
     drops.add(DropReason::kUnknownPeer);
     return;
   }
-
-  if (p.isKick()) {
-    if (!peer->we_are_client) {
-      drops.add(DropReason::kHandshakeFailed);  // both sides claim the server role
-      return;
-    }
-    if (peer->session && peer->session->remote_index == p.sender_index) {
-      return;  // a late kick from the handshake that made this session
-    }
-    if (peer->pending) {
-      Handshake& hs = *peer->pending;
-      if (hs.remoteIndex() == p.sender_index) {
-        return;  // duplicate kick
-      }
-      if (hs.remoteIndex() == 0) {
-        // Simultaneous start: our ClientHello is on its way; address the kicker's session (and
-        // follow the kick's path if ours has brought nothing yet).
-        hs.setRemoteIndex(p.sender_index);
-        if (!hs.receivedAnything()) {
-          peer->pending_path = from;
-        }
-        hs.retransmitNow(now);
-        servePending(*peer, now);
+  if (from.relayed()) {
+    // A relay channel joins two certified names: a HELLO on a channel we know to be another
+    // peer's is a lie (the rendezvous checks the same before relaying).
+    for (const auto& other : peers) {
+      if (other.get() != peer && other->relay_path && *other->relay_path == from) {
+        drops.add(DropReason::kRelayRejected);
         return;
       }
     }
-    if (!allowHandshake(now, from)) {
-      drops.add(DropReason::kRateLimited);
-      return;
-    }
-    initiate(*peer, now, from, p.sender_index);
-    return;
   }
-
-  if (!p.hasPayload()) {
+  if (p.isKick()) {
+    onKick(*peer, now, from, p);
+  } else if (p.hasPayload()) {
+    onClientHello(*peer, now, from, p);
+  } else {
     drops.add(DropReason::kUnknownIndex);
+  }
+}
+
+void Engine::Impl::onKick(PeerState& peer, Instant now, const Path& from,
+                          const protocol::HandshakePacket& p) {
+  if (!peer.we_are_client) {
+    drops.add(DropReason::kHandshakeFailed);  // both sides claim the server role
     return;
   }
-  if (peer->we_are_client) {
-    drops.add(DropReason::kHandshakeFailed);  // both sides claim the client role
+  if ((peer.session && peer.session->remote_index == p.sender_index) ||
+      (peer.pending && peer.pending->remoteIndex() == p.sender_index) ||
+      (peer.rival && peer.rival->remoteIndex() == p.sender_index)) {
+    return;  // a late or repeated kick of an attempt we already answer
+  }
+  if (peer.pending && peer.pending->remoteIndex() == 0 && peer.pending_path == from) {
+    // Simultaneous start: our ClientHello is on its way to the kicker, which takes it up. A kick
+    // never changes what our attempt addresses, so a forged one cannot derail it.
     return;
   }
-  if (peer->session && peer->session->remote_index == p.sender_index) {
-    if (peer->session->linger) {  // a retransmitted ClientHello of the current session
-      onLingerPacket(*peer, now, p);
-    }
-    return;
-  }
-  if (peer->pending) {
-    Handshake& hs = *peer->pending;
-    if (hs.remoteIndex() == p.sender_index || hs.remoteIndex() == 0) {
-      // Ours already, or our kick session adopts the client's handshake.
-      if (hs.remoteIndex() == 0) {
-        peer->pending_path = from;
-      }
-      hs.onPacket(now, p);
-      servePending(*peer, now);
-      return;
-    }
-  }
-  if (!allowHandshake(now, from) ||
-      (!peer->pending && pendingCount() >= kMaxPendingHandshakes)) {
+  if (!allowHandshake(now, from) || pendingCount() >= kMaxPendingHandshakes) {
     drops.add(DropReason::kRateLimited);
     return;
   }
-  // A new ClientHello (the client restarted or retried): it replaces our pending handshake.
-  Handshake* hs = initiate(*peer, now, from, p.sender_index);
-  if (hs != nullptr) {
-    hs->onPacket(now, p);
-    servePending(*peer, now);
+  // Our ClientHello answers a padded kick, at most 1x until the kicker answers (the kick is not
+  // proof that anyone receives at its source).
+  Admission admit = provenPath(peer, from) ? Admission::kProven : Admission::kUnproven;
+  if (!peer.pending) {
+    initiate(peer, now, from, p.sender_index, admit, p.wire_size);
+  } else {
+    startRival(peer, now, from, p.sender_index, admit, p);
   }
+}
+
+void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
+                                 const protocol::HandshakePacket& p) {
+  if (peer.we_are_client) {
+    drops.add(DropReason::kHandshakeFailed);  // both sides claim the client role
+    return;
+  }
+  if (peer.session && peer.session->remote_index == p.sender_index) {
+    if (peer.session->linger) {  // a retransmitted ClientHello of the current session
+      onLingerPacket(peer, now, p);
+    }
+    return;
+  }
+  if (peer.pending && peer.pending->remoteIndex() == p.sender_index) {
+    peer.pending->onPacket(now, p);
+    servePending(peer, now);
+    return;
+  }
+  if (peer.rival && peer.rival->remoteIndex() == p.sender_index) {
+    peer.rival->onPacket(now, p);
+    serveRival(peer, now);
+    return;
+  }
+  // A new attempt by the client. It must start at the beginning of its stream, and prove its
+  // address unless it comes from a path the peer has already shown it receives on and we are not
+  // under load: otherwise it gets a cookie and we keep nothing.
+  if (p.packet_id != 1) {
+    drops.add(DropReason::kUnknownIndex);
+    return;
+  }
+  bool connected = from.transport == Transport::kTcp || from.relayed();
+  bool proven = connected || (provenPath(peer, from) && pendingCount() < kCookieLoad);
+  if (!proven) {
+    if (!p.hasCookie() || !cookies.check(now, from.endpoint, p.sender_index, p.cookie)) {
+      if (p.hasCookie()) {
+        drops.add(DropReason::kBadCookie);
+      }
+      sendCookieReply(now, from, p.sender_index);
+      return;
+    }
+  }
+  if (!allowHandshake(now, from) || pendingCount() >= kMaxPendingHandshakes) {
+    drops.add(DropReason::kRateLimited);
+    return;
+  }
+  if (peer.pending && peer.pending->remoteIndex() == 0 && peer.pending_path == from) {
+    // Our kick session takes up the client's handshake: it came from where we kick, so nothing
+    // is redirected.
+    peer.pending->onPacket(now, p);
+    servePending(peer, now);
+    return;
+  }
+  if (!peer.pending) {
+    Handshake* hs = initiate(peer, now, from, p.sender_index, Admission::kProven);
+    if (hs != nullptr) {
+      hs->onPacket(now, p);
+      servePending(peer, now);
+    }
+    return;
+  }
+  // A restarted client, or someone claiming to be it: a second attempt beside ours.
+  startRival(peer, now, from, p.sender_index, Admission::kProven, p);
+}
+
+bool Engine::Impl::provenPath(const PeerState& peer, const Path& from) const {
+  if (from.transport == Transport::kTcp || from.relayed()) {
+    return true;
+  }
+  if ((peer.session && peer.session->path == from) || (peer.direct && peer.direct->path == from) ||
+      (peer.last_path && *peer.last_path == from)) {
+    return true;
+  }
+  return std::any_of(peer.candidates.begin(), peer.candidates.end(), [&](const PunchCandidate& c) {
+    return c.replies > 0 && c.path() == from;
+  });
+}
+
+void Engine::Impl::sendCookieReply(Instant now, const Path& to, std::uint32_t sender_index) {
+  protocol::CookieReply reply;
+  reply.receiver_index = sender_index;
+  reply.cookie = cookies.make(now, to.endpoint, sender_index);
+  std::array<std::uint8_t, protocol::kCookieReplySize> out{};
+  std::size_t n = protocol::serializeCookieReply(reply, out);
+  cookie_replies++;
+  sendOnPath(to, std::span<const std::uint8_t>(out.data(), n));
 }
 
 void Engine::Impl::onCookieReply(Instant now, const Path& from,

@@ -24,6 +24,8 @@
 #include "protocol/relay_packet.hpp"
 #include "protocol/rendezvous_messages.hpp"
 #include "session/handshake.hpp"
+#include "session/admission.hpp"
+#include "session/cookie.hpp"
 #include "session/rate_limiter.hpp"
 
 namespace vpn::client {
@@ -110,6 +112,11 @@ struct PeerState {
   std::unique_ptr<PeerSession> session;
   std::unique_ptr<Handshake> pending;
   Path pending_path;  // where the pending handshake sends
+  // A second attempt an incoming packet asked for (a new ClientHello, or a KICK from elsewhere)
+  // while `pending` runs. Nothing unauthenticated replaces or redirects `pending`; the first of
+  // the two to finish becomes the session.
+  std::unique_ptr<Handshake> rival;
+  Path rival_path;
   Instant retry_at = kNever;
   Duration retry_backoff = seconds(1);
   std::vector<protocol::IpPrefix> addresses;  // from the peer's certificate
@@ -226,6 +233,11 @@ struct RendezvousState {
 
 struct Engine::Impl {
   static constexpr std::size_t kMaxPendingHandshakes = 64;
+  // From this many attempts on, every new ClientHello over UDP must echo a cookie.
+  static constexpr std::size_t kCookieLoad = kMaxPendingHandshakes / 4;
+  // Who asked for an attempt: we did, or a packet from a proven or an unproven source (which
+  // bounds what the attempt may send before the peer answers: Handshake::Params::responder).
+  enum class Admission { kOurs, kProven, kUnproven };
   static constexpr Duration kMaxRetryBackoff = seconds(30);
 
   Impl(crypto::TlsContext& tls, EngineOptions options, EngineSink& sink);
@@ -271,7 +283,22 @@ struct Engine::Impl {
   // A responder asks one of our HELLOs to echo a cookie (a peer's or a rendezvous' handshake).
   void onCookieReply(Instant now, const Path& from, std::span<const std::uint8_t> datagram);
   // Starts a handshake with `peer` toward `to`; remote_index is the peer's index if known.
-  Handshake* initiate(PeerState& peer, Instant now, const Path& to, std::uint32_t remote_index);
+  // `credit`: the size of a packet that asked for it and is not fed to it (a KICK).
+  Handshake* initiate(PeerState& peer, Instant now, const Path& to, std::uint32_t remote_index,
+                      Admission admit = Admission::kOurs, std::size_t credit = 0);
+  // A ClientHello (no receiver index) or a KICK for a known peer.
+  void onClientHello(PeerState& peer, Instant now, const Path& from,
+                     const protocol::HandshakePacket& p);
+  void onKick(PeerState& peer, Instant now, const Path& from, const protocol::HandshakePacket& p);
+  // A packet for the rival attempt (matched by our index).
+  void startRival(PeerState& peer, Instant now, const Path& from, std::uint32_t remote_index,
+                  Admission admit, const protocol::HandshakePacket& cause);
+  void serveRival(PeerState& peer, Instant now);
+  void dropRival(PeerState& peer);
+  // True if the peer has shown it receives at `from`: TCP (connected), a relay channel of a
+  // rendezvous session, its session's or last authenticated path, a punched candidate.
+  bool provenPath(const PeerState& peer, const Path& from) const;
+  void sendCookieReply(Instant now, const Path& to, std::uint32_t sender_index);
   void servePending(PeerState& peer, Instant now);
   void completeHandshake(PeerState& peer, Instant now);
   void onLingerPacket(PeerState& peer, Instant now, const protocol::HandshakePacket& p);
@@ -405,7 +432,9 @@ struct Engine::Impl {
   std::unordered_map<std::uint32_t, PeerState*> by_index;  // our local index -> peer
   std::unordered_map<protocol::IpAddress, PeerState*, protocol::IpAddressHash> routes;
   DropCounters drops;
-  RateLimiter limiter;
+  session::AdmissionLimiter admission{session::AdmissionLimiter::Options{8, 2, 32, 8, 64, 32, 1024}};
+  session::CookieMaker cookies;
+  std::uint64_t cookie_replies = 0;
   // Relayed handshakes all come from a rendezvous address: a separate, roomier bucket.
   RateLimiter relay_limiter{RateLimiter::Options{64, 16, 64}};
   std::uint64_t next_probe_token = 1;

@@ -149,6 +149,8 @@ EngineStatus Engine::Impl::status(Instant now) const {
     auto r = static_cast<DropReason>(i);
     st.drops.emplace_back(std::string(toString(r)), drops.get(r));
   }
+  st.cookie_replies = cookie_replies;
+  st.handshake_attempts = pendingCount();
   return st;
 }
 

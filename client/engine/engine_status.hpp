@@ -77,6 +77,10 @@ struct EngineStatus {
   std::vector<RendezvousStatus> rendezvous;
   // reason -> count, every reason listed even at 0
   std::vector<std::pair<std::string, std::uint64_t>> drops;
+  // Handshake admission: ClientHellos answered with a cookie instead of a handshake, and the
+  // attempts (ours and rivals) in progress now.
+  std::uint64_t cookie_replies = 0;
+  std::size_t handshake_attempts = 0;
 
   // Convenience for tests and the CLI: the count for one reason (0 if unknown).
   std::uint64_t drop(std::string_view reason) const {

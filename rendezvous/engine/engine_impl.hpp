@@ -51,6 +51,7 @@ enum class Drop : std::uint8_t {
   kRelayRateLimited,     // the sender's relay byte bucket is empty
   kRelayQuota,           // the sender's session used up relay_max_bytes
   kRelayBadInner,        // inner datagram not a handshake, data or keepalive packet
+  kRelayNameMismatch,    // a relayed HELLO naming someone other than the sender's certificate
   kRelayRequestRateLimited,
   kPeerUnreachable,      // a packet for a peer whose TCP connection closed
   kCount,

@@ -61,6 +61,8 @@ std::string_view toString(Drop d) {
       return "relay_quota";
     case Drop::kRelayBadInner:
       return "relay_bad_inner";
+    case Drop::kRelayNameMismatch:
+      return "relay_name_mismatch";
     case Drop::kRelayRequestRateLimited:
       return "relay_request_rate_limited";
     case Drop::kPeerUnreachable:

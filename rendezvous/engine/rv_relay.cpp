@@ -1,7 +1,8 @@
 // Relay channels and forwarding (docs/paths.md). A channel joins two registered peers under one
 // number, the same in both tables. A relay packet is accepted only from the current path of an
 // authenticated session (the path index), only on one of that session's channels, and only
-// carrying a peer-to-peer handshake, data or keepalive packet; it leaves unchanged (the channel
+// carrying a peer-to-peer handshake (whose HELLO, if any, names the sender's certified name), data
+// or keepalive packet; it leaves unchanged (the channel
 // number is the same at the other end) to the partner's current path. Nothing is copied.
 #include "crypto/random.hpp"
 #include "protocol/relay_packet.hpp"
@@ -13,6 +14,14 @@ namespace {
 // Random picks before giving up: with at most relay_max_channels (256 by default) of 65535 taken
 // on each side, 32 misses in a row are very unlikely unless the tables are nearly full.
 constexpr int kChannelTries = 32;
+
+// A handshake packet that names its sender (HELLO) must name the sender's certified name: the
+// receiving peer picks TLS roles and its attempt by that name, so a member must not speak as
+// another over our relay. Unparseable ones are dropped here too.
+bool helloNamesSender(std::span<const std::uint8_t> inner, const std::string& sender_name) {
+  auto p = protocol::parseHandshake(inner);
+  return p.ok() && (!p->hasHello() || p->name == sender_name);
+}
 
 bool relayableInner(std::span<const std::uint8_t> inner) {
   switch (protocol::classify(inner)) {
@@ -53,8 +62,14 @@ void RendezvousEngine::Impl::onRelay(Instant now, SocketId on, const protocol::E
     drop(Drop::kPeerUnreachable);  // before the limits: it costs the sender nothing
     return;
   }
-  if (!relayableInner(protocol::relayInner(bytes))) {
+  auto inner = protocol::relayInner(bytes);
+  if (!relayableInner(inner)) {
     drop(Drop::kRelayBadInner);
+    return;
+  }
+  if (protocol::classify(inner) == protocol::PacketFamily::kHandshake &&
+      !helloNamesSender(inner, sender->name)) {
+    drop(Drop::kRelayNameMismatch);
     return;
   }
   const auto size = static_cast<std::uint64_t>(bytes.size());

@@ -44,6 +44,24 @@ std::vector<std::uint8_t> relayPacket(std::uint16_t channel, std::uint8_t first,
   return p;
 }
 
+// A relay packet carrying a padded HELLO handshake packet that names `name`.
+std::vector<std::uint8_t> relayedHello(std::uint16_t channel, const char* name) {
+  const std::uint8_t payload[] = {0x16, 0x03, 0x01};
+  protocol::HandshakePacket hs;
+  hs.flags = protocol::kFlagHello | protocol::kFlagPayload | protocol::kFlagPadded;
+  hs.wire_size = protocol::kMinInitialPacket;
+  hs.sender_index = 5;
+  hs.packet_id = 1;
+  hs.name = name;
+  hs.payload = payload;
+  std::vector<std::uint8_t> p(protocol::kRelayHeaderSize + protocol::kMaxHandshakePacket);
+  protocol::writeRelayHeader(channel, p);
+  std::size_t n = protocol::serializeHandshake(
+      hs, {}, std::span(p).subspan(protocol::kRelayHeaderSize));
+  p.resize(protocol::kRelayHeaderSize + n);
+  return p;
+}
+
 // One datagram straight into the engine from anywhere (no node behind it).
 void inject(RvHarness& h, SocketId on, const Endpoint& from, std::vector<std::uint8_t> bytes) {
   h.engine->onDatagram(h.clock.now(), on, from, bytes);
@@ -126,7 +144,7 @@ TEST(RendezvousRelay, PacketsGoThroughBothWaysByteExact) {
   auto p = boundPair(h);
   ASSERT_NE(p.channel, 0);
   auto a2b = relayPacket(p.channel, protocol::kTypeData, 1400, 7);
-  auto b2a = relayPacket(p.channel, protocol::kTypeHandshake, 300, 99);
+  auto b2a = relayedHello(p.channel, "bob");
   auto ka = relayPacket(p.channel, protocol::kTypeKeepalive | 1, 29, 3);
   h.sendRaw(*p.alice, a2b);
   h.sendRaw(*p.bob, b2a);
@@ -207,6 +225,20 @@ TEST(RendezvousRelay, InnerMustBeAPeerToPeerPacket) {
   h.sendRaw(*p.alice, relayPacket(p.channel, 0, 0));  // no inner datagram at all
   EXPECT_EQ(h.dropCount("relay_bad_inner"), 7u);
   EXPECT_TRUE(p.bob->relayed.empty());
+}
+
+// Finding 2 over the relay: a member must not open a handshake in another member's name. The
+// relay checks a HELLO's name against the sender's certificate, and drops handshake packets that
+// do not parse.
+TEST(RendezvousRelay, RelayedHelloMustNameItsSender) {
+  RvHarness h;
+  auto p = boundPair(h);
+  h.sendRaw(*p.alice, relayedHello(p.channel, "carol"));
+  h.sendRaw(*p.alice, relayPacket(p.channel, protocol::kTypeHandshake, 40));
+  EXPECT_EQ(h.dropCount("relay_name_mismatch"), 2u);
+  EXPECT_TRUE(p.bob->relayed.empty());
+  h.sendRaw(*p.alice, relayedHello(p.channel, "alice"));
+  EXPECT_EQ(p.bob->relayed.size(), 1u);
 }
 
 TEST(RendezvousRelay, DisabledRelayRefusesRequestsAndPackets) {

@@ -1,0 +1,259 @@
+// Handshake attempts with a peer: starting ours, a second one that an incoming packet asks for
+// (the rival, which never replaces ours: the first to finish wins), serving both, and turning a
+// finished one into the peer's session.
+#include <algorithm>
+
+#include "client/engine/engine_impl.hpp"
+#include "crypto/certificate.hpp"
+#include "crypto/key_schedule.hpp"
+
+namespace vpn::client {
+
+std::size_t Engine::Impl::pendingCount() const {
+  std::size_t n = 0;
+  for (const auto& p : peers) {
+    n += (p->pending ? 1u : 0u) + (p->rival ? 1u : 0u);
+  }
+  return n;
+}
+
+bool Engine::Impl::allowHandshake(Instant now, const Path& from) {
+  if (from.relayed()) {
+    return relay_limiter.allow(now, from.endpoint.address());
+  }
+  return admission.allow(now, from.endpoint.address()) ==
+         session::AdmissionLimiter::Verdict::kAllow;
+}
+
+Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const Path& to,
+                                  std::uint32_t remote_index, Admission admit,
+                                  std::size_t credit) {
+  dropPending(peer);
+  peer.retry_at = kNever;
+  noteAttempt(peer, now);
+  Handshake::Params params;
+  params.role = peer.we_are_client ? crypto::TlsSession::Role::kClient
+                                   : crypto::TlsSession::Role::kServer;
+  params.own_name = options.own_name;
+  params.peer_name = peer.name;
+  params.local_index = newIndex();
+  params.remote_index = remote_index;
+  params.endpoint = to.endpoint;
+  params.timeout = options.handshake_timeout;
+  params.responder = admit != Admission::kOurs;
+  params.validated = admit != Admission::kUnproven;
+  params.credit = credit;
+  try {
+    peer.pending = std::make_unique<Handshake>(tls, std::move(params), now);
+  } catch (const std::exception& e) {
+    peer.last_error = std::string("handshake failed: ") + e.what();
+    scheduleRetry(peer, now);
+    return nullptr;
+  }
+  by_index[peer.pending->localIndex()] = &peer;
+  peer.pending_path = to;
+  peer.pending->begin(now);
+  servePending(peer, now);
+  return peer.pending.get();
+}
+
+void Engine::Impl::dropPending(PeerState& peer) {
+  if (!peer.pending) {
+    return;
+  }
+  auto it = by_index.find(peer.pending->localIndex());
+  if (it != by_index.end() && !(peer.session && peer.session->local_index == it->first)) {
+    by_index.erase(it);
+  }
+  peer.pending.reset();
+  for (std::size_t i = 0; i < peer.early.size(); ++i) {
+    drops.add(DropReason::kUnknownIndex);
+  }
+  peer.early.clear();
+}
+
+void Engine::Impl::servePending(PeerState& peer, Instant now) {
+  if (!peer.pending) {
+    return;
+  }
+  PathSink out(*this, peer.pending_path);
+  peer.pending->flush(now, out);
+  switch (peer.pending->state()) {
+    case Handshake::State::kEstablished:
+      completeHandshake(peer, now);
+      break;
+    case Handshake::State::kFailed:
+      failHandshake(peer, now, peer.pending->failureReason());
+      break;
+    case Handshake::State::kHandshaking:
+      break;
+  }
+}
+
+void Engine::Impl::failHandshake(PeerState& peer, Instant now, const std::string& reason) {
+  if (peer.pending) {
+    peer.pending->fail(reason);
+    PathSink out(*this, peer.pending_path);
+    peer.pending->flush(now, out);  // best effort: a TLS alert may be queued
+  }
+  peer.last_error = "handshake failed: " + reason;
+  drops.add(DropReason::kHandshakeFailed);
+  dropPending(peer);
+  // Queued packets wait for the next attempt (the relay, a retry) while they are younger than one
+  // handshake timeout; older ones are dropped.
+  bool fresh = peer.queue.size() > 0 && now - peer.queue_since < options.handshake_timeout;
+  if (!peer.session && !fresh) {
+    for (std::size_t i = 0; i < peer.queue.size(); ++i) {
+      drops.add(DropReason::kNoSession);
+    }
+    peer.queue.clear();
+  }
+  scheduleRetry(peer, now);
+  onDirectFailure(peer, now);
+}
+
+void Engine::Impl::installRoutes(PeerState& peer, std::vector<protocol::IpPrefix> addresses) {
+  for (const auto& a : peer.addresses) {
+    auto it = routes.find(a.address());
+    if (it != routes.end() && it->second == &peer) {
+      routes.erase(it);
+    }
+  }
+  peer.addresses = std::move(addresses);
+  for (const auto& a : peer.addresses) {
+    routes[a.address()] = &peer;
+  }
+}
+
+void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
+  std::unique_ptr<Handshake> hs = std::move(peer.pending);
+  crypto::TlsSession& tls_session = hs->tls();
+  const crypto::CertIdentity& id = tls_session.peerIdentity();
+  auto fail = [&](const std::string& why) {
+    peer.pending = std::move(hs);
+    failHandshake(peer, now, why);
+  };
+  if (id.name != peer.name) {
+    fail("peer certificate names '" + id.name + "', expected '" + peer.name + "'");
+    return;
+  }
+  if (id.rendezvous_role) {
+    fail("peer certificate of '" + id.name + "' carries the rendezvous role");
+    return;
+  }
+  auto secrets = crypto::exportSessionSecrets(tls_session);
+  if (!secrets) {
+    fail("cannot export data keys");
+    return;
+  }
+  auto suite = tls_session.negotiatedCipher();
+  auto keys = DataKeys::create(suite, *secrets, hs->isClient(), now);
+  secrets->client_to_server.wipe();
+  secrets->server_to_client.wipe();
+  if (!keys) {
+    fail("cannot create data ciphers");
+    return;
+  }
+  auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing(), peer.pending_path);
+
+  std::string before = "none";
+  if (peer.session) {
+    before = std::string(toString(peer.session->path.kind()));
+    by_index.erase(peer.session->local_index);
+    peer.key_updates_done += peer.session->keys->keyUpdates();
+  }
+  by_index[s->local_index] = &peer;
+  installRoutes(peer, id.addresses);
+  peer.cipher = std::string(crypto::toString(suite));
+  peer.handshakes++;
+  peer.last_handshake = now;
+  peer.last_error.clear();
+  peer.last_path = s->path;
+  peer.retry_backoff = seconds(1);
+  peer.retry_at = kNever;
+  peer.unreachable = false;
+  peer.unreachable_backoff = Duration{};
+  peer.direct_failed = false;
+  peer.punch_connected = false;
+  peer.lookup_at = kNever;
+  peer.lookup_backoff = seconds(2);
+  peer.session = std::move(s);
+  onSessionPath(peer, now, before);
+  if (peer.session->path.kind() == PathKind::kDirectUdp) {
+    stopPunch(peer);
+  }
+  dropRival(peer);  // the other attempt, if any, has lost
+  flushQueue(peer, now);
+  openEarly(peer, now);
+}
+
+void Engine::Impl::startRival(PeerState& peer, Instant now, const Path& from,
+                              std::uint32_t remote_index, Admission admit,
+                              const protocol::HandshakePacket& cause) {
+  dropRival(peer);
+  Handshake::Params params;
+  params.role = peer.we_are_client ? crypto::TlsSession::Role::kClient
+                                   : crypto::TlsSession::Role::kServer;
+  params.own_name = options.own_name;
+  params.peer_name = peer.name;
+  params.local_index = newIndex();
+  params.remote_index = remote_index;
+  params.endpoint = from.endpoint;
+  params.timeout = options.handshake_timeout;
+  params.responder = true;
+  params.validated = admit != Admission::kUnproven;
+  params.credit = cause.isKick() ? cause.wire_size : 0;
+  try {
+    peer.rival = std::make_unique<Handshake>(tls, std::move(params), now);
+  } catch (const std::exception&) {
+    drops.add(DropReason::kHandshakeFailed);
+    return;
+  }
+  by_index[peer.rival->localIndex()] = &peer;
+  peer.rival_path = from;
+  peer.rival->begin(now);
+  if (!cause.isKick()) {
+    peer.rival->onPacket(now, cause);  // the ClientHello that asked for it
+  }
+  serveRival(peer, now);
+}
+
+void Engine::Impl::dropRival(PeerState& peer) {
+  if (!peer.rival) {
+    return;
+  }
+  auto it = by_index.find(peer.rival->localIndex());
+  if (it != by_index.end() && !(peer.session && peer.session->local_index == it->first)) {
+    by_index.erase(it);
+  }
+  peer.rival.reset();
+}
+
+void Engine::Impl::serveRival(PeerState& peer, Instant now) {
+  if (!peer.rival) {
+    return;
+  }
+  PathSink out(*this, peer.rival_path);
+  peer.rival->flush(now, out);
+  switch (peer.rival->state()) {
+    case Handshake::State::kEstablished:
+      // It won: it becomes the attempt that completes, and ours is dropped (early data stays:
+      // it may be for the winner).
+      if (peer.pending) {
+        by_index.erase(peer.pending->localIndex());
+      }
+      peer.pending = std::move(peer.rival);
+      peer.pending_path = peer.rival_path;
+      completeHandshake(peer, now);
+      break;
+    case Handshake::State::kFailed:
+      // Only this attempt failed (perhaps it was never the peer's): ours goes on untouched.
+      drops.add(DropReason::kHandshakeFailed);
+      dropRival(peer);
+      break;
+    case Handshake::State::kHandshaking:
+      break;
+  }
+}
+
+}  // namespace vpn::client
