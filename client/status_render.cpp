@@ -125,6 +125,7 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("admission").beginObject();
   w.key("cookie_replies").value(status.cookie_replies);
   w.key("handshake_attempts").value(static_cast<std::uint64_t>(status.handshake_attempts));
+  w.key("candidates_rejected").value(status.candidates_rejected);
   w.endObject();
   w.endObject();
   return w.str() + "\n";

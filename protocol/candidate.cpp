@@ -11,6 +11,28 @@ std::string_view toString(CandidateKind k) {
   return "unknown";
 }
 
+std::size_t keepAnnounceable(std::span<const Candidate> in, std::vector<Candidate>& out) {
+  out.clear();
+  std::size_t dropped = 0;
+  std::optional<std::uint16_t> udp_port;
+  for (const auto& c : in) {
+    bool ok = c.kind != CandidateKind::kReflexive && c.endpoint.address().isRoutableUnicast() &&
+              out.size() + 1 < kMaxCandidates;
+    if (ok && c.kind == CandidateKind::kLocal) {
+      if (!udp_port) {
+        udp_port = c.endpoint.port();
+      }
+      ok = c.endpoint.port() == *udp_port;
+    }
+    if (ok) {
+      out.push_back(c);
+    } else {
+      ++dropped;
+    }
+  }
+  return dropped;
+}
+
 std::optional<Endpoint> readEndpoint(ByteReader& r) {
   std::uint8_t family = r.u8();
   IpAddress addr;

@@ -8,6 +8,8 @@
 //   kind (8) | family (8: 4 or 6) | address (4 or 16 bytes) | port (16)
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <vector>
 #include <string_view>
 
 #include "base/byte_io.hpp"
@@ -30,6 +32,13 @@ struct Candidate {
 };
 
 inline constexpr std::size_t kMaxCandidates = 8;
+
+// Candidate hygiene: the candidates a peer announces that others may probe or dial. Kept: at most
+// kMaxCandidates - 1 local and tcp candidates with routable unicast addresses (see
+// IpAddress::isRoutableUnicast), the UDP ones all on the port of the first (a peer has one UDP
+// port; a member must not make others send to some service's port on its LAN). Returns how many
+// were dropped. Reflexive candidates are never taken from a peer's own word.
+std::size_t keepAnnounceable(std::span<const Candidate> in, std::vector<Candidate>& out);
 
 // Reads one candidate; nullopt (and r fails or holds garbage) on a bad kind, family or length.
 std::optional<Candidate> readCandidate(ByteReader& r);

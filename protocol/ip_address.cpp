@@ -67,6 +67,24 @@ bool IpAddress::isLoopback() const {
   return bytes_[15] == 1;
 }
 
+bool IpAddress::isRoutableUnicast() const {
+  const auto& b = bytes_;
+  if (isV4()) {
+    return b[0] != 0 && b[0] != 127 && !(b[0] == 169 && b[1] == 254) && b[0] < 224;
+  }
+  if (isUnspecified() || isLoopback()) {
+    return false;
+  }
+  if (b[0] == 0xFF || (b[0] == 0xFE && (b[1] & 0xC0) == 0x80)) {
+    return false;
+  }
+  bool mapped = b[10] == 0xFF && b[11] == 0xFF;
+  for (std::size_t i = 0; mapped && i < 10; ++i) {
+    mapped = b[i] == 0;
+  }
+  return !mapped;
+}
+
 std::string IpAddress::toString() const {
   char buf[INET6_ADDRSTRLEN];
   const char* r = inet_ntop(isV4() ? AF_INET : AF_INET6, bytes_.data(), buf, sizeof buf);

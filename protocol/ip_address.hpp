@@ -29,6 +29,10 @@ class IpAddress {
   std::size_t size() const { return isV4() ? 4 : 16; }
   bool isUnspecified() const;
   bool isLoopback() const;
+  // An address one host can send a unicast datagram to on purpose: not unspecified (0.0.0.0/8,
+  // ::), loopback, link-local (169.254/16, fe80::/10), multicast (224/4, ff00::/8), reserved or
+  // broadcast (240/4), nor IPv4-mapped IPv6 (::ffff:0:0/96, which can hide any of those).
+  bool isRoutableUnicast() const;
   std::string toString() const;
 
   friend bool operator==(const IpAddress& a, const IpAddress& b) {

@@ -44,7 +44,7 @@ std::vector<std::pair<const char*, std::uint64_t>> counterList(const RendezvousC
           {"replaced", c.replaced},           {"relayed_packets", c.relayed_packets},
           {"relayed_bytes", c.relayed_bytes}, {"relay_binds", c.relay_binds},
           {"relay_failures", c.relay_failures}, {"cookie_replies", c.cookie_replies},
-          {"pending_evicted", c.pending_evicted}};
+          {"pending_evicted", c.pending_evicted}, {"candidates_rejected", c.candidates_rejected}};
 }
 
 }  // namespace

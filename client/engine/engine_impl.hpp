@@ -408,6 +408,8 @@ struct Engine::Impl {
   bool needsIntroduction(const PeerState& peer, Instant now) const;
   void servicePeerLookup(PeerState& peer, Instant now);
   void onIntroduce(Instant now, const protocol::IntroduceMsg& msg);
+  // One of the addresses we announce (our host addresses): never a candidate to probe or dial.
+  bool isOwnAddress(const protocol::IpAddress& a) const;
   void onLookupFailed(Instant now, const protocol::LookupFailedMsg& msg);
   void onPunch(Instant now, const Path& from, std::span<const std::uint8_t> datagram);
   void onProbeReply(PeerState& peer, Instant now, const Path& from);
@@ -435,6 +437,7 @@ struct Engine::Impl {
   session::AdmissionLimiter admission{session::AdmissionLimiter::Options{8, 2, 32, 8, 64, 32, 1024}};
   session::CookieMaker cookies;
   std::uint64_t cookie_replies = 0;
+  std::uint64_t candidates_rejected = 0;  // introduced candidates we would not probe (hygiene)
   // Relayed handshakes all come from a rendezvous address: a separate, roomier bucket.
   RateLimiter relay_limiter{RateLimiter::Options{64, 16, 64}};
   std::uint64_t next_probe_token = 1;

@@ -180,6 +180,12 @@ void Engine::Impl::stopPunch(PeerState& peer) {
   }
 }
 
+bool Engine::Impl::isOwnAddress(const protocol::IpAddress& a) const {
+  auto same = [&](const protocol::Endpoint& e) { return e.address() == a; };
+  return std::any_of(local_candidates.begin(), local_candidates.end(), same) ||
+         std::any_of(tcp_candidates.begin(), tcp_candidates.end(), same);
+}
+
 void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
   PeerState* peer = findPeer(msg.peer_name);
   if (peer == nullptr) {
@@ -214,11 +220,27 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
   if (peer->configured_endpoint) {
     addCandidate(*peer, *peer->configured_endpoint, PunchCandidate::Kind::kStatic);
   }
+  // The rendezvous filters announced candidates too; we do not rely on it. Reflexive ones are
+  // what it observed, so they keep their port.
+  std::vector<protocol::Candidate> announced;
+  std::vector<protocol::Candidate> reflexive;
   for (const auto& c : msg.candidates) {
+    (c.kind == protocol::CandidateKind::kReflexive ? reflexive : announced).push_back(c);
+  }
+  std::vector<protocol::Candidate> kept;
+  std::size_t rejected = protocol::keepAnnounceable(announced, kept);
+  for (const auto& c : reflexive) {
+    if (c.endpoint.address().isRoutableUnicast()) {
+      kept.push_back(c);
+    } else {
+      ++rejected;
+    }
+  }
+  for (const auto& c : kept) {
     // Two LANs often share a private range: a peer's local candidate may be our own address, and
-    // probing it would make us answer ourselves and "punch" a path to ourselves.
-    const auto& ours = c.kind == protocol::CandidateKind::kTcp ? tcp_candidates : local_candidates;
-    if (std::find(ours.begin(), ours.end(), c.endpoint) != ours.end()) {
+    // probing it would make us answer ourselves (or dial a service of ours); never aim at us.
+    if (isOwnAddress(c.endpoint.address())) {
+      ++rejected;
       continue;
     }
     PunchCandidate::Kind kind = PunchCandidate::Kind::kReflexive;
@@ -229,6 +251,7 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     }
     addCandidate(*peer, c.endpoint, kind);
   }
+  candidates_rejected += rejected;
   peer->want_direct_lookup = false;
   peer->lookup_at = kNever;
   peer->lookup_backoff = seconds(2);

@@ -151,6 +151,7 @@ EngineStatus Engine::Impl::status(Instant now) const {
   }
   st.cookie_replies = cookie_replies;
   st.handshake_attempts = pendingCount();
+  st.candidates_rejected = candidates_rejected;
   return st;
 }
 

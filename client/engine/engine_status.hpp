@@ -81,6 +81,8 @@ struct EngineStatus {
   // attempts (ours and rivals) in progress now.
   std::uint64_t cookie_replies = 0;
   std::size_t handshake_attempts = 0;
+  // Introduced candidates not probed: unusable addresses, stray ports, our own addresses.
+  std::uint64_t candidates_rejected = 0;
 
   // Convenience for tests and the CLI: the count for one reason (0 if unknown).
   std::uint64_t drop(std::string_view reason) const {

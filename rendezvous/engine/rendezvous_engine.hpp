@@ -110,6 +110,7 @@ struct RendezvousCounters {
   std::uint64_t handshakes = 0;     // sessions established
   std::uint64_t cookie_replies = 0; // HELLOs answered with a cookie instead of a handshake
   std::uint64_t pending_evicted = 0;  // stalled handshakes dropped to make room
+  std::uint64_t candidates_rejected = 0;  // announced candidates not kept (protocol/candidate.hpp)
   std::uint64_t registrations = 0;  // REGISTER messages accepted
   std::uint64_t lookups = 0;
   std::uint64_t introductions = 0;  // pairs introduced

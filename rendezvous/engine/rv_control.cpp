@@ -161,14 +161,10 @@ void RendezvousEngine::Impl::onControl(Instant now, PeerRecord& r,
 }
 
 void RendezvousEngine::Impl::onRegister(Instant now, PeerRecord& r, const protocol::RegisterMsg& m) {
-  r.candidates.clear();
-  for (const auto& c : m.candidates) {
-    // Reflexive candidates are ours to observe, not the peer's to claim.
-    if (c.kind != protocol::CandidateKind::kReflexive &&
-        r.candidates.size() + 1 < protocol::kMaxCandidates) {
-      r.candidates.push_back(c);
-    }
-  }
+  // Reflexive candidates are ours to observe, not the peer's to claim; loopback, link-local,
+  // multicast and the like, or UDP ports besides the peer's one, would aim others at it.
+  std::size_t rejected = protocol::keepAnnounceable(m.candidates, r.candidates);
+  counters.candidates_rejected += rejected;
   r.candidates.shrink_to_fit();
   r.nat_type = m.nat_type;
   if (!r.registered_at) {

@@ -59,5 +59,17 @@ TEST(Endpoint, ParsesV4AndBracketedV6) {
   }
 }
 
+TEST(IpAddress, RoutableUnicastExcludesWhatNoPeerShouldBeAimedAt) {
+  for (const char* s : {"0.0.0.0", "0.1.2.3", "127.0.0.1", "127.9.9.9", "169.254.1.1", "224.0.0.1",
+                        "239.255.255.250", "240.0.0.1", "255.255.255.255", "::", "::1", "fe80::1",
+                        "febf::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1"}) {
+    EXPECT_FALSE(IpAddress::parse(s)->isRoutableUnicast()) << s;
+  }
+  for (const char* s : {"10.0.0.1", "192.168.1.7", "100.64.0.1", "198.51.100.7", "8.8.8.8",
+                        "2001:db8::1", "fd00::7", "fec0::1", "64:ff9b::1.2.3.4"}) {
+    EXPECT_TRUE(IpAddress::parse(s)->isRoutableUnicast()) << s;
+  }
+}
+
 }  // namespace
 }  // namespace vpn::protocol
