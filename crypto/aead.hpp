@@ -33,6 +33,12 @@ bool cpuHasAesAcceleration();
 // AES-256-GCM first where the CPU has AES instructions, ChaCha20-Poly1305 first elsewhere.
 std::vector<CipherSuite> defaultCipherOrder();
 
+// Packets one key may seal before its confidentiality bound is spent (RFC 9001 section 6.6):
+// 2^23 for AES-GCM; ChaCha20-Poly1305's bound (2^62) is beyond any counter we use.
+constexpr std::uint64_t confidentialityLimit(CipherSuite c) {
+  return c == CipherSuite::kAes256Gcm ? (std::uint64_t{1} << 23) : (std::uint64_t{1} << 62);
+}
+
 inline constexpr std::size_t kKeySize = 32;
 inline constexpr std::size_t kIvSize = 12;
 inline constexpr std::size_t kTagSize = 16;

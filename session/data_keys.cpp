@@ -1,5 +1,7 @@
 #include "session/data_keys.hpp"
 
+#include <algorithm>
+
 namespace vpn::session {
 
 template <class KeySet>
@@ -39,7 +41,7 @@ bool BasicDataKeys<KeySet>::sealControl(std::uint32_t receiver_index,
 template <class KeySet>
 bool BasicDataKeys<KeySet>::sealAs(bool keepalive, bool control, std::uint32_t receiver_index,
                                    std::span<std::uint8_t> packet, std::size_t payload_len) {
-  if (packet.size() < protocol::kDataOverhead + payload_len) {
+  if (packet.size() < protocol::kDataOverhead + payload_len || exhausted()) {
     return false;
   }
   protocol::DataHeader h;
@@ -135,7 +137,8 @@ bool BasicDataKeys<KeySet>::updateDue(Instant now, Duration interval,
   if (!confirmed_) {
     return false;
   }
-  return tx_in_phase_ >= max_packets || now - tx_phase_started_ >= interval;
+  return tx_in_phase_ >= std::min(max_packets, crypto::confidentialityLimit(suite_) / 2) ||
+         now - tx_phase_started_ >= interval;
 }
 
 template <class KeySet>

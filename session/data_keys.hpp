@@ -77,8 +77,12 @@ class BasicDataKeys {
   OpenResult open(Instant now, const protocol::DataHeader& header, std::span<std::uint8_t> datagram,
                   Duration grace);
 
-  // True if we may and should start a key update now.
+  // True if we may and should start a key update now: after `interval`, after `max_packets`, or
+  // at half the cipher's confidentiality limit, whichever comes first.
   bool updateDue(Instant now, Duration interval, std::uint64_t max_packets) const;
+  // The send key has sealed crypto::confidentialityLimit packets and no update was possible (the
+  // peer has not confirmed our phase): seal() refuses until an update goes through.
+  bool exhausted() const { return tx_in_phase_ >= crypto::confidentialityLimit(suite_); }
   // Starts a key update of our send direction.
   void initiateUpdate(Instant now);
   // When updateDue() may next become true by time alone; kNever while waiting for confirmation.

@@ -23,6 +23,7 @@ std::string_view toString(DropReason r) {
     case DropReason::kRelayRejected: return "relay_rejected";
     case DropReason::kUnpadded: return "unpadded";
     case DropReason::kBadCookie: return "bad_cookie";
+    case DropReason::kKeyExhausted: return "key_exhausted";
     case DropReason::kCount: break;
   }
   return "unknown";

@@ -28,6 +28,7 @@ enum class DropReason : std::uint8_t {
   kRelayRejected,   // a relay packet not from a rendezvous we hold a session with, or a bad inner
   kUnpadded,        // a HELLO or KICK shorter than kMinInitialPacket (its answer would amplify)
   kBadCookie,       // a ClientHello echoing a cookie we did not make for it (answered anew)
+  kKeyExhausted,    // a packet not sealed: the send key is at its AEAD limit, the update unconfirmed
   kCount,
 };
 

@@ -17,6 +17,10 @@ bool Engine::Impl::sealAndSend(PeerState& peer, Instant now, std::span<std::uint
     s.keys->initiateUpdate(now);
   }
   auto packet = frame.first(protocol::kDataOverhead + len);
+  if (s.keys->exhausted()) {
+    drops.add(DropReason::kKeyExhausted);
+    return false;
+  }
   if (!s.keys->seal(keepalive, s.remote_index, packet, len)) {
     drops.add(DropReason::kTxTooBig);
     return false;
