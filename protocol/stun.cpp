@@ -1,5 +1,7 @@
 #include "protocol/stun.hpp"
 
+#include <algorithm>
+
 #include "base/byte_io.hpp"
 
 namespace vpn::protocol {
@@ -421,6 +423,19 @@ std::size_t buildBindingRequest(const BindingRequestParams& p, std::span<std::ui
   if (p.change_ip || p.change_port) {
     writeAttrHeader(w, kStunAttrChangeRequest, 4);
     w.u32((p.change_ip ? kStunChangeIp : 0U) | (p.change_port ? kStunChangePort : 0U));
+  }
+  // What finish() will add: SOFTWARE (padded to 4) and FINGERPRINT.
+  std::size_t tail = (opts.software.empty() ? 0 : 4 + ((opts.software.size() + 3) & ~std::size_t{3})) +
+                     (opts.fingerprint ? 8 : 0);
+  std::size_t have = w.size() + tail;
+  if (p.pad_to > have) {
+    std::size_t need = p.pad_to - have;  // the attribute's 4-byte header counts toward it
+    std::size_t len = need > 4 ? ((need - 4 + 3) & ~std::size_t{3}) : 0;
+    if (len > 0xFFFF) {
+      return 0;
+    }
+    writeAttrHeader(w, kStunAttrPadding, static_cast<std::uint16_t>(len));
+    w.zeros(len);
   }
   return finish(w, out, opts);
 }

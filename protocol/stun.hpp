@@ -178,12 +178,19 @@ struct StunBuildOptions {
   bool fingerprint = true;     // append FINGERPRINT
 };
 
-// A Binding request, with CHANGE-REQUEST when change_ip or change_port is set.
+// A Binding request, with CHANGE-REQUEST when change_ip or change_port is set, and a PADDING
+// attribute (RFC 5780 section 7.6) that brings the whole message to at least `pad_to` bytes: a
+// server that answers no more than it was sent (vpnpeer-rendezvous outside a small allowance)
+// then always answers.
 struct BindingRequestParams {
   StunTransactionId transaction_id{};
   bool change_ip = false;
   bool change_port = false;
+  std::size_t pad_to = 0;
 };
+// Large enough for any Binding response of the rendezvous: XOR-MAPPED, MAPPED, RESPONSE-ORIGIN
+// and OTHER-ADDRESS all IPv6, SOFTWARE and FINGERPRINT.
+inline constexpr std::size_t kStunPaddedRequestSize = 160;
 std::size_t buildBindingRequest(const BindingRequestParams& p, std::span<std::uint8_t> out,
                                 const StunBuildOptions& opts = {});
 

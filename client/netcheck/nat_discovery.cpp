@@ -86,6 +86,7 @@ void NatDiscovery::transmit(Pending& p) {
   params.transaction_id = p.txid;
   params.change_ip = rec.change_ip;
   params.change_port = rec.change_port;
+  params.pad_to = protocol::kStunPaddedRequestSize;  // answered at 1x, never rate-limited
   std::vector<std::uint8_t> buf(protocol::kStunMaxBuiltSize);
   protocol::StunBuildOptions opts;
   opts.software = std::string_view(config_.software)

@@ -44,6 +44,8 @@ enum class Drop : std::uint8_t {
   kDataNotRelayed,     // data sealed to us: peers relay in relay packets (0x78), not this way
   kLookupRateLimited,
   kStun,               // STUN we don't answer (not a Binding request, or no reflector yet)
+  kStunRateLimited,    // STUN from one address beyond its rate
+  kStunAmplification,  // a STUN answer larger than its request, beyond the excess allowance
   kTxTooBig,
   kRelayUnknownSender,   // relay packet from no session's current path
   kRelayUnknownChannel,  // the channel is not one of the sender's
@@ -138,6 +140,8 @@ struct RendezvousEngine::Impl {
   // rv_stun.cpp
   void onStun(Instant now, SocketId on, const protocol::Endpoint& from,
               std::span<const std::uint8_t> bytes);
+  bool allowStunReply(Instant now, const protocol::Endpoint& from, std::size_t request,
+                      std::size_t reply);
 
   crypto::TlsContext& tls;
   RendezvousOptions options;
@@ -151,6 +155,9 @@ struct RendezvousEngine::Impl {
   std::unordered_map<std::string, std::uint32_t> pending_by_hello;
   session::AdmissionLimiter admission;
   session::CookieMaker cookies;
+  session::RateLimiter stun_by_address;
+  session::RateLimiter stun_excess_by_address;
+  TokenBucket stun_excess_bytes;
   Instant next_sweep = kNever;
   RendezvousCounters counters;
   std::array<std::uint64_t, static_cast<std::size_t>(Drop::kCount)> drops{};

@@ -47,6 +47,10 @@ std::string_view toString(Drop d) {
       return "lookup_rate_limited";
     case Drop::kStun:
       return "stun";
+    case Drop::kStunRateLimited:
+      return "stun_rate_limited";
+    case Drop::kStunAmplification:
+      return "stun_amplification";
     case Drop::kTxTooBig:
       return "tx_too_big";
     case Drop::kRelayUnknownSender:
@@ -82,7 +86,12 @@ RendezvousEngine::Impl::Impl(crypto::TlsContext& tls_ctx, RendezvousOptions opts
       admission(session::AdmissionLimiter::Options{
           options.handshake_burst, options.handshake_per_second, options.handshake_network_burst,
           options.handshake_network_per_second, options.handshake_global_burst,
-          options.handshake_global_per_second, options.rate_limit_sources}) {
+          options.handshake_global_per_second, options.rate_limit_sources}),
+      stun_by_address(session::RateLimiter::Options{options.stun_burst, options.stun_per_second,
+                                                    options.rate_limit_sources}),
+      stun_excess_by_address(session::RateLimiter::Options{options.stun_excess_address_burst,
+                                                           options.stun_excess_address_per_second,
+                                                           options.rate_limit_sources}) {
   if (!tls_ctx.identity().rendezvous_role) {
     throw std::invalid_argument("certificate '" + own_name +
                                 "' is not a rendezvous certificate; sign one with "

@@ -71,6 +71,14 @@ struct RendezvousOptions {
   double handshake_network_per_second = 8;
   double handshake_global_burst = 200;     // ... from everyone
   double handshake_global_per_second = 100;
+  // STUN answers per source address, and the allowance for answers larger than their request
+  // (requests without PADDING): per address, and in excess bytes for everyone.
+  double stun_burst = 20;
+  double stun_per_second = 10;
+  double stun_excess_address_burst = 8;
+  double stun_excess_address_per_second = 2;
+  double stun_excess_rate = 16384;         // bytes/s
+  double stun_excess_burst = 32768;
   std::size_t rate_limit_sources = 4096;
   double lookup_burst = 40;                // lookups and relay requests per registered peer
   double lookup_per_second = 20;

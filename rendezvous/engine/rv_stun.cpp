@@ -4,6 +4,8 @@
 // socket the request arrived on. Over TCP a Binding request is answered on its connection with
 // the mapped address only: no alternates, no RESPONSE-ORIGIN, and RESPONSE-PORT is refused (420) as
 // RFC 5780 makes it UDP-only.
+// Amplification: every answer passes a per-address rate; one larger than its request (a request
+// without PADDING) also needs the per-address and global excess allowances.
 #include <array>
 
 #include "protocol/stun.hpp"
@@ -74,7 +76,27 @@ std::optional<protocol::Endpoint> localOf(const RendezvousOptions& o, const Grid
 
 }  // namespace
 
-void RendezvousEngine::Impl::onStun(Instant, SocketId on, const protocol::Endpoint& from,
+bool RendezvousEngine::Impl::allowStunReply(Instant now, const protocol::Endpoint& from,
+                                            std::size_t request, std::size_t reply) {
+  if (!stun_by_address.allow(now, from.address())) {
+    drop(Drop::kStunRateLimited);
+    return false;
+  }
+  if (reply <= request) {
+    return true;
+  }
+  // Larger than the request (a classic 20-byte Binding request): only within a small allowance
+  // per address and for everyone, so a spoofed flood is reflected at less than its own size.
+  auto excess = static_cast<double>(reply - request);
+  if (!stun_excess_by_address.allow(now, from.address()) ||
+      !stun_excess_bytes.take(now, options.stun_excess_rate, options.stun_excess_burst, excess)) {
+    drop(Drop::kStunAmplification);
+    return false;
+  }
+  return true;
+}
+
+void RendezvousEngine::Impl::onStun(Instant now, SocketId on, const protocol::Endpoint& from,
                                     std::span<const std::uint8_t> bytes) {
   std::array<std::uint8_t, protocol::kStunMaxBuiltSize> out{};
   protocol::StunBuildOptions build;
@@ -85,7 +107,7 @@ void RendezvousEngine::Impl::onStun(Instant, SocketId on, const protocol::Endpoi
     if (header && protocol::stunClass(header->type) == protocol::StunClass::kRequest) {
       std::size_t n = protocol::buildBindingErrorFor(*header, protocol::kStunErrorBadRequest, {},
                                                      out, build);
-      if (n != 0) {
+      if (n != 0 && allowStunReply(now, from, bytes.size(), n)) {
         sink.sendFrom(on, from, std::span<const std::uint8_t>(out.data(), n));
       }
     }
@@ -138,7 +160,7 @@ void RendezvousEngine::Impl::onStun(Instant, SocketId on, const protocol::Endpoi
       drop(Drop::kStun);
       return;
   }
-  if (n != 0) {
+  if (n != 0 && allowStunReply(now, from, bytes.size(), n)) {
     sink.sendFrom(reply_from, reply_to, std::span<const std::uint8_t>(out.data(), n));
   }
 }

@@ -17,8 +17,12 @@ Endpoint ep(const char* text) {
   return *Endpoint::parse(text);
 }
 
-std::vector<std::uint8_t> request(bool change_ip, bool change_port) {
+// Padded as netcheck pads its requests, so answers are never larger (see the amplification tests
+// below for unpadded ones).
+std::vector<std::uint8_t> request(bool change_ip, bool change_port, std::size_t pad_to =
+                                      protocol::kStunPaddedRequestSize) {
   protocol::BindingRequestParams p;
+  p.pad_to = pad_to;
   for (std::size_t i = 0; i < p.transaction_id.size(); ++i) {
     p.transaction_id[i] = static_cast<std::uint8_t>(i + 1);
   }
@@ -181,6 +185,66 @@ TEST(RendezvousStun, AlternateSocketsServeOnlyStun) {
   h.to_engine.clear();
   EXPECT_TRUE(h.sink.sent.empty());
   EXPECT_EQ(h.dropCount("unknown_family"), 1u);
+}
+
+// Finding 3 for STUN: a 20-byte request drew 76-148 bytes at any rate. A padded request is
+// answered at no more than its size; an unpadded one only within small allowances, so a flood from
+// spoofed sources is reflected at less than 1x in total.
+TEST(RendezvousStun, PaddedRequestsAreAnsweredAtOneToOne) {
+  RvHarness h(fullGrid());
+  SocketId primary{SocketRole::kPrimary, 1};
+  auto client = ep("198.51.100.9:5000");
+  for (bool ip : {false, true}) {
+    for (bool port : {false, true}) {
+      auto req = request(ip, port);
+      auto r = ask(h, primary, req, client);
+      EXPECT_LE(h.sink.sent.front().bytes.size(), req.size());
+      EXPECT_FALSE(r.msg.error.has_value());
+    }
+  }
+  auto v6 = ep("[2001:db8::9]:5000");
+  auto req = request(false, false);
+  ask(h, primary, req, v6);
+  EXPECT_LE(h.sink.sent.front().bytes.size(), req.size());
+}
+
+TEST(RendezvousStun, SpoofedFloodOfShortRequestsIsReflectedAtUnderOneToOne) {
+  RvHarness h(fullGrid());
+  SocketId primary{SocketRole::kPrimary, 1};
+  std::size_t in = 0;
+  for (std::uint32_t i = 0; i < 20000; ++i) {
+    auto req = request(false, false, 0);  // classic: header, SOFTWARE-less, FINGERPRINT
+    in += req.size();
+    Endpoint from(protocol::IpAddress::v4(0xC6330000u + i), 3478);
+    h.engine->onDatagram(h.clock.now() + milliseconds(i / 20), primary, from, req);  // 1 s
+  }
+  std::size_t out = 0;
+  for (const auto& d : h.sink.sent) {
+    out += d.bytes.size();
+  }
+  EXPECT_GT(out, 0u);  // some are still answered: a classic client keeps working
+  EXPECT_LT(out, in);
+  EXPECT_GT(h.dropCount("stun_amplification"), 0u);
+}
+
+TEST(RendezvousStun, OneAddressIsRateLimitedWhatever) {
+  RvHarness h(fullGrid());
+  SocketId primary{SocketRole::kPrimary, 1};
+  auto client = ep("198.51.100.9:5000");
+  std::size_t answered = 0;
+  for (int i = 0; i < 100; ++i) {
+    h.sink.sent.clear();
+    auto req = request(false, false);
+    h.engine->onDatagram(h.clock.now(), primary, client, req);
+    answered += h.sink.sent.size();
+  }
+  EXPECT_EQ(answered, 20u);  // the burst
+  EXPECT_EQ(h.dropCount("stun_rate_limited"), 80u);
+  // A short request from a fresh address: answered within its own small allowance.
+  h.sink.sent.clear();
+  auto req = request(false, false, 0);
+  h.engine->onDatagram(h.clock.now(), primary, ep("198.51.100.10:5000"), req);
+  EXPECT_EQ(h.sink.sent.size(), 1u);
 }
 
 }  // namespace
