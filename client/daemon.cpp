@@ -180,7 +180,8 @@ struct Daemon::Impl final : EngineSink {
             engine->onTcpClosed(Clock::now(), remote, reason);
             afterEvent();
           }
-        });
+        },
+        [this](const protocol::Endpoint& remote) { return engine->usesTcp(remote); });
     if (cfg.tcp_listen) {
       try {
         tcp->listen(udp->localEndpoint());
@@ -433,6 +434,10 @@ struct Daemon::Impl final : EngineSink {
       info.uptime_s = toSeconds(now - started);
       info.tun_write_errors = tun_write_errors;
       info.udp_tx_dropped = udp ? udp->stats().tx_dropped : 0;
+      if (tcp) {
+        info.tcp = tcp->counters();
+        info.tcp_connections = tcp->connections();
+      }
       auto st = engine->status(now);
       return okResponse(req->argument == "json" ? renderStatusJson(info, st, now)
                                                 : renderStatusText(info, st, now));

@@ -122,6 +122,15 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("tun_write_errors").value(info.tun_write_errors);
   w.key("udp_tx_dropped").value(info.udp_tx_dropped);
   w.endObject();
+  w.key("tcp").beginObject();
+  w.key("connections").value(static_cast<std::uint64_t>(info.tcp_connections));
+  w.key("accepted").value(info.tcp.accepted);
+  w.key("refused").value(info.tcp.refused);
+  w.key("refused_per_source").value(info.tcp.refused_per_source);
+  w.key("idle_closed").value(info.tcp.idle_closed);
+  w.key("unused_closed").value(info.tcp.unused_closed);
+  w.key("refused_sends").value(info.tcp.refused_sends);
+  w.endObject();
   w.key("admission").beginObject();
   w.key("cookie_replies").value(status.cookie_replies);
   w.key("handshake_attempts").value(static_cast<std::uint64_t>(status.handshake_attempts));

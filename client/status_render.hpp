@@ -7,6 +7,7 @@
 
 #include "base/time.hpp"
 #include "client/engine/engine_status.hpp"
+#include "client/tcp_link_limits.hpp"
 
 namespace vpn::client {
 
@@ -18,6 +19,8 @@ struct DaemonInfo {
   double uptime_s = 0;
   std::uint64_t tun_write_errors = 0;
   std::uint64_t udp_tx_dropped = 0;
+  std::size_t tcp_connections = 0;
+  TcpLinkCounters tcp;
 };
 
 std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status, Instant now);

@@ -1,16 +1,28 @@
 #include "client/tcp_links.hpp"
 
+#include <algorithm>
+
 #include "base/log.hpp"
+#include "session/admission.hpp"
 
 namespace vpn::client {
 
-TcpLinks::TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed,
-                   Duration idle_timeout)
+TcpLinks::TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed, IsUsed is_used,
+                   Limits limits)
     : loop_(loop),
       on_datagram_(std::move(on_datagram)),
       on_closed_(std::move(on_closed)),
-      idle_timeout_(idle_timeout),
+      is_used_(std::move(is_used)),
+      limits_(limits),
       sweep_(loop, [this] { sweepIdle(); }) {}
+
+std::size_t TcpLinks::acceptedFrom(const protocol::IpAddress& source) const {
+  std::size_t n = 0;
+  for (const auto& [remote, link] : links_) {
+    n += link.accepted && session::AdmissionLimiter::networkOf(remote.address()) == source ? 1u : 0u;
+  }
+  return n;
+}
 
 TcpLinks::~TcpLinks() { closeAll(); }
 
@@ -45,11 +57,25 @@ void TcpLinks::adopt(std::unique_ptr<stream::FramedConnection> conn) {
     it->second.conn->close("replaced by a new connection from the same endpoint");
     links_.erase(it);
   }
-  LOG_DEBUG("TCP connection from %s", remote.toString().c_str());
-  links_.emplace(remote, Link{std::move(conn), Clock::now()});
-  if (!sweep_.armed()) {
-    sweep_.armAt(Clock::now() + idle_timeout_ / 3);
+  if (links_.size() >= limits_.max_links) {
+    ++counters_.refused;
+    LOG_DEBUG("refused a TCP connection from %s: %zu connections open",
+              remote.toString().c_str(), links_.size());
+    return;  // destroyed: closed
   }
+  if (acceptedFrom(session::AdmissionLimiter::networkOf(remote.address())) >=
+      limits_.max_per_source) {
+    ++counters_.refused_per_source;
+    LOG_DEBUG("refused a TCP connection from %s: too many from that source",
+              remote.toString().c_str());
+    return;
+  }
+  LOG_DEBUG("TCP connection from %s", remote.toString().c_str());
+  conn->setSendLimit(limits_.accepted_send_limit);
+  Instant now = Clock::now();
+  links_.emplace(remote, Link{std::move(conn), now, now, true});
+  ++counters_.accepted;
+  armSweep(now);
 }
 
 void TcpLinks::setTls(const protocol::Endpoint& to, const std::string& server_name) {
@@ -65,13 +91,12 @@ void TcpLinks::send(const protocol::Endpoint& to, std::span<const std::uint8_t> 
         loop_, to, tls == tls_.end() ? nullptr : tls->second.get(), kConnectTimeout, callbacks());
     LOG_DEBUG("TCP connecting to %s%s", to.toString().c_str(),
               tls == tls_.end() ? "" : " (TLS)");
-    it = links_.emplace(to, Link{std::move(conn), Clock::now()}).first;
-    if (!sweep_.armed()) {
-      sweep_.armAt(Clock::now() + idle_timeout_ / 3);
-    }
+    Instant now = Clock::now();
+    it = links_.emplace(to, Link{std::move(conn), now, now, false}).first;
+    armSweep(now);
   }
   if (!it->second.conn->send(bytes)) {
-    ++refused_;
+    ++counters_.refused_sends;
   }
 }
 
@@ -98,16 +123,29 @@ void TcpLinks::closeAll() {
   sweep_.cancel();
 }
 
+void TcpLinks::armSweep(Instant now) {
+  if (!sweep_.armed()) {
+    sweep_.armAt(now + std::min(limits_.idle_timeout, limits_.unused_timeout) / 3);
+  }
+}
+
 void TcpLinks::sweepIdle() {
   Instant now = Clock::now();
   for (auto& [remote, link] : links_) {
-    if (now - link.last_rx >= idle_timeout_ && !link.conn->closed()) {
+    if (link.conn->closed()) {
+      continue;  // on_closed follows on a later loop iteration and erases it
+    }
+    if (now - link.last_rx >= limits_.idle_timeout) {
+      ++counters_.idle_closed;
       link.conn->close("idle: no datagram within the idle timeout");
-      // on_closed follows on a later loop iteration and erases it
+    } else if (link.accepted && is_used_ && now - link.opened >= limits_.unused_timeout &&
+               !is_used_(remote)) {
+      ++counters_.unused_closed;
+      link.conn->close("unused: no session or handshake on it");
     }
   }
   if (!links_.empty()) {
-    sweep_.armAt(now + idle_timeout_ / 3);
+    armSweep(now);
   }
 }
 

@@ -9,8 +9,12 @@
 // by stream::FramedConnection). Every connection that ends, for whatever reason, is reported once
 // through on_closed, so the engine can fall back or reconnect.
 //
-// A connection that brings no datagram for kIdleTimeout is closed (reported like any other end):
-// sessions send keepalives far more often, so only dead or junk connections go.
+// Bounds (Limits): at most max_links connections in all and max_per_source accepted ones from
+// one IPv4 address or IPv6 /64 (more are closed at accept); each accepted one may queue
+// accepted_send_limit bytes. A connection that brings no datagram for idle_timeout is closed
+// (reported like any other end): sessions send keepalives far more often. An accepted one that
+// nothing uses (the is_used predicate, the engine's usesTcp) unused_timeout after it came is
+// closed too, so frames of junk do not keep a slot.
 //
 // Ownership: owned by the daemon; borrows the loop (which must outlive it and run after it is
 // destroyed, so libuv can free the handles). Threading: the loop's thread only. Errors: listen()
@@ -26,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "client/tcp_link_limits.hpp"
 #include "crypto/tls_stream.hpp"
 #include "net/timer.hpp"
 #include "protocol/ip_address.hpp"
@@ -39,11 +44,14 @@ class TcpLinks {
   using OnDatagram = std::function<void(const protocol::Endpoint& from, std::span<std::uint8_t>)>;
   using OnClosed = std::function<void(const protocol::Endpoint& remote, const std::string& reason)>;
 
+  using IsUsed = std::function<bool(const protocol::Endpoint& remote)>;
   static constexpr Duration kConnectTimeout = seconds(5);
-  static constexpr Duration kIdleTimeout = seconds(90);
 
-  TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed,
-           Duration idle_timeout = kIdleTimeout);
+  using Limits = TcpLinkLimits;
+  using Counters = TcpLinkCounters;
+
+  TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed, IsUsed is_used = nullptr,
+           Limits limits = {});
   ~TcpLinks();
   TcpLinks(const TcpLinks&) = delete;
   TcpLinks& operator=(const TcpLinks&) = delete;
@@ -59,7 +67,8 @@ class TcpLinks {
   // Stops listening and closes every connection (no on_closed for these).
   void closeAll();
   std::size_t connections() const { return links_.size(); }
-  std::uint64_t refusedSends() const { return refused_; }
+  std::uint64_t refusedSends() const { return counters_.refused_sends; }
+  const Counters& counters() const { return counters_; }
 
  private:
   stream::FramedConnection::Callbacks callbacks();
@@ -70,17 +79,22 @@ class TcpLinks {
   struct Link {
     std::unique_ptr<stream::FramedConnection> conn;
     Instant last_rx{};
+    Instant opened{};
+    bool accepted = false;
   };
+  std::size_t acceptedFrom(const protocol::IpAddress& source) const;
+  void armSweep(Instant now);
 
   uv_loop_t& loop_;
   OnDatagram on_datagram_;
   OnClosed on_closed_;
-  Duration idle_timeout_;
+  IsUsed is_used_;
+  Limits limits_;
+  Counters counters_;
   std::unique_ptr<stream::FramedListener> listener_;
   std::map<protocol::Endpoint, std::unique_ptr<crypto::TlsStreamContext>> tls_;
   std::map<protocol::Endpoint, Link> links_;
   net::Timer sweep_;
-  std::uint64_t refused_ = 0;
 };
 
 }  // namespace vpn::client

@@ -24,7 +24,7 @@ constexpr std::string_view kKeys[] = {
     "refresh",        "log_level",      "control_socket",  "handshake_rate",
     "handshake_burst", "lookup_rate",   "lookup_burst",    "max_pending_handshakes",
     "handshake_network_rate", "handshake_network_burst", "handshake_global_rate",
-    "handshake_global_burst"};
+    "handshake_global_burst", "tcp_max_connections", "tcp_max_per_source", "tcp_unused_timeout"};
 constexpr std::string_view kRelayKeys[] = {"enabled", "rate", "burst", "max_channels",
                                            "max_bytes"};
 constexpr std::size_t kMaxListen = 32;
@@ -162,6 +162,15 @@ class Reader {
     }
     if (auto v = integer(*t, "max_pending_handshakes", 1, 1000000)) {
       cfg.max_pending_handshakes = static_cast<std::size_t>(*v);
+    }
+    if (auto v = integer(*t, "tcp_max_connections", 1, 1000000)) {
+      cfg.tcp_max_connections = static_cast<std::size_t>(*v);
+    }
+    if (auto v = integer(*t, "tcp_max_per_source", 1, 1000000)) {
+      cfg.tcp_max_per_source = static_cast<std::size_t>(*v);
+    }
+    if (auto v = integer(*t, "tcp_unused_timeout", 1, 3600)) {
+      cfg.tcp_unused_timeout = std::chrono::seconds(*v);
     }
     readRelay(root, cfg.relay);
     return cfg;

@@ -16,7 +16,9 @@
 //   # optional limits: handshake_rate, handshake_burst (per source address),
 //   # handshake_network_rate, handshake_network_burst (per IPv6 /64),
 //   # handshake_global_rate, handshake_global_burst (all sources),
-//   # lookup_rate, lookup_burst (per registered peer), max_pending_handshakes
+//   # lookup_rate, lookup_burst (per registered peer), max_pending_handshakes,
+//   # tcp_max_connections, tcp_max_per_source (IPv4 address or IPv6 /64),
+//   # tcp_unused_timeout (seconds a TCP connection may go without a session or handshake)
 //
 //   [relay]                                   # optional; relaying between peers (docs/paths.md)
 //   enabled = true
@@ -66,6 +68,9 @@ struct RendezvousConfig {
   double lookup_rate = 20;
   double lookup_burst = 40;
   std::size_t max_pending_handshakes = 1024;
+  std::size_t tcp_max_connections = 16384;
+  std::size_t tcp_max_per_source = 256;
+  std::chrono::seconds tcp_unused_timeout{15};
   struct RelaySettings {
     bool enabled = true;
     std::size_t max_channels = 256;  // per peer

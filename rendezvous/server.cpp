@@ -18,6 +18,7 @@
 #include "protocol/relay_packet.hpp"
 #include "rendezvous/engine/rendezvous_engine.hpp"
 #include "rendezvous/status.hpp"
+#include "session/admission.hpp"
 #include "stream/framed_listener.hpp"
 
 namespace vpn::rendezvous {
@@ -27,8 +28,11 @@ namespace {
 // relay packets carry the peers' data packets: up to a 9000-byte inner MTU, as the peer allows.
 constexpr std::size_t kMaxDatagram =
     9000 + protocol::kDataOverhead + 64 + protocol::kRelayHeaderSize;
-// Accepted TCP connections at once; more are closed at accept (each holds buffers and a socket).
-constexpr std::size_t kMaxTcpConnections = 16384;
+// TCP connections: at most cfg.tcp_max_connections at once and cfg.tcp_max_per_source from one
+// IPv4 address or IPv6 /64 (more are closed at accept: each holds buffers and a socket); one that
+// carries no session or handshake cfg.tcp_unused_timeout after it was accepted is closed.
+// What one connection may have queued for sending (relay traffic to a peer that does not read).
+constexpr std::size_t kTcpSendLimit = 1024 * 1024;
 // A TCP connection that brings no datagram for this long (peers send at least every refresh) is
 // closed; checked every kTcpSweep.
 constexpr Duration kTcpSweep = seconds(5);
@@ -75,7 +79,10 @@ struct Server::Impl final : RendezvousSink {
     std::unique_ptr<stream::FramedConnection> conn;
     std::uint8_t listen = 0;
     Instant last_rx{};
+    Instant accepted_at{};
+    protocol::IpAddress source;  // the per-source key (session::AdmissionLimiter::networkOf)
   };
+  std::unordered_map<protocol::IpAddress, std::size_t, protocol::IpAddressHash> tcp_per_source;
   std::optional<crypto::TlsStreamContext> tcp_tls;
   std::vector<std::unique_ptr<stream::FramedListener>> tcp_listeners;
   std::unordered_map<std::uint32_t, TcpConn> tcp_conns;
@@ -192,7 +199,7 @@ struct Server::Impl final : RendezvousSink {
     timer = std::make_unique<net::Timer>(loop, [this] { onTimer(); });
     if (!tcp_listeners.empty()) {
       tcp_sweep = std::make_unique<net::Timer>(loop, [this] { sweepTcp(); });
-      tcp_sweep->armAt(Clock::now() + kTcpSweep);
+      tcp_sweep->armAt(Clock::now() + sweepInterval());
     }
     signals = std::make_unique<net::SignalWatcher>(
         loop, std::vector<int>{SIGINT, SIGTERM}, [this](int sig) {
@@ -256,17 +263,28 @@ struct Server::Impl final : RendezvousSink {
     if (stopping) {
       return;  // destroyed unopened
     }
-    if (tcp_conns.size() >= kMaxTcpConnections) {
+    if (tcp_conns.size() >= cfg.tcp_max_connections) {
       ++tcp_info.refused;
       LOG_DEBUG("refused a TCP connection from %s: %zu connections open",
                 c->remote().toString().c_str(), tcp_conns.size());
       return;
     }
+    protocol::IpAddress source = session::AdmissionLimiter::networkOf(c->remote().address());
+    std::size_t& from_source = tcp_per_source[source];
+    if (from_source >= cfg.tcp_max_per_source) {
+      ++tcp_info.refused_per_source;
+      LOG_DEBUG("refused a TCP connection from %s: %zu open from that source",
+                c->remote().toString().c_str(), from_source);
+      return;
+    }
+    ++from_source;
     std::uint32_t id = newConnId();
     LOG_DEBUG("TCP connection %u from %s%s", id, c->remote().toString().c_str(),
               c->isTls() ? " (TLS)" : "");
+    c->setSendLimit(kTcpSendLimit);
     tcp_ids[c.get()] = id;
-    tcp_conns[id] = TcpConn{std::move(c), listen, Clock::now()};
+    Instant now = Clock::now();
+    tcp_conns[id] = TcpConn{std::move(c), listen, now, now, source};
     ++tcp_info.accepted;
   }
 
@@ -296,12 +314,22 @@ struct Server::Impl final : RendezvousSink {
     LOG_DEBUG("TCP connection %u from %s closed: %s", id, c.remote().toString().c_str(),
               reason.c_str());
     tcp_ids.erase(it);
+    if (auto t = tcp_conns.find(id); t != tcp_conns.end()) {
+      auto src = tcp_per_source.find(t->second.source);
+      if (src != tcp_per_source.end() && --src->second == 0) {
+        tcp_per_source.erase(src);
+      }
+    }
     tcp_conns.erase(id);  // destroys c: allowed here, and c is not touched after
     if (stopping) {
       return;
     }
     engine->onConnectionClosed(Clock::now(), id);
     afterEvent();
+  }
+
+  Duration sweepInterval() const {
+    return std::min<Duration>(kTcpSweep, Duration(cfg.tcp_unused_timeout) / 2);
   }
 
   void sweepTcp() {
@@ -311,12 +339,19 @@ struct Server::Impl final : RendezvousSink {
     Instant now = Clock::now();
     Duration idle = std::max<Duration>(cfg.refresh * 3, kMinTcpIdle);
     for (auto& [id, t] : tcp_conns) {
-      if (now - t.last_rx > idle && !t.conn->closed()) {
+      if (t.conn->closed()) {
+        continue;  // on_closed follows on a later iteration
+      }
+      if (now - t.last_rx > idle) {
         ++tcp_info.idle_closed;
-        t.conn->close("idle");  // on_closed follows on a later iteration
+        t.conn->close("idle");
+      } else if (now - t.accepted_at > cfg.tcp_unused_timeout && !engine->connectionInUse(id)) {
+        // Bytes alone (junk frames) do not keep a connection: a session or handshake must.
+        ++tcp_info.unused_closed;
+        t.conn->close("no session");
       }
     }
-    tcp_sweep->armAt(now + kTcpSweep);
+    tcp_sweep->armAt(now + sweepInterval());
   }
 
   void stop() {

@@ -106,7 +106,9 @@ std::string renderStatusJson(const ServerInfo& info, const RendezvousStatus& st)
        ",\"tx_dropped\":" + number(info.udp_tx_dropped) + "}";
   o += ",\"tcp\":{\"connections\":" + number(static_cast<std::uint64_t>(info.tcp.connections)) +
        ",\"accepted\":" + number(info.tcp.accepted) + ",\"refused\":" + number(info.tcp.refused) +
+       ",\"refused_per_source\":" + number(info.tcp.refused_per_source) +
        ",\"idle_closed\":" + number(info.tcp.idle_closed) +
+       ",\"unused_closed\":" + number(info.tcp.unused_closed) +
        ",\"rx_frames\":" + number(info.tcp.rx_frames) +
        ",\"tx_frames\":" + number(info.tcp.tx_frames) +
        ",\"tx_dropped\":" + number(info.tcp.tx_dropped) + "},\"drops\":{";

@@ -18,6 +18,8 @@ struct TcpInfo {
   std::size_t connections = 0;     // open now
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;       // over the connection limit
+  std::uint64_t refused_per_source = 0;  // over the limit for one IPv4 address or IPv6 /64
+  std::uint64_t unused_closed = 0;  // no session or handshake on it 15 s after accept
   std::uint64_t idle_closed = 0;   // closed for bringing nothing
   std::uint64_t rx_frames = 0;
   std::uint64_t tx_frames = 0;

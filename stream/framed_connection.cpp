@@ -45,6 +45,11 @@ FramedConnection::FramedConnection(std::unique_ptr<net::TcpConnection> tcp,
   }
 }
 
+void FramedConnection::setSendLimit(std::size_t bytes) {
+  send_limit_ = bytes;
+  tcp_->setSendLimit(tls_ ? bytes + kTlsSlack : bytes);
+}
+
 FramedConnection::~FramedConnection() {
   if (alive_ != nullptr) {
     *alive_ = false;
@@ -127,7 +132,7 @@ bool FramedConnection::send(std::span<const std::uint8_t> datagram) {
   }
   const std::size_t framed = kFrameHeaderSize + datagram.size();
   const std::size_t need = framed + (tls_ ? tlsOverhead(framed) : 0);
-  if (queuedBytes() + need > kSendLimit) {
+  if (queuedBytes() + need > send_limit_) {
     ++stats_.refused_sends;
     return false;
   }

@@ -6,7 +6,8 @@
 // Sending: send() queues while the TCP connect or the TLS handshake is under way and sends once
 // established. It refuses (returns false, counted in stats().refused_sends) an empty datagram,
 // one above 65535 bytes, any datagram once closed, and one that would take the bytes waiting
-// to go out past kSendLimit (4 MiB): the queue never grows without bound.
+// to go out past its send limit (kSendLimit, 4 MiB, unless setSendLimit): the queue never grows
+// without bound.
 // Receiving: on_datagram gets each datagram as a mutable view (decrypt it in place), valid only
 // during the callback; frames that arrive whole are not copied.
 // Timeouts: an outbound connection must be established (TCP connected and, with TLS, the
@@ -84,6 +85,8 @@ class FramedConnection {
   FramedConnection& operator=(const FramedConnection&) = delete;
 
   bool send(std::span<const std::uint8_t> datagram);
+  // Lowers (or raises) the queue bound for this connection; kSendLimit until set.
+  void setSendLimit(std::size_t bytes);
   // Closes at once (queued datagrams are dropped); on_closed(reason) follows later. Idempotent.
   void close(const std::string& reason = "closed");
 
@@ -107,6 +110,7 @@ class FramedConnection {
   bool deliver(std::span<std::uint8_t> bytes);  // false: stop (closed or destroyed)
   void pumpTls();                               // moves TLS ciphertext to the TCP queue
   void becomeEstablished();
+  std::size_t send_limit_ = kSendLimit;
 
   std::unique_ptr<net::TcpConnection> tcp_;
   std::unique_ptr<crypto::TlsStream> tls_;

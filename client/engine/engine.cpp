@@ -186,6 +186,27 @@ void Engine::Impl::onTcpClosed(Instant now, const protocol::Endpoint& remote,
   }
 }
 
+bool Engine::Impl::usesTcp(const Path& tcp) const {
+  for (const auto& rv : rendezvous) {
+    if (rv->transport == Transport::kTcp && rv->isAt(tcp)) {
+      return true;
+    }
+  }
+  for (const auto& ptr : peers) {
+    const PeerState& p = *ptr;
+    if ((p.session && p.session->path == tcp) || (p.pending && p.pending_path == tcp) ||
+        (p.rival && p.rival_path == tcp) || (p.direct && p.direct->path == tcp)) {
+      return true;
+    }
+    for (const auto& c : p.candidates) {
+      if (c.path() == tcp && c.state == PunchCandidate::State::kProbing) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::optional<Path> Engine::Impl::retryPath(const PeerState& peer, Instant now) const {
   if (peer.relay_path && fallbackDue(peer, now)) {
     return peer.relay_path;
@@ -374,6 +395,10 @@ void Engine::onDatagram(Instant now, const protocol::Endpoint& from,
 
 void Engine::onTcpClosed(Instant now, const protocol::Endpoint& remote, const std::string& reason) {
   impl_->onTcpClosed(now, remote, reason);
+}
+
+bool Engine::usesTcp(const protocol::Endpoint& remote) const {
+  return impl_->usesTcp(Path::tcp(remote));
 }
 
 void Engine::onTunPacket(Instant now, std::span<std::uint8_t> frame, std::size_t len) {

@@ -127,6 +127,9 @@ class Engine {
   // The TCP connection with `remote` failed or closed (refused, timeout, reset, closed by the
   // other side). Paths over it are abandoned; a rendezvous reached over it reconnects.
   void onTcpClosed(Instant now, const protocol::Endpoint& remote, const std::string& reason);
+  // True if a session, a handshake, a punch probe or a rendezvous uses the TCP connection with
+  // `remote`: the edge closes connections nothing uses (junk frames alone do not count).
+  bool usesTcp(const protocol::Endpoint& remote) const;
   // frame = [kDataHeaderSize bytes headroom | inner packet, len bytes | >= kAeadTagSize tailroom];
   // the engine seals in place and sends frame.first(kDataHeaderSize + len + kAeadTagSize).
   void onTunPacket(Instant now, std::span<std::uint8_t> frame, std::size_t len);

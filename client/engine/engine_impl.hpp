@@ -262,6 +262,7 @@ struct Engine::Impl {
   void onDatagram(Instant now, const Path& from, std::span<std::uint8_t> datagram);
   void onRelayPacket(Instant now, const Path& from, std::span<std::uint8_t> datagram);
   void onTcpClosed(Instant now, const protocol::Endpoint& remote, const std::string& reason);
+  bool usesTcp(const Path& tcp) const;
   void onTimer(Instant now);
   Instant nextDeadline() const;
   PeerState* findPeer(std::string_view name);

@@ -100,6 +100,7 @@ class Registry {
   // Marks every record on TCP connection `conn` unreachable and forgets their path. Returns how
   // many there were.
   std::size_t closeConnection(std::uint32_t conn);
+  bool onConnection(std::uint32_t conn) const { return by_conn_.count(conn) != 0; }
 
   // Joins two records on `channel` (nonzero, free in both tables).
   void bind(PeerRecord& a, PeerRecord& b, std::uint16_t channel);

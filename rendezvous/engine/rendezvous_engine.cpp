@@ -262,6 +262,15 @@ void RendezvousEngine::onTimer(Instant now) {
   impl_->onTimer(now);
 }
 
+bool RendezvousEngine::connectionInUse(std::uint32_t conn) const {
+  if (impl_->registry.onConnection(conn)) {
+    return true;
+  }
+  return std::any_of(impl_->pending.begin(), impl_->pending.end(), [&](const auto& e) {
+    return e.second.socket.role == SocketRole::kTcp && e.second.socket.conn == conn;
+  });
+}
+
 Instant RendezvousEngine::nextDeadline() const {
   return impl_->nextDeadline();
 }

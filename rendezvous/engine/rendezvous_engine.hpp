@@ -155,6 +155,8 @@ class RendezvousEngine {
   // A TCP connection ended: sessions on it are no longer sent to. They expire as usual unless an
   // authenticated packet from another socket moves them; pending handshakes on it are dropped.
   void onConnectionClosed(Instant now, std::uint32_t conn);
+  // True if a session's current path or a pending handshake is on TCP connection `conn`.
+  bool connectionInUse(std::uint32_t conn) const;
   void onTimer(Instant now);
   // kNever when nothing is pending (an idle server with no peers).
   Instant nextDeadline() const;

@@ -19,7 +19,7 @@ struct Side {
   std::vector<std::pair<Endpoint, std::string>> closed;
   std::unique_ptr<TcpLinks> links;
 
-  void make(uv_loop_t& loop, Duration idle = TcpLinks::kIdleTimeout) {
+  void make(uv_loop_t& loop, TcpLinks::Limits limits = {}, TcpLinks::IsUsed is_used = nullptr) {
     links = std::make_unique<TcpLinks>(
         loop,
         [this](const Endpoint& from, std::span<std::uint8_t> d) {
@@ -28,7 +28,7 @@ struct Side {
         [this](const Endpoint& remote, const std::string& reason) {
           closed.emplace_back(remote, reason);
         },
-        idle);
+        std::move(is_used), limits);
   }
 };
 
@@ -88,7 +88,9 @@ TEST_F(TcpLinksTest, RefusedConnectIsReported) {
 
 TEST_F(TcpLinksTest, IdleConnectionsAreClosed) {
   Side server, client;
-  server.make(loop_, std::chrono::milliseconds(300));
+  TcpLinks::Limits idle;
+  idle.idle_timeout = std::chrono::milliseconds(300);
+  server.make(loop_, idle);
   client.make(loop_);
   server.links->listen(*Endpoint::parse("127.0.0.1:0"));
   client.links->send(*server.links->listenEndpoint(), bytes("once"));
@@ -102,6 +104,71 @@ TEST_F(TcpLinksTest, IdleConnectionsAreClosed) {
   ASSERT_TRUE(runUntil([&] { return !client.closed.empty(); }));
   server.links->closeAll();
   client.links->closeAll();
+}
+
+// Finding 7 at the peer: accepted connections had no cap. Now one source gets max_per_source,
+// everyone together max_links, and a connection nothing uses is closed however busy it is.
+TEST_F(TcpLinksTest, AcceptedConnectionsAreCappedPerSourceAndInTotal) {
+  for (bool per_source : {true, false}) {
+    Side server;
+    TcpLinks::Limits l;
+    l.max_per_source = per_source ? 2 : 10;
+    l.max_links = per_source ? 10 : 2;
+    server.make(loop_, l);
+    server.links->listen(*Endpoint::parse("127.0.0.1:0"));
+    Endpoint at = *server.links->listenEndpoint();
+    std::vector<Side> clients(4);
+    for (auto& c : clients) {
+      c.make(loop_);
+      c.links->send(at, bytes("hi"));
+    }
+    // Two (all from 127.0.0.1) are kept; the other two are closed at accept.
+    ASSERT_TRUE(runUntil([&] {
+      int closed = 0;
+      for (auto& c : clients) {
+        closed += c.closed.empty() ? 0 : 1;
+      }
+      return closed == 2;
+    }));
+    EXPECT_EQ(server.links->connections(), 2u);
+    EXPECT_EQ(server.links->counters().accepted, 2u);
+    EXPECT_EQ(per_source ? server.links->counters().refused_per_source
+                         : server.links->counters().refused,
+              2u);
+    for (auto& c : clients) {
+      c.links->closeAll();
+    }
+    ASSERT_TRUE(runUntil([&] { return server.links->connections() == 0u; }));
+    server.links->closeAll();
+  }
+}
+
+TEST_F(TcpLinksTest, UnusedAcceptedConnectionsAreClosedWhateverTheySend) {
+  Side server, client;
+  TcpLinks::Limits l;
+  l.unused_timeout = std::chrono::milliseconds(300);
+  bool used = false;
+  server.make(loop_, l, [&](const Endpoint&) { return used; });
+  client.make(loop_);
+  server.links->listen(*Endpoint::parse("127.0.0.1:0"));
+  Endpoint at = *server.links->listenEndpoint();
+  for (int i = 0; i < 20 && server.closed.empty(); ++i) {
+    client.links->send(at, bytes("junk"));
+    runUntil([&] { return false; }, std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(runUntil([&] { return !server.closed.empty(); }));
+  EXPECT_NE(server.closed[0].second.find("unused"), std::string::npos);
+  EXPECT_EQ(server.links->counters().unused_closed, 1u);
+  // One the engine uses stays.
+  used = true;
+  client.links->closeAll();
+  client.closed.clear();
+  client.links->send(at, bytes("real"));
+  runUntil([&] { return false; }, std::chrono::milliseconds(700));
+  EXPECT_EQ(server.links->connections(), 1u);
+  EXPECT_EQ(server.links->counters().unused_closed, 1u);
+  client.links->closeAll();
+  server.links->closeAll();
 }
 
 }  // namespace

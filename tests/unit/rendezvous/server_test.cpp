@@ -110,6 +110,14 @@ class RendezvousServer : public net::test::LoopTest, public ::testing::WithParam
   TestPki pki;
 };
 
+class RendezvousServerLimits : public net::test::LoopTest {
+ protected:
+  std::string status() {
+    return net::unixRequest(pki.dir() / "rv.sock", "VPNPEER/1 status json", milliseconds(2000));
+  }
+  TestPki pki;
+};
+
 TEST_P(RendezvousServer, PeersOverUdpAndTcpRelayThroughIt) {
   const bool tls = GetParam();
   // The rendezvous certificate and its files (makeRendezvousContext writes them).
@@ -237,6 +245,64 @@ TEST_P(RendezvousServer, PeersOverUdpAndTcpRelayThroughIt) {
 
   ticks.cancel();
   udp->close();
+  EXPECT_EQ(server.stop(), 0) << server.error();
+}
+
+// Finding 7: one host held every TCP slot by sending a few bytes a minute. Now a source gets
+// tcp_max_per_source connections, and one that carries no session or handshake is closed after
+// tcp_unused_timeout however many frames it sends.
+TEST_F(RendezvousServerLimits, TcpPerSourceCapAndUnusedConnectionsClosed) {
+  auto rv_tls = makeRendezvousContext(pki, "rv1");
+  config::RendezvousConfig cfg;
+  cfg.listen = {ep("127.0.0.1:0")};
+  cfg.tcp_listen = {ep("127.0.0.1:0")};
+  cfg.tcp_tls = false;
+  cfg.ca = pki.dir() / "ca.crt";
+  cfg.cert = pki.dir() / "rv-rv1-r.crt";
+  cfg.key = pki.dir() / "rv-rv1-r.key";
+  cfg.control_socket = pki.dir() / "rv.sock";
+  cfg.tcp_max_per_source = 3;
+  cfg.tcp_unused_timeout = std::chrono::seconds(1);
+  ServerThread server(cfg);
+  std::string st;
+  for (int i = 0; i < 200 && st.empty(); ++i) {
+    try {
+      st = status();
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+  }
+  ASSERT_FALSE(st.empty()) << server.error();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(st, m, std::regex("\"tcp (127\\.0\\.0\\.1:[0-9]+)\"")))
+      << st;
+  Endpoint rv_tcp = ep(m[1].str().c_str());
+
+  constexpr int kConns = 5;
+  std::vector<std::unique_ptr<stream::FramedConnection>> conns;
+  int established = 0, closed = 0;
+  stream::FramedConnection::Callbacks cb;
+  cb.on_established = [&](stream::FramedConnection&) { ++established; };
+  cb.on_closed = [&](stream::FramedConnection&, const std::string&) { ++closed; };
+  cb.on_datagram = [](stream::FramedConnection&, std::span<std::uint8_t>) {};
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(stream::FramedConnection::connect(loop_, rv_tcp, nullptr,
+                                                      std::chrono::seconds(5), cb));
+  }
+  // Two are closed at accept; the other three stay until they have been unused for a second,
+  // junk frames or not.
+  ASSERT_TRUE(runUntil([&] { return established == kConns && closed >= 2; }));
+  const std::uint8_t junk[] = {0xFF, 0x00, 0x01};
+  for (auto& c : conns) {
+    if (!c->closed()) {
+      c->send(junk);
+    }
+  }
+  ASSERT_TRUE(runUntil([&] { return closed == kConns; }, std::chrono::seconds(5)));
+  st = status();
+  EXPECT_NE(st.find("\"refused_per_source\":2"), std::string::npos) << st;
+  EXPECT_NE(st.find("\"unused_closed\":3"), std::string::npos) << st;
+  conns.clear();
   EXPECT_EQ(server.stop(), 0) << server.error();
 }
 
