@@ -43,7 +43,8 @@ std::vector<std::pair<const char*, std::uint64_t>> counterList(const RendezvousC
           {"stun_requests", c.stun_requests}, {"expired", c.expired},
           {"replaced", c.replaced},           {"relayed_packets", c.relayed_packets},
           {"relayed_bytes", c.relayed_bytes}, {"relay_binds", c.relay_binds},
-          {"relay_failures", c.relay_failures}, {"cookie_replies", c.cookie_replies},
+          {"relay_failures", c.relay_failures}, {"relay_offers", c.relay_offers},
+          {"relay_idle_freed", c.relay_idle_freed}, {"cookie_replies", c.cookie_replies},
           {"pending_evicted", c.pending_evicted}, {"candidates_rejected", c.candidates_rejected}};
 }
 

@@ -130,12 +130,30 @@ void Engine::Impl::onRelayBound(RendezvousState& rv, Instant now,
     return;
   }
   if (!options.relay) {
-    return;  // we never relay; the peer's relayed packets are still answered where they come from
+    return;  // we never relay: we never consent, so the server forwards nothing for this pair
   }
   RelayBinding& b = peer->relay;
-  if (b.state == RelayBinding::State::kBound && !(b.rv == rv.spec.udp) &&
-      msg.request_id != b.request_id) {
-    return;  // bound elsewhere already; the peer's packets through this one are accepted anyway
+  if (msg.request_id == 0) {
+    // An offer: the peer asks to relay with us through this server, which forwards only once we
+    // ask too. We consent by asking (the answer binds the channel on both sides).
+    if (b.state == RelayBinding::State::kBound && b.rv == rv.spec.udp &&
+        b.channel == msg.channel) {
+      return;  // live already
+    }
+    protocol::RelayRequestMsg req;
+    req.request_id = next_relay_request++;
+    req.peer_name = peer->name;
+    b.request_id = req.request_id;
+    if (b.state != RelayBinding::State::kBound || !(b.rv == rv.spec.udp)) {
+      b.state = RelayBinding::State::kRequested;
+      b.rv = rv.spec.udp;
+      b.next_at = now + b.backoff;
+    }
+    sendControl(rv, now, req);
+    return;
+  }
+  if (msg.request_id != b.request_id || !(b.rv == rv.spec.udp)) {
+    return;  // an answer to a request we no longer wait for
   }
   bool changed = b.state != RelayBinding::State::kBound || !(b.rv == rv.spec.udp) ||
                  b.channel != msg.channel;

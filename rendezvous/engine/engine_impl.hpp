@@ -51,6 +51,9 @@ enum class Drop : std::uint8_t {
   kRelayUnknownChannel,  // the channel is not one of the sender's
   kRelayDisabled,
   kRelayRateLimited,     // the sender's relay byte bucket is empty
+  kRelayRateLimitedReceiver,  // the receiving peer's relay byte bucket is empty
+  kRelayRateLimitedGlobal,    // the server's relay byte bucket for everyone is empty
+  kRelayNoConsent,       // a channel only one side asked for
   kRelayQuota,           // the sender's session used up relay_max_bytes
   kRelayBadInner,        // inner datagram not a handshake, data or keepalive packet
   kRelayNameMismatch,    // a relayed HELLO naming someone other than the sender's certificate
@@ -82,6 +85,7 @@ struct PendingHandshake {
 
 struct RendezvousEngine::Impl {
   static constexpr Duration kSweepInterval = seconds(1);
+  static constexpr Duration kRelaySweepInterval = seconds(10);
   static constexpr std::uint32_t kExpiryRefreshes = 3;
   static constexpr Duration kStallTimeout = seconds(1);
 
@@ -136,6 +140,7 @@ struct RendezvousEngine::Impl {
   // A free channel number for a new pair, or 0 after bounded retries.
   std::uint16_t newChannel(const PeerRecord& a, const PeerRecord& b);
   void onConnectionClosed(Instant now, std::uint32_t conn);
+  void sweepRelay(Instant now);
 
   // rv_stun.cpp
   void onStun(Instant now, SocketId on, const protocol::Endpoint& from,
@@ -158,6 +163,8 @@ struct RendezvousEngine::Impl {
   session::RateLimiter stun_by_address;
   session::RateLimiter stun_excess_by_address;
   TokenBucket stun_excess_bytes;
+  TokenBucket relay_global;
+  Instant next_relay_sweep{};
   Instant next_sweep = kNever;
   RendezvousCounters counters;
   std::array<std::uint64_t, static_cast<std::size_t>(Drop::kCount)> drops{};

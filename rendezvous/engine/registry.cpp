@@ -25,6 +25,13 @@ std::uint32_t PeerRecord::partnerOn(std::uint16_t channel) const {
   return it != channels.end() && it->channel == channel ? it->partner : 0;
 }
 
+RelayChannel* PeerRecord::entryOn(std::uint16_t channel) {
+  auto it = std::lower_bound(
+      channels.begin(), channels.end(), channel,
+      [](const RelayChannel& c, std::uint16_t ch) { return c.channel < ch; });
+  return it != channels.end() && it->channel == channel ? &*it : nullptr;
+}
+
 std::uint16_t PeerRecord::channelTo(std::uint32_t partner) const {
   for (const auto& c : channels) {
     if (c.partner == partner) {
@@ -173,10 +180,36 @@ void Registry::bind(PeerRecord& a, PeerRecord& b, std::uint16_t channel) {
     auto it = std::lower_bound(
         r.channels.begin(), r.channels.end(), channel,
         [](const RelayChannel& c, std::uint16_t ch) { return c.channel < ch; });
-    r.channels.insert(it, RelayChannel{channel, partner});
+    RelayChannel c;
+    c.channel = channel;
+    c.partner = partner;
+    r.channels.insert(it, c);
   };
   add(a, b.local_index);
   add(b, a.local_index);
+}
+
+bool Registry::unbind(PeerRecord& a, std::uint16_t channel) {
+  auto drop = [channel](PeerRecord& r) {
+    auto it = std::find_if(r.channels.begin(), r.channels.end(),
+                           [&](const RelayChannel& c) { return c.channel == channel; });
+    if (it == r.channels.end()) {
+      return false;
+    }
+    r.channels.erase(it);
+    if (r.channels.empty()) {
+      r.channels.shrink_to_fit();
+    }
+    return true;
+  };
+  std::uint32_t partner = a.partnerOn(channel);
+  if (!drop(a)) {
+    return false;
+  }
+  if (PeerRecord* p = byIndex(partner); p != nullptr) {
+    drop(*p);
+  }
+  return true;
 }
 
 std::size_t Registry::expire(Instant now, Duration ttl) {

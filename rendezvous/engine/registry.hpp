@@ -41,11 +41,16 @@ struct TokenBucket {
   bool take(Instant now, double per_second, double burst, double cost = 1);
 };
 
-// One relay channel of a record: the channel number (the same in the partner's table) and the
-// partner's local index. Tables are sorted by channel.
+// One relay channel of a record: the channel number (the same in the partner's table), the
+// partner's local index, and this record's side of the consent: whether it asked for the channel
+// (RELAY_REQUEST), with which request id, and when it last asked or sent on it. A channel
+// forwards only when both sides asked. Tables are sorted by channel.
 struct RelayChannel {
   std::uint16_t channel = 0;
+  bool asked = false;
   std::uint32_t partner = 0;
+  std::uint32_t request_id = 0;
+  Instant last_used{};
 };
 
 struct PeerRecord {
@@ -67,7 +72,8 @@ struct PeerRecord {
   std::vector<protocol::Candidate> candidates;  // local and tcp ones, from REGISTER
   std::vector<RelayChannel> channels;           // sorted by channel
   TokenBucket lookups;                          // lookups and relay requests
-  TokenBucket relay;                            // bytes of relay datagrams
+  TokenBucket relay;                            // bytes of relay datagrams it sends
+  TokenBucket relay_rx;                         // ... and that are sent to it
   std::uint64_t relayed_bytes = 0;              // relay datagrams from it that we forwarded
 
   bool registered() const { return registered_at.has_value(); }
@@ -76,6 +82,8 @@ struct PeerRecord {
   std::uint32_t partnerOn(std::uint16_t channel) const;
   // The channel joining this record to `partner`, or 0.
   std::uint16_t channelTo(std::uint32_t partner) const;
+  // This record's entry for `channel`, or nullptr.
+  RelayChannel* entryOn(std::uint16_t channel);
   bool channelInUse(std::uint16_t channel) const { return partnerOn(channel) != 0; }
 };
 
@@ -104,6 +112,8 @@ class Registry {
 
   // Joins two records on `channel` (nonzero, free in both tables).
   void bind(PeerRecord& a, PeerRecord& b, std::uint16_t channel);
+  // Removes `channel` from `a` and its partner. Returns false if `a` has no such channel.
+  bool unbind(PeerRecord& a, std::uint16_t channel);
 
   // Removes every record without an authenticated packet for `ttl`; returns how many.
   std::size_t expire(Instant now, Duration ttl);

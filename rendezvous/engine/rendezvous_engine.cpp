@@ -61,6 +61,12 @@ std::string_view toString(Drop d) {
       return "relay_disabled";
     case Drop::kRelayRateLimited:
       return "relay_rate_limited";
+    case Drop::kRelayRateLimitedReceiver:
+      return "relay_rate_limited_receiver";
+    case Drop::kRelayRateLimitedGlobal:
+      return "relay_rate_limited_global";
+    case Drop::kRelayNoConsent:
+      return "relay_no_consent";
     case Drop::kRelayQuota:
       return "relay_quota";
     case Drop::kRelayBadInner:
@@ -170,6 +176,10 @@ void RendezvousEngine::Impl::sweep(Instant now) {
       r.keys->expire(now);
     }
   });
+  if (now >= next_relay_sweep) {
+    sweepRelay(now);
+    next_relay_sweep = now + kRelaySweepInterval;
+  }
   next_sweep = registry.size() == 0 ? kNever : now + kSweepInterval;
 }
 

@@ -89,6 +89,10 @@ struct RendezvousOptions {
   double relay_rate = 12.5e6;              // bytes/s (100 Mbit/s)
   double relay_burst = 1e6;                // bytes
   std::uint64_t relay_max_bytes = 0;       // per session, all channels; 0 = unlimited
+  // The same byte bucket per receiving peer, and one for all relaying together.
+  double relay_global_rate = 125e6;        // bytes/s (1 Gbit/s)
+  double relay_global_burst = 4e6;         // bytes
+  Duration relay_idle = seconds(75);       // a channel nobody asked for or sent on is freed
   // The STUN reflector. `listen`: the local endpoints of the primary listen sockets, by
   // SocketId::listen (RESPONSE-ORIGIN; an unspecified address is left out). The alternates pair
   // with listen[stun_listen]: alt_port gives "change port"; "change IP" needs alt_address and a
@@ -129,7 +133,9 @@ struct RendezvousCounters {
   std::uint64_t replaced = 0;       // sessions replaced by a newer one of the same name
   std::uint64_t relayed_packets = 0;
   std::uint64_t relayed_bytes = 0;  // whole relay datagrams (3-byte header included)
-  std::uint64_t relay_binds = 0;    // channels bound (asking again for a bound pair: not counted)
+  std::uint64_t relay_binds = 0;    // channels live: both sides asked (asking again: not counted)
+  std::uint64_t relay_offers = 0;   // requests passed on to a peer that has not asked (yet)
+  std::uint64_t relay_idle_freed = 0;  // channels freed after relay_idle without use
   std::uint64_t relay_failures = 0; // RELAY_FAILED sent
 };
 

@@ -1,9 +1,12 @@
 // Relay channels and forwarding (docs/paths.md). A channel joins two registered peers under one
-// number, the same in both tables. A relay packet is accepted only from the current path of an
+// number, the same in both tables, and forwards only once both have asked for it (consent). A relay packet is accepted only from the current path of an
 // authenticated session (the path index), only on one of that session's channels, and only
 // carrying a peer-to-peer handshake (whose HELLO, if any, names the sender's certified name), data
 // or keepalive packet; it leaves unchanged (the channel
 // number is the same at the other end) to the partner's current path. Nothing is copied.
+#include <algorithm>
+#include <vector>
+
 #include "crypto/random.hpp"
 #include "protocol/relay_packet.hpp"
 #include "rendezvous/engine/engine_impl.hpp"
@@ -52,10 +55,15 @@ void RendezvousEngine::Impl::onRelay(Instant now, SocketId on, const protocol::E
     drop(Drop::kRelayUnknownSender);
     return;
   }
-  std::uint32_t partner_index = sender->partnerOn(*channel);
-  PeerRecord* partner = partner_index == 0 ? nullptr : registry.byIndex(partner_index);
+  RelayChannel* entry = sender->entryOn(*channel);
+  PeerRecord* partner = entry == nullptr ? nullptr : registry.byIndex(entry->partner);
   if (partner == nullptr) {
     drop(Drop::kRelayUnknownChannel);
+    return;
+  }
+  const RelayChannel* theirs = partner->entryOn(*channel);
+  if (!entry->asked || theirs == nullptr || !theirs->asked) {
+    drop(Drop::kRelayNoConsent);
     return;
   }
   if (partner->unreachable) {
@@ -77,11 +85,20 @@ void RendezvousEngine::Impl::onRelay(Instant now, SocketId on, const protocol::E
     drop(Drop::kRelayQuota);
     return;
   }
-  if (!sender->relay.take(now, options.relay_rate, options.relay_burst,
-                          static_cast<double>(size))) {
+  const auto cost = static_cast<double>(size);
+  if (!sender->relay.take(now, options.relay_rate, options.relay_burst, cost)) {
     drop(Drop::kRelayRateLimited);
     return;
   }
+  if (!partner->relay_rx.take(now, options.relay_rate, options.relay_burst, cost)) {
+    drop(Drop::kRelayRateLimitedReceiver);
+    return;
+  }
+  if (!relay_global.take(now, options.relay_global_rate, options.relay_global_burst, cost)) {
+    drop(Drop::kRelayRateLimitedGlobal);
+    return;
+  }
+  entry->last_used = now;
   sink.sendFrom(partner->socket, partner->endpoint, bytes);
   sender->relayed_bytes += size;
   counters.relayed_packets++;
@@ -142,11 +159,50 @@ void RendezvousEngine::Impl::onRelayRequest(Instant now, PeerRecord& r,
       return;
     }
     registry.bind(r, *target, channel);
-    counters.relay_binds++;
   }
-  // The partner first: it must know the channel before the asker's first packet on it arrives.
-  sendControl(*target, protocol::RelayBoundMsg{0, channel, r.name});
+  RelayChannel* mine = r.entryOn(channel);
+  RelayChannel* theirs = target->entryOn(channel);
+  bool was_live = mine->asked && theirs->asked;
+  mine->asked = true;
+  mine->request_id = m.request_id;
+  mine->last_used = now;
+  if (!theirs->asked) {
+    // An offer: the target consents by asking for the channel itself (RELAY_BOUND with request id
+    // 0 means "this peer asks to relay with you"). Until then nothing is forwarded.
+    counters.relay_offers++;
+    sendControl(*target, protocol::RelayBoundMsg{0, channel, r.name});
+    return;
+  }
+  if (!was_live) {
+    counters.relay_binds++;
+    // The partner first: it must know the channel before the asker's first packet on it arrives.
+    sendControl(*target, protocol::RelayBoundMsg{theirs->request_id, channel, r.name});
+  }
   sendControl(r, protocol::RelayBoundMsg{m.request_id, channel, target->name});
+}
+
+void RendezvousEngine::Impl::sweepRelay(Instant now) {
+  // A channel neither side has asked for (refreshed) or sent on for relay_idle is freed, so
+  // channels a peer stopped wanting do not fill its table for good.
+  std::vector<std::pair<PeerRecord*, std::uint16_t>> idle;
+  registry.forEach([&](PeerRecord& r) {
+    for (const auto& c : r.channels) {
+      if (c.partner < r.local_index) {
+        continue;  // each pair once, from the side with the lower index
+      }
+      PeerRecord* p = registry.byIndex(c.partner);
+      const RelayChannel* pc = p != nullptr ? p->entryOn(c.channel) : nullptr;
+      Instant last = std::max(c.last_used, pc != nullptr ? pc->last_used : Instant{});
+      if (now - last >= options.relay_idle) {
+        idle.emplace_back(&r, c.channel);
+      }
+    }
+  });
+  for (auto [r, channel] : idle) {
+    if (registry.unbind(*r, channel)) {
+      counters.relay_idle_freed++;
+    }
+  }
 }
 
 }  // namespace vpn::rendezvous

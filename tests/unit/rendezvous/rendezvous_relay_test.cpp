@@ -86,12 +86,14 @@ struct Pair {
   std::uint16_t channel = 0;
 };
 
-// alice and bob registered over UDP and joined by a channel alice asked for.
+// alice and bob registered over UDP and joined by a channel alice asked for and bob consented to
+// (he asked too, after the server's offer).
 Pair boundPair(RvHarness& h) {
   Pair p;
   p.alice = &addRegistered(h, "alice", "198.51.100.7:40001");
   p.bob = &addRegistered(h, "bob", "192.0.2.9:61000");
   h.send(*p.alice, [](RvTestPeer& peer, auto& s) { peer.sendRelayRequest(11, "bob", s); });
+  h.send(*p.bob, [](RvTestPeer& peer, auto& s) { peer.sendRelayRequest(21, "alice", s); });
   const auto* b = lastOf<RelayBoundMsg>(p.alice->peer->inbox);
   EXPECT_NE(b, nullptr);
   if (b != nullptr) {
@@ -110,29 +112,48 @@ const rendezvous::RegisteredPeerStatus* peerStatus(const rendezvous::RendezvousS
   return nullptr;
 }
 
-TEST(RendezvousRelay, RequestBindsOneChannelAndTellsBothSides) {
+// Finding 5: any registered peer could bind a channel to any other, and the server forwarded even
+// when the target never wanted it. Now a request is an offer to the target, and the channel
+// forwards only once the target asks too.
+TEST(RendezvousRelay, AChannelForwardsOnlyWhenBothSidesAsked) {
   RvHarness h;
-  auto p = boundPair(h);
-  const auto* to_alice = lastOf<RelayBoundMsg>(p.alice->peer->inbox);
-  const auto* to_bob = lastOf<RelayBoundMsg>(p.bob->peer->inbox);
+  auto& alice = addRegistered(h, "alice", "198.51.100.7:40001");
+  auto& bob = addRegistered(h, "bob", "192.0.2.9:61000");
+  h.send(alice, [](RvTestPeer& peer, auto& s) { peer.sendRelayRequest(11, "bob", s); });
+  EXPECT_EQ(lastOf<RelayBoundMsg>(alice.peer->inbox), nullptr);  // not yet
+  const auto* offer = lastOf<RelayBoundMsg>(bob.peer->inbox);
+  ASSERT_NE(offer, nullptr);
+  EXPECT_EQ(offer->request_id, 0u);
+  EXPECT_EQ(offer->peer_name, "alice");
+  std::uint16_t channel = offer->channel;
+  // alice sends anyway: nothing reaches bob.
+  h.sendRaw(alice, relayPacket(channel, protocol::kTypeData, 100));
+  EXPECT_EQ(h.dropCount("relay_no_consent"), 1u);
+  EXPECT_TRUE(bob.relayed.empty());
+  auto st = h.engine->status(h.clock.now());
+  EXPECT_EQ(st.counters.relay_binds, 0u);
+  EXPECT_EQ(st.counters.relay_offers, 1u);
+  // bob consents: both are told, with their own request ids, and packets flow.
+  h.send(bob, [](RvTestPeer& peer, auto& s) { peer.sendRelayRequest(21, "alice", s); });
+  const auto* to_alice = lastOf<RelayBoundMsg>(alice.peer->inbox);
+  const auto* to_bob = lastOf<RelayBoundMsg>(bob.peer->inbox);
   ASSERT_NE(to_alice, nullptr);
-  ASSERT_NE(to_bob, nullptr);
   EXPECT_EQ(to_alice->request_id, 11u);
-  EXPECT_EQ(to_bob->request_id, 0u);
-  EXPECT_NE(to_alice->channel, 0);
-  EXPECT_EQ(to_alice->channel, to_bob->channel);
+  EXPECT_EQ(to_bob->request_id, 21u);
+  EXPECT_EQ(to_alice->channel, channel);
+  EXPECT_EQ(to_bob->channel, channel);
   EXPECT_EQ(to_alice->peer_name, "bob");
-  EXPECT_EQ(to_bob->peer_name, "alice");
+  h.sendRaw(alice, relayPacket(channel, protocol::kTypeData, 100));
+  EXPECT_EQ(bob.relayed.size(), 1u);
 
   // Asking again, from either side, gives the same channel and binds nothing new.
-  h.send(*p.bob, [](RvTestPeer& peer, auto& s) { peer.sendRelayRequest(12, "alice", s); });
-  const auto* again = lastOf<RelayBoundMsg>(p.bob->peer->inbox);
+  h.send(bob, [](RvTestPeer& peer, auto& s) { peer.sendRelayRequest(12, "alice", s); });
+  const auto* again = lastOf<RelayBoundMsg>(bob.peer->inbox);
   ASSERT_NE(again, nullptr);
   EXPECT_EQ(again->request_id, 12u);
-  EXPECT_EQ(again->channel, p.channel);
-  EXPECT_EQ(lastOf<RelayBoundMsg>(p.alice->peer->inbox)->request_id, 0u);
-
-  auto st = h.engine->status(h.clock.now());
+  EXPECT_EQ(again->channel, channel);
+  EXPECT_EQ(lastOf<RelayBoundMsg>(alice.peer->inbox)->request_id, 11u);
+  st = h.engine->status(h.clock.now());
   EXPECT_EQ(st.counters.relay_binds, 1u);
   EXPECT_EQ(st.counters.relay_failures, 0u);
   EXPECT_EQ(peerStatus(st, "alice")->relay_channels, 1u);
@@ -291,7 +312,8 @@ TEST(RendezvousRelay, RequestsShareTheLookupRateLimit) {
   o.lookup_per_second = 0.5;
   RvHarness h(o);
   auto& alice = addRegistered(h, "alice", "198.51.100.7:40001");
-  addRegistered(h, "bob", "192.0.2.9:61000");
+  auto& bob = addRegistered(h, "bob", "192.0.2.9:61000");
+  h.send(bob, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(1, "alice", s); });  // consents
   for (std::uint32_t i = 1; i <= 5; ++i) {
     h.send(alice, [&](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(i, "bob", s); });
   }
@@ -329,6 +351,63 @@ TEST(RendezvousRelay, ByteRateIsLimitedPerSender) {
     h.sendRaw(*p.alice, packet);
   }
   EXPECT_EQ(p.bob->relayed.size(), 7u);
+}
+
+// Limits per sender only let many senders flood one receiver, and all of them the server.
+TEST(RendezvousRelay, ByteRateIsLimitedPerReceiverAndForEveryone) {
+  rendezvous::RendezvousOptions o;
+  o.relay_rate = 1000;
+  o.relay_burst = 3000;
+  RvHarness h(o);
+  auto p = boundPair(h);
+  auto& carol = addRegistered(h, "carol", "203.0.113.77:5000");
+  h.send(carol, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(1, "bob", s); });
+  h.send(*p.bob, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(2, "carol", s); });
+  std::uint16_t carol_ch = lastOf<RelayBoundMsg>(carol.peer->inbox)->channel;
+  // alice and carol each have 3000 bytes to send; bob may receive 3000 in all.
+  for (int i = 0; i < 3; ++i) {
+    h.sendRaw(*p.alice, relayPacket(p.channel, protocol::kTypeData, 997));
+    h.sendRaw(carol, relayPacket(carol_ch, protocol::kTypeData, 997));
+  }
+  EXPECT_EQ(p.bob->relayed.size(), 3u);
+  EXPECT_EQ(h.dropCount("relay_rate_limited_receiver"), 3u);
+
+  rendezvous::RendezvousOptions g;
+  g.relay_global_rate = 1000;
+  g.relay_global_burst = 2000;
+  RvHarness h2(g);
+  auto q = boundPair(h2);
+  for (int i = 0; i < 2; ++i) {
+    h2.sendRaw(*q.alice, relayPacket(q.channel, protocol::kTypeData, 997));
+    h2.sendRaw(*q.bob, relayPacket(q.channel, protocol::kTypeData, 997));
+  }
+  EXPECT_EQ(q.alice->relayed.size() + q.bob->relayed.size(), 2u);
+  EXPECT_EQ(h2.dropCount("relay_rate_limited_global"), 2u);
+}
+
+// Channels were freed only when a record went away, so a hub filled its table for good.
+TEST(RendezvousRelay, ChannelsNobodyUsesAreFreed) {
+  rendezvous::RendezvousOptions o;
+  o.relay_idle = seconds(30);
+  o.refresh = seconds(20);
+  RvHarness h(o);
+  auto p = boundPair(h);
+  auto& carol = addRegistered(h, "carol", "203.0.113.77:5000");
+  h.send(carol, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(1, "bob", s); });  // an offer
+  EXPECT_EQ(peerStatus(h.engine->status(h.clock.now()), "bob")->relay_channels, 2u);
+  // alice keeps her channel busy; carol's offer and its channel are left alone.
+  for (int i = 0; i < 5; ++i) {
+    h.run(seconds(10));
+    h.sendRaw(*p.alice, relayPacket(p.channel, protocol::kTypeData, 40));
+    for (auto* n : {p.alice, p.bob, &carol}) {
+      h.send(*n, [&](RvTestPeer& pr, auto& s) { pr.sendProbe(static_cast<unsigned>(i), s); });
+    }
+  }
+  auto st = h.engine->status(h.clock.now());
+  EXPECT_EQ(peerStatus(st, "bob")->relay_channels, 1u);
+  EXPECT_EQ(peerStatus(st, "carol")->relay_channels, 0u);
+  EXPECT_EQ(st.counters.relay_idle_freed, 1u);
+  EXPECT_EQ(p.bob->relayed.size(), 5u);
 }
 
 TEST(RendezvousRelay, ADatagramOverTheBurstPassesOnlyFromAFullBucket) {
@@ -372,6 +451,7 @@ TEST(RendezvousRelay, ExpiryAndRestartRemoveChannels) {
   auto p = boundPair(h);
   auto& carol = addRegistered(h, "carol", "203.0.113.77:5000");
   h.send(carol, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(1, "alice", s); });
+  h.send(*p.alice, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(2, "carol", s); });
   std::uint16_t carol_channel = lastOf<RelayBoundMsg>(carol.peer->inbox)->channel;
   EXPECT_NE(carol_channel, p.channel);
   EXPECT_EQ(peerStatus(h.engine->status(h.clock.now()), "alice")->relay_channels, 2u);
@@ -448,6 +528,7 @@ TEST(RendezvousRelay, SessionOverTcpRegistersRelaysAndLosesItsConnection) {
 
   // A relay between a UDP and a TCP session, both ways.
   h.send(carol, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(3, "alice", s); });
+  h.send(alice, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(6, "carol", s); });
   std::uint16_t ch = lastOf<RelayBoundMsg>(carol.peer->inbox)->channel;
   ASSERT_EQ(lastOf<RelayBoundMsg>(alice.peer->inbox)->channel, ch);
   auto c2a = relayPacket(ch, protocol::kTypeData, 500, 1);
@@ -522,6 +603,7 @@ TEST(RendezvousRelay, RandomRelayPacketsNeverCrashOrLeak) {
   auto& carol = addRegistered(h, "carol", "203.0.113.77:5000", {}, protocol::NatType::kUnknown,
                               SocketId{SocketRole::kTcp, 1, 3});
   h.send(carol, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(1, "bob", s); });
+  h.send(*p.bob, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(2, "carol", s); });
   std::mt19937 rng(4242);
   const Endpoint sources[] = {p.alice->observed, p.bob->observed, carol.observed,
                               ep("203.0.113.99:1")};

@@ -210,9 +210,12 @@ TEST_P(RendezvousServer, PeersOverUdpAndTcpRelayThroughIt) {
   }));
 
   alice.sendRelayRequest(7, "bob", to_rv_tcp);
+  ASSERT_TRUE(runUntil([&] { return lastOf<protocol::RelayBoundMsg>(bob.inbox) != nullptr; }));
+  EXPECT_EQ(lastOf<protocol::RelayBoundMsg>(bob.inbox)->request_id, 0u);  // an offer
+  bob.sendRelayRequest(8, "alice", to_rv_udp);                             // bob consents
   ASSERT_TRUE(runUntil([&] {
-    return lastOf<protocol::RelayBoundMsg>(bob.inbox) &&
-           lastOf<protocol::RelayBoundMsg>(alice.inbox);
+    return lastOf<protocol::RelayBoundMsg>(alice.inbox) &&
+           lastOf<protocol::RelayBoundMsg>(bob.inbox)->request_id == 8u;
   }));
   std::uint16_t ch = lastOf<protocol::RelayBoundMsg>(alice.inbox)->channel;
   EXPECT_EQ(lastOf<protocol::RelayBoundMsg>(alice.inbox)->request_id, 7u);
