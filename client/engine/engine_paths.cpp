@@ -115,7 +115,9 @@ void Engine::Impl::onAuthenticated(PeerState& peer, Instant now, const Path& fro
       return;  // dual-sending covers it until the hold-down ends
     }
     std::string why;
-    if (s.path.relayed()) {
+    if (peer.validating && *peer.validating == from) {
+      why = peer.validating_reason + ", confirmed by a sealed reply";
+    } else if (s.path.relayed()) {
       why = "upgraded: an authenticated packet arrived directly over " + transportWord(from) +
             " from " + from.endpoint.toString();
     } else if (from.rank() == s.path.rank()) {
@@ -137,6 +139,7 @@ void Engine::Impl::onAuthenticated(PeerState& peer, Instant now, const Path& fro
 void Engine::Impl::moveSession(PeerState& peer, Instant now, const Path& to, std::string reason) {
   PeerSession& s = *peer.session;
   Path old = s.path;
+  peer.validating.reset();
   if (old == to) {
     return;
   }

@@ -22,6 +22,7 @@ constexpr Duration kSlowProbeInterval = milliseconds(500);
 constexpr Duration kTcpProbeInterval = seconds(1);
 constexpr Duration kIntroLinger = seconds(5);  // keep answering probes after punching stops
 constexpr Duration kMaxLookupBackoff = seconds(30);
+constexpr Duration kLookupAnswerWindow = seconds(60);  // an INTRODUCE may answer a lookup this old
 
 int rank(PunchCandidate::Kind k) {
   switch (k) {
@@ -144,6 +145,9 @@ PunchCandidate* Engine::Impl::addCandidate(PeerState& peer, const protocol::Endp
 }
 
 void Engine::Impl::stopPunch(PeerState& peer) {
+  // Replies after the punch are not used (onPunch), so what matched them can go.
+  std::vector<PeerState::SentProbe>().swap(peer.sent_probes);
+  peer.next_sent_probe = 0;
   peer.punch_until = kNever;
   peer.next_punch_at = kNever;
   peer.next_tcp_probe_at = kNever;
@@ -187,6 +191,15 @@ bool Engine::Impl::isOwnAddress(const protocol::IpAddress& a) const {
 }
 
 void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
+  // One that names a request id must answer a lookup of ours (id 0: the other peer looked us up).
+  if (msg.request_id != 0 &&
+      std::none_of(sent_lookups.begin(), sent_lookups.end(), [&](const SentLookup& l) {
+        return l.id == msg.request_id && l.at != Instant{} && now - l.at < kLookupAnswerWindow;
+      })) {
+    introductions_rejected++;
+    drops.add(DropReason::kControlRejected);
+    return;
+  }
   PeerState* peer = findPeer(msg.peer_name);
   if (peer == nullptr) {
     drops.add(DropReason::kControlRejected);  // introduced to someone we don't accept
@@ -274,6 +287,31 @@ void Engine::Impl::sendProbe(const Introduction& intro, bool reply, std::uint32_
   sendOnPath(to, buf);
 }
 
+void Engine::Impl::probeCandidate(PeerState& peer, const Introduction& intro, PunchCandidate& c) {
+  std::uint32_t seq = peer.punch_seq++;
+  if (peer.sent_probes.size() < PeerState::kSentProbes) {
+    peer.sent_probes.push_back({seq, false, c.path()});
+  } else {
+    peer.sent_probes[peer.next_sent_probe] = {seq, false, c.path()};
+    peer.next_sent_probe = (peer.next_sent_probe + 1) % PeerState::kSentProbes;
+  }
+  sendProbe(intro, false, seq, c.path());
+  c.probes_sent++;
+  if (c.state == PunchCandidate::State::kUntried) {
+    c.state = PunchCandidate::State::kProbing;
+  }
+}
+
+bool Engine::Impl::takeProbeReply(PeerState& peer, std::uint32_t seq, const Path& from) {
+  for (auto& p : peer.sent_probes) {
+    if (!p.answered && p.seq == seq && p.path == from) {
+      p.answered = true;
+      return true;
+    }
+  }
+  return false;
+}
+
 void Engine::Impl::endPunch(PeerState& peer, Instant now) {
   stopPunch(peer);
   bool worked = std::any_of(peer.candidates.begin(), peer.candidates.end(),
@@ -347,11 +385,7 @@ void Engine::Impl::servicePunch(PeerState& peer, Instant now) {
           c.state == PunchCandidate::State::kFailed) {
         continue;
       }
-      sendProbe(intro, false, peer.punch_seq++, c.path());
-      c.probes_sent++;
-      if (c.state == PunchCandidate::State::kUntried) {
-        c.state = PunchCandidate::State::kProbing;
-      }
+      probeCandidate(peer, intro, c);
     }
   }
   if (now < peer.next_punch_at) {
@@ -361,11 +395,7 @@ void Engine::Impl::servicePunch(PeerState& peer, Instant now) {
     if (c.kind == PunchCandidate::Kind::kTcp) {
       continue;
     }
-    sendProbe(intro, false, peer.punch_seq++, c.path());
-    c.probes_sent++;
-    if (c.state == PunchCandidate::State::kUntried) {
-      c.state = PunchCandidate::State::kProbing;
-    }
+    probeCandidate(peer, intro, c);
   }
   Duration interval =
       now - peer.punch_started < kFastProbePhase ? kFastProbeInterval : kSlowProbeInterval;
@@ -409,6 +439,10 @@ void Engine::Impl::onPunch(Instant now, const Path& from, std::span<const std::u
   if (!active) {
     return;  // a late reply: we have a direct session or gave up on this introduction
   }
+  if (!takeProbeReply(*peer, probe->sequence, from)) {
+    drops.add(DropReason::kPunchRejected);  // not to a probe of ours from there, or a replay
+    return;
+  }
   onProbeReply(*peer, now, from);
 }
 
@@ -444,9 +478,11 @@ void Engine::Impl::onProbeReply(PeerState& peer, Instant now, const Path& from) 
                   peer.direct->unanswered_since != kNever;
     if (s.path.relayed() || from.betterThan(s.path) ||
         (silent && from.rank() <= s.path.rank())) {
-      // The same session moves: no new handshake. Our packet on the new path lets the peer
-      // (which may still be relayed) move too.
-      moveSession(peer, now, from, how);
+      // The same session moves, without a new handshake, once a sealed reply proves the path:
+      // the probe reply's key is known to the rendezvous too. Our liveness request on it also
+      // lets the peer (which may still be relayed) move.
+      peer.validating = from;
+      peer.validating_reason = how;
       probePath(peer, now, &from);
     }
     return;

@@ -522,6 +522,8 @@ void Engine::Impl::serviceRendezvous(RendezvousState& rv, Instant now) {
 }
 
 void Engine::Impl::sendLookup(Instant now, const protocol::LookupMsg& msg) {
+  sent_lookups[next_sent_lookup] = {msg.request_id, now};
+  next_sent_lookup = (next_sent_lookup + 1) % sent_lookups.size();
   for (auto& rv : rendezvous) {
     if (rv->session && rv->registered) {
       sendControl(*rv, now, msg);

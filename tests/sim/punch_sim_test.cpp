@@ -486,5 +486,44 @@ TEST(PunchSim, ThreePeersMixedNatsAndAPublicPeerWithAStaticEndpoint) {
   EXPECT_TRUE(w.established(bob, carol));
 }
 
+// Finding 4: a punch reply was accepted from any source and never matched to a probe we sent, and
+// the first one decided where the handshake went. An on-path attacker who copies bob's reply and
+// sends it from elsewhere (and holds the real one back) pointed alice's handshake at itself. Now a
+// reply counts only from where our probe went, once; alice connects to the real bob and never
+// sends to the attacker.
+TEST(PunchSim, ReplayedProbeReplyFromElsewhereIsIgnored) {
+  PunchWorld w;
+  w.addNat(NatType::kFullCone, 1);
+  w.addNat(NatType::kFullCone, 2);
+  auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
+  auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  const auto attacker = parseEp("203.0.113.66:4444");
+  const auto alice_public = *protocol::IpAddress::parse("198.51.100.1");
+  auto route = w.net.on_route;
+  bool replayed = false;
+  std::size_t to_attacker = 0;
+  w.net.on_route = [&](Datagram& d) {
+    if (d.to == attacker) {
+      ++to_attacker;
+    }
+    if (!replayed && !d.bytes.empty() && d.bytes[0] == protocol::kTypeProbeReply &&
+        d.to.address() == alice_public) {
+      replayed = true;
+      w.net.inject(attacker, d.to, d.bytes);  // the copy, from elsewhere
+      return false;                           // the original is held back
+    }
+    return route(d);
+  };
+  w.startAll();
+  ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(10))) << w.describe();
+  EXPECT_TRUE(replayed);
+  EXPECT_EQ(to_attacker, 0u);
+  auto pb = w.peerStatus(alice, "bob");
+  ASSERT_TRUE(pb.endpoint.has_value());
+  EXPECT_EQ(pb.endpoint->address().toString(), "198.51.100.2");
+  EXPECT_GE(alice.node->status().drop("punch_rejected"), 1u);
+  EXPECT_TRUE(w.dataFlows(alice, bob));
+}
+
 }  // namespace
 }  // namespace vpn::test
