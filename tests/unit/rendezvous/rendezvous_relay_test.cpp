@@ -1,17 +1,18 @@
-// Relaying through the rendezvous engine: RELAY_REQUEST binds one channel for a pair and tells both
-// sides; relay packets go through byte for byte, only from a session's current path, only on its
-// channels and only with a peer-to-peer inner packet; byte rate and quota limits; channels die with
-// their records; sessions over TCP (SocketRole::kTcp) register, relay and lose their connection.
+// Relaying through the rendezvous engine: RELAY_REQUEST offers one channel for a pair, which goes
+// live when both sides asked; relay packets go through byte for byte, only from a session's
+// current path, only on its live channels and only with a peer-to-peer inner packet (a HELLO
+// naming its sender); channels die with their records; sessions over TCP (SocketRole::kTcp)
+// register, relay and lose their connection. The limits are in rendezvous_relay_limits_test.cpp.
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "protocol/relay_packet.hpp"
-#include "tests/unit/rendezvous/rv_harness.hpp"
+#include "tests/unit/rendezvous/relay_helpers.hpp"
 
 namespace vpn::test {
 namespace {
 
+using namespace relay;  // NOLINT: the helpers of these tests
 using protocol::Candidate;
 using protocol::CandidateKind;
 using protocol::Endpoint;
@@ -20,97 +21,6 @@ using protocol::RelayFailedMsg;
 using protocol::RelayFailure;
 using rendezvous::SocketId;
 using rendezvous::SocketRole;
-
-Endpoint ep(const char* text) {
-  return *Endpoint::parse(text);
-}
-
-Candidate local(const char* text) {
-  return Candidate{CandidateKind::kLocal, ep(text)};
-}
-
-// A relay packet on `channel` whose inner datagram starts with `first` and has `inner_size` bytes
-// in all (a recognisable pattern after the first byte).
-std::vector<std::uint8_t> relayPacket(std::uint16_t channel, std::uint8_t first,
-                                      std::size_t inner_size, std::uint8_t fill = 0) {
-  std::vector<std::uint8_t> p(protocol::kRelayHeaderSize + inner_size);
-  protocol::writeRelayHeader(channel, p);
-  for (std::size_t i = 0; i < inner_size; ++i) {
-    p[protocol::kRelayHeaderSize + i] = static_cast<std::uint8_t>(fill + i);
-  }
-  if (inner_size != 0) {
-    p[protocol::kRelayHeaderSize] = first;
-  }
-  return p;
-}
-
-// A relay packet carrying a padded HELLO handshake packet that names `name`.
-std::vector<std::uint8_t> relayedHello(std::uint16_t channel, const char* name) {
-  const std::uint8_t payload[] = {0x16, 0x03, 0x01};
-  protocol::HandshakePacket hs;
-  hs.flags = protocol::kFlagHello | protocol::kFlagPayload | protocol::kFlagPadded;
-  hs.wire_size = protocol::kMinInitialPacket;
-  hs.sender_index = 5;
-  hs.packet_id = 1;
-  hs.name = name;
-  hs.payload = payload;
-  std::vector<std::uint8_t> p(protocol::kRelayHeaderSize + protocol::kMaxHandshakePacket);
-  protocol::writeRelayHeader(channel, p);
-  std::size_t n = protocol::serializeHandshake(
-      hs, {}, std::span(p).subspan(protocol::kRelayHeaderSize));
-  p.resize(protocol::kRelayHeaderSize + n);
-  return p;
-}
-
-// One datagram straight into the engine from anywhere (no node behind it).
-void inject(RvHarness& h, SocketId on, const Endpoint& from, std::vector<std::uint8_t> bytes) {
-  h.engine->onDatagram(h.clock.now(), on, from, bytes);
-}
-
-RvHarness::Node& addRegistered(RvHarness& h, const std::string& name, const char* observed,
-                               std::vector<Candidate> cands = {},
-                               protocol::NatType nat = protocol::NatType::kUnknown,
-                               SocketId socket = {}) {
-  auto& n = h.addPeer(name, {}, ep(observed));
-  n.socket = socket;
-  h.start(n);
-  EXPECT_TRUE(n.peer->established()) << name;
-  h.send(n, [&](RvTestPeer& p, auto& s) { p.sendRegister(cands, s, nat); });
-  EXPECT_NE(lastOf<protocol::RegisteredMsg>(n.peer->inbox), nullptr) << name;
-  return n;
-}
-
-struct Pair {
-  RvHarness::Node* alice;
-  RvHarness::Node* bob;
-  std::uint16_t channel = 0;
-};
-
-// alice and bob registered over UDP and joined by a channel alice asked for and bob consented to
-// (he asked too, after the server's offer).
-Pair boundPair(RvHarness& h) {
-  Pair p;
-  p.alice = &addRegistered(h, "alice", "198.51.100.7:40001");
-  p.bob = &addRegistered(h, "bob", "192.0.2.9:61000");
-  h.send(*p.alice, [](RvTestPeer& peer, auto& s) { peer.sendRelayRequest(11, "bob", s); });
-  h.send(*p.bob, [](RvTestPeer& peer, auto& s) { peer.sendRelayRequest(21, "alice", s); });
-  const auto* b = lastOf<RelayBoundMsg>(p.alice->peer->inbox);
-  EXPECT_NE(b, nullptr);
-  if (b != nullptr) {
-    p.channel = b->channel;
-  }
-  return p;
-}
-
-const rendezvous::RegisteredPeerStatus* peerStatus(const rendezvous::RendezvousStatus& st,
-                                                    const std::string& name) {
-  for (const auto& p : st.peers) {
-    if (p.name == name) {
-      return &p;
-    }
-  }
-  return nullptr;
-}
 
 // Finding 5: any registered peer could bind a channel to any other, and the server forwarded even
 // when the target never wanted it. Now a request is an offer to the target, and the channel
@@ -304,144 +214,6 @@ TEST(RendezvousRelay, RequestsForUnknownSelfOrFullTablesFail) {
   EXPECT_EQ(ask(*p.alice, 6, "bob"), std::nullopt);
   EXPECT_EQ(lastOf<RelayBoundMsg>(p.alice->peer->inbox)->channel, p.channel);
   EXPECT_EQ(h.engine->status(h.clock.now()).counters.relay_failures, 5u);
-}
-
-TEST(RendezvousRelay, RequestsShareTheLookupRateLimit) {
-  rendezvous::RendezvousOptions o;
-  o.lookup_burst = 3;
-  o.lookup_per_second = 0.5;
-  RvHarness h(o);
-  auto& alice = addRegistered(h, "alice", "198.51.100.7:40001");
-  auto& bob = addRegistered(h, "bob", "192.0.2.9:61000");
-  h.send(bob, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(1, "alice", s); });  // consents
-  for (std::uint32_t i = 1; i <= 5; ++i) {
-    h.send(alice, [&](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(i, "bob", s); });
-  }
-  EXPECT_EQ(h.dropCount("relay_request_rate_limited"), 2u);
-  EXPECT_EQ(lastOf<RelayBoundMsg>(alice.peer->inbox)->request_id, 3u);
-  h.clock.advance(seconds(2));
-  h.send(alice, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(9, "bob", s); });
-  EXPECT_EQ(lastOf<RelayBoundMsg>(alice.peer->inbox)->request_id, 9u);
-}
-
-TEST(RendezvousRelay, ByteRateIsLimitedPerSender) {
-  rendezvous::RendezvousOptions o;
-  o.relay_rate = 1000;   // bytes per second
-  o.relay_burst = 3000;
-  RvHarness h(o);
-  auto p = boundPair(h);
-  auto packet = relayPacket(p.channel, protocol::kTypeData, 997);  // 1000 bytes in all
-  for (int i = 0; i < 5; ++i) {
-    h.sendRaw(*p.alice, packet);
-  }
-  EXPECT_EQ(p.bob->relayed.size(), 3u);
-  EXPECT_EQ(h.dropCount("relay_rate_limited"), 2u);
-  // bob has his own bucket.
-  h.sendRaw(*p.bob, packet);
-  EXPECT_EQ(p.alice->relayed.size(), 1u);
-  // One second refills one packet's worth.
-  h.clock.advance(seconds(1));
-  h.sendRaw(*p.alice, packet);
-  h.sendRaw(*p.alice, packet);
-  EXPECT_EQ(p.bob->relayed.size(), 4u);
-  EXPECT_EQ(h.dropCount("relay_rate_limited"), 3u);
-  // A long pause refills only up to the burst.
-  h.clock.advance(seconds(60));
-  for (int i = 0; i < 5; ++i) {
-    h.sendRaw(*p.alice, packet);
-  }
-  EXPECT_EQ(p.bob->relayed.size(), 7u);
-}
-
-// Limits per sender only let many senders flood one receiver, and all of them the server.
-TEST(RendezvousRelay, ByteRateIsLimitedPerReceiverAndForEveryone) {
-  rendezvous::RendezvousOptions o;
-  o.relay_rate = 1000;
-  o.relay_burst = 3000;
-  RvHarness h(o);
-  auto p = boundPair(h);
-  auto& carol = addRegistered(h, "carol", "203.0.113.77:5000");
-  h.send(carol, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(1, "bob", s); });
-  h.send(*p.bob, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(2, "carol", s); });
-  std::uint16_t carol_ch = lastOf<RelayBoundMsg>(carol.peer->inbox)->channel;
-  // alice and carol each have 3000 bytes to send; bob may receive 3000 in all.
-  for (int i = 0; i < 3; ++i) {
-    h.sendRaw(*p.alice, relayPacket(p.channel, protocol::kTypeData, 997));
-    h.sendRaw(carol, relayPacket(carol_ch, protocol::kTypeData, 997));
-  }
-  EXPECT_EQ(p.bob->relayed.size(), 3u);
-  EXPECT_EQ(h.dropCount("relay_rate_limited_receiver"), 3u);
-
-  rendezvous::RendezvousOptions g;
-  g.relay_global_rate = 1000;
-  g.relay_global_burst = 2000;
-  RvHarness h2(g);
-  auto q = boundPair(h2);
-  for (int i = 0; i < 2; ++i) {
-    h2.sendRaw(*q.alice, relayPacket(q.channel, protocol::kTypeData, 997));
-    h2.sendRaw(*q.bob, relayPacket(q.channel, protocol::kTypeData, 997));
-  }
-  EXPECT_EQ(q.alice->relayed.size() + q.bob->relayed.size(), 2u);
-  EXPECT_EQ(h2.dropCount("relay_rate_limited_global"), 2u);
-}
-
-// Channels were freed only when a record went away, so a hub filled its table for good.
-TEST(RendezvousRelay, ChannelsNobodyUsesAreFreed) {
-  rendezvous::RendezvousOptions o;
-  o.relay_idle = seconds(30);
-  o.refresh = seconds(20);
-  RvHarness h(o);
-  auto p = boundPair(h);
-  auto& carol = addRegistered(h, "carol", "203.0.113.77:5000");
-  h.send(carol, [](RvTestPeer& pr, auto& s) { pr.sendRelayRequest(1, "bob", s); });  // an offer
-  EXPECT_EQ(peerStatus(h.engine->status(h.clock.now()), "bob")->relay_channels, 2u);
-  // alice keeps her channel busy; carol's offer and its channel are left alone.
-  for (int i = 0; i < 5; ++i) {
-    h.run(seconds(10));
-    h.sendRaw(*p.alice, relayPacket(p.channel, protocol::kTypeData, 40));
-    for (auto* n : {p.alice, p.bob, &carol}) {
-      h.send(*n, [&](RvTestPeer& pr, auto& s) { pr.sendProbe(static_cast<unsigned>(i), s); });
-    }
-  }
-  auto st = h.engine->status(h.clock.now());
-  EXPECT_EQ(peerStatus(st, "bob")->relay_channels, 1u);
-  EXPECT_EQ(peerStatus(st, "carol")->relay_channels, 0u);
-  EXPECT_EQ(st.counters.relay_idle_freed, 1u);
-  EXPECT_EQ(p.bob->relayed.size(), 5u);
-}
-
-TEST(RendezvousRelay, ADatagramOverTheBurstPassesOnlyFromAFullBucket) {
-  rendezvous::RendezvousOptions o;
-  o.relay_rate = 100;
-  o.relay_burst = 500;
-  RvHarness h(o);
-  auto p = boundPair(h);
-  auto big = relayPacket(p.channel, protocol::kTypeData, 1200);
-  h.sendRaw(*p.alice, big);
-  h.sendRaw(*p.alice, big);
-  EXPECT_EQ(p.bob->relayed.size(), 1u);
-  h.clock.advance(seconds(5));
-  h.sendRaw(*p.alice, big);
-  EXPECT_EQ(p.bob->relayed.size(), 2u);
-}
-
-TEST(RendezvousRelay, ByteQuotaPerSession) {
-  rendezvous::RendezvousOptions o;
-  o.relay_max_bytes = 2500;
-  RvHarness h(o);
-  auto p = boundPair(h);
-  auto packet = relayPacket(p.channel, protocol::kTypeData, 997);
-  for (int i = 0; i < 3; ++i) {
-    h.sendRaw(*p.alice, packet);
-  }
-  EXPECT_EQ(p.bob->relayed.size(), 2u);
-  EXPECT_EQ(h.dropCount("relay_quota"), 1u);
-  h.clock.advance(seconds(10));  // time refills no quota
-  h.sendRaw(*p.alice, relayPacket(p.channel, protocol::kTypeData, 497));  // exactly the rest
-  h.sendRaw(*p.alice, relayPacket(p.channel, protocol::kTypeData, 1));
-  EXPECT_EQ(p.bob->relayed.size(), 3u);
-  EXPECT_EQ(h.dropCount("relay_quota"), 2u);
-  EXPECT_EQ(peerStatus(h.engine->status(h.clock.now()), "alice")->relayed_bytes, 2500u);
 }
 
 TEST(RendezvousRelay, ExpiryAndRestartRemoveChannels) {
