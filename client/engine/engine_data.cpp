@@ -114,6 +114,16 @@ void Engine::Impl::probePath(PeerState& peer, Instant now, const Path* path) {
   sendKeepalive(peer, now, kLivenessRequest, s.probe_token, path);
 }
 
+void Engine::Impl::validatePath(PeerState& peer, Instant now, const Path& path,
+                                std::string reason) {
+  PeerSession& s = *peer.session;
+  peer.validating = path;
+  peer.validating_reason = std::move(reason);
+  peer.validating_probe_at = now;
+  s.validation_token = next_probe_token++;
+  sendKeepalive(peer, now, kLivenessRequest, s.validation_token, &path);
+}
+
 void Engine::Impl::openEarly(PeerState& peer, Instant now) {
   peer.early.drain([&](std::span<std::uint8_t> datagram, const Path& from) {
     if (peer.session) {
@@ -172,6 +182,10 @@ void Engine::Impl::onData(Instant now, const Path& from, std::span<std::uint8_t>
     if (auto token = s.onKeepalive(now, plain, malformed)) {
       // Answer on the path the request came on, so the reply proves that path both ways.
       sendKeepalive(peer, now, kLivenessReply, *token, &from);
+    }
+    if (s.validation_token != 0 && s.last_reply_token == s.validation_token) {
+      s.validation_token = 0;
+      onPathValidated(peer, now, from);
     }
     if (awaiting && !s.probe_outstanding && s.srtt) {
       Duration sample = now - s.probe_sent_at;

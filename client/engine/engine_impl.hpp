@@ -157,6 +157,7 @@ struct PeerState {
   // path validation), and how it was found.
   std::optional<Path> validating;
   std::string validating_reason;
+  Instant validating_probe_at{};
   bool punch_connected = false;            // a handshake was started on a working candidate
   bool unreachable = false;                // the last punch found no path
   bool direct_failed = false;              // a handshake toward a known endpoint failed
@@ -336,6 +337,9 @@ struct Engine::Impl {
                      const Path* only = nullptr);
   // A liveness request on `path` (nullptr: the session's paths); the reply comes back on it.
   void probePath(PeerState& peer, Instant now, const Path* path);
+  // A liveness request with its own token on a path the session may move to; its sealed reply
+  // (onPathValidated) moves the session there with `reason`.
+  void validatePath(PeerState& peer, Instant now, const Path& path, std::string reason);
   void flushQueue(PeerState& peer, Instant now);
   void openEarly(PeerState& peer, Instant now);
   void serviceSession(PeerState& peer, Instant now);
@@ -353,6 +357,9 @@ struct Engine::Impl {
   // An authenticated packet from the peer arrived on `from` (newest: the highest counter yet).
   void onAuthenticated(PeerState& peer, Instant now, const Path& from, bool newest);
   void moveSession(PeerState& peer, Instant now, const Path& to, std::string reason);
+  // A sealed reply to our liveness request arrived on `path`: the session moves there if that
+  // path was waiting for validation.
+  void onPathValidated(PeerState& peer, Instant now, const Path& path);
   void recordEvent(PeerState& peer, Instant now, const std::string& from, const std::string& to,
                    const std::string& reason);
   bool isHeld(const PeerState& peer, const Path& path, Instant now) const;

@@ -12,6 +12,7 @@ namespace vpn::client {
 namespace {
 
 constexpr Duration kPathProbeGap = seconds(1);  // liveness probes on a silent direct path
+constexpr Duration kValidationRetry = milliseconds(100);  // a path waiting for its sealed reply
 constexpr Duration kFirstHold = seconds(5);
 constexpr Duration kMaxHold = std::chrono::minutes(2);
 constexpr Duration kHoldReset = std::chrono::minutes(10);
@@ -115,9 +116,7 @@ void Engine::Impl::onAuthenticated(PeerState& peer, Instant now, const Path& fro
       return;  // dual-sending covers it until the hold-down ends
     }
     std::string why;
-    if (peer.validating && *peer.validating == from) {
-      why = peer.validating_reason + ", confirmed by a sealed reply";
-    } else if (s.path.relayed()) {
+    if (s.path.relayed()) {
       why = "upgraded: an authenticated packet arrived directly over " + transportWord(from) +
             " from " + from.endpoint.toString();
     } else if (from.rank() == s.path.rank()) {
@@ -127,12 +126,26 @@ void Engine::Impl::onAuthenticated(PeerState& peer, Instant now, const Path& fro
     } else {
       return;  // a worse direct path (TCP while UDP works): dual-send instead
     }
-    moveSession(peer, now, from, std::move(why));
+    // Not before the path is validated (RFC 9000 section 8.2): a packet's source can be rewritten
+    // on the way, so we move only when a sealed reply to our liveness request comes back on it.
+    // Until then we send there that request alone, well inside 3x of what arrived on it.
+    bool again = peer.validating && *peer.validating == from;
+    if (!again || now - peer.validating_probe_at >= kValidationRetry) {
+      // Asked again while packets keep coming from there: one request (or its reply) may be lost,
+      // and another liveness request elsewhere replaces its token.
+      validatePath(peer, now, from, std::move(why));
+    }
     return;
   }
   if (s.path.relayed()) {
     moveSession(peer, now, from, "the peer now sends through " + from.endpoint.toString() +
                                      " channel " + std::to_string(from.channel));
+  }
+}
+
+void Engine::Impl::onPathValidated(PeerState& peer, Instant now, const Path& path) {
+  if (peer.session && peer.validating && *peer.validating == path) {
+    moveSession(peer, now, path, peer.validating_reason + ", confirmed by a sealed reply");
   }
 }
 

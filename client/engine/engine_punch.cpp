@@ -481,9 +481,7 @@ void Engine::Impl::onProbeReply(PeerState& peer, Instant now, const Path& from) 
       // The same session moves, without a new handshake, once a sealed reply proves the path:
       // the probe reply's key is known to the rendezvous too. Our liveness request on it also
       // lets the peer (which may still be relayed) move.
-      peer.validating = from;
-      peer.validating_reason = how;
-      probePath(peer, now, &from);
+      validatePath(peer, now, from, how);
     }
     return;
   }

@@ -66,6 +66,7 @@ std::optional<std::uint64_t> PeerSession::onKeepalive(Instant now,
     return token;
   }
   if (kind == kLivenessReply) {
+    last_reply_token = token;
     if (probe_outstanding && token == probe_token && now >= probe_sent_at) {
       probe_outstanding = false;
       onRttSample(now - probe_sent_at);

@@ -62,6 +62,11 @@ struct PeerSession {
   std::uint64_t probe_token = 0;
   Instant probe_sent_at{};
   bool probe_outstanding = false;
+  // Path validation: the token of the liveness request sent on a path the session may move to
+  // (0: none), apart from probe_token so other liveness requests do not replace it; and the token
+  // of the newest liveness reply.
+  std::uint64_t validation_token = 0;
+  std::uint64_t last_reply_token = 0;
   std::optional<Duration> srtt;
   // The handshake that made this session, kept until linger_until to ack retransmissions.
   std::unique_ptr<Handshake> linger;

@@ -461,20 +461,53 @@ TEST(EngineSim, SessionFollowsRoamingPeer) {
   TwoPeers t;
   t.start();
   ASSERT_TRUE(t.waitEstablished());
-  // Rewrite alice's source address on the way: deliver her datagrams from a new endpoint.
+  // alice's NAT rebinds: her datagrams now come from a new endpoint, and what is sent there
+  // reaches her.
   auto roamed = ep("192.0.2.200:40000");
   t.net.on_send = [&](const Datagram& d) {
     if (d.from == t.ep_a) {
       t.net.inject(roamed, d.to, d.bytes, milliseconds(10));
+    } else if (d.to == roamed) {
+      t.net.inject(d.from, t.ep_a, d.bytes, milliseconds(10));
     }
   };
-  t.net.cut(t.ep_a, t.ep_b, true);  // originals are lost; only the rewritten copies arrive
+  t.net.cutOneWay(t.ep_a, t.ep_b, true);  // her originals are lost; only the rebound copies arrive
   auto p = makeIpv4("10.42.0.1", "10.42.0.2", numberedPayload(5));
   t.b.tun.clear();
   t.a.sendTun(p);
   t.net.runFor(milliseconds(100));
   ASSERT_EQ(t.b.tun.size(), 1u);
+  // bob moved once a sealed reply to his liveness request came back from there.
   EXPECT_EQ(t.aliceAtBob().endpoint, roamed);
+  t.net.on_send = nullptr;
+}
+
+// Finding 4 for authenticated packets: a copy of alice's packet with a rewritten source, arriving
+// first, moved bob's session to wherever the rewriter chose. Now bob asks there first, gets no
+// sealed reply, and stays where alice really is.
+TEST(EngineSim, RewrittenSourceWithNobodyBehindItDoesNotMoveTheSession) {
+  TwoPeers t;
+  t.start();
+  ASSERT_TRUE(t.waitEstablished());
+  auto elsewhere = ep("203.0.113.66:4444");
+  std::size_t to_elsewhere = 0;
+  t.net.on_send = [&](const Datagram& d) {
+    if (d.from == t.ep_a && d.to == t.ep_b) {
+      t.net.inject(elsewhere, d.to, d.bytes);  // ahead of the original
+    }
+    if (d.to == elsewhere) {
+      to_elsewhere += d.bytes.size();
+    }
+  };
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    t.a.sendTun(makeIpv4("10.42.0.1", "10.42.0.2", numberedPayload(100 + i)));
+    t.net.runFor(milliseconds(200));
+  }
+  t.net.on_send = nullptr;
+  EXPECT_EQ(t.aliceAtBob().endpoint, t.ep_a);
+  EXPECT_GT(to_elsewhere, 0u);      // the liveness requests, and nothing else
+  EXPECT_LT(to_elsewhere, 5u * 100u);
+  t.expectDataFlows(200);
 }
 
 }  // namespace
