@@ -85,6 +85,7 @@ for ((run = 1; run <= RUNS; run++)); do
   pair_stop $A $B
 done
 
+mkdir -p "$REPO_ROOT/bench/results"
 out=$REPO_ROOT/bench/results/fallback-$(date -u +%Y%m%dT%H%M%SZ).json
 python3 - "$RUNS" "$out" "$(IFS=,; echo "${runs_json[*]}")" "${RELAY_AFTER:-2}" "$DELAY_MS" "${times[@]}" <<'EOF'
 import json, statistics, sys

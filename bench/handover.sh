@@ -80,6 +80,7 @@ for mode in silent both; do
   done
 done
 
+mkdir -p "$REPO_ROOT/bench/results"
 res=$REPO_ROOT/bench/results/handover-$(date -u +%Y%m%dT%H%M%SZ).json
 printf '%s\n' "${rows[@]}" >"$WORK/rows"
 python3 - "$res" "$ECHO_MS" "$WORK/rows" <<'EOF'

@@ -83,6 +83,7 @@ for path in direct-udp relay-udp relay-tcp; do
   esac
 done
 
+mkdir -p "$REPO_ROOT/bench/results"
 res=$REPO_ROOT/bench/results/relay-throughput-$(date -u +%Y%m%dT%H%M%SZ).json
 python3 - "$res" "$SECS" "$LAB_TLS" "${MBPS[direct-udp]}" "${MBPS[relay-udp]}" "${MBPS[relay-tcp]}" <<'EOF'
 import json, sys

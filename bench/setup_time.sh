@@ -32,11 +32,17 @@ NFQ_DELAY=${NFQ_DELAY:-$REPO_ROOT/build/release/bench/tools/nfq_delay}
 
 if [[ ! -x $NFQ_DELAY ]]; then
   # Not hooked into the build (yet) or built elsewhere: build it here, it is one file.
+  if [[ ! -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ]]; then
+    echo "installing libnetfilter-queue-dev (for nfq_delay)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      libnetfilter-queue-dev >/dev/null 2>&1 || true
+  fi
   NFQ_DELAY=$WORK/nfq_delay
   g++ -std=c++20 -O2 -o "$NFQ_DELAY" "$REPO_ROOT/bench/tools/nfq_delay.cpp" \
     -lnetfilter_queue -lnfnetlink ||
     die "cannot build nfq_delay (apt-get install libnetfilter-queue-dev)"
 fi
+need_tool iptables-nft iptables
 command -v iptables-nft >/dev/null ||
   die "iptables-nft missing (apt-get install iptables): this kernel's nftables has no native queue expression, so the xt NFQUEUE target is used through nft_compat"
 

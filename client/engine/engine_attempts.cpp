@@ -25,12 +25,9 @@ bool Engine::Impl::allowHandshake(Instant now, const Path& from) {
          session::AdmissionLimiter::Verdict::kAllow;
 }
 
-Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const Path& to,
-                                  std::uint32_t remote_index, Admission admit,
-                                  std::size_t credit) {
-  dropPending(peer);
-  peer.retry_at = kNever;
-  noteAttempt(peer, now);
+Handshake::Params Engine::Impl::attemptParams(const PeerState& peer, const Path& to,
+                                             std::uint32_t remote_index, Admission admit,
+                                             std::size_t credit) {
   Handshake::Params params;
   params.role = peer.we_are_client ? crypto::TlsSession::Role::kClient
                                    : crypto::TlsSession::Role::kServer;
@@ -43,8 +40,18 @@ Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const Path& to,
   params.responder = admit != Admission::kOurs;
   params.validated = admit != Admission::kUnproven;
   params.credit = credit;
+  return params;
+}
+
+Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const Path& to,
+                                  std::uint32_t remote_index, Admission admit,
+                                  std::size_t credit) {
+  dropPending(peer);
+  peer.retry_at = kNever;
+  noteAttempt(peer, now);
   try {
-    peer.pending = std::make_unique<Handshake>(tls, std::move(params), now);
+    peer.pending = std::make_unique<Handshake>(
+        tls, attemptParams(peer, to, remote_index, admit, credit), now);
   } catch (const std::exception& e) {
     peer.last_error = std::string("handshake failed: ") + e.what();
     scheduleRetry(peer, now);
@@ -191,20 +198,10 @@ void Engine::Impl::startRival(PeerState& peer, Instant now, const Path& from,
                               std::uint32_t remote_index, Admission admit,
                               const protocol::HandshakePacket& cause) {
   dropRival(peer);
-  Handshake::Params params;
-  params.role = peer.we_are_client ? crypto::TlsSession::Role::kClient
-                                   : crypto::TlsSession::Role::kServer;
-  params.own_name = options.own_name;
-  params.peer_name = peer.name;
-  params.local_index = newIndex();
-  params.remote_index = remote_index;
-  params.endpoint = from.endpoint;
-  params.timeout = options.handshake_timeout;
-  params.responder = true;
-  params.validated = admit != Admission::kUnproven;
-  params.credit = cause.isKick() ? cause.wire_size : 0;
   try {
-    peer.rival = std::make_unique<Handshake>(tls, std::move(params), now);
+    peer.rival = std::make_unique<Handshake>(
+        tls, attemptParams(peer, from, remote_index, admit, cause.isKick() ? cause.wire_size : 0),
+        now);
   } catch (const std::exception&) {
     drops.add(DropReason::kHandshakeFailed);
     return;

@@ -300,6 +300,8 @@ struct Engine::Impl {
   // A responder asks one of our HELLOs to echo a cookie (a peer's or a rendezvous' handshake).
   void onCookieReply(Instant now, const Path& from, std::span<const std::uint8_t> datagram);
   // Starts a handshake with `peer` toward `to`; remote_index is the peer's index if known.
+  Handshake::Params attemptParams(const PeerState& peer, const Path& to,
+                                 std::uint32_t remote_index, Admission admit, std::size_t credit);
   // `credit`: the size of a packet that asked for it and is not fed to it (a KICK).
   Handshake* initiate(PeerState& peer, Instant now, const Path& to, std::uint32_t remote_index,
                       Admission admit = Admission::kOurs, std::size_t credit = 0);
