@@ -464,7 +464,10 @@ struct Engine::Impl {
   std::unordered_map<std::uint32_t, PeerState*> by_index;  // our local index -> peer
   std::unordered_map<protocol::IpAddress, PeerState*, protocol::IpAddressHash> routes;
   DropCounters drops;
-  session::AdmissionLimiter admission{session::AdmissionLimiter::Options{8, 2, 32, 8, 64, 32, 1024}};
+  // New handshakes a peer answers: per address, per IPv6 /64 and in total (a hub may see many
+  // peers at once after a restart; one handshake costs about a millisecond of CPU).
+  session::AdmissionLimiter admission{
+      session::AdmissionLimiter::Options{8, 2, 32, 8, 200, 100, 1024}};
   session::CookieMaker cookies;
   std::uint64_t cookie_replies = 0;
   std::uint64_t candidates_rejected = 0;  // introduced candidates we would not probe (hygiene)
