@@ -7,9 +7,7 @@
 namespace vpn::test {
 namespace {
 
-using namespace relay;  // NOLINT: the helpers of these tests
-using protocol::Endpoint;
-using protocol::RelayBoundMsg;
+using namespace relay;  // NOLINT: the helpers of these tests (and their protocol names)
 
 TEST(RendezvousRelay, RequestsShareTheLookupRateLimit) {
   rendezvous::RendezvousOptions o;

@@ -12,15 +12,7 @@
 namespace vpn::test {
 namespace {
 
-using namespace relay;  // NOLINT: the helpers of these tests
-using protocol::Candidate;
-using protocol::CandidateKind;
-using protocol::Endpoint;
-using protocol::RelayBoundMsg;
-using protocol::RelayFailedMsg;
-using protocol::RelayFailure;
-using rendezvous::SocketId;
-using rendezvous::SocketRole;
+using namespace relay;  // NOLINT: the helpers of these tests (and their protocol names)
 
 // Finding 5: any registered peer could bind a channel to any other, and the server forwarded even
 // when the target never wanted it. Now a request is an offer to the target, and the channel

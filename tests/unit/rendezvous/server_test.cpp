@@ -76,6 +76,32 @@ std::vector<std::uint8_t> relayPacket(std::uint16_t channel, std::size_t inner, 
   return p;
 }
 
+// A server on loopback ports the kernel picks (UDP and TCP), with the rv1 certificate of `pki`
+// (makeRendezvousContext writes it) and a control socket in its directory.
+config::RendezvousConfig loopbackConfig(const TestPki& pki, bool tls) {
+  config::RendezvousConfig cfg;
+  cfg.listen = {ep("127.0.0.1:0")};
+  cfg.tcp_listen = {ep("127.0.0.1:0")};  // the file insists on a fixed port; the server does not
+  cfg.tcp_tls = tls;
+  cfg.ca = pki.dir() / "ca.crt";
+  cfg.cert = pki.dir() / "rv-rv1-r.crt";
+  cfg.key = pki.dir() / "rv-rv1-r.key";
+  cfg.control_socket = pki.dir() / "rv.sock";
+  return cfg;
+}
+
+// The first status JSON the server answers (it may still be starting); empty if none comes.
+std::string awaitStatus(const TestPki& pki) {
+  for (int i = 0; i < 200; ++i) {
+    try {
+      return net::unixRequest(pki.dir() / "rv.sock", "VPNPEER/1 status json", milliseconds(2000));
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+  }
+  return {};
+}
+
 class RendezvousServer : public net::test::LoopTest, public ::testing::WithParamInterface<bool> {
  protected:
   // Sends whatever the peer writes over the TCP connection (the `to` endpoint is the server's).
@@ -122,25 +148,10 @@ TEST_P(RendezvousServer, PeersOverUdpAndTcpRelayThroughIt) {
   const bool tls = GetParam();
   // The rendezvous certificate and its files (makeRendezvousContext writes them).
   auto rv_ctx = makeRendezvousContext(pki, "rv1");
-  config::RendezvousConfig cfg;
-  cfg.listen = {ep("127.0.0.1:0")};
-  cfg.tcp_listen = {ep("127.0.0.1:0")};  // the file insists on a fixed port; the server does not
-  cfg.tcp_tls = tls;
-  cfg.ca = pki.dir() / "ca.crt";
-  cfg.cert = pki.dir() / "rv-rv1-r.crt";
-  cfg.key = pki.dir() / "rv-rv1-r.key";
-  cfg.control_socket = pki.dir() / "rv.sock";
-  ServerThread server(cfg);
+  ServerThread server(loopbackConfig(pki, tls));
 
   // Learn the bound ports from the status.
-  std::string st;
-  for (int i = 0; i < 200 && st.empty(); ++i) {
-    try {
-      st = status();
-    } catch (const std::exception&) {
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-  }
+  std::string st = awaitStatus(pki);
   ASSERT_FALSE(st.empty()) << server.error();
   std::smatch m;
   ASSERT_TRUE(std::regex_search(st, m, std::regex("\"primary (127\\.0\\.0\\.1:[0-9]+)\"")))
@@ -256,25 +267,11 @@ TEST_P(RendezvousServer, PeersOverUdpAndTcpRelayThroughIt) {
 // tcp_unused_timeout however many frames it sends.
 TEST_F(RendezvousServerLimits, TcpPerSourceCapAndUnusedConnectionsClosed) {
   auto rv_tls = makeRendezvousContext(pki, "rv1");
-  config::RendezvousConfig cfg;
-  cfg.listen = {ep("127.0.0.1:0")};
-  cfg.tcp_listen = {ep("127.0.0.1:0")};
-  cfg.tcp_tls = false;
-  cfg.ca = pki.dir() / "ca.crt";
-  cfg.cert = pki.dir() / "rv-rv1-r.crt";
-  cfg.key = pki.dir() / "rv-rv1-r.key";
-  cfg.control_socket = pki.dir() / "rv.sock";
+  config::RendezvousConfig cfg = loopbackConfig(pki, false);
   cfg.tcp_max_per_source = 3;
   cfg.tcp_unused_timeout = std::chrono::seconds(1);
   ServerThread server(cfg);
-  std::string st;
-  for (int i = 0; i < 200 && st.empty(); ++i) {
-    try {
-      st = status();
-    } catch (const std::exception&) {
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-  }
+  std::string st = awaitStatus(pki);
   ASSERT_FALSE(st.empty()) << server.error();
   std::smatch m;
   ASSERT_TRUE(std::regex_search(st, m, std::regex("\"tcp (127\\.0\\.0\\.1:[0-9]+)\"")))
