@@ -52,6 +52,31 @@ class BudgetTest : public ::testing::Test {
     EXPECT_TRUE(p.ok());
     return *p;
   }
+  // Moves packets between client c and server s until both are established (at most `steps`
+  // rounds, `dt` apart); `after_server` runs after each server flush.
+  template <typename Fn>
+  void run(Handshake& c, Handshake& s, int steps, Duration dt, Fn&& after_server) {
+    Capture to_s, to_c;
+    c.begin(clock.now());
+    s.begin(clock.now());
+    c.flush(clock.now(), to_s);
+    for (int step = 0; step < steps && !(c.state() == Handshake::State::kEstablished &&
+                                          s.state() == Handshake::State::kEstablished);
+         ++step) {
+      while (!to_s.out.empty()) {
+        s.onPacket(clock.now(), parse(to_s.out.front()));
+        to_s.out.pop_front();
+      }
+      s.flush(clock.now(), to_c);
+      after_server();
+      while (!to_c.out.empty()) {
+        c.onPacket(clock.now(), parse(to_c.out.front()));
+        to_c.out.pop_front();
+      }
+      c.flush(clock.now(), to_s);
+      clock.advance(dt);
+    }
+  }
   static std::size_t total(const std::deque<std::vector<std::uint8_t>>& q) {
     std::size_t n = 0;
     for (const auto& d : q) {
@@ -110,28 +135,11 @@ TEST_F(BudgetTest, UnvalidatedResponderNeverSendsMoreThanItReceived) {
 TEST_F(BudgetTest, ValidatedResponderSendsItsFlightAndCompletes) {
   Handshake c(*a_tls, clientParams(), clock.now());
   Handshake s(*b_tls, serverParams(11, true), clock.now());
-  Capture to_s, to_c;
-  c.begin(clock.now());
-  s.begin(clock.now());
-  c.flush(clock.now(), to_s);
-  for (int step = 0; step < 200 && !(c.state() == Handshake::State::kEstablished &&
-                                      s.state() == Handshake::State::kEstablished);
-       ++step) {
-    while (!to_s.out.empty()) {
-      s.onPacket(clock.now(), parse(to_s.out.front()));
-      to_s.out.pop_front();
-    }
-    s.flush(clock.now(), to_c);
+  run(c, s, 200, milliseconds(10), [&] {
     if (s.state() != Handshake::State::kEstablished) {
       EXPECT_LE(s.bytesOut(), 3 * s.bytesIn());
     }
-    while (!to_c.out.empty()) {
-      c.onPacket(clock.now(), parse(to_c.out.front()));
-      to_c.out.pop_front();
-    }
-    c.flush(clock.now(), to_s);
-    clock.advance(milliseconds(10));
-  }
+  });
   EXPECT_EQ(c.state(), Handshake::State::kEstablished);
   EXPECT_EQ(s.state(), Handshake::State::kEstablished);
 }
@@ -141,28 +149,11 @@ TEST_F(BudgetTest, ValidatedResponderSendsItsFlightAndCompletes) {
 TEST_F(BudgetTest, AnAckNamingOurIndexValidatesAndReleasesWhatWasHeld) {
   Handshake c(*a_tls, clientParams(), clock.now());
   Handshake s(*b_tls, serverParams(11, false), clock.now());
-  Capture to_s, to_c;
-  c.begin(clock.now());
-  s.begin(clock.now());
-  c.flush(clock.now(), to_s);
-  for (int step = 0; step < 300 && !(c.state() == Handshake::State::kEstablished &&
-                                      s.state() == Handshake::State::kEstablished);
-       ++step) {
-    while (!to_s.out.empty()) {
-      s.onPacket(clock.now(), parse(to_s.out.front()));
-      to_s.out.pop_front();
-    }
-    s.flush(clock.now(), to_c);
+  run(c, s, 300, milliseconds(50), [&] {
     if (!s.validated()) {
       EXPECT_LE(s.bytesOut(), s.bytesIn());
     }
-    while (!to_c.out.empty()) {
-      c.onPacket(clock.now(), parse(to_c.out.front()));
-      to_c.out.pop_front();
-    }
-    c.flush(clock.now(), to_s);
-    clock.advance(milliseconds(50));
-  }
+  });
   EXPECT_TRUE(s.validated());
   EXPECT_EQ(c.state(), Handshake::State::kEstablished);
   EXPECT_EQ(s.state(), Handshake::State::kEstablished);
