@@ -11,6 +11,7 @@
 #include "config/load.hpp"
 #include "config/peer_config.hpp"
 #include "crypto/certificate.hpp"
+#include "crypto/network_key.hpp"
 #include "crypto/tls_context.hpp"
 #include "net/unix_client.hpp"
 
@@ -217,6 +218,30 @@ int runCertShow(const fs::path& cert) {
   }
 }
 
+int runNetworkKeyNew(const fs::path& file) {
+  try {
+    std::string fingerprint = crypto::writeNewNetworkKey(file);
+    std::printf("wrote %s (fingerprint %s); copy it to every peer and rendezvous of the network "
+                "and name it with network_key in their files\n",
+                file.string().c_str(), fingerprint.c_str());
+    return 0;
+  } catch (const crypto::CryptoError& e) {
+    fail(e.what());
+    return 1;
+  }
+}
+
+int runNetworkKeyShow(const fs::path& file) {
+  try {
+    auto key = crypto::readNetworkKeyFile(file);
+    std::printf("fingerprint: %s\n", key.fingerprint().c_str());
+    return 0;
+  } catch (const crypto::CryptoError& e) {
+    fail(e.what());
+    return 1;
+  }
+}
+
 int runCheck(const fs::path& file) {
   auto cfg = loadOrReport(file);
   if (!cfg) {
@@ -238,12 +263,29 @@ int runCheck(const fs::path& file) {
   for (const auto& p : problems) {
     std::fprintf(stderr, "%s: %s\n", file.string().c_str(), p.c_str());
   }
+  std::optional<crypto::NetworkKey> network_key;
+  if (cfg->network_key) {
+    try {
+      network_key = crypto::loadNetworkKey(cfg->network_key->from_ca, cfg->network_key->file,
+                                           cfg->ca);
+    } catch (const crypto::CryptoError& e) {
+      problems.push_back(e.what());
+      std::fprintf(stderr, "%s: %s\n", file.string().c_str(), e.what());
+    }
+  }
   if (!problems.empty()) {
     return 2;
   }
   std::printf("%s: OK: peer '%s', %zu address(es), %zu peer(s), certificate valid until %s\n",
               file.string().c_str(), cfg->name.c_str(), cfg->addresses.size(), cfg->peers.size(),
               isoTime(tls->identity().not_after).c_str());
+  if (network_key) {
+    std::printf("%s: network key %s, fingerprint %s\n", file.string().c_str(),
+                network_key->source() == crypto::NetworkKey::Source::kCa
+                    ? "derived from the CA certificate"
+                    : cfg->network_key->file.string().c_str(),
+                network_key->fingerprint().c_str());
+  }
   return 0;
 }
 

@@ -33,6 +33,9 @@ struct ControlArgs {
 int runCertCa(const CertCaArgs& a);
 int runCertSign(const CertSignArgs& a);
 int runCertShow(const std::filesystem::path& cert);
+// `network-key new FILE` / `network-key show FILE`.
+int runNetworkKeyNew(const std::filesystem::path& file);
+int runNetworkKeyShow(const std::filesystem::path& file);
 int runCheck(const std::filesystem::path& config);
 int runUp(const std::filesystem::path& config, const std::string& log_level_override);
 int runStatus(const ControlArgs& a);

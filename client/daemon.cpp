@@ -19,6 +19,7 @@
 #include "client/identity_check.hpp"
 #include "client/status_render.hpp"
 #include "crypto/aead.hpp"
+#include "crypto/network_key.hpp"
 #include "crypto/tls_context.hpp"
 #include "net/event_loop.hpp"
 #include "net/fd_watcher.hpp"
@@ -31,6 +32,8 @@
 #include "protocol/data_packet.hpp"
 #include "protocol/handshake_packet.hpp"
 #include "protocol/packet_type.hpp"
+#include "protocol/sealed_packet.hpp"
+#include "session/outer_seal.hpp"
 #include "tun/interface_config.hpp"
 #include "tun/linux_tun_device.hpp"
 #include "tun/netlink_socket.hpp"
@@ -98,6 +101,8 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<TcpLinks> tcp;
   NetworkWatch network;
   std::unique_ptr<NatProbe> nat_probe;
+  std::unique_ptr<session::OuterSeal> stun_seal;  // with a network key: seals the probe's STUN
+  std::array<std::uint8_t, protocol::kMaxSealedPacket> stun_scratch{};
   std::optional<protocol::Endpoint> nat_probe_server;
   protocol::NatType nat_type = protocol::NatType::kUnknown;
 
@@ -138,6 +143,15 @@ struct Daemon::Impl final : EngineSink {
     } catch (const crypto::CryptoError& e) {
       throw StartupError(e.what());
     }
+    std::optional<crypto::NetworkKey> network_key;
+    try {
+      if (cfg.network_key) {
+        network_key = crypto::loadNetworkKey(cfg.network_key->from_ca, cfg.network_key->file,
+                                             cfg.ca);
+      }
+    } catch (const crypto::CryptoError& e) {
+      throw StartupError(e.what());
+    }
     auto problems = checkIdentity(cfg, tls->identity());
     if (!problems.empty()) {
       std::string all;
@@ -166,7 +180,18 @@ struct Daemon::Impl final : EngineSink {
       throw StartupError(e.what());
     }
 
-    engine = std::make_unique<Engine>(*tls, engineOptions(cfg), *this);
+    EngineOptions eopts = engineOptions(cfg);
+    if (network_key) {
+      // STUN to the rendezvous is sealed too; the probe's own copy of the seal does it.
+      stun_seal = std::make_unique<session::OuterSeal>(*network_key);
+      LOG_INFO("network key: %s, fingerprint %s",
+               network_key->source() == crypto::NetworkKey::Source::kCa
+                   ? "derived from the CA certificate"
+                   : cfg.network_key->file.string().c_str(),
+               network_key->fingerprint().c_str());
+    }
+    eopts.network_key = std::move(network_key);
+    engine = std::make_unique<Engine>(*tls, std::move(eopts), *this);
     tcp = std::make_unique<TcpLinks>(
         loop,
         [this](const protocol::Endpoint& from, std::span<std::uint8_t> d) {
@@ -192,6 +217,13 @@ struct Daemon::Impl final : EngineSink {
     nat_probe = std::make_unique<NatProbe>(
         loop,
         [this](const protocol::Endpoint& to, std::span<const std::uint8_t> b) {
+          if (stun_seal) {
+            std::size_t n = stun_seal->seal(b, stun_scratch);
+            if (n == 0) {
+              return;
+            }
+            b = std::span<const std::uint8_t>(stun_scratch.data(), n);
+          }
           udp->send(to, b);
           udp->flush();  // STUN is rare and may come from the probe's own timer
         },
@@ -377,14 +409,34 @@ struct Daemon::Impl final : EngineSink {
     timer->armAt(engine->nextDeadline());
   }
 
+  // A sealed STUN answer for the NAT probe: opened in a copy, so that anything else (a sealed
+  // handshake packet) reaches the engine unopened. True if it was STUN.
+  bool sealedStun(Instant now, const net::ReceivedDatagram& d) {
+    if (d.data.size() > stun_scratch.size()) {
+      return false;
+    }
+    std::copy(d.data.begin(), d.data.end(), stun_scratch.begin());
+    auto inner = stun_seal->open(std::span<std::uint8_t>(stun_scratch.data(), d.data.size()));
+    if (protocol::classify(inner) != protocol::PacketFamily::kStun) {
+      return false;
+    }
+    nat_probe->onDatagram(now, d.from, inner);
+    return true;
+  }
+
   void onUdpBatch(std::span<net::ReceivedDatagram> batch) {
     if (stopping) {
       return;
     }
     Instant now = Clock::now();
     for (auto& d : batch) {
-      if (protocol::classify(d.data) == protocol::PacketFamily::kStun && nat_probe) {
+      auto family = protocol::classify(d.data);
+      if (family == protocol::PacketFamily::kStun && nat_probe && !stun_seal) {
         nat_probe->onDatagram(now, d.from, d.data);  // the engine has no use for STUN
+        continue;
+      }
+      if (family == protocol::PacketFamily::kSealed && nat_probe && stun_seal &&
+          sealedStun(now, d)) {
         continue;
       }
       engine->onDatagram(now, d.from, d.data);

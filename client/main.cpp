@@ -38,6 +38,17 @@ int main(int argc, char** argv) {
   auto* show = cert->add_subcommand("show", "print what a certificate says");
   show->add_option("cert", show_path, "certificate file")->required();
 
+  auto* netkey = app.add_subcommand(
+      "network-key", "create or inspect the optional network key (docs/hardening.md)");
+  netkey->require_subcommand(1);
+  std::filesystem::path netkey_new_path;
+  auto* netkey_new = netkey->add_subcommand("new", "write a new random network key (mode 0600)");
+  netkey_new->add_option("file", netkey_new_path, "output file, e.g. network.key")->required();
+  std::filesystem::path netkey_show_path;
+  auto* netkey_show =
+      netkey->add_subcommand("show", "print a key's fingerprint (the same on every host)");
+  netkey_show->add_option("file", netkey_show_path, "network key file")->required();
+
   std::filesystem::path check_path;
   auto* check = app.add_subcommand("check", "validate a peer file and its certificates");
   check->add_option("-c,--config", check_path, "peer file")->required();
@@ -108,6 +119,12 @@ int main(int argc, char** argv) {
   }
   if (*show) {
     return runCertShow(show_path);
+  }
+  if (*netkey_new) {
+    return runNetworkKeyNew(netkey_new_path);
+  }
+  if (*netkey_show) {
+    return runNetworkKeyShow(netkey_show_path);
   }
   if (*check) {
     return runCheck(check_path);

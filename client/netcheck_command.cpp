@@ -30,10 +30,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "client/commands.hpp"
@@ -41,7 +44,11 @@
 #include "client/netcheck/nat_discovery.hpp"
 #include "config/load.hpp"
 #include "config/peer_config.hpp"
+#include "crypto/certificate.hpp"
+#include "crypto/network_key.hpp"
 #include "crypto/random.hpp"
+#include "protocol/sealed_packet.hpp"
+#include "session/outer_seal.hpp"
 
 namespace vpn::client {
 namespace {
@@ -297,8 +304,10 @@ void printJson(const Endpoint& server, const netcheck::NetcheckReport& r) {
   std::printf("%s\n", w.str().c_str());
 }
 
-// Runs the engine to completion on `fd`. Returns false only on a local socket failure.
-bool runDiscovery(int fd, netcheck::NatDiscovery& nd, std::chrono::milliseconds hard_cap) {
+// Runs the engine to completion on `fd`, sealing requests and opening answers with `seal` when
+// the peer file names a network key. Returns false only on a local socket failure.
+bool runDiscovery(int fd, netcheck::NatDiscovery& nd, std::chrono::milliseconds hard_cap,
+                  session::OuterSeal* seal) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   nd.start(start);
@@ -307,9 +316,16 @@ bool runDiscovery(int fd, netcheck::NatDiscovery& nd, std::chrono::milliseconds 
     for (const auto& req : nd.takeOutgoing()) {
       sockaddr_storage ss{};
       socklen_t len = toSockaddr(req.to, ss);
+      std::span<const std::uint8_t> out(req.bytes);
+      std::array<std::uint8_t, protocol::kMaxSealedPacket> sealed{};
+      if (seal != nullptr) {
+        out = std::span<const std::uint8_t>(sealed.data(), seal->seal(out, sealed));
+      }
+      if (out.empty()) {
+        continue;
+      }
       // A failed send (unreachable network, no route) is loss; the engine times the test out.
-      (void)::sendto(fd, req.bytes.data(), req.bytes.size(), 0,
-                     reinterpret_cast<sockaddr*>(&ss), len);
+      (void)::sendto(fd, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
     }
     if (nd.done()) {
       break;
@@ -338,9 +354,12 @@ bool runDiscovery(int fd, netcheck::NatDiscovery& nd, std::chrono::milliseconds 
         if (got < 0) {
           break;  // EAGAIN, or an ICMP error surfaced as ECONNREFUSED: nothing to read
         }
-        if (auto src = fromSockaddr(from)) {
-          nd.onDatagram(Clock::now(), *src,
-                        std::span<const std::uint8_t>(buf, static_cast<std::size_t>(got)));
+        std::span<std::uint8_t> in(buf, static_cast<std::size_t>(got));
+        if (seal != nullptr) {
+          in = seal->open(in);  // empty (ignored below) unless sealed with our key
+        }
+        if (auto src = fromSockaddr(from); src && !in.empty()) {
+          nd.onDatagram(Clock::now(), *src, in);
         }
         if (nd.done()) {
           break;
@@ -363,6 +382,7 @@ int runNetcheck(const NetcheckArgs& a) {
     return 2;
   }
   config::RendezvousEntry target;
+  std::optional<crypto::NetworkKey> network_key;  // from the peer file: STUN goes sealed
   if (a.server) {
     auto hp = config::parseHostPort(*a.server);
     if (!hp) {
@@ -384,6 +404,15 @@ int runNetcheck(const NetcheckArgs& a) {
       return 2;
     }
     target = cfg->rendezvous.front();
+    if (cfg->network_key) {
+      try {
+        network_key = crypto::loadNetworkKey(cfg->network_key->from_ca, cfg->network_key->file,
+                                             cfg->ca);
+      } catch (const crypto::CryptoError& e) {
+        fail(e.what());
+        return 2;
+      }
+    }
   } else {
     fail("netcheck needs -c PEER.toml or --server HOST:PORT");
     return 2;
@@ -428,7 +457,11 @@ int runNetcheck(const NetcheckArgs& a) {
     crypto::randomBytes(id);
     return id;
   });
-  if (!runDiscovery(fd.get(), nd, cfg.test_budget * 4 + std::chrono::seconds(2))) {
+  std::unique_ptr<session::OuterSeal> seal;
+  if (network_key) {
+    seal = std::make_unique<session::OuterSeal>(*network_key);
+  }
+  if (!runDiscovery(fd.get(), nd, cfg.test_budget * 4 + std::chrono::seconds(2), seal.get())) {
     fail(std::string("socket failure: ") + std::strerror(errno));
     return 1;
   }

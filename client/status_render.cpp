@@ -136,6 +136,15 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("handshake_attempts").value(static_cast<std::uint64_t>(status.handshake_attempts));
   w.key("candidates_rejected").value(status.candidates_rejected);
   w.endObject();
+  w.key("network_key");
+  if (status.network_key.empty()) {
+    w.null();
+  } else {
+    w.beginObject();
+    w.key("source").value(status.network_key);
+    w.key("fingerprint").value(status.network_key_fingerprint);
+    w.endObject();
+  }
   w.endObject();
   return w.str() + "\n";
 }
@@ -251,6 +260,12 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
              std::to_string(info.tun_write_errors);
   }
   out += "\ndropped packets: " + (drops.empty() ? std::string("none") : drops) + "\n";
+  if (!status.network_key.empty()) {
+    out += "network key: " +
+           std::string(status.network_key == "ca" ? "derived from the CA certificate"
+                                                  : "from its key file") +
+           ", fingerprint " + status.network_key_fingerprint + "\n";
+  }
   if (status.cookie_replies != 0 || status.handshake_attempts != 0) {
     out += "handshakes: " + std::to_string(status.handshake_attempts) + " in progress, " +
            std::to_string(status.cookie_replies) + " answered with a cookie\n";

@@ -49,6 +49,13 @@ struct TunnelSettings {
   int cert_expiry_warning_days = 30;
 };
 
+// The network key (docs/hardening.md, "Network key"): none, a key file, or one derived from the
+// CA certificate. Written `network_key = "FILE"` or `network_key = "ca"`.
+struct NetworkKeySetting {
+  bool from_ca = false;
+  std::filesystem::path file;  // set unless from_ca; resolved like the other paths
+};
+
 struct PeerConfig {
   std::filesystem::path source;  // the peer file
   std::string name;
@@ -60,6 +67,7 @@ struct PeerConfig {
   std::vector<protocol::Endpoint> tcp_advertise;
   // Resolved against the folder of the peer file when relative in the file.
   std::filesystem::path ca, cert, key, control_socket;
+  std::optional<NetworkKeySetting> network_key;
   std::string log_level = "info";  // "debug", "info", "warn" or "error"
   std::string tun_name = "vpn0";
   int mtu = 1400;

@@ -10,6 +10,8 @@
 //   ca = "ca.crt"
 //   cert = "rv1.crt"                          # must carry the rendezvous role
 //   key = "rv1.key"
+//   network_key = "network.key"               # optional: every peer's file names the same key
+//                                             # (or "ca": derived from the CA certificate)
 //   refresh = 25                              # seconds; peers re-register this often
 //   log_level = "info"
 //   control_socket = "/run/vpnpeer/rendezvous.sock"   # optional
@@ -56,6 +58,9 @@ struct RendezvousConfig {
   // alt_address's family when alt_address is set, else the first entry.
   std::size_t stun_listen = 0;
   std::filesystem::path ca, cert, key;
+  // The network key (as in the peer file): "ca", or a key file; absent: none.
+  bool network_key_from_ca = false;
+  std::filesystem::path network_key_file;
   std::chrono::seconds refresh{25};
   std::string log_level = "info";
   std::optional<std::filesystem::path> control_socket;

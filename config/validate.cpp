@@ -114,6 +114,13 @@ class Validator {
     cfg.ca = path(raw_.ca, "peer.ca");
     cfg.cert = path(raw_.cert, "peer.cert");
     cfg.key = path(raw_.key, "peer.key");
+    if (raw_.network_key.value) {
+      if (*raw_.network_key.value == "ca") {
+        cfg.network_key = NetworkKeySetting{true, {}};
+      } else if (auto file = path(raw_.network_key, "peer.network_key"); !file.empty()) {
+        cfg.network_key = NetworkKeySetting{false, file};
+      }
+    }
     checkControlSocket(cfg);
     checkLogLevel(cfg);
     checkTun(cfg);

@@ -22,11 +22,15 @@
 #include <cerrno>
 #include <cstring>
 
+#include "crypto/internal/new_file.hpp"
 #include "crypto/internal/openssl_util.hpp"
 #include "crypto/random.hpp"
 
 namespace vpn::crypto {
 namespace {
+
+using internal::refuseExisting;
+using internal::writeNewFile;
 
 using internal::PkeyPtr;
 using internal::takeOpensslError;
@@ -182,44 +186,6 @@ std::string toPem(X509* cert, EVP_PKEY* key) {
   std::string out(data, static_cast<std::size_t>(len));
   OPENSSL_cleanse(data, static_cast<std::size_t>(len));
   return out;
-}
-
-void refuseExisting(const std::filesystem::path& p) {
-  std::error_code ec;
-  if (std::filesystem::symlink_status(p, ec).type() != std::filesystem::file_type::not_found) {
-    throw CryptoError(p.string() + " already exists; refusing to overwrite it (move it away or " +
-                      "choose another output name)");
-  }
-}
-
-// O_EXCL: never follow a symlink or clobber a file that appeared after refuseExisting().
-void writeNewFile(const std::filesystem::path& p, const std::string& data, mode_t mode) {
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      refuseExisting(p);
-    }
-    throw CryptoError("cannot create " + p.string() + ": " + std::strerror(errno));
-  }
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      int saved = errno;
-      ::close(fd);
-      ::unlink(p.c_str());
-      throw CryptoError("cannot write " + p.string() + ": " + std::strerror(saved));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int saved = errno;
-    ::unlink(p.c_str());
-    throw CryptoError("cannot write " + p.string() + ": " + std::strerror(saved));
-  }
 }
 
 void writePair(const std::filesystem::path& out, X509* cert, EVP_PKEY* key) {

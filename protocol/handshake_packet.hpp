@@ -71,15 +71,15 @@ inline constexpr std::size_t kCookieReplySize = 8 + kCookieSize;
 // IPv6 path carries with room for the relay header, and enough for a TLS server flight to answer
 // it at 1x.
 inline constexpr std::size_t kMinInitialPacket = 1200;
-// Stream bytes per packet: keeps a full handshake packet (with a cookie and the relay header)
-// under 1280 bytes (the IPv6 minimum MTU) after IP and UDP headers, so TLS flights never depend
-// on IP fragmentation.
-inline constexpr std::size_t kMaxHandshakePayload = 1000;
-inline constexpr std::size_t kMaxHandshakePacket = kHandshakeFixedSize + 4 + kMaxAcksPerPacket * 4 +
-                                                   1 + kMaxNameLength + kCookieSize + 2 +
-                                                   kMaxHandshakePayload;
-static_assert(kMaxHandshakePacket + 3 <= 1232);
-static_assert(kMinInitialPacket <= kMaxHandshakePacket);
+// Every handshake packet fits in kMinInitialPacket bytes, so that sealed with the network key
+// (sealed_packet.hpp, 29 bytes) and behind the relay header (3 bytes) it is still at most 1232
+// bytes: a 1280-byte IPv6 path carries it after IP and UDP headers, and TLS flights never depend
+// on IP fragmentation. The stream bytes per packet are what is left with every field at its
+// largest (973).
+inline constexpr std::size_t kMaxHandshakePacket = kMinInitialPacket;
+inline constexpr std::size_t kMaxHandshakePayload =
+    kMaxHandshakePacket -
+    (kHandshakeFixedSize + 4 + kMaxAcksPerPacket * 4 + 1 + kMaxNameLength + kCookieSize + 2);
 
 using Cookie = std::array<std::uint8_t, kCookieSize>;
 

@@ -10,6 +10,8 @@
 //   0x41       handshake: reliable control channel carrying TLS 1.3        (handshake_packet.hpp)
 //   0x42       cookie reply: a stateless answer to a HELLO from an unvalidated source
 //                                                                  (handshake_packet.hpp)
+//   0x43       sealed: a handshake packet, cookie reply or STUN message sealed with the
+//              network's optional outer key                           (sealed_packet.hpp)
 //   0x50/0x51  data, key phase 0/1: AEAD-sealed inner IP packet            (data_packet.hpp)
 //   0x52/0x53  keepalive, key phase 0/1: AEAD-sealed empty payload         (data_packet.hpp)
 //   0x60/0x61  control, key phase 0/1: AEAD-sealed control message between a peer and a
@@ -31,6 +33,7 @@ enum class PacketFamily : std::uint8_t {
   kStun,
   kHandshake,
   kCookieReply,
+  kSealed,
   kData,
   kKeepalive,
   kRendezvous,
@@ -40,6 +43,7 @@ enum class PacketFamily : std::uint8_t {
 
 inline constexpr std::uint8_t kTypeHandshake = 0x41;
 inline constexpr std::uint8_t kTypeCookieReply = 0x42;
+inline constexpr std::uint8_t kTypeSealed = 0x43;
 inline constexpr std::uint8_t kTypeData = 0x50;       // | key phase
 inline constexpr std::uint8_t kTypeKeepalive = 0x52;  // | key phase
 inline constexpr std::uint8_t kTypeControl = 0x60;    // | key phase
@@ -63,6 +67,9 @@ inline PacketFamily classify(std::span<const std::uint8_t> d) {
   }
   if (b == kTypeCookieReply) {
     return PacketFamily::kCookieReply;
+  }
+  if (b == kTypeSealed) {
+    return PacketFamily::kSealed;
   }
   if ((b & 0xFE) == kTypeData) {
     return PacketFamily::kData;

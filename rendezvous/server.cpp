@@ -8,6 +8,7 @@
 
 #include "base/log.hpp"
 #include "base/time.hpp"
+#include "crypto/network_key.hpp"
 #include "crypto/tls_context.hpp"
 #include "net/event_loop.hpp"
 #include "net/signal_watcher.hpp"
@@ -132,6 +133,12 @@ struct Server::Impl final : RendezvousSink {
     }
 
     RendezvousOptions opts;
+    try {
+      opts.network_key =
+          crypto::loadNetworkKey(cfg.network_key_from_ca, cfg.network_key_file, cfg.ca);
+    } catch (const crypto::CryptoError& e) {
+      throw StartupError(e.what());
+    }
     opts.refresh = cfg.refresh;
     opts.handshake_per_second = cfg.handshake_rate;
     opts.handshake_burst = cfg.handshake_burst;
@@ -209,6 +216,12 @@ struct Server::Impl final : RendezvousSink {
     LOG_INFO("rendezvous %s is up: UDP %s%s, refresh %lld s, relay %s",
              tls->identity().name.c_str(), listenText().c_str(), tcpListenText().c_str(),
              static_cast<long long>(cfg.refresh.count()), cfg.relay.enabled ? "on" : "off");
+    if (auto st = engine->status(Clock::now(), false); !st.network_key.empty()) {
+      LOG_INFO("network key: %s, fingerprint %s; only sealed handshakes and STUN are answered",
+               st.network_key == "ca" ? "derived from the CA certificate"
+                                      : cfg.network_key_file.string().c_str(),
+               st.network_key_fingerprint.c_str());
+    }
     afterEvent();
   }
 

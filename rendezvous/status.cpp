@@ -96,6 +96,11 @@ std::string renderStatusJson(const ServerInfo& info, const RendezvousStatus& st)
   o += ",\"sessions\":" + number(static_cast<std::uint64_t>(st.sessions));
   o += ",\"pending_handshakes\":" + number(static_cast<std::uint64_t>(st.pending_handshakes));
   o += ",\"lingering_handshakes\":" + number(static_cast<std::uint64_t>(st.lingering_handshakes));
+  o += ",\"network_key\":";
+  o += st.network_key.empty() ? std::string("null")
+                              : "{\"source\":" + jsonString(st.network_key) +
+                                    ",\"fingerprint\":" + jsonString(st.network_key_fingerprint) +
+                                    "}";
   o += ",\"counters\":{";
   bool first = true;
   for (const auto& [k, v] : counterList(st.counters)) {
@@ -154,7 +159,11 @@ std::string renderStatusText(const ServerInfo& info, const RendezvousStatus& st)
   }
   o += "\n  sessions " + std::to_string(st.sessions) + ", registered " +
        std::to_string(st.peers.size()) + ", handshakes in progress " +
-       std::to_string(st.pending_handshakes) + "\n  counters:";
+       std::to_string(st.pending_handshakes);
+  if (!st.network_key.empty()) {
+    o += "\n  network key: " + st.network_key + ", fingerprint " + st.network_key_fingerprint;
+  }
+  o += "\n  counters:";
   for (const auto& [k, v] : counterList(st.counters)) {
     o += std::string(" ") + k + "=" + std::to_string(v);
   }

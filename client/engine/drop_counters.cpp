@@ -24,6 +24,9 @@ std::string_view toString(DropReason r) {
     case DropReason::kUnpadded: return "unpadded";
     case DropReason::kBadCookie: return "bad_cookie";
     case DropReason::kKeyExhausted: return "key_exhausted";
+    case DropReason::kNetworkKeyMismatch: return "network_key_mismatch";
+    case DropReason::kNetworkKeyMissing: return "network_key_missing";
+    case DropReason::kNetworkKeyUnexpected: return "network_key_unexpected";
     case DropReason::kCount: break;
   }
   return "unknown";

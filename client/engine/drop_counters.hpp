@@ -29,6 +29,9 @@ enum class DropReason : std::uint8_t {
   kUnpadded,        // a HELLO or KICK shorter than kMinInitialPacket (its answer would amplify)
   kBadCookie,       // a ClientHello echoing a cookie we did not make for it (answered anew)
   kKeyExhausted,    // a packet not sealed: the send key is at its AEAD limit, the update unconfirmed
+  kNetworkKeyMismatch,    // a sealed packet that does not open with our network key
+  kNetworkKeyMissing,     // a plain handshake or cookie reply while we require the network key
+  kNetworkKeyUnexpected,  // a sealed packet while we have no network key
   kCount,
 };
 

@@ -46,6 +46,9 @@ Engine::Impl::Impl(crypto::TlsContext& tls_ctx, EngineOptions opts, EngineSink& 
   }
   // Any datagram we send fits a UDP datagram; a relayed one needs its header in front.
   relay_scratch.resize(protocol::kRelayHeaderSize + 65535);
+  if (options.network_key) {
+    outer = std::make_unique<session::OuterSeal>(*options.network_key);
+  }
 }
 
 PeerState* Engine::Impl::findPeer(std::string_view name) {
@@ -78,10 +81,17 @@ void Engine::Impl::start(Instant now) {
 void Engine::Impl::onDatagram(Instant now, const Path& from, std::span<std::uint8_t> datagram) {
   switch (protocol::classify(datagram)) {
     case protocol::PacketFamily::kHandshake:
-      onHandshake(now, from, datagram);
+      if (!refuseUnsealed(from)) {
+        onHandshake(now, from, datagram);
+      }
       return;
     case protocol::PacketFamily::kCookieReply:
-      onCookieReply(now, from, datagram);
+      if (!refuseUnsealed(from)) {
+        onCookieReply(now, from, datagram);
+      }
+      return;
+    case protocol::PacketFamily::kSealed:
+      onSealed(now, from, datagram);
       return;
     case protocol::PacketFamily::kData:
     case protocol::PacketFamily::kKeepalive:
@@ -122,7 +132,12 @@ void Engine::Impl::onRelayPacket(Instant now, const Path& from, std::span<std::u
   auto inner = datagram.subspan(protocol::kRelayHeaderSize);
   switch (protocol::classify(inner)) {
     case protocol::PacketFamily::kHandshake:
-      onHandshake(now, via, inner);
+      if (!refuseUnsealed(via)) {
+        onHandshake(now, via, inner);
+      }
+      return;
+    case protocol::PacketFamily::kSealed:
+      onSealed(now, via, inner);
       return;
     case protocol::PacketFamily::kData:
     case protocol::PacketFamily::kKeepalive:

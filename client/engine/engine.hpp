@@ -51,6 +51,7 @@
 #include "base/time.hpp"
 #include "client/engine/engine_sink.hpp"
 #include "client/engine/engine_status.hpp"
+#include "crypto/network_key.hpp"
 #include "crypto/tls_context.hpp"
 #include "protocol/ip_address.hpp"
 #include "protocol/nat_type.hpp"
@@ -94,6 +95,9 @@ struct EngineOptions {
   Duration direct_retry = std::chrono::seconds(5);  // background direct attempts while relayed
   Duration direct_retry_max = std::chrono::seconds(60);
   bool relay = true;  // false: never ask for relay channels (peer file paths.relay)
+  // The network's outer key: when set, every handshake packet and cookie reply we send is sealed
+  // with it, and plain ones we receive are dropped unanswered (session/outer_seal.hpp).
+  std::optional<crypto::NetworkKey> network_key;
 };
 
 class Engine {

@@ -22,10 +22,12 @@
 #include "protocol/data_packet.hpp"
 #include "protocol/punch_packet.hpp"
 #include "protocol/relay_packet.hpp"
+#include "protocol/sealed_packet.hpp"
 #include "protocol/rendezvous_messages.hpp"
 #include "session/handshake.hpp"
 #include "session/admission.hpp"
 #include "session/cookie.hpp"
+#include "session/outer_seal.hpp"
 #include "session/rate_limiter.hpp"
 
 namespace vpn::client {
@@ -273,6 +275,18 @@ struct Engine::Impl {
     Path path_;
   };
 
+  // engine_outer.cpp: the network key (docs/hardening.md, "Network key").
+  enum class OuterProblem { kMismatch, kMissing, kUnexpected };
+  // A sealed datagram (direct, or the inner datagram of a relay packet): open and dispatch it.
+  void onSealed(Instant now, const Path& from, std::span<std::uint8_t> datagram);
+  // True (and the packet counted and reported) if a plain handshake packet or cookie reply must
+  // be dropped because we require the network key.
+  bool refuseUnsealed(const Path& from);
+  void reportOuter(OuterProblem problem, const Path& from);
+  // The bytes to put on the wire for `bytes`: sealed into seal_scratch when we have a network key
+  // and the family is sealable, else `bytes` itself; empty if sealing failed.
+  std::span<const std::uint8_t> outerForm(std::span<const std::uint8_t> bytes);
+
   // engine.cpp
   void start(Instant now);
   void onDatagram(Instant now, const Path& from, std::span<std::uint8_t> datagram);
@@ -501,6 +515,11 @@ struct Engine::Impl {
   std::array<std::uint8_t, protocol::kDataOverhead + TxQueue::kSlotSize> scratch{};
   // Room to put a relay header in front of any datagram (allocated once).
   std::vector<std::uint8_t> relay_scratch;
+  // The network key's seal (null without one), room for one sealed packet, and which of the
+  // network-key problems (OuterProblem) have been logged: each is reported once.
+  std::unique_ptr<session::OuterSeal> outer;
+  std::array<std::uint8_t, protocol::kMaxSealedPacket> seal_scratch{};
+  std::array<bool, 3> outer_reported{};
 };
 
 }  // namespace vpn::client

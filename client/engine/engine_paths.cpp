@@ -28,6 +28,13 @@ std::string transportWord(const Path& p) { return p.transport == Transport::kUdp
 }  // namespace
 
 void Engine::Impl::sendOnPath(const Path& path, std::span<const std::uint8_t> bytes) {
+  if (outer) {
+    bytes = outerForm(bytes);
+    if (bytes.empty()) {
+      drops.add(DropReason::kTxTooBig);
+      return;
+    }
+  }
   std::span<const std::uint8_t> out = bytes;
   if (path.relayed()) {
     if (bytes.size() > relay_scratch.size() - protocol::kRelayHeaderSize) {

@@ -152,6 +152,10 @@ EngineStatus Engine::Impl::status(Instant now) const {
   st.cookie_replies = cookie_replies;
   st.handshake_attempts = pendingCount();
   st.candidates_rejected = candidates_rejected;
+  if (outer) {
+    st.network_key = std::string(outer->sourceName());
+    st.network_key_fingerprint = outer->fingerprint();
+  }
   return st;
 }
 

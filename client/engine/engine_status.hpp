@@ -83,6 +83,9 @@ struct EngineStatus {
   std::size_t handshake_attempts = 0;
   // Introduced candidates not probed: unusable addresses, stray ports, our own addresses.
   std::uint64_t candidates_rejected = 0;
+  // The network key: "" (none), "file" or "ca", and its fingerprint (to compare across hosts).
+  std::string network_key;
+  std::string network_key_fingerprint;
 
   // Convenience for tests and the CLI: the count for one reason (0 if unknown).
   std::uint64_t drop(std::string_view reason) const {

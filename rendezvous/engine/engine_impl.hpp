@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,12 +16,14 @@
 #include "protocol/data_packet.hpp"
 #include "protocol/handshake_packet.hpp"
 #include "protocol/rendezvous_messages.hpp"
+#include "protocol/sealed_packet.hpp"
 #include "rendezvous/engine/registry.hpp"
 #include "rendezvous/engine/rendezvous_engine.hpp"
 #include "session/datagram_sink.hpp"
 #include "session/handshake.hpp"
 #include "session/admission.hpp"
 #include "session/cookie.hpp"
+#include "session/outer_seal.hpp"
 
 namespace vpn::rendezvous {
 
@@ -59,6 +62,9 @@ enum class Drop : std::uint8_t {
   kRelayNameMismatch,    // a relayed HELLO naming someone other than the sender's certificate
   kRelayRequestRateLimited,
   kPeerUnreachable,      // a packet for a peer whose TCP connection closed
+  kNetworkKeyMismatch,   // a sealed packet that does not open with our network key
+  kNetworkKeyMissing,    // a plain handshake packet or STUN request while we require the key
+  kNetworkKeyUnexpected, // a sealed packet while we have no network key
   kCount,
 };
 
@@ -75,6 +81,29 @@ class SocketSink final : public session::DatagramSink {
  private:
   RendezvousSink& out_;
   SocketId id_;
+};
+
+// With a network key, seals every handshake packet, cookie reply and STUN answer on its way out
+// (everything the engine sends goes through it); without one, passes everything through.
+class SealingSink final : public RendezvousSink {
+ public:
+  SealingSink(RendezvousSink& out, session::OuterSeal* seal) : out_(out), seal_(seal) {}
+  void sendFrom(SocketId from, const protocol::Endpoint& to,
+                std::span<const std::uint8_t> bytes) override {
+    if (seal_ != nullptr && protocol::sealable(bytes)) {
+      std::size_t n = seal_->seal(bytes, scratch_);
+      if (n == 0) {
+        return;  // larger than anything we seal: cannot happen for our own messages
+      }
+      bytes = std::span<const std::uint8_t>(scratch_.data(), n);
+    }
+    out_.sendFrom(from, to, bytes);
+  }
+
+ private:
+  RendezvousSink& out_;
+  session::OuterSeal* seal_;
+  std::array<std::uint8_t, protocol::kMaxSealedPacket> scratch_{};
 };
 
 struct PendingHandshake {
@@ -128,6 +157,17 @@ struct RendezvousEngine::Impl {
                     std::string name);
   bool sendControl(PeerRecord& r, const protocol::ControlMessage& msg);
   void sendKeepalive(PeerRecord& r, std::span<const std::uint8_t> payload);
+
+  // rv_outer.cpp: the network key (docs/hardening.md, "Network key").
+  enum class OuterProblem { kMismatch, kMissing, kUnexpected };
+  void onOuterSealed(Instant now, SocketId on, const protocol::Endpoint& from,
+                     std::span<std::uint8_t> bytes);
+  // True (counted, reported once) if a plain handshake packet or STUN request must be dropped.
+  bool refuseUnsealed(const protocol::Endpoint& from);
+  void reportOuter(OuterProblem problem, const protocol::Endpoint& from);
+  // The inner datagram of a relayed sealed packet, opened in relay_open (a copy: the relay
+  // forwards the original); empty if it does not open.
+  std::span<const std::uint8_t> openRelayed(std::span<const std::uint8_t> sealed);
   // Sends to the record's current path; false (counted) if its TCP connection closed.
   bool sendTo(PeerRecord& r, std::span<const std::uint8_t> bytes);
 
@@ -135,6 +175,11 @@ struct RendezvousEngine::Impl {
   void onRelay(Instant now, SocketId on, const protocol::Endpoint& from,
                std::span<const std::uint8_t> bytes);
   void onRelayRequest(Instant now, PeerRecord& r, const protocol::RelayRequestMsg& m);
+  // Why a relay packet's inner datagram may not pass (nullopt: it may): not a handshake, data
+  // or keepalive packet; a handshake not sealed as the network key demands, or not opening with
+  // it; a HELLO naming someone other than the sender.
+  std::optional<Drop> checkRelayInner(std::span<const std::uint8_t> inner,
+                                      const std::string& sender_name);
   void relayFailed(PeerRecord& r, std::uint32_t request_id, protocol::RelayFailure reason,
                    const std::string& peer_name);
   // A free channel number for a new pair, or 0 after bounded retries.
@@ -150,7 +195,10 @@ struct RendezvousEngine::Impl {
 
   crypto::TlsContext& tls;
   RendezvousOptions options;
-  RendezvousSink& sink;
+  std::unique_ptr<session::OuterSeal> outer;  // null without a network key
+  SealingSink sink;  // every send goes through it
+  std::array<bool, 3> outer_reported{};
+  std::array<std::uint8_t, protocol::kMaxSealedPacket> relay_open{};
   std::string own_name;
   // Seals and opens for every record's CompactDataKeys; declared before the registry so it
   // outlives the records.

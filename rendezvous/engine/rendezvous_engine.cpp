@@ -77,6 +77,12 @@ std::string_view toString(Drop d) {
       return "relay_request_rate_limited";
     case Drop::kPeerUnreachable:
       return "peer_unreachable";
+    case Drop::kNetworkKeyMismatch:
+      return "network_key_mismatch";
+    case Drop::kNetworkKeyMissing:
+      return "network_key_missing";
+    case Drop::kNetworkKeyUnexpected:
+      return "network_key_unexpected";
     case Drop::kCount:
       break;
   }
@@ -87,7 +93,9 @@ RendezvousEngine::Impl::Impl(crypto::TlsContext& tls_ctx, RendezvousOptions opts
                              RendezvousSink& out)
     : tls(tls_ctx),
       options(std::move(opts)),
-      sink(out),
+      outer(options.network_key ? std::make_unique<session::OuterSeal>(*options.network_key)
+                                : nullptr),
+      sink(out, outer.get()),
       own_name(tls_ctx.identity().name),
       admission(session::AdmissionLimiter::Options{
           options.handshake_burst, options.handshake_per_second, options.handshake_network_burst,
@@ -117,8 +125,14 @@ std::uint32_t RendezvousEngine::Impl::newIndex() {
 void RendezvousEngine::Impl::onDatagram(Instant now, SocketId on, const protocol::Endpoint& from,
                                         std::span<std::uint8_t> bytes) {
   auto family = protocol::classify(bytes);
+  if (family == protocol::PacketFamily::kSealed) {
+    onOuterSealed(now, on, from, bytes);
+    return;
+  }
   if (family == protocol::PacketFamily::kStun) {
-    onStun(now, on, from, bytes);
+    if (!refuseUnsealed(from)) {
+      onStun(now, on, from, bytes);
+    }
     return;
   }
   if (on.role != SocketRole::kPrimary && on.role != SocketRole::kTcp) {
@@ -127,7 +141,9 @@ void RendezvousEngine::Impl::onDatagram(Instant now, SocketId on, const protocol
   }
   switch (family) {
     case protocol::PacketFamily::kHandshake:
-      onHandshake(now, on, from, bytes);
+      if (!refuseUnsealed(from)) {
+        onHandshake(now, on, from, bytes);
+      }
       return;
     case protocol::PacketFamily::kData:
     case protocol::PacketFamily::kKeepalive:
@@ -141,6 +157,7 @@ void RendezvousEngine::Impl::onDatagram(Instant now, SocketId on, const protocol
       drop(Drop::kUnexpectedMessage);  // we never send a HELLO, so nobody answers one
       return;
     case protocol::PacketFamily::kStun:
+    case protocol::PacketFamily::kSealed:
     case protocol::PacketFamily::kPunch:
     case protocol::PacketFamily::kUnknown:
       break;
@@ -220,6 +237,10 @@ RendezvousStatus RendezvousEngine::Impl::status(Instant now, bool with_peers) co
   st.sessions = registry.size();
   st.pending_handshakes = pending.size();
   st.counters = counters;
+  if (outer) {
+    st.network_key = std::string(outer->sourceName());
+    st.network_key_fingerprint = outer->fingerprint();
+  }
   registry.forEach([&](const PeerRecord& r) {
     if (r.linger) {
       st.lingering_handshakes++;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/time.hpp"
+#include "crypto/network_key.hpp"
 #include "crypto/tls_context.hpp"
 #include "protocol/candidate.hpp"
 #include "protocol/ip_address.hpp"
@@ -102,6 +103,9 @@ struct RendezvousOptions {
   std::uint8_t stun_listen = 0;
   std::optional<std::uint16_t> alt_port;
   std::optional<protocol::IpAddress> alt_address;
+  // The network's outer key: when set, handshakes and STUN are served only sealed with it, and
+  // everything else unsealed gets no answer (session/outer_seal.hpp).
+  std::optional<crypto::NetworkKey> network_key;
 };
 
 struct RegisteredPeerStatus {
@@ -146,6 +150,9 @@ struct RendezvousStatus {
   std::size_t lingering_handshakes = 0;
   RendezvousCounters counters;
   std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count, non-zero only
+  // The network key: "" (none), "file" or "ca", and its fingerprint.
+  std::string network_key;
+  std::string network_key_fingerprint;
 };
 
 class RendezvousEngine {

@@ -26,17 +26,6 @@ bool helloNamesSender(std::span<const std::uint8_t> inner, const std::string& se
   return p.ok() && (!p->hasHello() || p->name == sender_name);
 }
 
-bool relayableInner(std::span<const std::uint8_t> inner) {
-  switch (protocol::classify(inner)) {
-    case protocol::PacketFamily::kHandshake:
-    case protocol::PacketFamily::kData:
-    case protocol::PacketFamily::kKeepalive:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 void RendezvousEngine::Impl::onRelay(Instant now, SocketId on, const protocol::Endpoint& from,
@@ -70,14 +59,8 @@ void RendezvousEngine::Impl::onRelay(Instant now, SocketId on, const protocol::E
     drop(Drop::kPeerUnreachable);  // before the limits: it costs the sender nothing
     return;
   }
-  auto inner = protocol::relayInner(bytes);
-  if (!relayableInner(inner)) {
-    drop(Drop::kRelayBadInner);
-    return;
-  }
-  if (protocol::classify(inner) == protocol::PacketFamily::kHandshake &&
-      !helloNamesSender(inner, sender->name)) {
-    drop(Drop::kRelayNameMismatch);
+  if (auto refused = checkRelayInner(protocol::relayInner(bytes), sender->name)) {
+    drop(*refused);
     return;
   }
   const auto size = static_cast<std::uint64_t>(bytes.size());
@@ -103,6 +86,38 @@ void RendezvousEngine::Impl::onRelay(Instant now, SocketId on, const protocol::E
   sender->relayed_bytes += size;
   counters.relayed_packets++;
   counters.relayed_bytes += size;
+}
+
+std::optional<Drop> RendezvousEngine::Impl::checkRelayInner(std::span<const std::uint8_t> inner,
+                                                           const std::string& sender_name) {
+  switch (protocol::classify(inner)) {
+    case protocol::PacketFamily::kData:
+    case protocol::PacketFamily::kKeepalive:
+      return std::nullopt;  // sealed end to end by the pair's session; nothing for us to check
+    case protocol::PacketFamily::kHandshake:
+      if (outer) {
+        return Drop::kNetworkKeyMissing;  // members seal their handshakes, relayed ones too
+      }
+      break;
+    case protocol::PacketFamily::kSealed:
+      if (!outer) {
+        return Drop::kNetworkKeyUnexpected;
+      }
+      inner = openRelayed(inner);
+      if (inner.empty()) {
+        return Drop::kNetworkKeyMismatch;
+      }
+      if (protocol::classify(inner) != protocol::PacketFamily::kHandshake) {
+        return Drop::kRelayBadInner;
+      }
+      break;
+    default:
+      return Drop::kRelayBadInner;
+  }
+  if (!helloNamesSender(inner, sender_name)) {
+    return Drop::kRelayNameMismatch;
+  }
+  return std::nullopt;
 }
 
 std::uint16_t RendezvousEngine::Impl::newChannel(const PeerRecord& a, const PeerRecord& b) {

@@ -25,6 +25,7 @@ class TestPki {
       std::vector<crypto::CipherSuite> ciphers = crypto::defaultCipherOrder());
 
   const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path caCert() const { return dir_ / "ca.crt"; }
 
  private:
   std::filesystem::path dir_;

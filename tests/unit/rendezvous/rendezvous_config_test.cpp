@@ -48,6 +48,25 @@ lookup_rate = 100
   EXPECT_EQ(c.handshake_rate, 2);
 }
 
+TEST(RendezvousConfig, NetworkKeyIsCaOrAFile) {
+  const std::string base =
+      "[rendezvous]\nlisten = \"0.0.0.0:3478\"\nca = \"ca.crt\"\ncert = \"rv.crt\"\nkey = "
+      "\"rv.key\"\n";
+  auto none = parseRendezvousConfig(base, "/etc/vpnpeer/rv.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->network_key_from_ca);
+  EXPECT_TRUE(none->network_key_file.empty());
+  auto ca = parseRendezvousConfig(base + "network_key = \"ca\"\n", "/etc/vpnpeer/rv.toml");
+  ASSERT_TRUE(ca.ok());
+  EXPECT_TRUE(ca->network_key_from_ca);
+  auto file =
+      parseRendezvousConfig(base + "network_key = \"network.key\"\n", "/etc/vpnpeer/rv.toml");
+  ASSERT_TRUE(file.ok());
+  EXPECT_FALSE(file->network_key_from_ca);
+  EXPECT_EQ(file->network_key_file, "/etc/vpnpeer/network.key");
+  EXPECT_FALSE(parseRendezvousConfig(base + "network_key = \"\"\n", "rv.toml").ok());
+}
+
 TEST(RendezvousConfig, MinimalFileHasDefaults) {
   auto r = parseRendezvousConfig(
       "[rendezvous]\nlisten = \"0.0.0.0:3478\"\nca = \"ca.crt\"\ncert = \"rv.crt\"\nkey = "
