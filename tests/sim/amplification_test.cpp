@@ -10,11 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "crypto/random.hpp"
 #include "protocol/handshake_packet.hpp"
 #include "protocol/packet_type.hpp"
 #include "protocol/punch_packet.hpp"
 #include "protocol/relay_packet.hpp"
+#include "protocol/sealed_packet.hpp"
 #include "protocol/stun.hpp"
+#include "session/outer_seal.hpp"
 #include "tests/sim/two_peers.hpp"
 #include "tests/unit/rendezvous/rv_harness.hpp"
 
@@ -75,8 +78,9 @@ void print(const std::vector<Row>& rows) {
 
 class RendezvousRows {
  public:
-  RendezvousRows() {
+  explicit RendezvousRows(std::optional<crypto::NetworkKey> key = std::nullopt) {
     opts_.listen = {*protocol::Endpoint::parse("203.0.113.1:3478")};
+    opts_.network_key = std::move(key);
     h_ = std::make_unique<RvHarness>(opts_);
   }
   // Sends `bytes` from a fresh source; returns what went back to it.
@@ -232,6 +236,28 @@ TEST(Amplification, EveryMessageTypeStaysWithinItsBound) {
     EXPECT_LE(r.factor(), r.bound) << r.what;
   }
   EXPECT_TRUE(t.bothEstablished());
+}
+
+// With a network key, a host without it draws nothing back from any packet the table above
+// answers: the rows are all 0x.
+TEST(Amplification, WithANetworkKeyOutsidersDrawNothing) {
+  std::array<std::uint8_t, 32> raw{};
+  crypto::randomBytes(raw);
+  std::vector<Row> rows;
+  RendezvousRows rv(crypto::NetworkKey(crypto::NetworkKey::Source::kFile, raw));
+  rows.push_back(rv.send("keyed rv: plain HELLO -> nothing", hello(31, "mallory", true)));
+  rows.push_back(rv.send("keyed rv: STUN padded -> nothing", stunRequest(true, false)));
+  rows.push_back(rv.send("keyed rv: STUN classic -> nothing", stunRequest(false, false)));
+  crypto::randomBytes(raw);
+  session::OuterSeal other(crypto::NetworkKey(crypto::NetworkKey::Source::kFile, raw));
+  std::vector<std::uint8_t> sealed(protocol::kMaxSealedPacket);
+  sealed.resize(other.seal(hello(32, "mallory", true), sealed));
+  rows.push_back(rv.send("keyed rv: HELLO sealed with another key -> nothing", sealed));
+  print(rows);
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.out, 0u) << r.what;
+    EXPECT_GT(r.in, 0u) << r.what;
+  }
 }
 
 }  // namespace
