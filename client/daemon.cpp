@@ -29,6 +29,7 @@
 #include "net/timer.hpp"
 #include "net/udp_transport.hpp"
 #include "net/unix_server.hpp"
+#include "os/privileges.hpp"
 #include "protocol/data_packet.hpp"
 #include "protocol/handshake_packet.hpp"
 #include "protocol/packet_type.hpp"
@@ -38,7 +39,9 @@
 #include "tun/linux_tun_device.hpp"
 #include "tun/netlink_socket.hpp"
 
+#include <linux/capability.h>
 #include <net/if.h>
+#include <unistd.h>
 
 namespace vpn::client {
 namespace {
@@ -253,6 +256,7 @@ struct Daemon::Impl final : EngineSink {
     }
     LOG_INFO("%s is up: %s on %s, UDP %s, %zu peer(s) configured", cfg.name.c_str(), addrs.c_str(),
              tun_dev->name().c_str(), udp->localEndpoint().toString().c_str(), cfg.peers.size());
+    dropRoot();
     engine->start(Clock::now());
     resolver = std::make_unique<net::Resolver>(loop);
     rendezvous_addresses = std::make_unique<RendezvousAddresses>(
@@ -262,6 +266,28 @@ struct Daemon::Impl final : EngineSink {
     housekeeping = std::make_unique<net::Timer>(loop, [this] { onHousekeeping(); });
     onHousekeeping();
     afterEvent();
+  }
+
+  // Everything that needs root is open (TUN, netlink, sockets, keys, the control socket), and no
+  // thread exists yet (the resolver starts libuv's pool later): become the configured user with
+  // CAP_NET_ADMIN only, kept to change the interface's addresses, MTU and routes.
+  void dropRoot() {
+    try {
+      os::RunAs to = os::lookupRunAs(cfg.user);
+      if (to.switches) {
+        if (auto err = control->giveTo(to.uid, to.gid); !err.empty()) {
+          LOG_WARN("%s; the control socket will stay behind at exit", err.c_str());
+        }
+      }
+      os::DropResult r = os::dropPrivileges(os::DropRequest{to, {CAP_NET_ADMIN}});
+      if (r.switched) {
+        LOG_INFO("running as user %s, capabilities: %s", r.user.c_str(), r.kept.c_str());
+      } else if (::geteuid() == 0) {
+        LOG_WARN("running as root with every capability (user = \"root\" in the peer file)");
+      }
+    } catch (const os::PrivilegeError& e) {
+      throw StartupError(e.what());
+    }
   }
 
   // Family the listen socket can reach: a specific IPv4 or IPv6 address covers only its own.

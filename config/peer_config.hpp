@@ -68,6 +68,9 @@ struct PeerConfig {
   // Resolved against the folder of the peer file when relative in the file.
   std::filesystem::path ca, cert, key, control_socket;
   std::optional<NetworkKeySetting> network_key;
+  // Who `up` runs as once its devices and sockets are open: "" = the "vpnpeer" system user if it
+  // exists, else "nobody"; "root" keeps root.
+  std::string user;
   std::string log_level = "info";  // "debug", "info", "warn" or "error"
   std::string tun_name = "vpn0";
   int mtu = 1400;

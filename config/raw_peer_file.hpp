@@ -58,7 +58,7 @@ struct RawRendezvousEntry {
 };
 
 struct RawPeerFile {
-  Raw<std::string> name, listen, ca, cert, key, log_level, control_socket, network_key;
+  Raw<std::string> name, listen, ca, cert, key, log_level, control_socket, network_key, user;
   Raw<std::vector<RawAddress>> address;
   Raw<bool> tcp_listen;
   Raw<std::vector<RawAddress>> tcp_advertise;
@@ -77,7 +77,7 @@ inline constexpr std::string_view kRootTables[] = {"peer",  "tun",        "tunne
                                                    "peers", "rendezvous", "paths"};
 inline constexpr std::string_view kPeerKeys[] = {
     "name", "address",   "listen",         "tcp_listen", "tcp_advertise", "ca",
-    "cert", "key",       "network_key",    "log_level",  "control_socket"};
+    "cert", "key",       "network_key",    "user",       "log_level",     "control_socket"};
 inline constexpr std::string_view kTunKeys[] = {"name", "mtu"};
 inline constexpr std::string_view kTunnelKeys[] = {"cipher", "keepalive", "rekey", "dead_peer",
                                                    "cert_expiry_warning_days"};

@@ -20,7 +20,7 @@ namespace {
 constexpr std::string_view kRootTables[] = {"rendezvous", "relay"};
 constexpr std::string_view kKeys[] = {
     "listen",         "tcp_listen",     "tcp_tls",         "alt_port",
-    "alt_address",    "ca",             "cert",            "key",            "network_key",
+    "alt_address",    "ca",             "cert",            "key",            "network_key",    "user",
     "refresh",        "log_level",      "control_socket",  "handshake_rate",
     "handshake_burst", "lookup_rate",   "lookup_burst",    "max_pending_handshakes",
     "handshake_network_rate", "handshake_network_burst", "handshake_global_rate",
@@ -124,6 +124,13 @@ class Reader {
     cfg.ca = path(*t, "ca", true).value_or("");
     cfg.cert = path(*t, "cert", true).value_or("");
     cfg.key = path(*t, "key", true).value_or("");
+    if (auto u = string(*t, "user", false)) {
+      if (u->empty() || u->size() > 32) {
+        error(pos_, "rendezvous.user", "must be a user name of 1 to 32 characters");
+      } else {
+        cfg.user = *u;
+      }
+    }
     if (auto s = string(*t, "network_key", false); s && *s == "ca") {
       cfg.network_key_from_ca = true;
     } else {

@@ -10,6 +10,7 @@
 //   ca = "ca.crt"
 //   cert = "rv1.crt"                          # must carry the rendezvous role
 //   key = "rv1.key"
+//   user = "vpnpeer"                          # optional: who to run as after binding
 //   network_key = "network.key"               # optional: every peer's file names the same key
 //                                             # (or "ca": derived from the CA certificate)
 //   refresh = 25                              # seconds; peers re-register this often
@@ -59,6 +60,7 @@ struct RendezvousConfig {
   std::size_t stun_listen = 0;
   std::filesystem::path ca, cert, key;
   // The network key (as in the peer file): "ca", or a key file; absent: none.
+  std::string user;  // run as this user after binding ("" = vpnpeer, else nobody; "root" stays)
   bool network_key_from_ca = false;
   std::filesystem::path network_key_file;
   std::chrono::seconds refresh{25};

@@ -221,6 +221,7 @@ class Reader {
     out.cert = string(peer, p, "peer", "cert", true);
     out.key = string(peer, p, "peer", "key", true);
     out.network_key = string(peer, p, "peer", "network_key", false);
+    out.user = string(peer, p, "peer", "user", false);
     out.log_level = string(peer, p, "peer", "log_level", false);
     out.control_socket = string(peer, p, "peer", "control_socket", false);
   }

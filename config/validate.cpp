@@ -121,6 +121,13 @@ class Validator {
         cfg.network_key = NetworkKeySetting{false, file};
       }
     }
+    if (raw_.user.value) {
+      if (raw_.user.value->empty() || raw_.user.value->size() > 32) {
+        error(raw_.user.pos, "peer.user", "must be a user name of 1 to 32 characters");
+      } else {
+        cfg.user = *raw_.user.value;
+      }
+    }
     checkControlSocket(cfg);
     checkLogLevel(cfg);
     checkTun(cfg);

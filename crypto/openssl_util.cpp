@@ -6,6 +6,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -203,6 +205,11 @@ X509Ptr loadCertificate(const std::filesystem::path& path, std::string_view what
 }
 
 PkeyPtr loadPrivateKey(const std::filesystem::path& path, std::string_view what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    throw CryptoError(std::string(what) + " " + path.string() +
+                      " is readable by group or others; run `chmod 600 " + path.string() + "`");
+  }
   std::string pem = readSmallFile(path, what);
   BioPtr bio = memBio(pem);  // reads `pem` in place; wipe only after parsing
   // A callback that supplies no passphrase, so an encrypted key fails instead of prompting.
@@ -217,6 +224,20 @@ PkeyPtr loadPrivateKey(const std::filesystem::path& path, std::string_view what)
 }
 
 std::string subjectName(X509* cert) { return commonName(X509_get_subject_name(cert)); }
+
+std::optional<CertIdentity> identityFromDer(std::span<const std::uint8_t> der) {
+  const unsigned char* p = der.data();
+  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!cert) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  try {
+    return identityFromX509(cert.get());
+  } catch (const CryptoError&) {
+    return std::nullopt;
+  }
+}
 
 CertIdentity identityFromX509(X509* cert) {
   CertIdentity id;

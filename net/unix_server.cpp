@@ -41,14 +41,15 @@ std::string alreadyRunning(const std::string& path) {
   return "another vpnpeer is already running with control socket " + path;
 }
 
-void prepareParent(const std::filesystem::path& path) {
+// Creates the socket's directory if missing; true if it did.
+bool prepareParent(const std::filesystem::path& path) {
   auto parent = path.parent_path();
   if (parent.empty()) {
-    return;
+    return false;
   }
   std::error_code ec;
   if (std::filesystem::exists(parent, ec)) {
-    return;
+    return false;
   }
   std::filesystem::create_directories(parent, ec);
   if (!ec) {
@@ -62,6 +63,7 @@ void prepareParent(const std::filesystem::path& path) {
     throw NetError("cannot create directory " + parent.string() + " for the control socket: " +
                    ec.message());
   }
+  return true;
 }
 
 void removeStale(const std::string& path) {
@@ -122,10 +124,11 @@ std::unique_ptr<UnixServer> UnixServer::listen(uv_loop_t& loop, const std::files
     throw NetError("control socket path '" + p + "' must be 1 to " +
                    std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes long");
   }
-  prepareParent(path);
+  bool created_parent = prepareParent(path);
   removeStale(p);
   std::unique_ptr<UnixServer> s(
       new UnixServer(loop, path, std::move(handler), connection_timeout));
+  s->created_parent_ = created_parent;
   int rc = s->listener_.init([&](uv_pipe_t* h) { return uv_pipe_init(&loop, h, 0); });
   if (rc < 0) {
     throw NetError(std::string("cannot create the control socket: ") + uv_strerror(rc));
@@ -153,13 +156,29 @@ std::unique_ptr<UnixServer> UnixServer::listen(uv_loop_t& loop, const std::files
 
 UnixServer::~UnixServer() { close(); }
 
+std::string UnixServer::giveTo(unsigned uid, unsigned gid) {
+  if (::chown(path_.c_str(), uid, gid) != 0) {
+    return "cannot hand " + path_.string() + " over: " + std::strerror(errno);
+  }
+  if (created_parent_ && ::chown(path_.parent_path().c_str(), uid, gid) != 0) {
+    return "cannot hand " + path_.parent_path().string() + " over: " + std::strerror(errno);
+  }
+  return {};
+}
+
 void UnixServer::close() {
   connections_.clear();
   listener_.reset();
   if (listening_) {
     listening_ = false;
-    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
-      LOG_WARN("cannot remove control socket %s: %s", path_.c_str(), std::strerror(errno));
+    if (::unlink(path_.c_str()) != 0) {
+      if (errno == EACCES || errno == EPERM) {
+        LOG_INFO("control socket %s stays behind: this unprivileged process may not remove it "
+                 "from its directory (the next start removes it)",
+                 path_.c_str());
+      } else if (errno != ENOENT) {
+        LOG_WARN("cannot remove control socket %s: %s", path_.c_str(), std::strerror(errno));
+      }
     }
   }
 }

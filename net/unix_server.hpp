@@ -8,7 +8,8 @@
 // connection that has not completed within kConnectionTimeout is closed.
 // Files: the parent directory is created (0755) if missing; the socket is mode 0600. If the path
 // exists and a daemon answers on it, listen() throws; a stale socket is removed. close() (and the
-// destructor) unlinks the socket file.
+// destructor) unlinks the socket file; a program that dropped root may lack the right to, and
+// then leaves it for the next start to remove (giveTo() avoids that for a directory it created).
 // Ownership: the server owns its listening handle and every open connection.
 // Threading: loop thread only; the handler runs on the loop thread and must not block. The handler
 // may call close() on the server but must not destroy it. Errors: listen() throws NetError with
@@ -36,6 +37,10 @@ class UnixServer {
 
   static std::unique_ptr<UnixServer> listen(uv_loop_t& loop, const std::filesystem::path& path,
                                             Handler handler);
+  // Before a program drops root: the socket file, and its directory if listen() created it,
+  // become uid:gid's, so that the unprivileged program can still remove the socket at exit (an
+  // existing directory is left as it is). Returns an error sentence, or "" on success.
+  std::string giveTo(unsigned uid, unsigned gid);
   // Same, with a custom per-connection time limit (tests use a short one).
   static std::unique_ptr<UnixServer> listen(uv_loop_t& loop, const std::filesystem::path& path,
                                             Handler handler,
@@ -69,6 +74,7 @@ class UnixServer {
   UvHandle<uv_pipe_t> listener_;
   std::list<std::unique_ptr<Connection>> connections_;
   bool listening_ = false;
+  bool created_parent_ = false;  // listen() made the socket's directory
 };
 
 }  // namespace vpn::net

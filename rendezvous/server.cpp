@@ -1,5 +1,7 @@
 #include "rendezvous/server.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <optional>
@@ -9,6 +11,7 @@
 #include "base/log.hpp"
 #include "base/time.hpp"
 #include "crypto/network_key.hpp"
+#include "os/privileges.hpp"
 #include "crypto/tls_context.hpp"
 #include "net/event_loop.hpp"
 #include "net/signal_watcher.hpp"
@@ -222,7 +225,29 @@ struct Server::Impl final : RendezvousSink {
                                       : cfg.network_key_file.string().c_str(),
                st.network_key_fingerprint.c_str());
     }
+    dropRoot();
     afterEvent();
+  }
+
+  // Every socket is bound and every key read: become the configured user with no capability at
+  // all (binding port 443 was the last thing that needed one).
+  void dropRoot() {
+    try {
+      os::RunAs to = os::lookupRunAs(cfg.user);
+      if (to.switches && control) {
+        if (auto err = control->giveTo(to.uid, to.gid); !err.empty()) {
+          LOG_WARN("%s; the control socket will stay behind at exit", err.c_str());
+        }
+      }
+      os::DropResult r = os::dropPrivileges(os::DropRequest{to, {}});
+      if (r.switched) {
+        LOG_INFO("running as user %s, capabilities: %s", r.user.c_str(), r.kept.c_str());
+      } else if (::geteuid() == 0) {
+        LOG_WARN("running as root with every capability (user = \"root\" in the file)");
+      }
+    } catch (const os::PrivilegeError& e) {
+      throw StartupError(e.what());
+    }
   }
 
   std::string listenText() const {

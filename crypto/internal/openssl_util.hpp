@@ -9,6 +9,8 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -44,6 +46,7 @@ std::string takeOpensslError();
 
 // Reads and parses one PEM file; `what` names it in errors ("CA certificate", "private key").
 X509Ptr loadCertificate(const std::filesystem::path& path, std::string_view what);
+// Refuses a key file readable by group or others (with the chmod that fixes it).
 PkeyPtr loadPrivateKey(const std::filesystem::path& path, std::string_view what);
 
 // The subject's CN as UTF-8 ("" if there is none).
@@ -51,6 +54,9 @@ std::string subjectName(X509* cert);
 
 // Everything readIdentity() returns, from a parsed certificate. Throws CryptoError.
 CertIdentity identityFromX509(X509* cert);
+// The same from DER bytes (the fuzz target's entry): nullopt if they are not a certificate or
+// identityFromX509 refuses it.
+std::optional<CertIdentity> identityFromDer(std::span<const std::uint8_t> der);
 
 // "2026-12-04 10:00:00 UTC"
 std::string formatUtc(std::chrono::system_clock::time_point t);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Clean teardown: `vpnpeer down` (alice) and SIGTERM (bob) both end the daemon promptly with
-# status 0 and leave no TUN device, no route and no control socket behind.
+# status 0 and leave no TUN device, no route and no control socket behind (in a directory of the
+# unprivileged user the daemons become; elsewhere the next start removes a socket left behind).
 #
 #   ns a                                         ns b
 #   +---------------------------+                +---------------------------+
@@ -16,6 +17,14 @@ require_root
 require_vpnpeer
 
 pair_prepare
+# The daemons drop root after start; their control sockets live in a directory of the user they
+# become (as systemd's RuntimeDirectory= gives a service), so they can remove them at exit.
+RUN_USER=nobody
+getent passwd vpnpeer >/dev/null && RUN_USER=vpnpeer
+chmod 711 "$WORK"
+install -d -m 0755 -o "$RUN_USER" "$WORK/run"
+sed -i "s|^control_socket = .*|control_socket = \"$WORK/run/alice.sock\"|" "$A_CFG"
+sed -i "s|^control_socket = .*|control_socket = \"$WORK/run/bob.sock\"|" "$B_CFG"
 if ! pair_up 20; then
   fail "teardown: tunnel did not come up within 20 s"
   finish
@@ -41,7 +50,7 @@ if wait_pid_exit "$A_PID" 10; then
 else
   fail "teardown: alice still running 10 s after 'vpnpeer down'"
 fi
-left=$(leftovers a "$WORK/alice.sock")
+left=$(leftovers a "$WORK/run/alice.sock")
 check "teardown: nothing left in ns a after down" "left: $left" test -z "$left"
 
 # bob: SIGTERM
@@ -52,6 +61,6 @@ if wait_pid_exit "$B_PID" 10; then
 else
   fail "teardown: bob still running 10 s after SIGTERM"
 fi
-left=$(leftovers b "$WORK/bob.sock")
+left=$(leftovers b "$WORK/run/bob.sock")
 check "teardown: nothing left in ns b after SIGTERM" "left: $left" test -z "$left"
 finish

@@ -244,6 +244,10 @@ TEST_F(TlsStreamTest, ServerContextErrorsAreClear) {
   expectError(dir_ / "server.crt", dir_ / "missing.key", "missing.key");
   { std::ofstream(dir_ / "junk.pem") << "not a certificate\n"; }
   expectError(dir_ / "junk.pem", dir_ / "server.key", "not a valid PEM certificate");
+  // A key file others may read is refused before it is parsed, with the fix in the message.
+  expectError(dir_ / "server.crt", dir_ / "junk.pem", "is readable by group or others; run `chmod 600");
+  std::filesystem::permissions(dir_ / "junk.pem", std::filesystem::perms::owner_read |
+                                                      std::filesystem::perms::owner_write);
   expectError(dir_ / "server.crt", dir_ / "junk.pem", "not a valid unencrypted PEM private key");
   SignOptions other;
   other.name = "other";

@@ -87,6 +87,7 @@ config::RendezvousConfig loopbackConfig(const TestPki& pki, bool tls) {
   cfg.cert = pki.dir() / "rv-rv1-r.crt";
   cfg.key = pki.dir() / "rv-rv1-r.key";
   cfg.control_socket = pki.dir() / "rv.sock";
+  cfg.user = "root";  // the server runs inside the test process, which must stay root
   return cfg;
 }
 

@@ -1,5 +1,6 @@
 // peer.network_key (docs/hardening.md, "Network key"): absent, "ca", or a key file resolved
-// like the other paths; an empty value and a wrong type are errors. Lines 1-7 are kBase.
+// like the other paths; an empty value and a wrong type are errors. And peer.user, who `up` runs
+// as after start. Lines 1-7 are kBase.
 #include <gtest/gtest.h>
 
 #include "tests/unit/config/test_util.hpp"
@@ -35,6 +36,17 @@ TEST(NetworkKeySetting, EmptyOrWrongTypeIsAnError) {
   EXPECT_EQ(errorLines(withBase("network_key = \"\"\n")),
             (Lines{"alice.toml:8:15: peer.network_key: must not be empty"}));
   EXPECT_EQ(errorLines(withBase("network_key = true\n")).size(), 1u);
+}
+
+TEST(UserSetting, DefaultIsEmptyAndANameIsKept) {
+  auto none = parsePeerConfig(kBase, "alice.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->user, "");
+  auto named = parsePeerConfig(withBase("user = \"vpnpeer\"\n"), "alice.toml");
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named->user, "vpnpeer");
+  EXPECT_EQ(errorLines(withBase("user = \"\"\n")),
+            (Lines{"alice.toml:8:8: peer.user: must be a user name of 1 to 32 characters"}));
 }
 
 }  // namespace
