@@ -1,5 +1,7 @@
 #include "client/control_protocol.hpp"
 
+#include <algorithm>
+
 namespace vpn::client {
 
 std::optional<ControlCommand> commandFromName(std::string_view name) {
@@ -71,7 +73,13 @@ std::optional<ControlRequest> parseRequest(std::string_view line) {
   if (space != std::string_view::npos) {
     req.argument = std::string(line.substr(space + 1));
   }
-  if (req.command.empty()) {
+  // One line of printable words: a control character (a newline inside, a NUL) is not ours.
+  auto printable = [](std::string_view w) {
+    return std::none_of(w.begin(), w.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+  };
+  if (req.command.empty() || !printable(req.command) || !printable(req.argument)) {
     return std::nullopt;
   }
   return req;

@@ -39,7 +39,8 @@ std::string formatExplainArgument(std::string_view peer, bool json);
 std::optional<ExplainArgument> parseExplainArgument(std::string_view argument, std::string& error);
 
 std::string formatRequest(std::string_view command, std::string_view argument = {});
-// nullopt if the line is not a request of our version (the caller answers with an error).
+// nullopt if the line is not a request of our version, or has a control character in it (the
+// caller answers with an error).
 std::optional<ControlRequest> parseRequest(std::string_view line);
 
 std::string okResponse(std::string_view body);

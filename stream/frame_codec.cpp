@@ -60,6 +60,9 @@ FrameDecoder::Status FrameDecoder::next(std::span<std::uint8_t>& input,
   }
   auto take = [&](std::size_t want) {
     std::size_t n = std::min(want, input.size());
+    if (n == 0) {
+      return;  // an empty input may have a null data(), which memcpy must not see
+    }
     std::memcpy(buf_.get() + have_, input.data(), n);
     have_ += n;
     input = input.subspan(n);
