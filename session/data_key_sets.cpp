@@ -1,17 +1,32 @@
 #include "session/data_key_sets.hpp"
 
 namespace vpn::session {
+namespace {
+
+// makeCipher throws if OpenSSL cannot provide the cipher (or memory runs out); a key update
+// happens on the data path, where no exception may pass: a missing key is a failed open or a
+// kept send key instead, which the callers already handle.
+std::unique_ptr<crypto::AeadCipher> cipherOrNull(crypto::CipherSuite suite,
+                                                 const crypto::TrafficSecret& secret) noexcept {
+  try {
+    return crypto::makeCipher(suite, secret);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+}  // namespace
 
 bool CipherKeySet::init(crypto::CipherSuite suite, const crypto::TrafficSecret& tx,
                         const crypto::TrafficSecret& rx, const crypto::TrafficSecret& rx_next) {
-  tx_ = crypto::makeCipher(suite, tx);
-  rx_cur_ = crypto::makeCipher(suite, rx);
-  rx_next_ = crypto::makeCipher(suite, rx_next);
+  tx_ = cipherOrNull(suite, tx);
+  rx_cur_ = cipherOrNull(suite, rx);
+  rx_next_ = cipherOrNull(suite, rx_next);
   return tx_ && rx_cur_ && rx_next_;
 }
 
 bool CipherKeySet::setTx(crypto::CipherSuite suite, const crypto::TrafficSecret& secret) {
-  auto cipher = crypto::makeCipher(suite, secret);
+  auto cipher = cipherOrNull(suite, secret);
   if (!cipher) {
     return false;
   }
@@ -33,7 +48,7 @@ bool CipherKeySet::openNext(crypto::CipherSuite, const crypto::TrafficSecret&,
 
 void CipherKeySet::prepareNext(crypto::CipherSuite suite,
                                const crypto::TrafficSecret& next_secret) {
-  rx_next_ = crypto::makeCipher(suite, next_secret);
+  rx_next_ = cipherOrNull(suite, next_secret);
 }
 
 CompactKeySet::CompactKeySet(CompactKeySet&& other) noexcept

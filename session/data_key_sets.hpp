@@ -25,8 +25,9 @@
 namespace vpn::session {
 
 // The data path's: one OpenSSL context per key (about 1.2 KB each), the next receive key built
-// ahead so a key update costs the packet that carries it nothing. makeCipher may throw
-// crypto::CryptoError if OpenSSL cannot provide the cipher.
+// ahead so a key update costs the packet that carries it nothing. Nothing here throws: a key
+// OpenSSL cannot make is reported as false (init, setTx) or as a receive key that opens nothing
+// (prepareNext), so no exception reaches the data path.
 class CipherKeySet {
  public:
   using Window = crypto::ReplayWindow;

@@ -21,9 +21,9 @@
 //    350 bytes of heap.
 // Both produce the same packets and interoperate.
 //
-// Per-packet calls (seal, open) don't allocate and don't throw, except when a key is derived:
-// DataKeys at a key update (a new cipher; throws crypto::CryptoError only if OpenSSL cannot
-// provide the cipher), CompactDataKeys at a key update and for every packet that carries the
+// Per-packet calls (seal, open) never throw, and don't allocate except when a key is derived:
+// DataKeys at a key update (a new cipher; one OpenSSL cannot make leaves the update undone, see
+// data_key_sets.hpp), CompactDataKeys at a key update and for every packet that carries the
 // other phase with a counter past the current phase's first (two HKDF-Expand, about 10 us;
 // forged ones included, since the key is needed to authenticate them). Single-threaded. Owned by a
 // client PeerSession (DataKeys) or a rendezvous PeerRecord (CompactDataKeys).
