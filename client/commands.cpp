@@ -1,5 +1,7 @@
 #include "client/commands.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -168,6 +170,13 @@ int runCertSign(const CertSignArgs& a) {
   o.name = a.name;
   o.rendezvous_role = a.rendezvous;
   o.validity_days = a.days;
+  for (const auto& g : a.groups) {
+    if (!crypto::isValidGroupName(g)) {
+      fail("--group '" + g + "' is not a valid group name: use 1 to 64 of a-z 0-9 . _ -");
+      return 2;
+    }
+    o.groups.push_back(g);
+  }
   if (!parseKeyType(a.key_type, o.key_type)) {
     fail("--key-type must be ed25519 or p256");
     return 2;
@@ -204,6 +213,9 @@ int runCertShow(const fs::path& cert) {
     auto id = crypto::readIdentity(cert);
     std::printf("name:        %s\n", id.name.c_str());
     std::printf("role:        %s\n", id.rendezvous_role ? "rendezvous" : "peer");
+    for (const auto& g : id.groups) {
+      std::printf("group:       %s\n", g.c_str());
+    }
     for (const auto& a : id.addresses) {
       std::printf("address:     %s\n", a.toString().c_str());
     }
@@ -279,6 +291,21 @@ int runCheck(const fs::path& file) {
   std::printf("%s: OK: peer '%s', %zu address(es), %zu peer(s), certificate valid until %s\n",
               file.string().c_str(), cfg->name.c_str(), cfg->addresses.size(), cfg->peers.size(),
               isoTime(tls->identity().not_after).c_str());
+  const auto window = std::chrono::hours(24 * cfg->tunnel.cert_expiry_warning_days);
+  const auto wall = std::chrono::system_clock::now();
+  for (const auto& w : {crypto::expiryWarning(tls->identity(), "certificate " + cfg->cert.string(),
+                                              window, wall),
+                        crypto::expiryWarning(tls->caIdentity(), "CA certificate " + cfg->ca.string(),
+                                              window, wall)}) {
+    if (!w.empty()) {
+      std::printf("%s: warning: %s\n", file.string().c_str(), w.c_str());
+    }
+  }
+  if (std::find(cfg->blocklist.begin(), cfg->blocklist.end(), tls->identity().fingerprint) !=
+      cfg->blocklist.end()) {
+    std::printf("%s: warning: this peer's own certificate is on its [pki] blocklist\n",
+                file.string().c_str());
+  }
   if (network_key) {
     std::printf("%s: network key %s, fingerprint %s\n", file.string().c_str(),
                 network_key->source() == crypto::NetworkKey::Source::kCa

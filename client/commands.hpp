@@ -19,6 +19,7 @@ struct CertSignArgs {
   std::filesystem::path ca;
   std::string name;
   std::vector<std::string> ips;
+  std::vector<std::string> groups;
   bool rendezvous = false;
   std::filesystem::path out;
   std::string key_type = "ed25519";

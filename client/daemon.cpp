@@ -18,6 +18,7 @@
 #include "client/engine/engine_sink.hpp"
 #include "client/identity_check.hpp"
 #include "client/status_render.hpp"
+#include "config/load.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/network_key.hpp"
 #include "crypto/tls_context.hpp"
@@ -73,6 +74,7 @@ EngineOptions engineOptions(const config::PeerConfig& cfg) {
   o.keepalive_interval = cfg.tunnel.keepalive;
   o.dead_peer_timeout = cfg.tunnel.dead_peer;
   o.rekey_interval = cfg.tunnel.rekey;
+  o.rehandshake_interval = cfg.tunnel.rehandshake;
   o.relay = cfg.paths.relay;
   o.relay_after = cfg.paths.relay_after;
   o.demote_after = cfg.paths.demote_after;
@@ -104,6 +106,9 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<TcpLinks> tcp;
   NetworkWatch network;
   std::unique_ptr<NatProbe> nat_probe;
+  // The first housekeeping after start stays quiet: create() has just logged the same warnings.
+  std::chrono::system_clock::time_point next_expiry_warning =
+      std::chrono::system_clock::now() + std::chrono::hours(24);
   std::unique_ptr<session::OuterSeal> stun_seal;  // with a network key: seals the probe's STUN
   std::array<std::uint8_t, protocol::kMaxSealedPacket> stun_scratch{};
   std::optional<protocol::Endpoint> nat_probe_server;
@@ -183,6 +188,7 @@ struct Daemon::Impl final : EngineSink {
       throw StartupError(e.what());
     }
 
+    tls->setBlocklist(cfg.blocklist);
     EngineOptions eopts = engineOptions(cfg);
     if (network_key) {
       // STUN to the rendezvous is sealed too; the probe's own copy of the seal does it.
@@ -243,9 +249,15 @@ struct Daemon::Impl final : EngineSink {
     }
     stop_timer = std::make_unique<net::Timer>(loop, [this] { stop(); });
     timer = std::make_unique<net::Timer>(loop, [this] { onTimer(); });
+
     tun_watch = net::FdWatcher::create(loop, tun_dev->fd(), [this] { onTunReadable(); });
     signals = std::make_unique<net::SignalWatcher>(
-        loop, std::vector<int>{SIGINT, SIGTERM}, [this](int sig) {
+        loop, std::vector<int>{SIGINT, SIGTERM, SIGHUP}, [this](int sig) {
+          if (sig == SIGHUP) {
+            LOG_INFO("received SIGHUP, reloading %s", cfg.source.c_str());
+            reload();
+            return;
+          }
           LOG_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
           // Deferred: stopping destroys this watcher, which must not happen in its callback.
           stop_timer->armAt(Clock::now());
@@ -299,9 +311,56 @@ struct Daemon::Impl final : EngineSink {
     return !l.isUnspecified() ? a.isV6() : true;
   }
 
+  // Our certificate's and the CA's expiry warnings ([tunnel] cert_expiry_warning_days).
+  std::vector<std::string> certificateWarnings(std::chrono::system_clock::time_point wall) const {
+    std::vector<std::string> out;
+    const auto window = std::chrono::hours(24 * cfg.tunnel.cert_expiry_warning_days);
+    for (auto w : {crypto::expiryWarning(tls->identity(), "certificate " + cfg.cert.string(),
+                                         window, wall),
+                   crypto::expiryWarning(tls->caIdentity(), "CA certificate " + cfg.ca.string(),
+                                         window, wall)}) {
+      if (!w.empty()) {
+        out.push_back(std::move(w));
+      }
+    }
+    return out;
+  }
+
+  static std::string isoDay(std::chrono::system_clock::time_point t) {
+    std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return buf;
+  }
+
+  // SIGHUP: the peer file again, for what can change without a restart: the blocklist (sessions
+  // it now names are closed). Keys and certificates stay as read at start (as root).
+  void reload() {
+    auto fresh = config::loadPeerConfig(cfg.source);
+    if (!fresh.ok()) {
+      LOG_ERROR("reload of %s failed, keeping the running configuration: %s", cfg.source.c_str(),
+                fresh.error().front().toString().c_str());
+      return;
+    }
+    cfg.blocklist = fresh->blocklist;
+    tls->setBlocklist(cfg.blocklist);
+    engine->closeBlocked(Clock::now());
+    LOG_INFO("reloaded %s: %zu certificate(s) on the blocklist", cfg.source.c_str(),
+             cfg.blocklist.size());
+    afterEvent();
+  }
+
   void onHousekeeping() {
     if (stopping) {
       return;
+    }
+    if (auto wall = std::chrono::system_clock::now(); wall >= next_expiry_warning) {
+      next_expiry_warning = wall + std::chrono::hours(24);  // once a day while it applies
+      for (const auto& w : certificateWarnings(wall)) {
+        LOG_WARN("%s", w.c_str());
+      }
     }
     refreshLocalCandidates();
     rendezvous_addresses->refresh(engine->status(Clock::now()));
@@ -516,6 +575,11 @@ struct Daemon::Impl final : EngineSink {
         info.tcp = tcp->counters();
         info.tcp_connections = tcp->connections();
       }
+      auto wall = std::chrono::system_clock::now();
+      info.cert_not_after = isoDay(tls->identity().not_after);
+      info.ca_not_after = isoDay(tls->caIdentity().not_after);
+      info.cert_warnings = certificateWarnings(wall);
+      info.blocked_certificates = cfg.blocklist.size();
       auto st = engine->status(now);
       return okResponse(req->argument == "json" ? renderStatusJson(info, st, now)
                                                 : renderStatusText(info, st, now));

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   sign->add_option("--name", sign_args.name, "peer name (certificate CN)")->required();
   sign->add_option("--ip", sign_args.ips, "overlay address with prefix, e.g. 10.42.0.1/24; repeat "
                                           "for IPv6");
+  sign->add_option("--group", sign_args.groups,
+                   "a group the peer belongs to (repeat for more), for firewall rules");
   sign->add_flag("--rendezvous", sign_args.rendezvous, "certificate for a rendezvous server");
   sign->add_option("--out", sign_args.out, "output path prefix, e.g. alice")->required();
   sign->add_option("--key-type", sign_args.key_type, "ed25519 or p256")

@@ -53,7 +53,7 @@ void RendezvousAddresses::onResolved(std::size_t i, std::vector<protocol::Endpoi
     return;
   }
   LOG_INFO("rendezvous %s is %s", entry.toString().c_str(), pick->toString().c_str());
-  resolved_[i] = RendezvousSpec{*pick, std::nullopt};
+  resolved_[i] = RendezvousSpec{*pick, std::nullopt, entry.name};
   if (entry.tcp_host) {
     if (*entry.tcp_host == entry.host) {
       setTcp(i, protocol::Endpoint(pick->address(), entry.tcp_port));

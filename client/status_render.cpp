@@ -60,6 +60,16 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   }
   w.endArray();
   w.key("uptime_s").value(info.uptime_s);
+  w.key("certificates").beginObject();
+  w.key("not_after").value(info.cert_not_after);
+  w.key("ca_not_after").value(info.ca_not_after);
+  w.key("warnings").beginArray();
+  for (const auto& s : info.cert_warnings) {
+    w.value(s);
+  }
+  w.endArray();
+  w.key("blocked").value(static_cast<std::uint64_t>(info.blocked_certificates));
+  w.endObject();
   w.key("nat_type").value(status.nat_type);
   w.key("peers").beginArray();
   for (const auto& p : status.peers) {
@@ -85,6 +95,13 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
       w.value(a.toString());
     }
     w.endArray();
+    w.key("groups").beginArray();
+    for (const auto& g : p.groups) {
+      w.value(g);
+    }
+    w.endArray();
+    w.key("cert_fingerprint");
+    p.cert_fingerprint.empty() ? w.null() : w.value(p.cert_fingerprint);
     w.key("cipher").value(p.cipher);
     w.key("tx_bytes").value(p.tx_bytes);
     w.key("rx_bytes").value(p.rx_bytes);
@@ -161,6 +178,9 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
                 info.name.c_str(), addrs.c_str(), info.tun.c_str(), info.listen.c_str(),
                 status.nat_type.c_str());
   out += line;
+  for (const auto& s : info.cert_warnings) {
+    out += "warning: " + s + "\n";
+  }
   if (status.peers.empty()) {
     out += "\nno peers configured\n";
   }
@@ -177,6 +197,13 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
            "\n";
     if (!p.addresses.empty()) {
       out += "  addresses:      " + join(p.addresses) + "\n";
+    }
+    if (!p.groups.empty()) {
+      std::string g;
+      for (const auto& name : p.groups) {
+        g += (g.empty() ? "" : ", ") + name;
+      }
+      out += "  groups:         " + g + "\n";
     }
     if (p.rtt) {
       std::snprintf(line, sizeof line, "  rtt:            %.2f ms\n", millis(*p.rtt));

@@ -21,6 +21,11 @@ struct DaemonInfo {
   std::uint64_t udp_tx_dropped = 0;
   std::size_t tcp_connections = 0;
   TcpLinkCounters tcp;
+  // Our certificate and the CA's: expiry ("2027-12-04 10:00:00 UTC"), and a sentence each when
+  // within the warning window; certificates blocked by [pki] blocklist.
+  std::string cert_not_after, ca_not_after;
+  std::vector<std::string> cert_warnings;
+  std::size_t blocked_certificates = 0;
 };
 
 std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status, Instant now);

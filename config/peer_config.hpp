@@ -29,6 +29,9 @@ struct RendezvousEntry {
   std::optional<std::string> tcp_host;  // same syntax as host; absent: no TCP fallback
   std::uint16_t tcp_port = 0;           // set when tcp_host is
   bool tls = true;                      // wrap the TCP stream in TLS; only meaningful with tcp
+  // Pinned certificate name: the server's certificate must name exactly this (absent: any
+  // certificate of our CA with the rendezvous role).
+  std::optional<std::string> name;
   std::string toString() const;     // the UDP address: "rv1.example.net:3478", "[2001:db8::1]:3478"
   std::string tcpToString() const;  // the TCP address in the same form; "" without tcp_host
 };
@@ -45,6 +48,7 @@ struct TunnelSettings {
   std::string cipher = "auto";  // "auto", "aes-256-gcm" or "chacha20-poly1305"
   std::chrono::seconds keepalive{10};
   std::chrono::seconds rekey{120};
+  std::chrono::seconds rehandshake{3600};  // a fresh TLS handshake (new ECDHE); 0 = never
   std::chrono::seconds dead_peer{40};
   int cert_expiry_warning_days = 30;
 };
@@ -78,7 +82,14 @@ struct PeerConfig {
   std::vector<PeerEntry> peers;
   std::vector<RendezvousEntry> rendezvous;
   PathSettings paths;
+  // [pki] blocklist: SHA-256 fingerprints (lowercase hex, as `vpnpeer cert show` prints them) of
+  // certificates refused, and whose sessions are closed, at start and on reload.
+  std::vector<std::string> blocklist;
 };
+
+// A certificate fingerprint as written in a file: 64 hex digits, optionally in colon-separated
+// pairs, either case. Returns it as 64 lowercase digits, or nullopt.
+std::optional<std::string> normalizeFingerprint(std::string_view text);
 
 // 1 to 64 characters of [a-z0-9._-], starting with a letter or a digit.
 bool isValidPeerName(std::string_view name);

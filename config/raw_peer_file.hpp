@@ -55,6 +55,7 @@ struct RawRendezvousEntry {
   Raw<std::string> address;
   Raw<std::string> tcp;
   Raw<bool> tls;
+  Raw<std::string> name;
 };
 
 struct RawPeerFile {
@@ -65,24 +66,26 @@ struct RawPeerFile {
   Raw<std::string> tun_name;
   Raw<std::int64_t> mtu;
   Raw<std::string> cipher;
-  Raw<std::int64_t> keepalive, rekey, dead_peer, cert_expiry_warning_days;
+  Raw<std::int64_t> keepalive, rekey, rehandshake, dead_peer, cert_expiry_warning_days;
   std::vector<RawPeerEntry> peers;
   std::vector<RawRendezvousEntry> rendezvous;
   Raw<bool> relay;
   Raw<RawSeconds> relay_after, demote_after, udp_timeout;
+  Raw<std::vector<RawAddress>> blocklist;  // [pki] blocklist: certificate fingerprints
 };
 
 // Key names per table, in the order the documentation lists them.
 inline constexpr std::string_view kRootTables[] = {"peer",  "tun",        "tunnel",
-                                                   "peers", "rendezvous", "paths"};
+                                                   "peers", "rendezvous", "paths", "pki"};
 inline constexpr std::string_view kPeerKeys[] = {
     "name", "address",   "listen",         "tcp_listen", "tcp_advertise", "ca",
     "cert", "key",       "network_key",    "user",       "log_level",     "control_socket"};
 inline constexpr std::string_view kTunKeys[] = {"name", "mtu"};
-inline constexpr std::string_view kTunnelKeys[] = {"cipher", "keepalive", "rekey", "dead_peer",
-                                                   "cert_expiry_warning_days"};
+inline constexpr std::string_view kTunnelKeys[] = {"cipher", "keepalive", "rekey", "rehandshake",
+                                                   "dead_peer", "cert_expiry_warning_days"};
 inline constexpr std::string_view kPeersKeys[] = {"name", "endpoint"};
-inline constexpr std::string_view kRendezvousKeys[] = {"address", "tcp", "tls"};
+inline constexpr std::string_view kRendezvousKeys[] = {"address", "name", "tcp", "tls"};
+inline constexpr std::string_view kPkiKeys[] = {"blocklist"};
 inline constexpr std::string_view kPathsKeys[] = {"relay", "relay_after", "demote_after",
                                                   "udp_timeout"};
 

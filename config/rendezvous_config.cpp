@@ -12,12 +12,13 @@
 #include <sstream>
 #include <tuple>
 
+#include "config/peer_config.hpp"  // normalizeFingerprint
 #include "config/suggest.hpp"
 
 namespace vpn::config {
 namespace {
 
-constexpr std::string_view kRootTables[] = {"rendezvous", "relay"};
+constexpr std::string_view kRootTables[] = {"rendezvous", "relay", "pki"};
 constexpr std::string_view kKeys[] = {
     "listen",         "tcp_listen",     "tcp_tls",         "alt_port",
     "alt_address",    "ca",             "cert",            "key",            "network_key",    "user",
@@ -25,6 +26,7 @@ constexpr std::string_view kKeys[] = {
     "handshake_burst", "lookup_rate",   "lookup_burst",    "max_pending_handshakes",
     "handshake_network_rate", "handshake_network_burst", "handshake_global_rate",
     "handshake_global_burst", "tcp_max_connections", "tcp_max_per_source", "tcp_unused_timeout"};
+constexpr std::string_view kBlocklistKey = "blocklist";
 constexpr std::string_view kRelayKeys[] = {"enabled", "rate", "burst", "max_channels",
                                            "max_bytes"};
 constexpr std::size_t kMaxListen = 32;
@@ -185,6 +187,7 @@ class Reader {
       cfg.tcp_unused_timeout = std::chrono::seconds(*v);
     }
     readRelay(root, cfg.relay);
+    readPki(root, cfg.blocklist);
     return cfg;
   }
 
@@ -302,6 +305,49 @@ class Reader {
     }
     if (auto v = integer(*t, "max_bytes", 0, kMaxInt)) {
       relay.max_bytes = static_cast<std::uint64_t>(*v);
+    }
+  }
+
+  // [pki] blocklist = ["<sha256 fingerprint>", ...]
+  void readPki(const toml::table& root, std::vector<std::string>& blocklist) {
+    const toml::node* node = root.get("pki");
+    if (node == nullptr) {
+      return;
+    }
+    const toml::table* t = node->as_table();
+    if (t == nullptr) {
+      error(posOf(node->source()), "pki", "expected a table ([pki]), got " + describe(*node));
+      return;
+    }
+    section_ = "pki";
+    table_pos_ = posOf(t->source());
+    for (auto&& [k, v] : *t) {
+      if (k.str() != "blocklist") {
+        error(posOf(k.source()), "pki." + std::string(k.str()),
+              std::string(v.is_table() ? "unknown table" : "unknown key") +
+                  didYouMean(k.str(), std::span<const std::string_view>(&kBlocklistKey, 1)));
+      }
+    }
+    const toml::node* n = get(*t, "blocklist", false);
+    if (n == nullptr) {
+      return;
+    }
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) {
+      error(pos_, "pki.blocklist", "expected an array of fingerprints, got " + describe(*n));
+      return;
+    }
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node* item = arr->get(i);
+      const auto* s = item->as_string();
+      auto fp = s != nullptr ? normalizeFingerprint(s->get()) : std::nullopt;
+      if (!fp) {
+        error(posOf(item->source()), "pki.blocklist[" + std::to_string(i) + "]",
+              "not a certificate fingerprint: 64 hex digits, as `vpnpeer cert show` prints after "
+              "sha256:");
+        continue;
+      }
+      blocklist.push_back(*fp);
     }
   }
 

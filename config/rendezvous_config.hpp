@@ -23,6 +23,9 @@
 //   # tcp_max_connections, tcp_max_per_source (IPv4 address or IPv6 /64),
 //   # tcp_unused_timeout (seconds a TCP connection may go without a session or handshake)
 //
+//   [pki]                                     # optional
+//   blocklist = ["<sha256 of a certificate>"] # refused, and their sessions closed (on SIGHUP too)
+//
 //   [relay]                                   # optional; relaying between peers (docs/paths.md)
 //   enabled = true
 //   max_channels = 256                        # per peer, 1..65535
@@ -85,6 +88,8 @@ struct RendezvousConfig {
     double burst = 1e6;              // bytes
     std::uint64_t max_bytes = 0;     // per peer session; 0 = unlimited
   } relay;
+  // [pki] blocklist: certificate fingerprints refused at start and on reload (SIGHUP).
+  std::vector<std::string> blocklist;
 };
 
 using RendezvousConfigResult = Result<RendezvousConfig, std::vector<ConfigError>>;

@@ -130,6 +130,7 @@ class Reader {
       out.cipher = string(*tunnel, p, "tunnel", "cipher", false);
       out.keepalive = integer(*tunnel, p, "tunnel", "keepalive");
       out.rekey = integer(*tunnel, p, "tunnel", "rekey");
+      out.rehandshake = integer(*tunnel, p, "tunnel", "rehandshake");
       out.dead_peer = integer(*tunnel, p, "tunnel", "dead_peer");
       out.cert_expiry_warning_days = integer(*tunnel, p, "tunnel", "cert_expiry_warning_days");
     }
@@ -142,6 +143,11 @@ class Reader {
       out.relay_after = seconds(*paths, p, "paths", "relay_after");
       out.demote_after = seconds(*paths, p, "paths", "demote_after");
       out.udp_timeout = seconds(*paths, p, "paths", "udp_timeout");
+    }
+    if (const toml::table* pki = table(root, "pki", root_pos, false)) {
+      Pos p = posOf(pki->source());
+      checkKeys(*pki, "pki", kPkiKeys);
+      out.blocklist = stringList(*pki, p, "pki", "blocklist", false);
     }
     return out;
   }
@@ -281,6 +287,7 @@ class Reader {
       entry.address = string(*t, entry.pos, path, "address", true);
       entry.tcp = string(*t, entry.pos, path, "tcp", false);
       entry.tls = boolean(*t, entry.pos, path, "tls");
+      entry.name = string(*t, entry.pos, path, "name", false);
       out.rendezvous.push_back(std::move(entry));
     }
   }

@@ -10,6 +10,27 @@
 
 namespace vpn::config {
 
+std::optional<std::string> normalizeFingerprint(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == ':' && i % 3 == 2) {
+      continue;  // "ab:cd:..." pairs
+    }
+    if (c >= 'A' && c <= 'F') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return std::nullopt;
+    }
+    out += c;
+  }
+  if (out.size() != 64 || (text.size() != 64 && text.size() != 95)) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 bool isValidPeerName(std::string_view name) {
   if (name.empty() || name.size() > 64) {
     return false;
@@ -135,6 +156,17 @@ class Validator {
     checkPeers(cfg);
     checkRendezvous(cfg);
     checkPaths(cfg.paths);
+    if (raw_.blocklist.value) {
+      for (const auto& entry : *raw_.blocklist.value) {
+        if (auto fp = normalizeFingerprint(entry.text)) {
+          cfg.blocklist.push_back(*fp);
+        } else {
+          error(entry.pos, entry.key_path,
+                "'" + entry.text + "' is not a certificate fingerprint: 64 hex digits, as "
+                "`vpnpeer cert show` prints after sha256:");
+        }
+      }
+    }
     return cfg;
   }
 
@@ -431,6 +463,14 @@ class Validator {
     }
     auto keepalive = inRange(raw_.keepalive, "tunnel.keepalive", 1, 3600, "seconds");
     auto rekey = inRange(raw_.rekey, "tunnel.rekey", 10, 86400, "seconds");
+    if (auto rh = inRange(raw_.rehandshake, "tunnel.rehandshake", 0, 86400, "seconds")) {
+      if (*rh != 0 && *rh < 10) {
+        error(raw_.rehandshake.pos, "tunnel.rehandshake",
+              "must be 0 (never) or at least 10 seconds, got " + std::to_string(*rh));
+      } else {
+        t.rehandshake = std::chrono::seconds(*rh);
+      }
+    }
     auto dead = inRange(raw_.dead_peer, "tunnel.dead_peer", 3, 86400, "seconds");
     auto warn = inRange(raw_.cert_expiry_warning_days, "tunnel.cert_expiry_warning_days", 0, 3650,
                         "days");
@@ -526,6 +566,14 @@ class Validator {
       if (dup) {
         error(e.address.pos, key_path, showValue(text) + " is listed twice");
         continue;
+      }
+      if (e.name.value) {
+        if (!isValidPeerName(*e.name.value)) {
+          error(e.name.pos, e.key_path + ".name",
+                showValue(*e.name.value) + " is not a certificate name: 1 to 64 of a-z 0-9 . _ -");
+          continue;
+        }
+        hp->name = *e.name.value;
       }
       cfg.rendezvous.push_back(*hp);
     }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -136,6 +137,12 @@ void addVpnExtension(X509* cert, const SignOptions& opts) {
   for (std::size_t i = 0; i < opts.addresses.size(); ++i) {
     text += (i == 0 ? "" : ",") + opts.addresses[i].toString();
   }
+  if (!opts.groups.empty()) {
+    text += ";groups=";
+    for (std::size_t i = 0; i < opts.groups.size(); ++i) {
+      text += (i == 0 ? "" : ",") + opts.groups[i];
+    }
+  }
   ASN1_OBJECT* obj = OBJ_txt2obj(internal::kVpnExtensionOid, 1);
   ASN1_OCTET_STRING* inner = ASN1_OCTET_STRING_new();
   ASN1_OCTET_STRING* outer = ASN1_OCTET_STRING_new();
@@ -249,6 +256,15 @@ void createCa(const CaOptions& opts, const std::filesystem::path& out) {
   writePair(out, cert.get(), key.get());
 }
 
+bool isValidGroupName(std::string_view name) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (name.empty() || name.size() > 64 || !alnum(name.front())) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
 void signCertificate(const std::filesystem::path& ca, const SignOptions& opts,
                      const std::filesystem::path& out) {
   checkDays(opts.validity_days);
@@ -273,6 +289,12 @@ void signCertificateWithValidity(const std::filesystem::path& ca, const SignOpti
                                  std::chrono::system_clock::time_point not_before,
                                  std::chrono::system_clock::time_point not_after) {
   checkName(opts.name);
+  for (const auto& g : opts.groups) {
+    if (!isValidGroupName(g)) {
+      throw CryptoError("group '" + g + "' is not a valid group name: use 1 to 64 of a-z 0-9 . _ -, "
+                        "starting with a letter or a digit");
+    }
+  }
   auto ca_crt = withSuffix(ca, ".crt");
   auto ca_key_path = withSuffix(ca, ".key");
   refuseExisting(withSuffix(out, ".crt"));

@@ -3,7 +3,8 @@
 // in the subject CN and its overlay addresses as iPAddress SANs (an address with its prefix length
 // is encoded as the address alone; the prefix length goes in a private extension, see below).
 // The private extension (a non-critical OID under 2.25, see certificate.cpp) holds the prefix
-// lengths and the role; "role=rendezvous" marks the rendezvous server's certificate. Without the
+// lengths, the role and the groups; "role=rendezvous" marks the rendezvous server's certificate,
+// "groups=ops,db" names the peer's groups. Without the
 // extension, addresses read back with host prefix lengths. Keys are Ed25519 (default) or ECDSA
 // P-256. Validity starts 5 minutes before issuance to tolerate clock skew.
 //
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/ip_address.hpp"
@@ -31,6 +33,7 @@ struct CertIdentity {
   std::string name;                                // subject CN
   std::vector<protocol::IpPrefix> addresses;       // overlay addresses with prefix lengths
   bool rendezvous_role = false;
+  std::vector<std::string> groups;                 // "groups=" in our extension, for firewall rules
   std::chrono::system_clock::time_point not_before;
   std::chrono::system_clock::time_point not_after;
   std::string issuer;                              // issuer CN
@@ -46,10 +49,15 @@ struct CaOptions {
 struct SignOptions {
   std::string name;
   std::vector<protocol::IpPrefix> addresses;
+  std::vector<std::string> groups;  // each a valid group name (isValidGroupName)
   bool rendezvous_role = false;
   KeyType key_type = KeyType::kEd25519;
   int validity_days = 365;
 };
+
+// A group name: 1 to 64 characters of [a-z0-9._-], starting with a letter or a digit (the same
+// rule as peer names, so groups can be written in files and rules without quoting).
+bool isValidGroupName(std::string_view name);
 
 // Writes <out>.crt and <out>.key (mode 0600). Refuses to overwrite existing files.
 void createCa(const CaOptions& opts, const std::filesystem::path& out);

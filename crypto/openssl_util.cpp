@@ -108,6 +108,7 @@ std::vector<protocol::IpAddress> sanAddresses(X509* cert) {
 struct VpnExtension {
   bool rendezvous = false;
   std::vector<protocol::IpPrefix> prefixes;
+  std::vector<std::string> groups;
 };
 
 std::optional<std::string> vpnExtensionText(X509* cert) {
@@ -162,6 +163,16 @@ std::optional<VpnExtension> parseVpnExtension(std::string_view text) {
           return std::nullopt;
         }
         ext.prefixes.push_back(*prefix);
+        value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+      }
+    } else if (key == "groups") {
+      while (!value.empty()) {
+        std::size_t comma = value.find(',');
+        std::string_view g = value.substr(0, comma);
+        if (!isValidGroupName(g) || ext.groups.size() >= 64) {
+          return std::nullopt;
+        }
+        ext.groups.emplace_back(g);
         value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
       }
     }
@@ -254,6 +265,7 @@ CertIdentity identityFromX509(X509* cert) {
                         "' has a malformed vpnpeer extension; re-issue it with `vpnpeer cert sign`");
     }
     id.rendezvous_role = ext->rendezvous;
+    id.groups = ext->groups;
   }
   for (const auto& addr : sanAddresses(cert)) {
     std::uint8_t len = addr.isV4() ? 32 : 128;
@@ -268,17 +280,23 @@ CertIdentity identityFromX509(X509* cert) {
     id.addresses.emplace_back(addr, len);
   }
 
+  id.fingerprint = fingerprintOf(cert);
+  return id;
+}
+
+std::string fingerprintOf(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
   if (X509_digest(cert, EVP_sha256(), md, &md_len) != 1) {
     throw CryptoError("cannot compute the certificate fingerprint (" + takeOpensslError() + ")");
   }
   static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
   for (unsigned int i = 0; i < md_len; ++i) {
-    id.fingerprint.push_back(kHex[md[i] >> 4]);
-    id.fingerprint.push_back(kHex[md[i] & 0xf]);
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xf]);
   }
-  return id;
+  return out;
 }
 
 std::string formatUtc(std::chrono::system_clock::time_point t) {

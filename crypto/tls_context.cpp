@@ -61,17 +61,34 @@ std::string suiteList(const std::vector<CipherSuite>& ciphers) {
   return list;
 }
 
-void warnIfExpiringSoon(const CertIdentity& id, const TlsContextOptions& opts,
-                        Clock::time_point now) {
-  if (id.not_after - now >= opts.expiry_warning) {
-    return;
+void warnIfExpiringSoon(const CertIdentity& id, const CertIdentity& ca_id,
+                        const TlsContextOptions& opts, Clock::time_point now) {
+  for (const auto& w : {expiryWarning(id, "certificate " + opts.cert.string(), opts.expiry_warning, now),
+                        expiryWarning(ca_id, "CA certificate " + opts.ca_cert.string(),
+                                      opts.expiry_warning, now)}) {
+    if (!w.empty()) {
+      LOG_WARN("%s", w.c_str());
+    }
   }
-  auto days = std::chrono::floor<std::chrono::days>(id.not_after - now).count();
-  LOG_WARN("certificate %s expires in %lld days (%s); renew it with `vpnpeer cert sign`",
-           opts.cert.string().c_str(), static_cast<long long>(days), day(id.not_after).c_str());
 }
 
 }  // namespace
+
+std::string expiryWarning(const CertIdentity& id, std::string_view what, std::chrono::hours window,
+                          std::chrono::system_clock::time_point now) {
+  if (id.not_after - now >= window) {
+    return {};
+  }
+  auto days = std::chrono::floor<std::chrono::days>(id.not_after - now).count();
+  std::string fix = id.issuer == id.name
+                        ? "make a new CA and re-issue every certificate with it"
+                        : "renew it with `vpnpeer cert sign`";
+  if (id.not_after <= now) {
+    return std::string(what) + " expired on " + day(id.not_after) + "; " + fix;
+  }
+  return std::string(what) + " expires in " + std::to_string(days) + " days (" +
+         day(id.not_after) + "); " + fix;
+}
 
 namespace internal {
 
@@ -142,8 +159,9 @@ std::unique_ptr<TlsContext> TlsContext::create(const TlsContextOptions& opts) {
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_NO_AUTO_CHAIN);
   SSL_CTX_set_verify_depth(ctx.get(), 0);
 
-  warnIfExpiringSoon(id, opts, now);
-  return std::make_unique<internal::OpensslTlsContext>(std::move(ctx), std::move(id));
+  warnIfExpiringSoon(id, ca_id, opts, now);
+  return std::make_unique<internal::OpensslTlsContext>(std::move(ctx), std::move(id),
+                                                       std::move(ca_id));
 }
 
 }  // namespace vpn::crypto

@@ -27,13 +27,23 @@ struct TlsContextOptions {
   std::chrono::hours expiry_warning{24 * 30};
 };
 
+// One sentence when `id` expires within `window` of `now` (or has expired), naming it as `what`
+// and saying what to do; "" otherwise. For status, check and the periodic log line.
+std::string expiryWarning(const CertIdentity& id, std::string_view what, std::chrono::hours window,
+                          std::chrono::system_clock::time_point now);
+
 class TlsContext {
  public:
   static std::unique_ptr<TlsContext> create(const TlsContextOptions& opts);
   virtual ~TlsContext() = default;
 
-  // Our own certificate, as read at create().
+  // Our own certificate and the CA's, as read at create().
   virtual const CertIdentity& identity() const = 0;
+  virtual const CertIdentity& caIdentity() const = 0;
+  // Certificates refused by fingerprint (SHA-256, lowercase hex), in every handshake from now on;
+  // replaces the previous list. Sessions already up are the caller's to close.
+  virtual void setBlocklist(std::vector<std::string> fingerprints) = 0;
+  virtual bool isBlocked(const std::string& fingerprint) const = 0;
 };
 
 }  // namespace vpn::crypto

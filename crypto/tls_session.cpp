@@ -29,7 +29,7 @@ int cappedInt(std::size_t n) {
 class OpensslTlsSession final : public TlsSession {
  public:
   OpensslTlsSession(internal::OpensslTlsContext& ctx, Role role, std::string expected_name)
-      : role_(role), expected_name_(std::move(expected_name)) {
+      : ctx_(ctx), role_(role), expected_name_(std::move(expected_name)) {
     ssl_.reset(SSL_new(ctx.native()));
     BIO* rbio = BIO_new(BIO_s_mem());
     BIO* wbio = BIO_new(BIO_s_mem());
@@ -138,6 +138,12 @@ class OpensslTlsSession final : public TlsSession {
     if (X509_check_ca(leaf) != 0) {
       verify_reason_ = "peer certificate rejected: it is a CA certificate, not a peer certificate";
       X509_STORE_CTX_set_error(sctx, X509_V_ERR_APPLICATION_VERIFICATION);
+      return 0;
+    }
+    if (std::string fp = internal::fingerprintOf(leaf); ctx_.isBlocked(fp)) {
+      verify_reason_ = "peer certificate '" + internal::subjectName(leaf) + "' (sha256 " + fp +
+                       ") is on the blocklist";
+      X509_STORE_CTX_set_error(sctx, X509_V_ERR_CERT_REVOKED);
       return 0;
     }
     if (!expected_name_.empty()) {
@@ -268,6 +274,7 @@ class OpensslTlsSession final : public TlsSession {
   internal::SslPtr ssl_;
   BIO* rbio_ = nullptr;  // owned by ssl_
   BIO* wbio_ = nullptr;  // owned by ssl_
+  internal::OpensslTlsContext& ctx_;
   Role role_;
   std::string expected_name_;
   State state_ = State::kHandshaking;

@@ -201,6 +201,7 @@ struct Server::Impl final : RendezvousSink {
       }
       throw StartupError(msg);
     }
+    tls->setBlocklist(cfg.blocklist);
     try {
       engine = std::make_unique<RendezvousEngine>(*tls, opts, *this);
     } catch (const std::invalid_argument& e) {
@@ -212,7 +213,11 @@ struct Server::Impl final : RendezvousSink {
       tcp_sweep->armAt(Clock::now() + sweepInterval());
     }
     signals = std::make_unique<net::SignalWatcher>(
-        loop, std::vector<int>{SIGINT, SIGTERM}, [this](int sig) {
+        loop, std::vector<int>{SIGINT, SIGTERM, SIGHUP}, [this](int sig) {
+          if (sig == SIGHUP) {
+            reload();
+            return;
+          }
           LOG_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
           stop();
         });
@@ -226,6 +231,24 @@ struct Server::Impl final : RendezvousSink {
                st.network_key_fingerprint.c_str());
     }
     dropRoot();
+    afterEvent();
+  }
+
+  // SIGHUP: the file again, for what can change without a restart: the blocklist (sessions it
+  // now names are closed). Sockets, keys and limits stay as they were at start.
+  void reload() {
+    LOG_INFO("received SIGHUP, reloading %s", cfg.source.c_str());
+    auto fresh = config::loadRendezvousConfig(cfg.source);
+    if (!fresh.ok()) {
+      LOG_ERROR("reload of %s failed, keeping the running configuration: %s", cfg.source.c_str(),
+                fresh.error().front().toString().c_str());
+      return;
+    }
+    cfg.blocklist = fresh->blocklist;
+    tls->setBlocklist(cfg.blocklist);
+    std::size_t closed = engine->closeBlocked(Clock::now());
+    LOG_INFO("reloaded %s: %zu certificate(s) on the blocklist, %zu session(s) closed",
+             cfg.source.c_str(), cfg.blocklist.size(), closed);
     afterEvent();
   }
 

@@ -245,6 +245,8 @@ void Engine::Impl::dropSession(PeerState& peer, Instant now, std::string reason)
   if (!peer.session) {
     return;
   }
+  dropPrevious(peer);
+  peer.rehandshaking = false;
   std::string old(toString(peer.session->path.kind()));
   by_index.erase(peer.session->local_index);
   peer.key_updates_done += peer.session->keys->keyUpdates();
@@ -295,6 +297,7 @@ void Engine::Impl::onTimer(Instant now) {
         serveRival(peer, now);
       }
     }
+    serviceLifetime(peer, now);
     if (peer.session) {
       serviceSession(peer, now);
     }
@@ -324,6 +327,7 @@ Instant Engine::Impl::nextDeadline() const {
     if (peer.rival) {
       next = std::min(next, peer.rival->nextDeadline());
     }
+    next = std::min(next, lifetimeDeadline(peer));
     if (const PeerSession* s = peer.session.get()) {
       next = std::min(next, s->last_rx + options.dead_peer_timeout);
       next = std::min(next, s->next_probe_at);
@@ -378,7 +382,7 @@ Instant Engine::Impl::nextDeadline() const {
     if (const PeerSession* s = rv->session.get()) {
       next = std::min({next, s->last_rx + options.dead_peer_timeout, s->next_probe_at,
                        s->keys->prevExpiry(), s->keys->nextUpdateCheck(options.rekey_interval),
-                       rv->next_register_at});
+                       rv->next_register_at, rv->cert_expires_at});
       if (s->linger) {
         next = std::min({next, s->linger->nextDeadline(), s->linger_until});
       }

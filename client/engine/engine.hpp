@@ -41,7 +41,9 @@
 // when a key update derives a new key (a relayed data packet costs one copy into a scratch
 // buffer). The constructor throws std::invalid_argument for an unusable configuration (empty
 // own_name, a peer named like us, duplicate peers).
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -67,6 +69,7 @@ struct PeerSpec {
 struct RendezvousSpec {
   protocol::Endpoint udp;                 // the UDP address
   std::optional<protocol::Endpoint> tcp;  // the TCP address, if the peer file gives one
+  std::optional<std::string> name = std::nullopt;  // pinned: its certificate must name this
   friend bool operator==(const RendezvousSpec&, const RendezvousSpec&) = default;
 };
 
@@ -95,6 +98,12 @@ struct EngineOptions {
   Duration direct_retry = std::chrono::seconds(5);  // background direct attempts while relayed
   Duration direct_retry_max = std::chrono::seconds(60);
   bool relay = true;  // false: never ask for relay channels (peer file paths.relay)
+  // Fresh keys: the TLS client of each pair runs a new handshake (fresh ECDHE) this long after the
+  // last one, make-before-break; zero never does. The HKDF key updates (rekey_interval) go on
+  // within each session.
+  Duration rehandshake_interval = std::chrono::hours(1);
+  // The wall clock, for certificate expiry (tests map their virtual clock onto it).
+  std::function<std::chrono::system_clock::time_point()> wall_clock;
   // The network's outer key: when set, every handshake packet and cookie reply we send is sealed
   // with it, and plain ones we receive are dropped unanswered (session/outer_seal.hpp).
   std::optional<crypto::NetworkKey> network_key;
@@ -138,6 +147,9 @@ class Engine {
   // the engine seals in place and sends frame.first(kDataHeaderSize + len + kAeadTagSize).
   void onTunPacket(Instant now, std::span<std::uint8_t> frame, std::size_t len);
   void onTimer(Instant now);
+  // After the TLS context's blocklist changed (a reload): sessions with peers and servers whose
+  // certificates it now blocks are closed; new handshakes with them fail.
+  void closeBlocked(Instant now);
   // kNever if nothing is armed.
   Instant nextDeadline() const;
   EngineStatus status(Instant now) const;

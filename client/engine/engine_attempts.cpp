@@ -103,6 +103,15 @@ void Engine::Impl::failHandshake(PeerState& peer, Instant now, const std::string
     PathSink out(*this, peer.pending_path);
     peer.pending->flush(now, out);  // best effort: a TLS alert may be queued
   }
+  if (peer.rehandshaking && peer.session) {
+    // A fresh handshake on a live session failed: the session goes on, the next try comes later
+    // (rehandshake_at). Nothing about paths has changed.
+    peer.rehandshaking = false;
+    peer.last_error = "fresh handshake failed: " + reason;
+    drops.add(DropReason::kHandshakeFailed);
+    dropPending(peer);
+    return;
+  }
   peer.last_error = "handshake failed: " + reason;
   drops.add(DropReason::kHandshakeFailed);
   dropPending(peer);
@@ -148,6 +157,10 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
     fail("peer certificate of '" + id.name + "' carries the rendezvous role");
     return;
   }
+  if (std::string problem = certificateProblem(id, now); !problem.empty()) {
+    fail(problem);
+    return;
+  }
   auto secrets = crypto::exportSessionSecrets(tls_session);
   if (!secrets) {
     fail("cannot export data keys");
@@ -164,13 +177,21 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing(), peer.pending_path);
 
   std::string before = "none";
+  // A fresh handshake on the path the session already uses changes the keys, not the path.
+  const bool same_path = peer.session && peer.session->path == s->path;
   if (peer.session) {
     before = std::string(toString(peer.session->path.kind()));
-    by_index.erase(peer.session->local_index);
-    peer.key_updates_done += peer.session->keys->keyUpdates();
+    retirePrevious(peer, std::move(peer.session), now);  // make-before-break
   }
+  peer.rehandshaking = false;
+  peer.cert_expires_at = expiryInstant(id, now);
+  peer.rehandshake_at = options.rehandshake_interval > Duration::zero()
+                            ? now + options.rehandshake_interval
+                            : kNever;
   by_index[s->local_index] = &peer;
   installRoutes(peer, id.addresses);
+  peer.groups = id.groups;
+  peer.cert_fingerprint = id.fingerprint;
   peer.cipher = std::string(crypto::toString(suite));
   peer.handshakes++;
   peer.last_handshake = now;
@@ -185,7 +206,9 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   peer.lookup_at = kNever;
   peer.lookup_backoff = seconds(2);
   peer.session = std::move(s);
-  onSessionPath(peer, now, before);
+  if (!same_path) {
+    onSessionPath(peer, now, before);
+  }
   if (peer.session->path.kind() == PathKind::kDirectUdp) {
     stopPunch(peer);
   }

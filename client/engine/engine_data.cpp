@@ -145,6 +145,10 @@ void Engine::Impl::onData(Instant now, const Path& from, std::span<std::uint8_t>
     }
     return;
   }
+  if (it->second->previous && it->second->previous->local_index == header->receiver_index) {
+    onPreviousData(*it->second, now, *header, datagram);
+    return;
+  }
   if (!it->second->session || it->second->session->local_index != header->receiver_index) {
     PeerState& waiting = *it->second;
     bool attempt = (waiting.pending && waiting.pending->localIndex() == header->receiver_index) ||

@@ -119,9 +119,21 @@ struct PeerState {
   // the two to finish becomes the session.
   std::unique_ptr<Handshake> rival;
   Path rival_path;
+  // Make-before-break (engine_pki.cpp): the session a fresh handshake replaced, still opening
+  // what the peer sealed before it switched, until previous_until.
+  std::unique_ptr<PeerSession> previous;
+  Instant previous_until = kNever;
+  // When we (the TLS client) start the next fresh handshake on a live session, and whether the
+  // pending one is such a handshake (its failure leaves the session alone).
+  Instant rehandshake_at = kNever;
+  bool rehandshaking = false;
+  // When the peer's certificate expires, on our clock (the session ends then).
+  Instant cert_expires_at = kNever;
   Instant retry_at = kNever;
   Duration retry_backoff = seconds(1);
   std::vector<protocol::IpPrefix> addresses;  // from the peer's certificate
+  std::vector<std::string> groups;            // from the peer's certificate
+  std::string cert_fingerprint;               // SHA-256 of the peer's certificate (blocklist)
   std::string cipher;
   std::string last_error;
   std::uint64_t tx_bytes = 0, rx_bytes = 0, tx_packets = 0, rx_packets = 0;
@@ -237,6 +249,8 @@ struct RendezvousState {
   // While on TCP: a UDP handshake tried every minute; its success moves the session back to UDP.
   std::unique_ptr<Handshake> udp_trial;
   Instant udp_trial_at = kNever;
+  std::string cert_fingerprint;      // the server's certificate (blocklist)
+  Instant cert_expires_at = kNever;  // the session ends then
 
   // Where its packets go now.
   Path path() const {
@@ -274,6 +288,25 @@ struct Engine::Impl {
     Impl& impl_;
     Path path_;
   };
+
+  // engine_pki.cpp: certificates and fresh keys.
+  static constexpr Duration kPreviousGrace = seconds(15);
+  static constexpr Duration kRehandshakeRetry = seconds(30);
+  // Why a peer's or server's certificate may not (or no longer) carry a session: on the
+  // blocklist, or expired on our clock. "" if it may.
+  std::string certificateProblem(const crypto::CertIdentity& id, Instant now) const;
+  // `not_after` on our clock (kNever if the wall clock says it is centuries away).
+  Instant expiryInstant(const crypto::CertIdentity& id, Instant now) const;
+  void closeBlocked(Instant now);
+  // The replaced session keeps opening for kPreviousGrace.
+  void retirePrevious(PeerState& peer, std::unique_ptr<PeerSession> old, Instant now);
+  void dropPrevious(PeerState& peer);
+  // Data for the previous session's index: opened and delivered like the session's.
+  void onPreviousData(PeerState& peer, Instant now, const protocol::DataHeader& header,
+                      std::span<std::uint8_t> datagram);
+  // Expiry, the previous session's end, and the next fresh handshake (we are the TLS client).
+  void serviceLifetime(PeerState& peer, Instant now);
+  Instant lifetimeDeadline(const PeerState& peer) const;
 
   // engine_outer.cpp: the network key (docs/hardening.md, "Network key").
   enum class OuterProblem { kMismatch, kMissing, kUnexpected };

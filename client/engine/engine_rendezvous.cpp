@@ -47,14 +47,16 @@ bool Engine::Impl::anyRegistered() const {
 
 namespace {
 
-// A handshake toward a rendezvous (any certificate of our CA; the role is checked on completion).
+// A handshake toward a rendezvous: a certificate of our CA with the name the peer file pins (any
+// name when it pins none); the role is checked on completion.
 std::unique_ptr<Handshake> rendezvousHandshake(crypto::TlsContext& tls, const std::string& own,
-                                               std::uint32_t index, const protocol::Endpoint& to,
-                                               Duration timeout, Instant now) {
+                                               const RendezvousSpec& spec, std::uint32_t index,
+                                               const protocol::Endpoint& to, Duration timeout,
+                                               Instant now) {
   Handshake::Params params;
   params.role = crypto::TlsSession::Role::kClient;
   params.own_name = own;
-  params.peer_name = "";
+  params.peer_name = spec.name.value_or("");
   params.local_index = index;
   params.endpoint = to;
   params.timeout = timeout;
@@ -67,7 +69,7 @@ void Engine::Impl::connectRendezvous(RendezvousState& rv, Instant now) {
   dropRendezvousPending(rv);
   rv.retry_at = kNever;
   try {
-    rv.pending = rendezvousHandshake(tls, options.own_name, newIndex(), rv.path().endpoint,
+    rv.pending = rendezvousHandshake(tls, options.own_name, rv.spec, newIndex(), rv.path().endpoint,
                                      options.handshake_timeout, now);
   } catch (const std::exception& e) {
     failRendezvous(rv, now, std::string("handshake failed: ") + e.what());
@@ -143,6 +145,9 @@ void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now,
   if (!id.rendezvous_role) {
     error = "handshake failed: certificate of '" + id.name + "' does not carry the rendezvous role";
     drops.add(DropReason::kHandshakeFailed);
+  } else if (std::string problem = certificateProblem(id, now); !problem.empty()) {
+    error = "handshake failed: " + problem;
+    drops.add(DropReason::kHandshakeFailed);
   } else if (auto secrets = crypto::exportSessionSecrets(tls_session); !secrets) {
     error = "handshake failed: cannot export data keys";
   } else {
@@ -176,6 +181,8 @@ void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now,
     dropRendezvousPending(rv);
     rv.transport = transport;
   }
+  rv.cert_fingerprint = id.fingerprint;
+  rv.cert_expires_at = expiryInstant(id, now);
   auto s = PeerSession::establish(std::move(hs), std::move(keys), now, timing(), rv.path());
   rv_by_index[s->local_index] = &rv;
   rv.session = std::move(s);
@@ -233,7 +240,7 @@ void Engine::Impl::serviceUdpTrial(RendezvousState& rv, Instant now) {
   }
   rv.udp_trial_at = kNever;
   try {
-    rv.udp_trial = rendezvousHandshake(tls, options.own_name, newIndex(), rv.spec.udp,
+    rv.udp_trial = rendezvousHandshake(tls, options.own_name, rv.spec, newIndex(), rv.spec.udp,
                                        options.handshake_timeout, now);
   } catch (const std::exception&) {
     rv.udp_trial_at = now + kUdpRetry;
@@ -478,6 +485,11 @@ void Engine::Impl::serviceRendezvous(RendezvousState& rv, Instant now) {
     } else {
       serveRendezvousPending(rv, now);
     }
+  }
+  if (rv.session && now >= rv.cert_expires_at) {
+    dropRendezvousSession(rv, now, "its certificate expired");
+    rv.last_error = "the server's certificate expired";
+    return;
   }
   if (rv.session) {
     PeerSession& s = *rv.session;

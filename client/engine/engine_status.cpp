@@ -98,6 +98,8 @@ EngineStatus Engine::Impl::status(Instant now) const {
       ps.relay_channel = b.state == RelayBinding::State::kBound ? b.channel : 0;
     }
     ps.addresses = peer.addresses;
+    ps.groups = peer.groups;
+    ps.cert_fingerprint = peer.cert_fingerprint;
     ps.tx_bytes = peer.tx_bytes;
     ps.rx_bytes = peer.rx_bytes;
     ps.tx_packets = peer.tx_packets;

@@ -58,6 +58,8 @@ struct PeerStatus {
   std::optional<Instant> direct_retry_at;      // next background direct attempt while relayed
   std::optional<Duration> rtt;
   std::vector<protocol::IpPrefix> addresses;   // certified overlay addresses (empty until a handshake)
+  std::vector<std::string> groups;             // certified groups (empty until a handshake)
+  std::string cert_fingerprint;                // SHA-256 of its certificate, hex ("" until then)
   std::string cipher;                          // "aes-256-gcm" / "chacha20-poly1305" / ""
   // Inner IP bytes and packets through the tunnel (keepalives not included), over all sessions.
   std::uint64_t tx_bytes = 0, rx_bytes = 0, tx_packets = 0, rx_packets = 0;

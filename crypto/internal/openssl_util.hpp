@@ -54,6 +54,8 @@ std::string subjectName(X509* cert);
 
 // Everything readIdentity() returns, from a parsed certificate. Throws CryptoError.
 CertIdentity identityFromX509(X509* cert);
+// SHA-256 of the DER, lowercase hex (what `vpnpeer cert show` prints). Throws CryptoError.
+std::string fingerprintOf(X509* cert);
 // The same from DER bytes (the fuzz target's entry): nullopt if they are not a certificate or
 // identityFromX509 refuses it.
 std::optional<CertIdentity> identityFromDer(std::span<const std::uint8_t> der);

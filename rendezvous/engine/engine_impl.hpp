@@ -127,6 +127,9 @@ struct RendezvousEngine::Impl {
   Instant nextDeadline() const;
   RendezvousStatus status(Instant now, bool with_peers) const;
   void drop(Drop d) { drops[static_cast<std::size_t>(d)]++; }
+  // The certificate's not_after on our clock (kNever if centuries away).
+  Instant certificateExpiry(const crypto::CertIdentity& id, Instant now) const;
+  std::size_t closeBlocked(Instant now);
   std::uint32_t newIndex();
   void sweep(Instant now);
 

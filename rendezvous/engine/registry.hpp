@@ -69,6 +69,8 @@ struct PeerRecord {
   Instant last_rx{};
   std::optional<Instant> registered_at;
   std::vector<protocol::IpPrefix> addresses;    // from the certificate
+  std::string cert_fingerprint;                 // SHA-256 of the certificate (blocklist)
+  Instant cert_expires_at = kNever;             // the session ends then
   std::vector<protocol::Candidate> candidates;  // local and tcp ones, from REGISTER
   std::vector<RelayChannel> channels;           // sorted by channel
   TokenBucket lookups;                          // lookups and relay requests

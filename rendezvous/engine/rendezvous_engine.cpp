@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "base/log.hpp"
 #include "crypto/random.hpp"
 #include "rendezvous/engine/engine_impl.hpp"
 
@@ -181,9 +182,35 @@ void RendezvousEngine::Impl::onConnectionClosed(Instant, std::uint32_t conn) {
   }
 }
 
+Instant RendezvousEngine::Impl::certificateExpiry(const crypto::CertIdentity& id,
+                                                  Instant now) const {
+  auto wall = options.wall_clock ? options.wall_clock() : std::chrono::system_clock::now();
+  auto left = id.not_after - wall;
+  if (left > std::chrono::hours(24 * 365 * 100)) {
+    return kNever;
+  }
+  return now + std::chrono::duration_cast<Duration>(left);
+}
+
+std::size_t RendezvousEngine::Impl::closeBlocked(Instant now) {
+  std::vector<PeerRecord*> gone;
+  registry.forEach([&](PeerRecord& r) {
+    if (tls.isBlocked(r.cert_fingerprint) || now >= r.cert_expires_at) {
+      gone.push_back(&r);
+    }
+  });
+  for (PeerRecord* r : gone) {
+    LOG_INFO("closed the session of '%s': its certificate %s", r->name.c_str(),
+             now >= r->cert_expires_at ? "has expired" : "is on the blocklist");
+    registry.remove(*r);
+  }
+  return gone.size();
+}
+
 void RendezvousEngine::Impl::sweep(Instant now) {
   Duration ttl = options.refresh * kExpiryRefreshes;
   counters.expired += registry.expire(now, ttl);
+  counters.expired += closeBlocked(now);  // certificates that expired meanwhile
   registry.forEach([&](PeerRecord& r) {
     if (r.linger && now >= r.linger_until) {
       r.linger.reset();  // the bulk of a session's memory: TLS state and channel buffers
@@ -305,6 +332,8 @@ bool RendezvousEngine::connectionInUse(std::uint32_t conn) const {
 Instant RendezvousEngine::nextDeadline() const {
   return impl_->nextDeadline();
 }
+
+std::size_t RendezvousEngine::closeBlocked(Instant now) { return impl_->closeBlocked(now); }
 
 RendezvousStatus RendezvousEngine::status(Instant now, bool with_peers) const {
   return impl_->status(now, with_peers);

@@ -19,6 +19,8 @@
 // drop by reason (status().drops), never fatal. Relaying allocates nothing per packet: the
 // received bytes are sent on as they are.
 #include <array>
+#include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -106,6 +108,8 @@ struct RendezvousOptions {
   // The network's outer key: when set, handshakes and STUN are served only sealed with it, and
   // everything else unsealed gets no answer (session/outer_seal.hpp).
   std::optional<crypto::NetworkKey> network_key;
+  // The wall clock, for certificate expiry (tests map their virtual clock onto it).
+  std::function<std::chrono::system_clock::time_point()> wall_clock;
 };
 
 struct RegisteredPeerStatus {
@@ -173,6 +177,9 @@ class RendezvousEngine {
   void onTimer(Instant now);
   // kNever when nothing is pending (an idle server with no peers).
   Instant nextDeadline() const;
+  // After the TLS context's blocklist changed (a reload): sessions of peers whose certificates it
+  // now blocks are closed (their relay channels with them); returns how many.
+  std::size_t closeBlocked(Instant now);
   // `with_peers` false skips the per-peer list (cheap for 100k peers).
   RendezvousStatus status(Instant now, bool with_peers = true) const;
 

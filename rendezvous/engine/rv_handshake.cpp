@@ -75,6 +75,14 @@ void RendezvousEngine::Impl::completeHandshake(Instant now, std::uint32_t index)
     drop(Drop::kHandshakeFailed);
     return;
   }
+  const Instant expires = certificateExpiry(id, now);
+  if (expires <= now || tls.isBlocked(id.fingerprint)) {
+    LOG_INFO("refused '%s' at %s: its certificate %s", id.name.c_str(),
+             hs->endpoint().toString().c_str(),
+             expires <= now ? "has expired" : "is on the blocklist");
+    drop(Drop::kHandshakeFailed);
+    return;
+  }
   auto secrets = crypto::exportSessionSecrets(tls_session);
   if (!secrets) {
     drop(Drop::kHandshakeFailed);
@@ -99,6 +107,8 @@ void RendezvousEngine::Impl::completeHandshake(Instant now, std::uint32_t index)
   r->last_rx = now;
   r->addresses = id.addresses;
   r->addresses.shrink_to_fit();
+  r->cert_fingerprint = id.fingerprint;
+  r->cert_expires_at = expires;
   r->linger = std::move(hs);
   r->linger_until = now + options.linger;
   auto [record, replaced] = registry.insert(std::move(r));

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "crypto/certificate.hpp"
+#include "crypto/internal/openssl_util.hpp"
 
 namespace vpn::test {
 
@@ -28,6 +29,19 @@ TestPki::~TestPki() {
 std::unique_ptr<crypto::TlsContext> TestPki::makeContext(
     const std::string& name, const std::vector<std::string>& addresses,
     std::vector<crypto::CipherSuite> ciphers) {
+  return make(name, addresses, std::move(ciphers), std::nullopt);
+}
+
+std::unique_ptr<crypto::TlsContext> TestPki::makeContextUntil(
+    const std::string& name, const std::vector<std::string>& addresses,
+    std::chrono::system_clock::time_point not_after) {
+  return make(name, addresses, crypto::defaultCipherOrder(), not_after);
+}
+
+std::unique_ptr<crypto::TlsContext> TestPki::make(
+    const std::string& name, const std::vector<std::string>& addresses,
+    std::vector<crypto::CipherSuite> ciphers,
+    std::optional<std::chrono::system_clock::time_point> not_after) {
   crypto::SignOptions opts;
   opts.name = name;
   for (const auto& a : addresses) {
@@ -38,13 +52,25 @@ std::unique_ptr<crypto::TlsContext> TestPki::makeContext(
     opts.addresses.push_back(*p);
   }
   auto out = dir_ / (name + "-" + std::to_string(serial_++));
-  crypto::signCertificate(ca_, opts, out);
+  if (not_after) {
+    auto now = std::chrono::system_clock::now();
+    crypto::internal::signCertificateWithValidity(ca_, opts, out, now - std::chrono::minutes(5),
+                                                  *not_after);
+  } else {
+    crypto::signCertificate(ca_, opts, out);
+  }
+  last_cert_[name] = out.string() + ".crt";
   crypto::TlsContextOptions ctx;
   ctx.ca_cert = ca_.string() + ".crt";
   ctx.cert = out.string() + ".crt";
   ctx.key = out.string() + ".key";
   ctx.ciphers = std::move(ciphers);
   return crypto::TlsContext::create(ctx);
+}
+
+std::string TestPki::fingerprintOf(const std::string& name) const {
+  auto it = last_cert_.find(name);
+  return it == last_cert_.end() ? std::string() : crypto::readIdentity(it->second).fingerprint;
 }
 
 }  // namespace vpn::test

@@ -36,7 +36,7 @@ client::EngineOptions options() {
   client::EngineOptions o;
   o.own_name = "bob";
   o.peers = {{"alice", kAlice}, {"carol", std::nullopt}};
-  o.rendezvous = {{kRv, kRvTcp}};
+  o.rendezvous = {{kRv, kRvTcp, std::nullopt}};
   return o;
 }
 

@@ -141,7 +141,7 @@ PunchPeer& PunchWorld::addPeer(const std::string& name, const std::string& overl
   p->node = &net.addNode(at);
   p->tls = pki.makeContext(name, {overlay + "/24"});
   p->options.own_name = name;
-  p->options.rendezvous = {client::RendezvousSpec{rv->endpoint(), std::nullopt}};
+  p->options.rendezvous = {client::RendezvousSpec{rv->endpoint(), std::nullopt, std::nullopt}};
   peers.push_back(std::move(p));
   return *peers.back();
 }

@@ -40,7 +40,7 @@ class RendezvousHost : public SimHost, public rendezvous::RendezvousSink {
   rendezvous::RendezvousEngine& engine() { return *engine_; }
   const protocol::Endpoint& endpoint() const { return ep_; }
   const std::optional<protocol::Endpoint>& tcpEndpoint() const { return tcp_; }
-  client::RendezvousSpec spec() const { return {ep_, tcp_}; }
+  client::RendezvousSpec spec() const { return {ep_, tcp_, std::nullopt}; }
 
   void onDatagram(Instant now, const protocol::Endpoint& from,
                   std::span<std::uint8_t> bytes) override;

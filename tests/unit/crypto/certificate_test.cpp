@@ -96,6 +96,30 @@ TEST_P(CertificateTest, RendezvousRoleAndNoAddresses) {
   EXPECT_TRUE(id.addresses.empty());
 }
 
+TEST_P(CertificateTest, GroupsRoundTripAndBadNamesAreRefused) {
+  SignOptions opts;
+  opts.name = "db1";
+  opts.addresses = {prefix("10.42.0.7/24")};
+  opts.groups = {"db", "ops.eu-1"};
+  opts.key_type = GetParam();
+  signCertificate(dir_ / "ca", opts, dir_ / "db1");
+  CertIdentity id = readIdentity(dir_ / "db1.crt");
+  EXPECT_EQ(id.groups, (std::vector<std::string>{"db", "ops.eu-1"}));
+  EXPECT_EQ(id.addresses.size(), 1u);
+  // No groups: none read back.
+  EXPECT_TRUE(readIdentity(dir_ / "ca.crt").groups.empty());
+  opts.name = "db2";
+  opts.groups = {"Bad Group"};
+  EXPECT_NE(errorOf([&] { signCertificate(dir_ / "ca", opts, dir_ / "db2"); })
+                .find("'Bad Group' is not a valid group name"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "db2.crt"));
+  EXPECT_TRUE(isValidGroupName("a"));
+  EXPECT_FALSE(isValidGroupName(""));
+  EXPECT_FALSE(isValidGroupName("-ops"));
+  EXPECT_FALSE(isValidGroupName(std::string(65, 'a')));
+}
+
 TEST_P(CertificateTest, KeyFilesAreOwnerOnly) {
   test::signPeer(dir_, "ca", "bob", GetParam());
   for (const char* f : {"ca.key", "bob.key"}) {

@@ -286,7 +286,8 @@ TEST_F(TlsTest, PeerPresentingTheCaCertificateIsRejected) {
   ASSERT_EQ(SSL_CTX_use_certificate(raw.get(), ca.get()), 1);
   ASSERT_EQ(SSL_CTX_use_PrivateKey(raw.get(), ca_key.get()), 1);
   ASSERT_EQ(X509_STORE_add_cert(SSL_CTX_get_cert_store(raw.get()), ca.get()), 1);
-  internal::OpensslTlsContext impostor(std::move(raw), internal::identityFromX509(ca.get()));
+  internal::OpensslTlsContext impostor(std::move(raw), internal::identityFromX509(ca.get()),
+                                      internal::identityFromX509(ca.get()));
 
   auto alice = context("alice");
   auto client = TlsSession::create(*alice, Role::kClient, "");
