@@ -102,6 +102,8 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     w.endArray();
     w.key("cert_fingerprint");
     p.cert_fingerprint.empty() ? w.null() : w.value(p.cert_fingerprint);
+    w.key("local_index").value(static_cast<std::uint64_t>(p.local_index));
+    w.key("remote_index").value(static_cast<std::uint64_t>(p.remote_index));
     w.key("cipher").value(p.cipher);
     w.key("tx_bytes").value(p.tx_bytes);
     w.key("rx_bytes").value(p.rx_bytes);
