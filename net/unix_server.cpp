@@ -157,9 +157,8 @@ std::unique_ptr<UnixServer> UnixServer::listen(uv_loop_t& loop, const std::files
 UnixServer::~UnixServer() { close(); }
 
 std::string UnixServer::giveTo(unsigned uid, unsigned gid) {
-  if (::chown(path_.c_str(), uid, gid) != 0) {
-    return "cannot hand " + path_.string() + " over: " + std::strerror(errno);
-  }
+  // The socket itself stays root's (mode 0600: only root may connect); removing it needs only
+  // the right to write its directory.
   if (created_parent_ && ::chown(path_.parent_path().c_str(), uid, gid) != 0) {
     return "cannot hand " + path_.parent_path().string() + " over: " + std::strerror(errno);
   }

@@ -37,9 +37,10 @@ class UnixServer {
 
   static std::unique_ptr<UnixServer> listen(uv_loop_t& loop, const std::filesystem::path& path,
                                             Handler handler);
-  // Before a program drops root: the socket file, and its directory if listen() created it,
-  // become uid:gid's, so that the unprivileged program can still remove the socket at exit (an
-  // existing directory is left as it is). Returns an error sentence, or "" on success.
+  // Before a program drops root: the socket's directory, if listen() created it, becomes
+  // uid:gid's, so that the unprivileged program can still remove the socket at exit. The socket
+  // stays root's (only root connects); an existing directory is left as it is. Returns an error
+  // sentence, or "" on success.
   std::string giveTo(unsigned uid, unsigned gid);
   // Same, with a custom per-connection time limit (tests use a short one).
   static std::unique_ptr<UnixServer> listen(uv_loop_t& loop, const std::filesystem::path& path,
