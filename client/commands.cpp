@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "base/log.hpp"
+#include "base/stderr_log.hpp"
 #include "client/control_protocol.hpp"
 #include "client/daemon.hpp"
 #include "client/identity_check.hpp"
@@ -68,20 +69,6 @@ std::optional<config::PeerConfig> loadOrReport(const fs::path& file) {
     return std::nullopt;
   }
   return std::move(r.value());
-}
-
-void installStderrLog(log::Level level) {
-  log::setLevel(level);
-  log::setSink([](log::Level lvl, std::string_view msg) {
-    auto now = std::chrono::system_clock::now();
-    std::time_t tt = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::fprintf(stderr, "%s %-5.*s %.*s\n", ts, static_cast<int>(log::levelName(lvl).size()),
-                 log::levelName(lvl).data(), static_cast<int>(msg.size()), msg.data());
-  });
 }
 
 std::optional<fs::path> findSocket(const ControlArgs& a) {
@@ -323,7 +310,7 @@ int runUp(const fs::path& file, const std::string& log_level_override) {
   }
   log::Level level = log::Level::kInfo;
   log::parseLevel(log_level_override.empty() ? cfg->log_level : log_level_override, level);
-  installStderrLog(level);
+  log::installStderrSink(level);
   try {
     Daemon d(std::move(*cfg));
     return d.run();

@@ -2,7 +2,9 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <string>
 
+#include "base/version.hpp"
 #include "client/commands.hpp"
 
 int main(int argc, char** argv) {
@@ -10,7 +12,7 @@ int main(int argc, char** argv) {
   CLI::App app{"vpnpeer: a peer-to-peer VPN. Peers authenticate with certificates of the network's "
                "own CA and talk over one UDP port."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "vpnpeer 0.1.0");
+  app.set_version_flag("--version", std::string("vpnpeer ") + vpn::kVersion);
 
   auto* cert = app.add_subcommand("cert", "create a network CA and sign peer certificates");
   cert->require_subcommand(1);

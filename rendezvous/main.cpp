@@ -1,36 +1,19 @@
 // vpnpeer-rendezvous: the rendezvous server. `vpnpeer-rendezvous -c rendezvous.toml`.
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <cstdio>
-#include <ctime>
+#include <string>
 
 #include "base/log.hpp"
+#include "base/stderr_log.hpp"
+#include "base/version.hpp"
 #include "config/rendezvous_config.hpp"
 #include "rendezvous/server.hpp"
-
-namespace {
-
-void installStderrLog(vpn::log::Level level) {
-  vpn::log::setLevel(level);
-  vpn::log::setSink([](vpn::log::Level lvl, std::string_view msg) {
-    std::time_t tt = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    auto name = vpn::log::levelName(lvl);
-    std::fprintf(stderr, "%s %-5.*s %.*s\n", ts, static_cast<int>(name.size()), name.data(),
-                 static_cast<int>(msg.size()), msg.data());
-  });
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vpnpeer-rendezvous: tells vpnpeer peers behind NATs where to find each other "
                "(registration, introductions, STUN)."};
-  app.set_version_flag("--version", "vpnpeer-rendezvous 0.1.0");
+  app.set_version_flag("--version", std::string("vpnpeer-rendezvous ") + vpn::kVersion);
   std::string config_path;
   std::string log_level;
   app.add_option("-c,--config", config_path, "rendezvous file (rendezvous.toml)")->required();
@@ -52,7 +35,7 @@ int main(int argc, char** argv) {
   }
   vpn::log::Level level = vpn::log::Level::kInfo;
   vpn::log::parseLevel(log_level.empty() ? cfg->log_level : log_level, level);
-  installStderrLog(level);
+  vpn::log::installStderrSink(level);
   try {
     vpn::rendezvous::Server server(std::move(*cfg));
     return server.run();
