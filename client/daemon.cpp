@@ -31,6 +31,7 @@
 #include "net/udp_transport.hpp"
 #include "net/unix_server.hpp"
 #include "os/privileges.hpp"
+#include "os/service_notify.hpp"
 #include "protocol/data_packet.hpp"
 #include "protocol/handshake_packet.hpp"
 #include "protocol/packet_type.hpp"
@@ -106,6 +107,8 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<TcpLinks> tcp;
   NetworkWatch network;
   std::unique_ptr<NatProbe> nat_probe;
+  os::ServiceNotifier notifier;                   // systemd: readiness, reload, watchdog
+  std::unique_ptr<net::Timer> watchdog_timer;
   // The first housekeeping after start stays quiet: create() has just logged the same warnings.
   std::chrono::system_clock::time_point next_expiry_warning =
       std::chrono::system_clock::now() + std::chrono::hours(24);
@@ -278,6 +281,18 @@ struct Daemon::Impl final : EngineSink {
     housekeeping = std::make_unique<net::Timer>(loop, [this] { onHousekeeping(); });
     onHousekeeping();
     afterEvent();
+    notifier.ready(cfg.name + " is up on " + tun_dev->name() + ", " +
+                   std::to_string(cfg.peers.size()) + " peer(s) configured");
+    if (notifier.watchdogPeriod().count() > 0) {
+      watchdog_timer = std::make_unique<net::Timer>(loop, [this] { onWatchdog(); });
+      onWatchdog();
+    }
+  }
+
+  // From the loop itself, so a stuck loop stops the keep-alives and systemd restarts us.
+  void onWatchdog() {
+    notifier.watchdog();
+    watchdog_timer->armAt(Clock::now() + notifier.watchdogPeriod());
   }
 
   // Everything that needs root is open (TUN, netlink, sockets, keys, the control socket), and no
@@ -292,9 +307,9 @@ struct Daemon::Impl final : EngineSink {
         }
       }
       os::DropResult r = os::dropPrivileges(os::DropRequest{to, {CAP_NET_ADMIN}});
-      if (r.switched) {
+      if (r.switched || ::geteuid() != 0) {
         LOG_INFO("running as user %s, capabilities: %s", r.user.c_str(), r.kept.c_str());
-      } else if (::geteuid() == 0) {
+      } else {
         LOG_WARN("running as root with every capability (user = \"root\" in the peer file)");
       }
     } catch (const os::PrivilegeError& e) {
@@ -338,10 +353,12 @@ struct Daemon::Impl final : EngineSink {
   // SIGHUP: the peer file again, for what can change without a restart: the blocklist (sessions
   // it now names are closed). Keys and certificates stay as read at start (as root).
   void reload() {
+    notifier.reloading();
     auto fresh = config::loadPeerConfig(cfg.source);
     if (!fresh.ok()) {
       LOG_ERROR("reload of %s failed, keeping the running configuration: %s", cfg.source.c_str(),
                 fresh.error().front().toString().c_str());
+      notifier.ready("reload failed; running with the previous configuration");
       return;
     }
     cfg.blocklist = fresh->blocklist;
@@ -349,6 +366,7 @@ struct Daemon::Impl final : EngineSink {
     engine->closeBlocked(Clock::now());
     LOG_INFO("reloaded %s: %zu certificate(s) on the blocklist", cfg.source.c_str(),
              cfg.blocklist.size());
+    notifier.ready("reloaded");
     afterEvent();
   }
 
@@ -460,11 +478,13 @@ struct Daemon::Impl final : EngineSink {
       return;
     }
     stopping = true;
+    notifier.stopping();
     teardown();
   }
 
   // Closes every edge; the loop then runs out of active handles and run() returns.
   void teardown() {
+    watchdog_timer.reset();
     tun_watch.reset();
     signals.reset();
     timer.reset();

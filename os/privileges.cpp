@@ -53,11 +53,32 @@ RunAs lookupRunAs(const std::string& configured) {
 DropResult dropPrivileges(const DropRequest& request) {
   DropResult r;
   if (!request.to.switches) {
-    // Not root (nothing to switch from), or root on purpose: exec may never add privileges.
+    r.kept = "all (running as root)";
+    if (::geteuid() != 0) {
+      // Started unprivileged with capabilities (systemd's AmbientCapabilities=): keep only
+      // those of `keep` we hold, in the effective and permitted sets; nothing inheritable or
+      // ambient.
+      capng_get_caps_process();
+      std::vector<int> held;
+      for (int c : request.keep) {
+        if (capng_have_capability(CAPNG_PERMITTED, static_cast<unsigned>(c)) != 0) {
+          held.push_back(c);
+        }
+      }
+      capng_clear(CAPNG_SELECT_CAPS);
+      for (int c : held) {
+        capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
+                     static_cast<unsigned>(c));
+      }
+      if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
+        throw PrivilegeError(std::string("cannot drop capabilities: ") + std::strerror(errno));
+      }
+      (void)::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+      r.kept = capNames(held);
+    }
     noNewPrivs();
     const passwd* pw = ::getpwuid(::getuid());
     r.user = pw != nullptr ? pw->pw_name : std::to_string(::getuid());
-    r.kept = ::geteuid() == 0 ? "all (running as root)" : "as inherited";
     return r;
   }
   capng_clear(CAPNG_SELECT_BOTH);

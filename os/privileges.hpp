@@ -6,8 +6,8 @@
 //   - permitted and effective capabilities reduced to `keep`, the bounding and ambient sets
 //     cleared (libcap-ng's capng_change_id), so nothing can be regained, not even by exec;
 //   - PR_SET_NO_NEW_PRIVS, so no exec can add privileges either.
-// Run as a non-root user already, it only sets NO_NEW_PRIVS and drops what capabilities it has
-// beyond `keep`.
+// Run as a non-root user already (systemd's User= with AmbientCapabilities=), it keeps only the
+// capabilities of `keep` it holds, clears the ambient set and sets NO_NEW_PRIVS.
 //
 // Which user: `user` from the file; empty means "vpnpeer" if that system user exists, else
 // "nobody". The word "root" keeps root (a warning-worthy choice the caller reports).

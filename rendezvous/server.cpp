@@ -12,6 +12,7 @@
 #include "base/time.hpp"
 #include "crypto/network_key.hpp"
 #include "os/privileges.hpp"
+#include "os/service_notify.hpp"
 #include "crypto/tls_context.hpp"
 #include "net/event_loop.hpp"
 #include "net/signal_watcher.hpp"
@@ -72,6 +73,8 @@ struct Server::Impl final : RendezvousSink {
   std::unique_ptr<crypto::TlsContext> tls;
   std::vector<Socket> sockets;  // primaries first, by listen index, then the alternates
   std::unique_ptr<RendezvousEngine> engine;
+  os::ServiceNotifier notifier;  // systemd: readiness, reload, watchdog
+  std::unique_ptr<net::Timer> watchdog_timer;
   std::unique_ptr<net::Timer> timer;
   std::unique_ptr<net::SignalWatcher> signals;
   std::unique_ptr<net::UnixServer> control;
@@ -232,16 +235,29 @@ struct Server::Impl final : RendezvousSink {
     }
     dropRoot();
     afterEvent();
+    notifier.ready("rendezvous " + tls->identity().name + " is up: UDP " + listenText());
+    if (notifier.watchdogPeriod().count() > 0) {
+      watchdog_timer = std::make_unique<net::Timer>(loop, [this] { onWatchdog(); });
+      onWatchdog();
+    }
+  }
+
+  // From the loop itself, so a stuck loop stops the keep-alives and systemd restarts us.
+  void onWatchdog() {
+    notifier.watchdog();
+    watchdog_timer->armAt(Clock::now() + notifier.watchdogPeriod());
   }
 
   // SIGHUP: the file again, for what can change without a restart: the blocklist (sessions it
   // now names are closed). Sockets, keys and limits stay as they were at start.
   void reload() {
     LOG_INFO("received SIGHUP, reloading %s", cfg.source.c_str());
+    notifier.reloading();
     auto fresh = config::loadRendezvousConfig(cfg.source);
     if (!fresh.ok()) {
       LOG_ERROR("reload of %s failed, keeping the running configuration: %s", cfg.source.c_str(),
                 fresh.error().front().toString().c_str());
+      notifier.ready("reload failed; running with the previous configuration");
       return;
     }
     cfg.blocklist = fresh->blocklist;
@@ -249,6 +265,7 @@ struct Server::Impl final : RendezvousSink {
     std::size_t closed = engine->closeBlocked(Clock::now());
     LOG_INFO("reloaded %s: %zu certificate(s) on the blocklist, %zu session(s) closed",
              cfg.source.c_str(), cfg.blocklist.size(), closed);
+    notifier.ready("reloaded");
     afterEvent();
   }
 
@@ -263,9 +280,9 @@ struct Server::Impl final : RendezvousSink {
         }
       }
       os::DropResult r = os::dropPrivileges(os::DropRequest{to, {}});
-      if (r.switched) {
+      if (r.switched || ::geteuid() != 0) {
         LOG_INFO("running as user %s, capabilities: %s", r.user.c_str(), r.kept.c_str());
-      } else if (::geteuid() == 0) {
+      } else {
         LOG_WARN("running as root with every capability (user = \"root\" in the file)");
       }
     } catch (const os::PrivilegeError& e) {
@@ -420,10 +437,12 @@ struct Server::Impl final : RendezvousSink {
       return;
     }
     stopping = true;
+    notifier.stopping();
     teardown();
   }
 
   void teardown() {
+    watchdog_timer.reset();
     signals.reset();
     timer.reset();
     tcp_sweep.reset();
