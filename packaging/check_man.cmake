@@ -1,0 +1,11 @@
+# Renders each man page with groff's warnings on; any warning (or no groff) fails the test.
+if(NOT GROFF)
+  message(FATAL_ERROR "groff is missing (scripts/setup installs man-db, which brings it)")
+endif()
+foreach(page IN LISTS PAGES)
+  execute_process(COMMAND ${GROFF} -man -ww -z ${page} RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT err STREQUAL "")
+    message(FATAL_ERROR "${page}: groff: ${err}")
+  endif()
+  message(STATUS "${page}: renders without warnings")
+endforeach()
