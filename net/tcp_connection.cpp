@@ -213,6 +213,22 @@ void TcpConnection::close(const std::string& reason) {
   notifyClosedLater();
 }
 
+void TcpConnection::closeWhenSent(const std::string& reason) {
+  if (closing_) {
+    return;
+  }
+  if (!writing_ && queue_.empty()) {
+    close(reason);
+    return;
+  }
+  close_when_sent_ = true;
+  close_reason_ = reason;
+  if (reading_ && tcp_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_.get()));
+    reading_ = false;
+  }
+}
+
 void TcpConnection::fail(int uv_error) { close(reasonFor(uv_error)); }
 
 void TcpConnection::notifyClosedLater() {
@@ -306,6 +322,9 @@ void TcpConnection::onWrite(uv_write_t* req, int status) {
   releaseIfLarge(w->data);
   self->flushQueue();
   releaseIfLarge(self->queue_);
+  if (self->close_when_sent_ && !self->writing_ && self->queue_.empty()) {
+    self->close(self->close_reason_);
+  }
 }
 
 void TcpConnection::onTimer(uv_timer_t* timer) {

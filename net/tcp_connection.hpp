@@ -74,6 +74,9 @@ class TcpConnection {
   // Closes at once; on_closed(reason) follows on a later loop iteration. Idempotent (the first
   // reason wins, also over a failure already pending).
   void close(const std::string& reason = "closed");
+  // Closes once everything written so far has been taken by the kernel (at once if nothing is
+  // queued); nothing more is read meanwhile. For one-response protocols.
+  void closeWhenSent(const std::string& reason = "closed");
 
   bool connected() const { return connected_; }
   bool closed() const { return closing_; }
@@ -116,6 +119,7 @@ class TcpConnection {
   bool connected_ = false;
   bool reading_ = false;
   bool closing_ = false;
+  bool close_when_sent_ = false;
   std::string close_reason_;
   bool* alive_ = nullptr;  // set while on_data runs; cleared by the destructor
   TcpStats stats_;
