@@ -18,7 +18,7 @@
 namespace vpn::config {
 namespace {
 
-constexpr std::string_view kRootTables[] = {"rendezvous", "relay", "pki"};
+constexpr std::string_view kRootTables[] = {"rendezvous", "relay", "pki", "metrics"};
 constexpr std::string_view kKeys[] = {
     "listen",         "tcp_listen",     "tcp_tls",         "alt_port",
     "alt_address",    "ca",             "cert",            "key",            "network_key",    "user",
@@ -27,6 +27,7 @@ constexpr std::string_view kKeys[] = {
     "handshake_network_rate", "handshake_network_burst", "handshake_global_rate",
     "handshake_global_burst", "tcp_max_connections", "tcp_max_per_source", "tcp_unused_timeout"};
 constexpr std::string_view kBlocklistKey = "blocklist";
+constexpr std::string_view kListenKey = "listen";
 constexpr std::string_view kRelayKeys[] = {"enabled", "rate", "burst", "max_channels",
                                            "max_bytes"};
 constexpr std::size_t kMaxListen = 32;
@@ -188,6 +189,7 @@ class Reader {
     }
     readRelay(root, cfg.relay);
     readPki(root, cfg.blocklist);
+    readMetrics(root, cfg.metrics_listen);
     return cfg;
   }
 
@@ -306,6 +308,39 @@ class Reader {
     if (auto v = integer(*t, "max_bytes", 0, kMaxInt)) {
       relay.max_bytes = static_cast<std::uint64_t>(*v);
     }
+  }
+
+  // [metrics] listen = "address:port"
+  void readMetrics(const toml::table& root, std::optional<protocol::Endpoint>& out) {
+    const toml::node* node = root.get("metrics");
+    if (node == nullptr) {
+      return;
+    }
+    const toml::table* t = node->as_table();
+    if (t == nullptr) {
+      error(posOf(node->source()), "metrics", "expected a table ([metrics]), got " + describe(*node));
+      return;
+    }
+    section_ = "metrics";
+    table_pos_ = posOf(t->source());
+    for (auto&& [k, v] : *t) {
+      if (k.str() != "listen") {
+        error(posOf(k.source()), "metrics." + std::string(k.str()),
+              std::string(v.is_table() ? "unknown table" : "unknown key") +
+                  didYouMean(k.str(), std::span<const std::string_view>(&kListenKey, 1)));
+      }
+    }
+    auto s = string(*t, "listen", true);
+    if (!s) {
+      return;
+    }
+    auto ep = protocol::Endpoint::parse(*s);
+    if (!ep || ep->port() == 0) {
+      error(pos_, "metrics.listen",
+            "expected address:port such as \"127.0.0.1:9477\", got '" + *s + "'");
+      return;
+    }
+    out = *ep;
   }
 
   // [pki] blocklist = ["<sha256 fingerprint>", ...]

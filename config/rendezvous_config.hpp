@@ -23,6 +23,9 @@
 //   # tcp_max_connections, tcp_max_per_source (IPv4 address or IPv6 /64),
 //   # tcp_unused_timeout (seconds a TCP connection may go without a session or handshake)
 //
+//   [metrics]                                 # optional; off by default
+//   listen = "127.0.0.1:9477"                 # HTTP: GET /metrics (Prometheus text format)
+//
 //   [pki]                                     # optional
 //   blocklist = ["<sha256 of a certificate>"] # refused, and their sessions closed (on SIGHUP too)
 //
@@ -90,6 +93,8 @@ struct RendezvousConfig {
   } relay;
   // [pki] blocklist: certificate fingerprints refused at start and on reload (SIGHUP).
   std::vector<std::string> blocklist;
+  // [metrics] listen: where Prometheus scrapes GET /metrics over HTTP; absent: no listener.
+  std::optional<protocol::Endpoint> metrics_listen;
 };
 
 using RendezvousConfigResult = Result<RendezvousConfig, std::vector<ConfigError>>;

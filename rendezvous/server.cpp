@@ -11,7 +11,10 @@
 #include "base/log.hpp"
 #include "base/time.hpp"
 #include "crypto/network_key.hpp"
+#include "net/http_server.hpp"
 #include "os/privileges.hpp"
+#include "os/process_stats.hpp"
+#include "rendezvous/metrics.hpp"
 #include "os/service_notify.hpp"
 #include "crypto/tls_context.hpp"
 #include "net/event_loop.hpp"
@@ -74,6 +77,7 @@ struct Server::Impl final : RendezvousSink {
   std::vector<Socket> sockets;  // primaries first, by listen index, then the alternates
   std::unique_ptr<RendezvousEngine> engine;
   os::ServiceNotifier notifier;  // systemd: readiness, reload, watchdog
+  std::unique_ptr<net::HttpServer> metrics_http;  // [metrics] listen
   std::unique_ptr<net::Timer> watchdog_timer;
   std::unique_ptr<net::Timer> timer;
   std::unique_ptr<net::SignalWatcher> signals;
@@ -205,6 +209,15 @@ struct Server::Impl final : RendezvousSink {
       throw StartupError(msg);
     }
     tls->setBlocklist(cfg.blocklist);
+    if (cfg.metrics_listen) {
+      try {
+        metrics_http = net::HttpServer::listen(
+            loop, *cfg.metrics_listen,
+            [this](std::string_view path) { return onMetrics(path); }, {});
+      } catch (const net::NetError& e) {
+        throw StartupError(std::string("[metrics] listen: ") + e.what());
+      }
+    }
     try {
       engine = std::make_unique<RendezvousEngine>(*tls, opts, *this);
     } catch (const std::invalid_argument& e) {
@@ -227,6 +240,9 @@ struct Server::Impl final : RendezvousSink {
     LOG_INFO("rendezvous %s is up: UDP %s%s, refresh %lld s, relay %s",
              tls->identity().name.c_str(), listenText().c_str(), tcpListenText().c_str(),
              static_cast<long long>(cfg.refresh.count()), cfg.relay.enabled ? "on" : "off");
+    if (metrics_http) {
+      LOG_INFO("metrics on http://%s/metrics", metrics_http->localEndpoint().toString().c_str());
+    }
     if (auto st = engine->status(Clock::now(), false); !st.network_key.empty()) {
       LOG_INFO("network key: %s, fingerprint %s; only sealed handshakes and STUN are answered",
                st.network_key == "ca" ? "derived from the CA certificate"
@@ -443,6 +459,7 @@ struct Server::Impl final : RendezvousSink {
 
   void teardown() {
     watchdog_timer.reset();
+    metrics_http.reset();
     signals.reset();
     timer.reset();
     tcp_sweep.reset();
@@ -497,6 +514,13 @@ struct Server::Impl final : RendezvousSink {
       return error;
     }
     Instant now = Clock::now();
+    auto st = engine->status(now);
+    ServerInfo info = serverInfo(now);
+    return okResponse(*format == StatusFormat::kJson ? renderStatusJson(info, st)
+                                                     : renderStatusText(info, st));
+  }
+
+  ServerInfo serverInfo(Instant now) const {
     ServerInfo info;
     info.name = tls->identity().name;
     for (const auto& s : sockets) {
@@ -515,9 +539,16 @@ struct Server::Impl final : RendezvousSink {
     info.tcp = tcp_info;
     info.tcp.connections = tcp_conns.size();
     info.uptime_s = toSeconds(now - started);
-    auto st = engine->status(now);
-    return okResponse(*format == StatusFormat::kJson ? renderStatusJson(info, st)
-                                                     : renderStatusText(info, st));
+    return info;
+  }
+
+  // GET /metrics: the counters as Prometheus text (per-peer lists are left out: cheap at 100k).
+  std::optional<std::string> onMetrics(std::string_view path) {
+    if (path != "/metrics") {
+      return std::nullopt;
+    }
+    Instant now = Clock::now();
+    return renderMetrics(serverInfo(now), engine->status(now, false), os::readProcessStats());
   }
 
   // RendezvousSink

@@ -272,6 +272,9 @@ RendezvousStatus RendezvousEngine::Impl::status(Instant now, bool with_peers) co
     if (r.linger) {
       st.lingering_handshakes++;
     }
+    st.sessions_tcp += r.overTcp() ? 1u : 0u;
+    st.registered += r.registered() ? 1u : 0u;
+    st.relay_channels += r.channels.size();  // each channel is in both records: halved below
     if (!with_peers || !r.registered()) {
       return;
     }
@@ -289,6 +292,7 @@ RendezvousStatus RendezvousEngine::Impl::status(Instant now, bool with_peers) co
     p.idle_s = toSeconds(now - r.last_rx);
     st.peers.push_back(std::move(p));
   });
+  st.relay_channels /= 2;
   std::sort(st.peers.begin(), st.peers.end(),
             [](const RegisteredPeerStatus& a, const RegisteredPeerStatus& b) {
               return a.name < b.name;

@@ -150,6 +150,9 @@ struct RendezvousCounters {
 struct RendezvousStatus {
   std::vector<RegisteredPeerStatus> peers;  // registered only, sorted by name
   std::size_t sessions = 0;                 // established, registered or not
+  std::size_t sessions_tcp = 0;             // ... of which over a TCP connection
+  std::size_t registered = 0;               // sessions that sent REGISTER
+  std::size_t relay_channels = 0;           // channels bound between two peers
   std::size_t pending_handshakes = 0;
   std::size_t lingering_handshakes = 0;
   RendezvousCounters counters;
