@@ -328,6 +328,10 @@ int runDown(const ControlArgs& a) {
   return control(a, "down", "");
 }
 
+int runReload(const ControlArgs& a) {
+  return control(a, "reload", "");
+}
+
 int runExplain(const ControlArgs& a, const std::string& peer) {
   if (!config::isValidPeerName(peer)) {
     fail("'" + peer + "' is not a valid peer name: use 1 to 64 of a-z 0-9 . _ -");

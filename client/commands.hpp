@@ -41,6 +41,7 @@ int runCheck(const std::filesystem::path& config);
 int runUp(const std::filesystem::path& config, const std::string& log_level_override);
 int runStatus(const ControlArgs& a);
 int runDown(const ControlArgs& a);
+int runReload(const ControlArgs& a);
 // `vpnpeer explain PEER`: asks the daemon why PEER is on its path (docs/explain.md). Exit 2 for a
 // name that cannot be a peer name, 1 when the daemon does not know the peer or cannot be reached.
 int runExplain(const ControlArgs& a, const std::string& peer);

@@ -258,7 +258,8 @@ struct Daemon::Impl final : EngineSink {
         loop, std::vector<int>{SIGINT, SIGTERM, SIGHUP}, [this](int sig) {
           if (sig == SIGHUP) {
             LOG_INFO("received SIGHUP, reloading %s", cfg.source.c_str());
-            reload();
+            bool ok = false;
+            (void)reload(ok);
             return;
           }
           LOG_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -352,14 +353,20 @@ struct Daemon::Impl final : EngineSink {
 
   // SIGHUP: the peer file again, for what can change without a restart: the blocklist (sessions
   // it now names are closed). Keys and certificates stay as read at start (as root).
-  void reload() {
+  // Returns what happened in one or more lines; `ok` false when the file was refused.
+  std::string reload(bool& ok) {
     notifier.reloading();
     auto fresh = config::loadPeerConfig(cfg.source);
     if (!fresh.ok()) {
+      std::string all;
+      for (const auto& e : fresh.error()) {
+        all += e.toString() + "\n";
+      }
       LOG_ERROR("reload of %s failed, keeping the running configuration: %s", cfg.source.c_str(),
                 fresh.error().front().toString().c_str());
       notifier.ready("reload failed; running with the previous configuration");
-      return;
+      ok = false;
+      return all + "the running configuration stays\n";
     }
     cfg.blocklist = fresh->blocklist;
     tls->setBlocklist(cfg.blocklist);
@@ -368,6 +375,9 @@ struct Daemon::Impl final : EngineSink {
              cfg.blocklist.size());
     notifier.ready("reloaded");
     afterEvent();
+    ok = true;
+    return "reloaded " + cfg.source.string() + ": " + std::to_string(cfg.blocklist.size()) +
+           " certificate(s) on the blocklist\n";
   }
 
   void onHousekeeping() {
@@ -614,7 +624,22 @@ struct Daemon::Impl final : EngineSink {
       stop_timer->armAt(Clock::now());
       return okResponse("stopping\n");
     }
-    return errorResponse("unknown command '" + req->command + "'; known: status, explain, down");
+    if (req->command == "reload") {
+      LOG_INFO("reloading %s on request from the control socket", cfg.source.c_str());
+      bool ok = false;
+      std::string result = reload(ok);
+      if (!ok) {
+        // One line on the wire: the file:line:col messages separated by "; ".
+        std::string one_line;
+        for (char c : result) {
+          one_line += c == '\n' ? std::string("; ") : std::string(1, c);
+        }
+        return errorResponse(one_line.substr(0, one_line.size() - 2));
+      }
+      return okResponse(result);
+    }
+    return errorResponse("unknown command '" + req->command +
+                         "'; known: status, explain, down, reload");
   }
 
   // EngineSink

@@ -81,6 +81,15 @@ int main(int argc, char** argv) {
   auto* ds = down->add_option("--socket", down_sock, "control socket path");
   dc->excludes(ds);
 
+  ControlArgs reload_args;
+  std::filesystem::path reload_cfg;
+  std::filesystem::path reload_sock;
+  auto* reload = app.add_subcommand(
+      "reload", "re-read the peer file of a running up (what can change without a restart)");
+  auto* rc = reload->add_option("-c,--config", reload_cfg, "peer file (to find its control socket)");
+  auto* rs = reload->add_option("--socket", reload_sock, "control socket path");
+  rc->excludes(rs);
+
   ControlArgs explain_args;
   std::string explain_peer;
   std::filesystem::path explain_cfg;
@@ -153,6 +162,15 @@ int main(int argc, char** argv) {
       down_args.socket = down_sock;
     }
     return runDown(down_args);
+  }
+  if (*reload) {
+    if (*rc) {
+      reload_args.config = reload_cfg;
+    }
+    if (*rs) {
+      reload_args.socket = reload_sock;
+    }
+    return runReload(reload_args);
   }
   if (*explain) {
     if (*ec) {

@@ -28,6 +28,7 @@ expect() {
   fi
 }
 expect cert vpnpeer ce
+expect reload vpnpeer rel
 expect network-key vpnpeer net
 expect sign vpnpeer cert s
 expect --group vpnpeer cert sign --gr

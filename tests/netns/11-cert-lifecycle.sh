@@ -70,8 +70,21 @@ check "bob stays out, refused as on the blocklist" "state $(peer_state "$A_CFG" 
 check "no traffic passes while bob is blocked" "a ping went through" \
   eval "! can_ping a $B_V4 2"
 sed -i '/^\[pki\]/,$d' "$A_CFG"
-kill -HUP "$A_PID"
-check "lifting the blocklist (SIGHUP) lets them meet again" "no ping within 20 s" \
+# A file with an error is refused as a whole by `vpnpeer reload`, and nothing changes.
+printf '\n[pki]\nblocklist = ["not-a-fingerprint"]\n' >>"$A_CFG"
+out=$("$VPNPEER" reload -c "$A_CFG" 2>&1) && rc=0 || rc=$?
+check "vpnpeer reload -c refuses a file with an error, with its position (exit $rc)" "said: $out" \
+  eval "[[ $rc -eq 2 && \$out == *'alice.toml:'*': pki.blocklist[0]'* ]]"
+out=$("$VPNPEER" reload --socket "$WORK/alice.sock" 2>&1) && rc=0 || rc=$?
+check "the daemon refuses it too, and keeps running as it was (exit $rc)" "said: $out" \
+  eval "[[ $rc -eq 1 && \$out == *'pki.blocklist[0]'* && \$out == *'running configuration stays'* ]]"
+check "bob is still blocked after the refused reload" "state $(peer_state "$A_CFG" bob)" \
+  eval "[[ \$(peer_state \"$A_CFG\" bob) != established ]]"
+sed -i '/^\[pki\]/,$d' "$A_CFG"
+out=$("$VPNPEER" reload -c "$A_CFG" 2>&1) && rc=0 || rc=$?
+check "vpnpeer reload takes the blocklist away ($out)" "exit $rc: $out" \
+  eval "[[ $rc -eq 0 && \$out == *'0 certificate(s) on the blocklist'* ]]"
+check "with the blocklist lifted they meet again" "no ping within 20 s" \
   wait_until 20 can_ping a "$B_V4"
 
 # A pinned rendezvous name that is not the server's.
