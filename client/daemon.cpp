@@ -30,7 +30,10 @@
 #include "net/timer.hpp"
 #include "net/udp_transport.hpp"
 #include "net/unix_server.hpp"
+#include "client/metrics_render.hpp"
+#include "net/http_server.hpp"
 #include "os/privileges.hpp"
+#include "os/process_stats.hpp"
 #include "os/service_notify.hpp"
 #include "protocol/data_packet.hpp"
 #include "protocol/handshake_packet.hpp"
@@ -109,6 +112,7 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<NatProbe> nat_probe;
   os::ServiceNotifier notifier;                   // systemd: readiness, reload, watchdog
   std::unique_ptr<net::Timer> watchdog_timer;
+  std::unique_ptr<net::HttpServer> metrics_http;  // [metrics] listen
   // The first housekeeping after start stays quiet: create() has just logged the same warnings.
   std::chrono::system_clock::time_point next_expiry_warning =
       std::chrono::system_clock::now() + std::chrono::hours(24);
@@ -185,6 +189,11 @@ struct Daemon::Impl final : EngineSink {
       tun::configureInterface(*nl, tun_dev->name(), cfg.addresses, cfg.mtu);
       control = net::UnixServer::listen(loop, cfg.control_socket,
                                         [this](std::string_view req) { return onControl(req); });
+      if (cfg.metrics_listen) {
+        metrics_http = net::HttpServer::listen(
+            loop, *cfg.metrics_listen, [this](std::string_view path) { return onMetrics(path); },
+            {});
+      }
     } catch (const net::NetError& e) {
       throw StartupError(e.what());
     } catch (const tun::TunError& e) {
@@ -272,6 +281,9 @@ struct Daemon::Impl final : EngineSink {
     }
     LOG_INFO("%s is up: %s on %s, UDP %s, %zu peer(s) configured", cfg.name.c_str(), addrs.c_str(),
              tun_dev->name().c_str(), udp->localEndpoint().toString().c_str(), cfg.peers.size());
+    if (metrics_http) {
+      LOG_INFO("metrics on http://%s/metrics", metrics_http->localEndpoint().toString().c_str());
+    }
     dropRoot();
     engine->start(Clock::now());
     resolver = std::make_unique<net::Resolver>(loop);
@@ -495,6 +507,7 @@ struct Daemon::Impl final : EngineSink {
   // Closes every edge; the loop then runs out of active handles and run() returns.
   void teardown() {
     watchdog_timer.reset();
+    metrics_http.reset();
     tun_watch.reset();
     signals.reset();
     timer.reset();
@@ -584,6 +597,43 @@ struct Daemon::Impl final : EngineSink {
     afterEvent();
   }
 
+
+  DaemonInfo daemonInfo(Instant now) {
+    DaemonInfo info;
+    info.name = cfg.name;
+    info.listen = udp ? udp->localEndpoint().toString() : cfg.listen.toString();
+    info.tun = tun_dev ? tun_dev->name() : cfg.tun_name;
+    for (const auto& a : cfg.addresses) {
+      info.addresses.push_back(a.toString());
+    }
+    info.uptime_s = toSeconds(now - started);
+    info.tun_write_errors = tun_write_errors;
+    info.udp_tx_dropped = udp ? udp->stats().tx_dropped : 0;
+    if (tcp) {
+      info.tcp = tcp->counters();
+      info.tcp_connections = tcp->connections();
+    }
+    auto wall = std::chrono::system_clock::now();
+    info.cert_not_after = isoDay(tls->identity().not_after);
+    info.ca_not_after = isoDay(tls->caIdentity().not_after);
+    info.cert_warnings = certificateWarnings(wall);
+    info.blocked_certificates = cfg.blocklist.size();
+    return info;
+  }
+
+  // GET /metrics ([metrics] listen).
+  std::optional<std::string> onMetrics(std::string_view path) {
+    if (path != "/metrics") {
+      return std::nullopt;
+    }
+    Instant now = Clock::now();
+    auto epoch = [](std::chrono::system_clock::time_point t) {
+      return std::chrono::duration<double>(t.time_since_epoch()).count();
+    };
+    return renderPeerMetrics(daemonInfo(now), engine->status(now), os::readProcessStats(),
+                             epoch(tls->identity().not_after), epoch(tls->caIdentity().not_after));
+  }
+
   std::string onControl(std::string_view line) {
     auto req = parseRequest(line);
     if (!req) {
@@ -591,25 +641,7 @@ struct Daemon::Impl final : EngineSink {
     }
     if (req->command == "status") {
       Instant now = Clock::now();
-      DaemonInfo info;
-      info.name = cfg.name;
-      info.listen = udp ? udp->localEndpoint().toString() : cfg.listen.toString();
-      info.tun = tun_dev ? tun_dev->name() : cfg.tun_name;
-      for (const auto& a : cfg.addresses) {
-        info.addresses.push_back(a.toString());
-      }
-      info.uptime_s = toSeconds(now - started);
-      info.tun_write_errors = tun_write_errors;
-      info.udp_tx_dropped = udp ? udp->stats().tx_dropped : 0;
-      if (tcp) {
-        info.tcp = tcp->counters();
-        info.tcp_connections = tcp->connections();
-      }
-      auto wall = std::chrono::system_clock::now();
-      info.cert_not_after = isoDay(tls->identity().not_after);
-      info.ca_not_after = isoDay(tls->caIdentity().not_after);
-      info.cert_warnings = certificateWarnings(wall);
-      info.blocked_certificates = cfg.blocklist.size();
+      DaemonInfo info = daemonInfo(now);
       auto st = engine->status(now);
       return okResponse(req->argument == "json" ? renderStatusJson(info, st, now)
                                                 : renderStatusText(info, st, now));

@@ -85,6 +85,8 @@ struct PeerConfig {
   // [pki] blocklist: SHA-256 fingerprints (lowercase hex, as `vpnpeer cert show` prints them) of
   // certificates refused, and whose sessions are closed, at start and on reload.
   std::vector<std::string> blocklist;
+  // [metrics] listen: where Prometheus scrapes GET /metrics over HTTP; absent: no listener.
+  std::optional<protocol::Endpoint> metrics_listen;
 };
 
 // A certificate fingerprint as written in a file: 64 hex digits, optionally in colon-separated

@@ -72,11 +72,13 @@ struct RawPeerFile {
   Raw<bool> relay;
   Raw<RawSeconds> relay_after, demote_after, udp_timeout;
   Raw<std::vector<RawAddress>> blocklist;  // [pki] blocklist: certificate fingerprints
+  Raw<std::string> metrics_listen;         // [metrics] listen
 };
 
 // Key names per table, in the order the documentation lists them.
 inline constexpr std::string_view kRootTables[] = {"peer",  "tun",        "tunnel",
-                                                   "peers", "rendezvous", "paths", "pki"};
+                                                   "peers", "rendezvous", "paths", "pki",
+                                                   "metrics"};
 inline constexpr std::string_view kPeerKeys[] = {
     "name", "address",   "listen",         "tcp_listen", "tcp_advertise", "ca",
     "cert", "key",       "network_key",    "user",       "log_level",     "control_socket"};
@@ -86,6 +88,7 @@ inline constexpr std::string_view kTunnelKeys[] = {"cipher", "keepalive", "rekey
 inline constexpr std::string_view kPeersKeys[] = {"name", "endpoint"};
 inline constexpr std::string_view kRendezvousKeys[] = {"address", "name", "tcp", "tls"};
 inline constexpr std::string_view kPkiKeys[] = {"blocklist"};
+inline constexpr std::string_view kMetricsKeys[] = {"listen"};
 inline constexpr std::string_view kPathsKeys[] = {"relay", "relay_after", "demote_after",
                                                   "udp_timeout"};
 

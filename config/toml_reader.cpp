@@ -144,6 +144,11 @@ class Reader {
       out.demote_after = seconds(*paths, p, "paths", "demote_after");
       out.udp_timeout = seconds(*paths, p, "paths", "udp_timeout");
     }
+    if (const toml::table* m = table(root, "metrics", root_pos, false)) {
+      Pos p = posOf(m->source());
+      checkKeys(*m, "metrics", kMetricsKeys);
+      out.metrics_listen = string(*m, p, "metrics", "listen", true);
+    }
     if (const toml::table* pki = table(root, "pki", root_pos, false)) {
       Pos p = posOf(pki->source());
       checkKeys(*pki, "pki", kPkiKeys);

@@ -156,6 +156,16 @@ class Validator {
     checkPeers(cfg);
     checkRendezvous(cfg);
     checkPaths(cfg.paths);
+    if (raw_.metrics_listen.value) {
+      auto ep = protocol::Endpoint::parse(*raw_.metrics_listen.value);
+      if (!ep || ep->port() == 0) {
+        error(raw_.metrics_listen.pos, "metrics.listen",
+              showValue(*raw_.metrics_listen.value) +
+                  " is not an address and port, e.g. \"127.0.0.1:9478\"");
+      } else {
+        cfg.metrics_listen = *ep;
+      }
+    }
     if (raw_.blocklist.value) {
       for (const auto& entry : *raw_.blocklist.value) {
         if (auto fp = normalizeFingerprint(entry.text)) {

@@ -59,6 +59,7 @@ write_peer "$WORK/alice/alice.toml" alice 10.42.0.1/24 "0.0.0.0:$PORT" "$WORK/pk
 write_peer "$WORK/bob/bob.toml" bob 10.42.0.2/24 "0.0.0.0:$PORT" "$WORK/pki/ca.crt" \
   "$WORK/bob/bob.crt" "$WORK/bob/bob.key" "$WORK/bob.sock" ""
 printf '\n[[peers]]\nname = "bob"\n\n[[rendezvous]]\naddress = "%s:3478"\n' "$R" >>"$WORK/alice/alice.toml"
+printf '\n[metrics]\nlisten = "127.0.0.1:9478"\n' >>"$WORK/alice/alice.toml"
 printf '\n[[peers]]\nname = "alice"\n\n[[rendezvous]]\naddress = "%s:3478"\n' "$R" >>"$WORK/bob/bob.toml"
 cat >"$WORK/rv/rv.toml" <<EOF
 [rendezvous]
@@ -104,6 +105,22 @@ check "one relay channel, two registered peers" \
   "$(metric "$WORK/m2.txt" vpnpeer_rendezvous_registered_peers)" = 2
 check "process metrics are there" "no process_resident_memory_bytes" \
   test "$(metric "$WORK/m2.txt" process_resident_memory_bytes)" -gt 1000000
+
+# alice's own endpoint: per-peer path, traffic and RTT.
+peer_scrape() { nsx a python3 -c '
+import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9478/metrics", timeout=5).read().decode())'; }
+peer_scrape >"$WORK/p1.txt"
+out=$(promtool check metrics <"$WORK/p1.txt" 2>&1) && rc=0 || rc=$?
+check "promtool check metrics accepts alice's scrape" "exit $rc: $out" test "$rc" -eq 0
+nsx a ping -c 10 -i 0.2 -W 1 10.42.0.2 >/dev/null 2>&1 || true
+peer_scrape >"$WORK/p2.txt"
+tx1=$(metric "$WORK/p1.txt" 'vpnpeer_peer_transmit_bytes_total{peer="bob"}')
+tx2=$(metric "$WORK/p2.txt" 'vpnpeer_peer_transmit_bytes_total{peer="bob"}')
+check "alice's metrics show bob up, on relay-udp, bytes to him growing ($tx1 -> $tx2)" \
+  "$(grep 'peer="bob"' "$WORK/p2.txt" | head -5 | tr '\n' ';')" \
+  eval "[[ \$(metric '$WORK/p2.txt' 'vpnpeer_peer_up{peer=\"bob\"}') == 1 && \
+          \$(metric '$WORK/p2.txt' 'vpnpeer_peer_path{peer=\"bob\",path=\"relay-udp\"}') == 1 && $tx2 -gt $tx1 ]]"
 
 # Hostile requests to the metrics listener.
 nsx r python3 - <<'PY' >"$WORK/abuse.txt"

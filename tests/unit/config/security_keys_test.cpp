@@ -49,5 +49,17 @@ TEST(UserSetting, DefaultIsEmptyAndANameIsKept) {
             (Lines{"alice.toml:8:8: peer.user: must be a user name of 1 to 32 characters"}));
 }
 
+TEST(MetricsSetting, OffByDefaultAndAnAddressWhenGiven) {
+  auto none = parsePeerConfig(kBase, "alice.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->metrics_listen);
+  auto on = parsePeerConfig(withBase("\n[metrics]\nlisten = \"127.0.0.1:9478\"\n"), "alice.toml");
+  ASSERT_TRUE(on.ok());
+  ASSERT_TRUE(on->metrics_listen);
+  EXPECT_EQ(on->metrics_listen->toString(), "127.0.0.1:9478");
+  EXPECT_EQ(errorLines(withBase("\n[metrics]\nlisten = \"localhost\"\n")).size(), 1u);
+  EXPECT_EQ(errorLines(withBase("\n[metrics]\nport = 1\n")).size(), 2u);  // unknown, missing
+}
+
 }  // namespace
 }  // namespace vpn::config::test
