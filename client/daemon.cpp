@@ -383,13 +383,27 @@ struct Daemon::Impl final : EngineSink {
     cfg.blocklist = fresh->blocklist;
     tls->setBlocklist(cfg.blocklist);
     engine->closeBlocked(Clock::now());
-    LOG_INFO("reloaded %s: %zu certificate(s) on the blocklist", cfg.source.c_str(),
-             cfg.blocklist.size());
+    // The peer list: added peers are reached, removed ones closed, the others keep running.
+    std::size_t added = 0, removed = 0;
+    for (const auto& p : fresh->peers) {
+      added += std::none_of(cfg.peers.begin(), cfg.peers.end(),
+                            [&](const auto& q) { return q.name == p.name; }) ? 1u : 0u;
+    }
+    for (const auto& p : cfg.peers) {
+      removed += std::none_of(fresh->peers.begin(), fresh->peers.end(),
+                              [&](const auto& q) { return q.name == p.name; }) ? 1u : 0u;
+    }
+    cfg.peers = fresh->peers;
+    engine->setPeers(Clock::now(), engineOptions(cfg).peers);
+    std::string what = std::to_string(cfg.peers.size()) + " peer(s) (" +
+                       std::to_string(added) + " added, " + std::to_string(removed) +
+                       " removed), " + std::to_string(cfg.blocklist.size()) +
+                       " certificate(s) on the blocklist";
+    LOG_INFO("reloaded %s: %s", cfg.source.c_str(), what.c_str());
     notifier.ready("reloaded");
     afterEvent();
     ok = true;
-    return "reloaded " + cfg.source.string() + ": " + std::to_string(cfg.blocklist.size()) +
-           " certificate(s) on the blocklist\n";
+    return "reloaded " + cfg.source.string() + ": " + what + "\n";
   }
 
   void onHousekeeping() {

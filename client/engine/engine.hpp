@@ -118,6 +118,9 @@ class Engine {
 
   // Starts handshakes with the peers that have endpoints, and with the rendezvous servers.
   void start(Instant now);
+  // Replaces the peer list (a reload): peers no longer listed are closed and forgotten, new ones
+  // are added (and dialled if they have an endpoint), listed ones keep their sessions.
+  void setPeers(Instant now, std::vector<PeerSpec> peers);
   // Replaces the rendezvous list (e.g. after re-resolving host names). Sessions with servers
   // still listed (same UDP address) are kept; new ones are established; removed ones are dropped.
   void setRendezvous(Instant now, std::vector<RendezvousSpec> rendezvous);

@@ -289,6 +289,11 @@ struct Engine::Impl {
     Path path_;
   };
 
+  // engine_peers_config.cpp: the peer list changes (reload).
+  void setPeers(Instant now, std::vector<PeerSpec> specs);
+  void addPeer(const PeerSpec& spec, Instant now);
+  void removePeer(PeerState& peer);
+
   // engine_pki.cpp: certificates and fresh keys.
   static constexpr Duration kPreviousGrace = seconds(15);
   static constexpr Duration kRehandshakeRetry = seconds(30);

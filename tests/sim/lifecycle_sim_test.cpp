@@ -132,6 +132,45 @@ TEST(LifecycleSim, ABlockedCertificateLosesItsSessionAndStaysOut) {
   EXPECT_TRUE(t.waitEstablished(seconds(60)));
 }
 
+// A reload's peer list: carol is added while a stream runs to bob (bob's session and packets are
+// untouched), then removed again (her session closes, her packets are dropped).
+TEST(LifecycleSim, PeersAddedAndRemovedWhileOthersKeepTheirSessions) {
+  TwoPeers t;
+  const protocol::Endpoint ep_c = ep("203.0.113.30:51820");
+  SimNode& c = t.net.addNode(ep_c);
+  auto ctx_c = t.pki.makeContext("carol", {"10.42.0.3/24"});
+  EngineOptions oc;
+  oc.own_name = "carol";
+  oc.peers = {{"alice", t.ep_a}};
+  t.start();
+  c.startEngine(*ctx_c, oc);
+  ASSERT_TRUE(t.waitEstablished());
+  const auto before = t.bobAtAlice();
+  EXPECT_EQ(t.a.status().peer("carol"), nullptr);
+
+  t.a.engine().setPeers(t.clock.now(), {{"bob", t.ep_b}, {"carol", ep_c}});
+  auto r = stream(t, seconds(3), milliseconds(5));
+  EXPECT_EQ(r.ab, r.sent);
+  EXPECT_EQ(r.ba, r.sent);
+  EXPECT_EQ(t.bobAtAlice().local_index, before.local_index);
+  ASSERT_TRUE(t.net.runUntil(
+      [&] {
+        auto st = t.a.status();
+        return st.peer("carol") != nullptr && st.peer("carol")->state == "established";
+      },
+      seconds(10)));
+
+  t.a.engine().setPeers(t.clock.now(), {{"bob", t.ep_b}});
+  EXPECT_EQ(t.a.status().peer("carol"), nullptr);
+  EXPECT_EQ(t.bobAtAlice().local_index, before.local_index);
+  auto dropped = t.a.status().drop("unknown_index") + t.a.status().drop("unknown_peer");
+  t.a.tun.clear();
+  c.sendTun(makeIpv4("10.42.0.3", "10.42.0.1", numberedPayload(1)));
+  t.net.runFor(seconds(2));
+  EXPECT_GT(t.a.status().drop("unknown_index") + t.a.status().drop("unknown_peer"), dropped);
+  EXPECT_TRUE(t.a.tun.empty());  // nothing of carol's reaches alice's TUN
+}
+
 TEST(LifecycleSim, APinnedRendezvousNameRefusesAnotherServer) {
   PunchWorld w;
   auto& carol = w.addPeer("carol", "10.42.0.3", parseEp("192.0.2.3:51820"));
