@@ -205,6 +205,10 @@ void Engine::Impl::onData(Instant now, const Path& from, std::span<std::uint8_t>
     }
     return;
   }
+  deliverInner(peer, plain);
+}
+
+void Engine::Impl::deliverInner(PeerState& peer, std::span<const std::uint8_t> plain) {
   auto addrs = protocol::parseInnerAddresses(plain);
   if (!addrs) {
     drops.add(DropReason::kBadInnerPacket);

@@ -289,6 +289,10 @@ struct Engine::Impl {
     Path path_;
   };
 
+  // An opened inner IP packet from `peer`: to the TUN if its source is one the peer's
+  // certificate gives it (engine_data.cpp).
+  void deliverInner(PeerState& peer, std::span<const std::uint8_t> plain);
+
   // engine_peers_config.cpp: the peer list changes (reload).
   void setPeers(Instant now, std::vector<PeerSpec> specs);
   void addPeer(const PeerSpec& spec, Instant now);

@@ -12,7 +12,6 @@
 #include <cstdio>
 
 #include "client/engine/engine_impl.hpp"
-#include "protocol/inner_ip.hpp"
 
 namespace vpn::client {
 namespace {
@@ -105,18 +104,7 @@ void Engine::Impl::onPreviousData(PeerState& peer, Instant now, const protocol::
   }
   auto plain = datagram.subspan(protocol::kDataHeaderSize,
                                 datagram.size() - protocol::kDataOverhead);
-  auto addrs = protocol::parseInnerAddresses(plain);
-  if (!addrs) {
-    drops.add(DropReason::kBadInnerPacket);
-    return;
-  }
-  if (!peer.hasSourceAddress(addrs->source)) {
-    drops.add(DropReason::kBadInnerSource);
-    return;
-  }
-  peer.rx_packets++;
-  peer.rx_bytes += plain.size();
-  sink.writeTun(plain);
+  deliverInner(peer, plain);
 }
 
 void Engine::Impl::serviceLifetime(PeerState& peer, Instant now) {
