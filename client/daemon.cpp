@@ -1,4 +1,4 @@
-#include "client/daemon.hpp"
+#include "client/daemon_impl.hpp"
 
 #include <algorithm>
 #include <array>
@@ -48,8 +48,10 @@
 #include <net/if.h>
 #include <unistd.h>
 
+
 namespace vpn::client {
 namespace {
+
 
 // TUN reads per wake-up before we yield to the loop, so UDP input is not starved.
 constexpr int kTunReadBudget = 64;
@@ -69,6 +71,8 @@ std::vector<crypto::CipherSuite> cipherOrder(const std::string& choice) {
   return crypto::defaultCipherOrder();
 }
 
+}  // namespace
+
 EngineOptions engineOptions(const config::PeerConfig& cfg) {
   EngineOptions o;
   o.own_name = cfg.name;
@@ -86,622 +90,449 @@ EngineOptions engineOptions(const config::PeerConfig& cfg) {
   return o;
 }
 
-}  // namespace
+crypto::TlsContextOptions tlsOptions(const config::PeerConfig& cfg) {
+  crypto::TlsContextOptions topt;
+  topt.ca_cert = cfg.ca;
+  topt.cert = cfg.cert;
+  topt.key = cfg.key;
+  topt.ciphers = cipherOrder(cfg.tunnel.cipher);
+  topt.expiry_warning = std::chrono::hours(24 * cfg.tunnel.cert_expiry_warning_days);
+  return topt;
+}
 
-struct Daemon::Impl final : EngineSink {
-  config::PeerConfig cfg;
-  net::EventLoop loop;
-  Instant started = Clock::now();
+Daemon::Impl::Impl(config::PeerConfig c) try : cfg(std::move(c)) {
+} catch (const net::NetError& e) {
+  throw StartupError(e.what());
+}
 
-  std::unique_ptr<crypto::TlsContext> tls;
-  std::unique_ptr<tun::LinuxTunDevice> tun_dev;
-  std::unique_ptr<net::UvUdpTransport> udp;
-  std::unique_ptr<Engine> engine;
-  std::unique_ptr<net::FdWatcher> tun_watch;
-  std::unique_ptr<net::Timer> timer;
-  std::unique_ptr<net::SignalWatcher> signals;
-  std::unique_ptr<net::UnixServer> control;
-  std::unique_ptr<net::Timer> stop_timer;
-  std::unique_ptr<net::Timer> housekeeping;
-  std::unique_ptr<net::Resolver> resolver;
-  std::unique_ptr<RendezvousAddresses> rendezvous_addresses;  // uses `resolver`
-  std::vector<protocol::Endpoint> local_candidates;
-  std::vector<protocol::Endpoint> tcp_candidates;
-  std::unique_ptr<TcpLinks> tcp;
-  NetworkWatch network;
-  std::unique_ptr<NatProbe> nat_probe;
-  os::ServiceNotifier notifier;                   // systemd: readiness, reload, watchdog
-  std::unique_ptr<net::Timer> watchdog_timer;
-  std::unique_ptr<net::HttpServer> metrics_http;  // [metrics] listen
-  // The first housekeeping after start stays quiet: create() has just logged the same warnings.
-  std::chrono::system_clock::time_point next_expiry_warning =
-      std::chrono::system_clock::now() + std::chrono::hours(24);
-  std::unique_ptr<session::OuterSeal> stun_seal;  // with a network key: seals the probe's STUN
-  std::array<std::uint8_t, protocol::kMaxSealedPacket> stun_scratch{};
-  std::optional<protocol::Endpoint> nat_probe_server;
-  protocol::NatType nat_type = protocol::NatType::kUnknown;
+Daemon::Impl::~Impl() {
+  teardown();
+  // Every owner of a handle goes before the drain, which frees the handles.
+  resolver.reset();
+  housekeeping.reset();
+  nat_probe.reset();
+  tcp.reset();
+  engine.reset();
+  udp.reset();
+  control.reset();
+  stop_timer.reset();
+  loop.drain();
+  tun_dev.reset();  // closing the fd removes the device, its addresses and routes
+}
 
-  // One frame is enough: the engine seals in place and the transport copies into its batch.
-  std::vector<std::uint8_t> frame;
-  std::uint64_t tun_write_errors = 0;
-  bool stopping = false;
+void Daemon::Impl::start() {
+  crypto::TlsContextOptions topt = tlsOptions(cfg);
+  try {
+    tls = crypto::TlsContext::create(topt);
+    credentials.emplace(topt);
+  } catch (const crypto::CryptoError& e) {
+    throw StartupError(e.what());
+  }
+  std::optional<crypto::NetworkKey> network_key;
+  try {
+    if (cfg.network_key) {
+      network_key = crypto::loadNetworkKey(cfg.network_key->from_ca, cfg.network_key->file,
+                                           cfg.ca);
+    }
+  } catch (const crypto::CryptoError& e) {
+    throw StartupError(e.what());
+  }
+  auto problems = checkIdentity(cfg, tls->identity());
+  if (!problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) {
+      all += all.empty() ? "" : "\n";
+      all += p;
+    }
+    throw StartupError(all);
+  }
 
-  explicit Impl(config::PeerConfig c) try : cfg(std::move(c)) {
+  frame.resize(protocol::kDataHeaderSize + static_cast<std::size_t>(cfg.mtu) +
+               protocol::kAeadTagSize + 64);
+  try {
+    udp = net::UvUdpTransport::open(loop, cfg.listen, kMaxDatagram,
+                                    [this](std::span<net::ReceivedDatagram> batch) {
+                                      onUdpBatch(batch);
+                                    });
+    tun_dev = tun::LinuxTunDevice::open(cfg.tun_name);
+    auto nl = tun::LinuxNetlinkSocket::open();
+    tun::configureInterface(*nl, tun_dev->name(), cfg.addresses, cfg.mtu);
+    control = net::UnixServer::listen(loop, cfg.control_socket,
+                                      [this](std::string_view req) { return onControl(req); });
+    if (cfg.metrics_listen) {
+      metrics_http = net::HttpServer::listen(
+          loop, *cfg.metrics_listen, [this](std::string_view path) { return onMetrics(path); },
+          {});
+    }
   } catch (const net::NetError& e) {
+    throw StartupError(e.what());
+  } catch (const tun::TunError& e) {
     throw StartupError(e.what());
   }
 
-  ~Impl() override {
-    teardown();
-    // Every owner of a handle goes before the drain, which frees the handles.
-    resolver.reset();
-    housekeeping.reset();
-    nat_probe.reset();
-    tcp.reset();
-    engine.reset();
-    udp.reset();
-    control.reset();
-    stop_timer.reset();
-    loop.drain();
-    tun_dev.reset();  // closing the fd removes the device, its addresses and routes
+  tls->setBlocklist(cfg.blocklist);
+  EngineOptions eopts = engineOptions(cfg);
+  if (network_key) {
+    // STUN to the rendezvous is sealed too; the probe's own copy of the seal does it.
+    stun_seal = std::make_unique<session::OuterSeal>(*network_key);
+    LOG_INFO("network key: %s, fingerprint %s",
+             network_key->source() == crypto::NetworkKey::Source::kCa
+                 ? "derived from the CA certificate"
+                 : cfg.network_key->file.string().c_str(),
+             network_key->fingerprint().c_str());
   }
-
-  void start() {
-    crypto::TlsContextOptions topt;
-    topt.ca_cert = cfg.ca;
-    topt.cert = cfg.cert;
-    topt.key = cfg.key;
-    topt.ciphers = cipherOrder(cfg.tunnel.cipher);
-    topt.expiry_warning = std::chrono::hours(24 * cfg.tunnel.cert_expiry_warning_days);
+  eopts.network_key = std::move(network_key);
+  engine = std::make_unique<Engine>(*tls, std::move(eopts), *this);
+  tcp = std::make_unique<TcpLinks>(
+      loop,
+      [this](const protocol::Endpoint& from, std::span<std::uint8_t> d) {
+        if (!stopping) {
+          engine->onDatagram(Clock::now(), from, d, Transport::kTcp);
+          afterEvent();
+        }
+      },
+      [this](const protocol::Endpoint& remote, const std::string& reason) {
+        if (!stopping) {
+          engine->onTcpClosed(Clock::now(), remote, reason);
+          afterEvent();
+        }
+      },
+      [this](const protocol::Endpoint& remote) { return engine->usesTcp(remote); });
+  if (cfg.tcp_listen) {
     try {
-      tls = crypto::TlsContext::create(topt);
-    } catch (const crypto::CryptoError& e) {
-      throw StartupError(e.what());
-    }
-    std::optional<crypto::NetworkKey> network_key;
-    try {
-      if (cfg.network_key) {
-        network_key = crypto::loadNetworkKey(cfg.network_key->from_ca, cfg.network_key->file,
-                                             cfg.ca);
-      }
-    } catch (const crypto::CryptoError& e) {
-      throw StartupError(e.what());
-    }
-    auto problems = checkIdentity(cfg, tls->identity());
-    if (!problems.empty()) {
-      std::string all;
-      for (const auto& p : problems) {
-        all += all.empty() ? "" : "\n";
-        all += p;
-      }
-      throw StartupError(all);
-    }
-
-    frame.resize(protocol::kDataHeaderSize + static_cast<std::size_t>(cfg.mtu) +
-                 protocol::kAeadTagSize + 64);
-    try {
-      udp = net::UvUdpTransport::open(loop, cfg.listen, kMaxDatagram,
-                                      [this](std::span<net::ReceivedDatagram> batch) {
-                                        onUdpBatch(batch);
-                                      });
-      tun_dev = tun::LinuxTunDevice::open(cfg.tun_name);
-      auto nl = tun::LinuxNetlinkSocket::open();
-      tun::configureInterface(*nl, tun_dev->name(), cfg.addresses, cfg.mtu);
-      control = net::UnixServer::listen(loop, cfg.control_socket,
-                                        [this](std::string_view req) { return onControl(req); });
-      if (cfg.metrics_listen) {
-        metrics_http = net::HttpServer::listen(
-            loop, *cfg.metrics_listen, [this](std::string_view path) { return onMetrics(path); },
-            {});
-      }
+      tcp->listen(udp->localEndpoint());
     } catch (const net::NetError& e) {
       throw StartupError(e.what());
-    } catch (const tun::TunError& e) {
-      throw StartupError(e.what());
     }
-
-    tls->setBlocklist(cfg.blocklist);
-    EngineOptions eopts = engineOptions(cfg);
-    if (network_key) {
-      // STUN to the rendezvous is sealed too; the probe's own copy of the seal does it.
-      stun_seal = std::make_unique<session::OuterSeal>(*network_key);
-      LOG_INFO("network key: %s, fingerprint %s",
-               network_key->source() == crypto::NetworkKey::Source::kCa
-                   ? "derived from the CA certificate"
-                   : cfg.network_key->file.string().c_str(),
-               network_key->fingerprint().c_str());
-    }
-    eopts.network_key = std::move(network_key);
-    engine = std::make_unique<Engine>(*tls, std::move(eopts), *this);
-    tcp = std::make_unique<TcpLinks>(
-        loop,
-        [this](const protocol::Endpoint& from, std::span<std::uint8_t> d) {
-          if (!stopping) {
-            engine->onDatagram(Clock::now(), from, d, Transport::kTcp);
-            afterEvent();
-          }
-        },
-        [this](const protocol::Endpoint& remote, const std::string& reason) {
-          if (!stopping) {
-            engine->onTcpClosed(Clock::now(), remote, reason);
-            afterEvent();
-          }
-        },
-        [this](const protocol::Endpoint& remote) { return engine->usesTcp(remote); });
-    if (cfg.tcp_listen) {
-      try {
-        tcp->listen(udp->localEndpoint());
-      } catch (const net::NetError& e) {
-        throw StartupError(e.what());
-      }
-    }
-    nat_probe = std::make_unique<NatProbe>(
-        loop,
-        [this](const protocol::Endpoint& to, std::span<const std::uint8_t> b) {
-          if (stun_seal) {
-            std::size_t n = stun_seal->seal(b, stun_scratch);
-            if (n == 0) {
-              return;
-            }
-            b = std::span<const std::uint8_t>(stun_scratch.data(), n);
-          }
-          udp->send(to, b);
-          udp->flush();  // STUN is rare and may come from the probe's own timer
-        },
-        [this](protocol::NatType t, const netcheck::NetcheckReport& report) {
-          onNatType(t, report);
-        });
-    std::vector<int> ignore;
-    if (unsigned idx = if_nametoindex(tun_dev->name().c_str()); idx != 0) {
-      ignore.push_back(static_cast<int>(idx));
-    }
-    if (auto err = network.open(loop, ignore, [this] { onNetworkChange(); }); !err.empty()) {
-      LOG_WARN("not watching network changes (%s); roaming is noticed by keepalives only",
-               err.c_str());
-    }
-    stop_timer = std::make_unique<net::Timer>(loop, [this] { stop(); });
-    timer = std::make_unique<net::Timer>(loop, [this] { onTimer(); });
-
-    tun_watch = net::FdWatcher::create(loop, tun_dev->fd(), [this] { onTunReadable(); });
-    signals = std::make_unique<net::SignalWatcher>(
-        loop, std::vector<int>{SIGINT, SIGTERM, SIGHUP}, [this](int sig) {
-          if (sig == SIGHUP) {
-            LOG_INFO("received SIGHUP, reloading %s", cfg.source.c_str());
-            bool ok = false;
-            (void)reload(ok);
+  }
+  nat_probe = std::make_unique<NatProbe>(
+      loop,
+      [this](const protocol::Endpoint& to, std::span<const std::uint8_t> b) {
+        if (stun_seal) {
+          std::size_t n = stun_seal->seal(b, stun_scratch);
+          if (n == 0) {
             return;
           }
-          LOG_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-          // Deferred: stopping destroys this watcher, which must not happen in its callback.
-          stop_timer->armAt(Clock::now());
-        });
-    std::string addrs;
-    for (const auto& a : cfg.addresses) {
-      addrs += (addrs.empty() ? "" : ", ") + a.toString();
-    }
-    LOG_INFO("%s is up: %s on %s, UDP %s, %zu peer(s) configured", cfg.name.c_str(), addrs.c_str(),
-             tun_dev->name().c_str(), udp->localEndpoint().toString().c_str(), cfg.peers.size());
-    if (metrics_http) {
-      LOG_INFO("metrics on http://%s/metrics", metrics_http->localEndpoint().toString().c_str());
-    }
-    dropRoot();
-    engine->start(Clock::now());
-    resolver = std::make_unique<net::Resolver>(loop);
-    rendezvous_addresses = std::make_unique<RendezvousAddresses>(
-        *resolver, cfg.rendezvous, [this](const protocol::IpAddress& a) { return reachable(a); },
-        [this](std::vector<RendezvousSpec> specs) { onRendezvousResolved(std::move(specs)); },
-        [this](const protocol::Endpoint& ep, const std::string& sni) { tcp->setTls(ep, sni); });
-    housekeeping = std::make_unique<net::Timer>(loop, [this] { onHousekeeping(); });
-    onHousekeeping();
-    afterEvent();
-    notifier.ready(cfg.name + " is up on " + tun_dev->name() + ", " +
-                   std::to_string(cfg.peers.size()) + " peer(s) configured");
-    if (notifier.watchdogPeriod().count() > 0) {
-      watchdog_timer = std::make_unique<net::Timer>(loop, [this] { onWatchdog(); });
-      onWatchdog();
-    }
-  }
-
-  // From the loop itself, so a stuck loop stops the keep-alives and systemd restarts us.
-  void onWatchdog() {
-    notifier.watchdog();
-    watchdog_timer->armAt(Clock::now() + notifier.watchdogPeriod());
-  }
-
-  // Everything that needs root is open (TUN, netlink, sockets, keys, the control socket), and no
-  // thread exists yet (the resolver starts libuv's pool later): become the configured user with
-  // CAP_NET_ADMIN only, kept to change the interface's addresses, MTU and routes.
-  void dropRoot() {
-    try {
-      os::RunAs to = os::lookupRunAs(cfg.user);
-      if (to.switches) {
-        if (auto err = control->giveTo(to.uid, to.gid); !err.empty()) {
-          LOG_WARN("%s; the control socket will stay behind at exit", err.c_str());
+          b = std::span<const std::uint8_t>(stun_scratch.data(), n);
         }
-      }
-      os::DropResult r = os::dropPrivileges(os::DropRequest{to, {CAP_NET_ADMIN}});
-      if (r.switched || ::geteuid() != 0) {
-        LOG_INFO("running as user %s, capabilities: %s", r.user.c_str(), r.kept.c_str());
-      } else {
-        LOG_WARN("running as root with every capability (user = \"root\" in the peer file)");
-      }
-    } catch (const os::PrivilegeError& e) {
-      throw StartupError(e.what());
-    }
+        udp->send(to, b);
+        udp->flush();  // STUN is rare and may come from the probe's own timer
+      },
+      [this](protocol::NatType t, const netcheck::NetcheckReport& report) {
+        onNatType(t, report);
+      });
+  std::vector<int> ignore;
+  if (unsigned idx = if_nametoindex(tun_dev->name().c_str()); idx != 0) {
+    ignore.push_back(static_cast<int>(idx));
   }
-
-  // Family the listen socket can reach: a specific IPv4 or IPv6 address covers only its own.
-  bool reachable(const protocol::IpAddress& a) const {
-    const auto& l = cfg.listen.address();
-    if (l.isV4()) {
-      return a.isV4();
-    }
-    return !l.isUnspecified() ? a.isV6() : true;
+  if (auto err = network.open(loop, ignore, [this] { onNetworkChange(); }); !err.empty()) {
+    LOG_WARN("not watching network changes (%s); roaming is noticed by keepalives only",
+             err.c_str());
   }
+  stop_timer = std::make_unique<net::Timer>(loop, [this] { stop(); });
+  timer = std::make_unique<net::Timer>(loop, [this] { onTimer(); });
 
-  // Our certificate's and the CA's expiry warnings ([tunnel] cert_expiry_warning_days).
-  std::vector<std::string> certificateWarnings(std::chrono::system_clock::time_point wall) const {
-    std::vector<std::string> out;
-    const auto window = std::chrono::hours(24 * cfg.tunnel.cert_expiry_warning_days);
-    for (auto w : {crypto::expiryWarning(tls->identity(), "certificate " + cfg.cert.string(),
-                                         window, wall),
-                   crypto::expiryWarning(tls->caIdentity(), "CA certificate " + cfg.ca.string(),
-                                         window, wall)}) {
-      if (!w.empty()) {
-        out.push_back(std::move(w));
-      }
-    }
-    return out;
+  tun_watch = net::FdWatcher::create(loop, tun_dev->fd(), [this] { onTunReadable(); });
+  signals = std::make_unique<net::SignalWatcher>(
+      loop, std::vector<int>{SIGINT, SIGTERM, SIGHUP}, [this](int sig) {
+        if (sig == SIGHUP) {
+          LOG_INFO("received SIGHUP, reloading %s", cfg.source.c_str());
+          bool ok = false;
+          (void)reload(ok);
+          return;
+        }
+        LOG_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        // Deferred: stopping destroys this watcher, which must not happen in its callback.
+        stop_timer->armAt(Clock::now());
+      });
+  std::string addrs;
+  for (const auto& a : cfg.addresses) {
+    addrs += (addrs.empty() ? "" : ", ") + a.toString();
   }
-
-  static std::string isoDay(std::chrono::system_clock::time_point t) {
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return buf;
+  LOG_INFO("%s is up: %s on %s, UDP %s, %zu peer(s) configured", cfg.name.c_str(), addrs.c_str(),
+           tun_dev->name().c_str(), udp->localEndpoint().toString().c_str(), cfg.peers.size());
+  if (metrics_http) {
+    LOG_INFO("metrics on http://%s/metrics", metrics_http->localEndpoint().toString().c_str());
   }
-
-  // SIGHUP: the peer file again, for what can change without a restart: the blocklist (sessions
-  // it now names are closed). Keys and certificates stay as read at start (as root).
-  // Returns what happened in one or more lines; `ok` false when the file was refused.
-  std::string reload(bool& ok) {
-    notifier.reloading();
-    auto fresh = config::loadPeerConfig(cfg.source);
-    if (!fresh.ok()) {
-      std::string all;
-      for (const auto& e : fresh.error()) {
-        all += e.toString() + "\n";
-      }
-      LOG_ERROR("reload of %s failed, keeping the running configuration: %s", cfg.source.c_str(),
-                fresh.error().front().toString().c_str());
-      notifier.ready("reload failed; running with the previous configuration");
-      ok = false;
-      return all + "the running configuration stays\n";
-    }
-    cfg.blocklist = fresh->blocklist;
-    tls->setBlocklist(cfg.blocklist);
-    engine->closeBlocked(Clock::now());
-    // The peer list: added peers are reached, removed ones closed, the others keep running.
-    std::size_t added = 0, removed = 0;
-    for (const auto& p : fresh->peers) {
-      added += std::none_of(cfg.peers.begin(), cfg.peers.end(),
-                            [&](const auto& q) { return q.name == p.name; }) ? 1u : 0u;
-    }
-    for (const auto& p : cfg.peers) {
-      removed += std::none_of(fresh->peers.begin(), fresh->peers.end(),
-                              [&](const auto& q) { return q.name == p.name; }) ? 1u : 0u;
-    }
-    cfg.peers = fresh->peers;
-    engine->setPeers(Clock::now(), engineOptions(cfg).peers);
-    std::string what = std::to_string(cfg.peers.size()) + " peer(s) (" +
-                       std::to_string(added) + " added, " + std::to_string(removed) +
-                       " removed), " + std::to_string(cfg.blocklist.size()) +
-                       " certificate(s) on the blocklist";
-    LOG_INFO("reloaded %s: %s", cfg.source.c_str(), what.c_str());
-    notifier.ready("reloaded");
-    afterEvent();
-    ok = true;
-    return "reloaded " + cfg.source.string() + ": " + what + "\n";
+  dropRoot();
+  engine->start(Clock::now());
+  resolver = std::make_unique<net::Resolver>(loop);
+  rendezvous_addresses = std::make_unique<RendezvousAddresses>(
+      *resolver, cfg.rendezvous, [this](const protocol::IpAddress& a) { return reachable(a); },
+      [this](std::vector<RendezvousSpec> specs) { onRendezvousResolved(std::move(specs)); },
+      [this](const protocol::Endpoint& ep, const std::string& sni) { tcp->setTls(ep, sni); });
+  housekeeping = std::make_unique<net::Timer>(loop, [this] { onHousekeeping(); });
+  onHousekeeping();
+  afterEvent();
+  notifier.ready(cfg.name + " is up on " + tun_dev->name() + ", " +
+                 std::to_string(cfg.peers.size()) + " peer(s) configured");
+  if (notifier.watchdogPeriod().count() > 0) {
+    watchdog_timer = std::make_unique<net::Timer>(loop, [this] { onWatchdog(); });
+    onWatchdog();
   }
+}
 
-  void onHousekeeping() {
-    if (stopping) {
-      return;
-    }
-    if (auto wall = std::chrono::system_clock::now(); wall >= next_expiry_warning) {
-      next_expiry_warning = wall + std::chrono::hours(24);  // once a day while it applies
-      for (const auto& w : certificateWarnings(wall)) {
-        LOG_WARN("%s", w.c_str());
+// From the loop itself, so a stuck loop stops the keep-alives and systemd restarts us.
+void Daemon::Impl::onWatchdog() {
+  notifier.watchdog();
+  watchdog_timer->armAt(Clock::now() + notifier.watchdogPeriod());
+}
+
+// Everything that needs root is open (TUN, netlink, sockets, keys, the control socket), and no
+// thread exists yet (the resolver starts libuv's pool later): become the configured user with
+// CAP_NET_ADMIN only, kept to change the interface's addresses, MTU and routes.
+void Daemon::Impl::dropRoot() {
+  try {
+    os::RunAs to = os::lookupRunAs(cfg.user);
+    if (to.switches) {
+      if (auto err = control->giveTo(to.uid, to.gid); !err.empty()) {
+        LOG_WARN("%s; the control socket will stay behind at exit", err.c_str());
       }
     }
-    refreshLocalCandidates();
-    rendezvous_addresses->refresh(engine->status(Clock::now()));
-    housekeeping->armAt(Clock::now() + kHousekeeping);
-  }
-
-  void refreshLocalCandidates() {
-    std::vector<protocol::Endpoint> found;
-    if (!cfg.listen.address().isUnspecified()) {
-      found.emplace_back(cfg.listen.address(), udp->localEndpoint().port());
+    os::DropResult r = os::dropPrivileges(os::DropRequest{to, {CAP_NET_ADMIN}});
+    if (r.switched || ::geteuid() != 0) {
+      LOG_INFO("running as user %s, capabilities: %s", r.user.c_str(), r.kept.c_str());
     } else {
-      for (const auto& a : net::interfaceAddresses({tun_dev->name()})) {
-        if (reachable(a)) {
-          found.emplace_back(a, udp->localEndpoint().port());
-        }
+      LOG_WARN("running as root with every capability (user = \"root\" in the peer file)");
+    }
+  } catch (const os::PrivilegeError& e) {
+    throw StartupError(e.what());
+  }
+}
+
+// Family the listen socket can reach: a specific IPv4 or IPv6 address covers only its own.
+bool Daemon::Impl::reachable(const protocol::IpAddress& a) const {
+  const auto& l = cfg.listen.address();
+  if (l.isV4()) {
+    return a.isV4();
+  }
+  return !l.isUnspecified() ? a.isV6() : true;
+}
+
+void Daemon::Impl::onHousekeeping() {
+  if (stopping) {
+    return;
+  }
+  if (auto wall = std::chrono::system_clock::now(); wall >= next_expiry_warning) {
+    next_expiry_warning = wall + std::chrono::hours(24);  // once a day while it applies
+    for (const auto& w : certificateWarnings(wall)) {
+      LOG_WARN("%s", w.c_str());
+    }
+  }
+  refreshLocalCandidates();
+  rendezvous_addresses->refresh(engine->status(Clock::now()));
+  housekeeping->armAt(Clock::now() + kHousekeeping);
+}
+
+void Daemon::Impl::refreshLocalCandidates() {
+  std::vector<protocol::Endpoint> found;
+  if (!cfg.listen.address().isUnspecified()) {
+    found.emplace_back(cfg.listen.address(), udp->localEndpoint().port());
+  } else {
+    for (const auto& a : net::interfaceAddresses({tun_dev->name()})) {
+      if (reachable(a)) {
+        found.emplace_back(a, udp->localEndpoint().port());
       }
     }
-    std::vector<protocol::Endpoint> tcp_found;
-    if (cfg.tcp_listen) {
-      tcp_found = found;  // the TCP listener shares the UDP socket's address and port
-      for (const auto& e : cfg.tcp_advertise) {
-        if (std::find(tcp_found.begin(), tcp_found.end(), e) == tcp_found.end()) {
-          tcp_found.push_back(e);
-        }
+  }
+  std::vector<protocol::Endpoint> tcp_found;
+  if (cfg.tcp_listen) {
+    tcp_found = found;  // the TCP listener shares the UDP socket's address and port
+    for (const auto& e : cfg.tcp_advertise) {
+      if (std::find(tcp_found.begin(), tcp_found.end(), e) == tcp_found.end()) {
+        tcp_found.push_back(e);
       }
     }
-    if (tcp_found != tcp_candidates) {
-      tcp_candidates = tcp_found;
-      engine->setTcpCandidates(Clock::now(), tcp_found);
-      afterEvent();
-    }
-    if (found != local_candidates) {
-      local_candidates = found;
-      std::string list;
-      for (const auto& e : found) {
-        list += (list.empty() ? "" : ", ") + e.toString();
-      }
-      LOG_INFO("local candidates: %s", list.empty() ? "none" : list.c_str());
-      engine->setLocalCandidates(Clock::now(), found);
-      afterEvent();
-    }
   }
-
-  void onRendezvousResolved(std::vector<RendezvousSpec> specs) {
-    if (stopping) {
-      return;
-    }
-    engine->setRendezvous(Clock::now(), specs);
-    afterEvent();
-    if (!nat_probe_server && !specs.empty()) {
-      nat_probe_server = specs.front().udp;
-      runNatProbe();
-    }
-  }
-
-  void runNatProbe() {
-    if (!nat_probe_server || stopping) {
-      return;
-    }
-    std::optional<protocol::Endpoint> local;
-    if (!cfg.listen.address().isUnspecified()) {
-      local = udp->localEndpoint();
-    } else if (!local_candidates.empty()) {
-      local = local_candidates.front();
-    }
-    nat_probe->run(*nat_probe_server, local);
-    udp->flush();
-  }
-
-  void onNatType(protocol::NatType t, const netcheck::NetcheckReport& report) {
-    if (stopping) {
-      return;
-    }
-    if (t != nat_type) {
-      LOG_INFO("NAT type: %s%s%s", std::string(protocol::toString(t)).c_str(),
-               report.public_endpoint ? ", public endpoint " : "",
-               report.public_endpoint ? report.public_endpoint->toString().c_str() : "");
-    }
-    nat_type = t;
-    engine->setNatType(Clock::now(), t);
+  if (tcp_found != tcp_candidates) {
+    tcp_candidates = tcp_found;
+    engine->setTcpCandidates(Clock::now(), tcp_found);
     afterEvent();
   }
-
-  void onNetworkChange() {
-    if (stopping) {
-      return;
+  if (found != local_candidates) {
+    local_candidates = found;
+    std::string list;
+    for (const auto& e : found) {
+      list += (list.empty() ? "" : ", ") + e.toString();
     }
-    LOG_INFO("network changed: re-registering and probing every path");
-    engine->onNetworkChange(Clock::now());
+    LOG_INFO("local candidates: %s", list.empty() ? "none" : list.c_str());
+    engine->setLocalCandidates(Clock::now(), found);
     afterEvent();
-    refreshLocalCandidates();
+  }
+}
+
+void Daemon::Impl::onRendezvousResolved(std::vector<RendezvousSpec> specs) {
+  if (stopping) {
+    return;
+  }
+  engine->setRendezvous(Clock::now(), specs);
+  afterEvent();
+  // The NAT probe asks the first server; again when a reload removed the one it asked.
+  auto listed = [&](const protocol::Endpoint& ep) {
+    return std::any_of(specs.begin(), specs.end(),
+                       [&](const RendezvousSpec& s) { return s.udp == ep; });
+  };
+  if (!specs.empty() && (!nat_probe_server || !listed(*nat_probe_server))) {
+    nat_probe_server = specs.front().udp;
     runNatProbe();
   }
+}
 
-  void stop() {
-    if (stopping) {
-      return;
-    }
-    stopping = true;
-    notifier.stopping();
-    teardown();
+void Daemon::Impl::runNatProbe() {
+  if (!nat_probe_server || stopping) {
+    return;
   }
-
-  // Closes every edge; the loop then runs out of active handles and run() returns.
-  void teardown() {
-    watchdog_timer.reset();
-    metrics_http.reset();
-    tun_watch.reset();
-    signals.reset();
-    timer.reset();
-    // An armed timer or a pending lookup keeps the loop running: stop them too.
-    housekeeping.reset();
-    rendezvous_addresses.reset();
-    resolver.reset();
-    network.close();
-    nat_probe.reset();
-    if (tcp) {
-      tcp->closeAll();
-    }
-    if (udp) {
-      udp->flush();
-      udp->close();
-    }
-    if (control) {
-      control->close();
-    }
+  std::optional<protocol::Endpoint> local;
+  if (!cfg.listen.address().isUnspecified()) {
+    local = udp->localEndpoint();
+  } else if (!local_candidates.empty()) {
+    local = local_candidates.front();
   }
+  nat_probe->run(*nat_probe_server, local);
+  udp->flush();
+}
 
-  void afterEvent() {
-    if (stopping) {
-      return;
-    }
+void Daemon::Impl::onNatType(protocol::NatType t, const netcheck::NetcheckReport& report) {
+  if (stopping) {
+    return;
+  }
+  if (t != nat_type) {
+    LOG_INFO("NAT type: %s%s%s", std::string(protocol::toString(t)).c_str(),
+             report.public_endpoint ? ", public endpoint " : "",
+             report.public_endpoint ? report.public_endpoint->toString().c_str() : "");
+  }
+  nat_type = t;
+  engine->setNatType(Clock::now(), t);
+  afterEvent();
+}
+
+void Daemon::Impl::onNetworkChange() {
+  if (stopping) {
+    return;
+  }
+  LOG_INFO("network changed: re-registering and probing every path");
+  engine->onNetworkChange(Clock::now());
+  afterEvent();
+  refreshLocalCandidates();
+  runNatProbe();
+}
+
+void Daemon::Impl::stop() {
+  if (stopping) {
+    return;
+  }
+  stopping = true;
+  notifier.stopping();
+  teardown();
+}
+
+// Closes every edge; the loop then runs out of active handles and run() returns.
+void Daemon::Impl::teardown() {
+  watchdog_timer.reset();
+  metrics_http.reset();
+  tun_watch.reset();
+  signals.reset();
+  timer.reset();
+  // An armed timer or a pending lookup keeps the loop running: stop them too.
+  housekeeping.reset();
+  rendezvous_addresses.reset();
+  resolver.reset();
+  network.close();
+  nat_probe.reset();
+  if (tcp) {
+    tcp->closeAll();
+  }
+  if (udp) {
     udp->flush();
-    timer->armAt(engine->nextDeadline());
+    udp->close();
   }
+  if (control) {
+    control->close();
+  }
+}
 
-  // A sealed STUN answer for the NAT probe: opened in a copy, so that anything else (a sealed
-  // handshake packet) reaches the engine unopened. True if it was STUN.
-  bool sealedStun(Instant now, const net::ReceivedDatagram& d) {
-    if (d.data.size() > stun_scratch.size()) {
-      return false;
-    }
-    std::copy(d.data.begin(), d.data.end(), stun_scratch.begin());
-    auto inner = stun_seal->open(std::span<std::uint8_t>(stun_scratch.data(), d.data.size()));
-    if (protocol::classify(inner) != protocol::PacketFamily::kStun) {
-      return false;
-    }
-    nat_probe->onDatagram(now, d.from, inner);
-    return true;
+void Daemon::Impl::afterEvent() {
+  if (stopping) {
+    return;
   }
+  udp->flush();
+  timer->armAt(engine->nextDeadline());
+}
 
-  void onUdpBatch(std::span<net::ReceivedDatagram> batch) {
-    if (stopping) {
-      return;
-    }
-    Instant now = Clock::now();
-    for (auto& d : batch) {
-      auto family = protocol::classify(d.data);
-      if (family == protocol::PacketFamily::kStun && nat_probe && !stun_seal) {
-        nat_probe->onDatagram(now, d.from, d.data);  // the engine has no use for STUN
-        continue;
-      }
-      if (family == protocol::PacketFamily::kSealed && nat_probe && stun_seal &&
-          sealedStun(now, d)) {
-        continue;
-      }
-      engine->onDatagram(now, d.from, d.data);
-    }
-    afterEvent();
+// A sealed STUN answer for the NAT probe: opened in a copy, so that anything else (a sealed
+// handshake packet) reaches the engine unopened. True if it was STUN.
+bool Daemon::Impl::sealedStun(Instant now, const net::ReceivedDatagram& d) {
+  if (d.data.size() > stun_scratch.size()) {
+    return false;
   }
+  std::copy(d.data.begin(), d.data.end(), stun_scratch.begin());
+  auto inner = stun_seal->open(std::span<std::uint8_t>(stun_scratch.data(), d.data.size()));
+  if (protocol::classify(inner) != protocol::PacketFamily::kStun) {
+    return false;
+  }
+  nat_probe->onDatagram(now, d.from, inner);
+  return true;
+}
 
-  void onTunReadable() {
-    if (stopping) {
-      return;
-    }
-    Instant now = Clock::now();
-    std::span<std::uint8_t> payload(frame.data() + protocol::kDataHeaderSize,
-                                    frame.size() - protocol::kDataHeaderSize - protocol::kAeadTagSize);
-    for (int i = 0; i < kTunReadBudget; ++i) {
-      long n = tun_dev->read(payload);
-      if (n <= 0) {
-        break;
-      }
-      engine->onTunPacket(now, frame, static_cast<std::size_t>(n));
-    }
-    afterEvent();
+void Daemon::Impl::onUdpBatch(std::span<net::ReceivedDatagram> batch) {
+  if (stopping) {
+    return;
   }
+  Instant now = Clock::now();
+  for (auto& d : batch) {
+    auto family = protocol::classify(d.data);
+    if (family == protocol::PacketFamily::kStun && nat_probe && !stun_seal) {
+      nat_probe->onDatagram(now, d.from, d.data);  // the engine has no use for STUN
+      continue;
+    }
+    if (family == protocol::PacketFamily::kSealed && nat_probe && stun_seal &&
+        sealedStun(now, d)) {
+      continue;
+    }
+    engine->onDatagram(now, d.from, d.data);
+  }
+  afterEvent();
+}
 
-  void onTimer() {
-    if (stopping) {
-      return;
-    }
-    engine->onTimer(Clock::now());
-    afterEvent();
+void Daemon::Impl::onTunReadable() {
+  if (stopping) {
+    return;
   }
+  Instant now = Clock::now();
+  std::span<std::uint8_t> payload(frame.data() + protocol::kDataHeaderSize,
+                                  frame.size() - protocol::kDataHeaderSize - protocol::kAeadTagSize);
+  for (int i = 0; i < kTunReadBudget; ++i) {
+    long n = tun_dev->read(payload);
+    if (n <= 0) {
+      break;
+    }
+    engine->onTunPacket(now, frame, static_cast<std::size_t>(n));
+  }
+  afterEvent();
+}
 
+void Daemon::Impl::onTimer() {
+  if (stopping) {
+    return;
+  }
+  engine->onTimer(Clock::now());
+  afterEvent();
+}
 
-  DaemonInfo daemonInfo(Instant now) {
-    DaemonInfo info;
-    info.name = cfg.name;
-    info.listen = udp ? udp->localEndpoint().toString() : cfg.listen.toString();
-    info.tun = tun_dev ? tun_dev->name() : cfg.tun_name;
-    for (const auto& a : cfg.addresses) {
-      info.addresses.push_back(a.toString());
-    }
-    info.uptime_s = toSeconds(now - started);
-    info.tun_write_errors = tun_write_errors;
-    info.udp_tx_dropped = udp ? udp->stats().tx_dropped : 0;
-    if (tcp) {
-      info.tcp = tcp->counters();
-      info.tcp_connections = tcp->connections();
-    }
-    auto wall = std::chrono::system_clock::now();
-    info.cert_not_after = isoDay(tls->identity().not_after);
-    info.ca_not_after = isoDay(tls->caIdentity().not_after);
-    info.cert_warnings = certificateWarnings(wall);
-    info.blocked_certificates = cfg.blocklist.size();
-    return info;
-  }
+// EngineSink
+void Daemon::Impl::sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
+  udp->send(to, bytes);
+}
 
-  // GET /metrics ([metrics] listen).
-  std::optional<std::string> onMetrics(std::string_view path) {
-    if (path != "/metrics") {
-      return std::nullopt;
-    }
-    Instant now = Clock::now();
-    auto epoch = [](std::chrono::system_clock::time_point t) {
-      return std::chrono::duration<double>(t.time_since_epoch()).count();
-    };
-    return renderPeerMetrics(daemonInfo(now), engine->status(now), os::readProcessStats(),
-                             epoch(tls->identity().not_after), epoch(tls->caIdentity().not_after));
-  }
+void Daemon::Impl::sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
+  tcp->send(to, bytes);
+}
 
-  std::string onControl(std::string_view line) {
-    auto req = parseRequest(line);
-    if (!req) {
-      return errorResponse("malformed request; this daemon speaks " + std::string(kControlVersion));
-    }
-    if (req->command == "status") {
-      Instant now = Clock::now();
-      DaemonInfo info = daemonInfo(now);
-      auto st = engine->status(now);
-      return okResponse(req->argument == "json" ? renderStatusJson(info, st, now)
-                                                : renderStatusText(info, st, now));
-    }
-    if (req->command == "explain") {
-      Instant now = Clock::now();
-      return explainResponse(engine->status(now), req->argument, now);
-    }
-    if (req->command == "down") {
-      LOG_INFO("shutting down on request from the control socket");
-      // Answer first; the stop runs from the next loop iteration, after the reply is queued.
-      stop_timer->armAt(Clock::now());
-      return okResponse("stopping\n");
-    }
-    if (req->command == "reload") {
-      LOG_INFO("reloading %s on request from the control socket", cfg.source.c_str());
-      bool ok = false;
-      std::string result = reload(ok);
-      if (!ok) {
-        // One line on the wire: the file:line:col messages separated by "; ".
-        std::string one_line;
-        for (char c : result) {
-          one_line += c == '\n' ? std::string("; ") : std::string(1, c);
-        }
-        return errorResponse(one_line.substr(0, one_line.size() - 2));
-      }
-      return okResponse(result);
-    }
-    return errorResponse("unknown command '" + req->command +
-                         "'; known: status, explain, down, reload");
+void Daemon::Impl::writeTun(std::span<const std::uint8_t> packet) {
+  if (!tun_dev->write(packet)) {
+    ++tun_write_errors;
   }
-
-  // EngineSink
-  void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override {
-    udp->send(to, bytes);
-  }
-  void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override {
-    tcp->send(to, bytes);
-  }
-  void closeTcp(const protocol::Endpoint& to) override { tcp->close(to); }
-  void writeTun(std::span<const std::uint8_t> packet) override {
-    if (!tun_dev->write(packet)) {
-      ++tun_write_errors;
-    }
-  }
-};
+}
 
 Daemon::Daemon(config::PeerConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
 

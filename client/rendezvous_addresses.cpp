@@ -27,11 +27,40 @@ void RendezvousAddresses::refresh(const EngineStatus& status) {
       continue;
     }
     const auto& e = entries_[i];
-    resolver_.resolve(e.host, e.port,
-                      [this, i](std::vector<protocol::Endpoint> eps, const std::string& error) {
-                        onResolved(i, std::move(eps), error);
-                      });
+    resolver_.resolve(e.host, e.port, current(i, false));
   }
+}
+
+net::Resolver::Callback RendezvousAddresses::current(std::size_t i, bool tcp) {
+  return [this, i, tcp, gen = generation_](std::vector<protocol::Endpoint> eps,
+                                           const std::string& error) {
+    if (gen != generation_) {
+      return;  // for a list a reload has replaced
+    }
+    if (tcp) {
+      onTcpResolved(i, std::move(eps), error);
+    } else {
+      onResolved(i, std::move(eps), error);
+    }
+  };
+}
+
+void RendezvousAddresses::setEntries(std::vector<config::RendezvousEntry> entries) {
+  std::vector<std::optional<RendezvousSpec>> kept(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    for (std::size_t j = 0; j < entries_.size(); ++j) {
+      const auto& r = resolved_[j];
+      // Only complete ones: a TCP address still being looked up would never arrive.
+      if (entries_[j] == entries[i] && r && (r->tcp || !entries[i].tcp_host)) {
+        kept[i] = r;
+        break;
+      }
+    }
+  }
+  entries_ = std::move(entries);
+  resolved_ = std::move(kept);
+  ++generation_;
+  publish();
 }
 
 void RendezvousAddresses::onResolved(std::size_t i, std::vector<protocol::Endpoint> eps,
@@ -58,10 +87,7 @@ void RendezvousAddresses::onResolved(std::size_t i, std::vector<protocol::Endpoi
     if (*entry.tcp_host == entry.host) {
       setTcp(i, protocol::Endpoint(pick->address(), entry.tcp_port));
     } else {
-      resolver_.resolve(*entry.tcp_host, entry.tcp_port,
-                        [this, i](std::vector<protocol::Endpoint> tcp_eps, const std::string& err) {
-                          onTcpResolved(i, std::move(tcp_eps), err);
-                        });
+      resolver_.resolve(*entry.tcp_host, entry.tcp_port, current(i, true));
     }
   }
   publish();

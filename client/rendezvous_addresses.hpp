@@ -31,10 +31,16 @@ class RendezvousAddresses {
   // Resolves the entries not resolved yet, and those whose server `status` does not show as
   // established.
   void refresh(const EngineStatus& status);
+  // A reload's list: entries equal to a current one keep their resolved addresses (their
+  // sessions keep running), the list is published at once, and refresh() resolves the new ones.
+  // Lookups still under way for the old list are ignored when they finish.
+  void setEntries(std::vector<config::RendezvousEntry> entries);
 
  private:
   void onResolved(std::size_t i, std::vector<protocol::Endpoint> eps, const std::string& error);
   void onTcpResolved(std::size_t i, std::vector<protocol::Endpoint> eps, const std::string& error);
+  // Wraps a lookup's callback so that it is dropped if setEntries() ran meanwhile.
+  net::Resolver::Callback current(std::size_t i, bool tcp);
   void setTcp(std::size_t i, const protocol::Endpoint& ep);
   void publish();
 
@@ -44,6 +50,7 @@ class RendezvousAddresses {
   OnChange on_change_;
   OnTls on_tls_;
   std::vector<std::optional<RendezvousSpec>> resolved_;  // per entry
+  std::uint64_t generation_ = 0;                         // setEntries() calls so far
 };
 
 }  // namespace vpn::client

@@ -18,6 +18,7 @@ namespace vpn::config {
 struct PeerEntry {
   std::string name;
   std::optional<protocol::Endpoint> endpoint;  // absent: we wait for the peer to reach us
+  friend bool operator==(const PeerEntry&, const PeerEntry&) = default;
 };
 
 // A rendezvous server as written in the peer file: a host name or IP address and a UDP port, and
@@ -34,6 +35,7 @@ struct RendezvousEntry {
   std::optional<std::string> name;
   std::string toString() const;     // the UDP address: "rv1.example.net:3478", "[2001:db8::1]:3478"
   std::string tcpToString() const;  // the TCP address in the same form; "" without tcp_host
+  friend bool operator==(const RendezvousEntry&, const RendezvousEntry&) = default;
 };
 
 // How paths are chosen (docs/paths.md, [paths] in docs/peer-file.md).

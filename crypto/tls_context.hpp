@@ -7,7 +7,8 @@
 // issued by the CA, a certificate that is expired or not yet valid. It logs a warning when the
 // certificate expires within `expiry_warning`.
 // Ownership: the context must outlive every TlsSession made from it. Not thread-safe; one event
-// loop thread uses it.
+// loop thread uses it. adopt() renews the credentials in place (a reload): sessions made before
+// keep the ones they started with (OpenSSL counts references to them).
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -44,6 +45,9 @@ class TlsContext {
   // replaces the previous list. Sessions already up are the caller's to close.
   virtual void setBlocklist(std::vector<std::string> fingerprints) = 0;
   virtual bool isBlocked(const std::string& fingerprint) const = 0;
+  // Takes `fresh`'s CA, certificate, key and ciphers for every session made from now on (a
+  // renewed certificate on reload); the blocklist stays. `fresh` must come from create().
+  virtual void adopt(std::unique_ptr<TlsContext> fresh) = 0;
 };
 
 }  // namespace vpn::crypto

@@ -10,6 +10,7 @@
 
 #include "base/log.hpp"
 #include "base/time.hpp"
+#include "crypto/credential_reload.hpp"
 #include "crypto/network_key.hpp"
 #include "net/http_server.hpp"
 #include "os/privileges.hpp"
@@ -24,6 +25,7 @@
 #include "net/unix_server.hpp"
 #include "protocol/data_packet.hpp"
 #include "protocol/relay_packet.hpp"
+#include "rendezvous/config_reload.hpp"
 #include "rendezvous/engine/rendezvous_engine.hpp"
 #include "rendezvous/status.hpp"
 #include "session/admission.hpp"
@@ -74,6 +76,7 @@ struct Server::Impl final : RendezvousSink {
   net::EventLoop loop;
   Instant started = Clock::now();
   std::unique_ptr<crypto::TlsContext> tls;
+  std::optional<crypto::CredentialReload> credentials;  // which files a reload reads again
   std::vector<Socket> sockets;  // primaries first, by listen index, then the alternates
   std::unique_ptr<RendezvousEngine> engine;
   os::ServiceNotifier notifier;  // systemd: readiness, reload, watchdog
@@ -126,13 +129,19 @@ struct Server::Impl final : RendezvousSink {
     sockets.push_back(Socket{id, std::move(udp)});
   }
 
-  void start() {
+  static crypto::TlsContextOptions tlsOptions(const config::RendezvousConfig& c) {
     crypto::TlsContextOptions topt;
-    topt.ca_cert = cfg.ca;
-    topt.cert = cfg.cert;
-    topt.key = cfg.key;
+    topt.ca_cert = c.ca;
+    topt.cert = c.cert;
+    topt.key = c.key;
+    return topt;
+  }
+
+  void start() {
+    crypto::TlsContextOptions topt = tlsOptions(cfg);
     try {
       tls = crypto::TlsContext::create(topt);
+      credentials.emplace(topt);
     } catch (const crypto::CryptoError& e) {
       throw StartupError(e.what());
     }
@@ -142,31 +151,16 @@ struct Server::Impl final : RendezvousSink {
                          "--rendezvous`");
     }
 
-    RendezvousOptions opts;
+    RendezvousOptions opts = limitOptions(cfg);
     try {
       opts.network_key =
           crypto::loadNetworkKey(cfg.network_key_from_ca, cfg.network_key_file, cfg.ca);
     } catch (const crypto::CryptoError& e) {
       throw StartupError(e.what());
     }
-    opts.refresh = cfg.refresh;
-    opts.handshake_per_second = cfg.handshake_rate;
-    opts.handshake_burst = cfg.handshake_burst;
-    opts.handshake_network_per_second = cfg.handshake_network_rate;
-    opts.handshake_network_burst = cfg.handshake_network_burst;
-    opts.handshake_global_per_second = cfg.handshake_global_rate;
-    opts.handshake_global_burst = cfg.handshake_global_burst;
-    opts.lookup_per_second = cfg.lookup_rate;
-    opts.lookup_burst = cfg.lookup_burst;
-    opts.max_pending_handshakes = cfg.max_pending_handshakes;
     opts.alt_port = cfg.alt_port;
     opts.alt_address = cfg.alt_address;
     opts.stun_listen = static_cast<std::uint8_t>(cfg.stun_listen);
-    opts.relay = cfg.relay.enabled;
-    opts.relay_max_channels = cfg.relay.max_channels;
-    opts.relay_rate = cfg.relay.rate;
-    opts.relay_burst = cfg.relay.burst;
-    opts.relay_max_bytes = cfg.relay.max_bytes;
     if (!cfg.tcp_listen.empty() && cfg.tcp_tls) {
       try {
         tcp_tls.emplace(crypto::TlsStreamContext::server(cfg.cert, cfg.key));
@@ -264,23 +258,79 @@ struct Server::Impl final : RendezvousSink {
     watchdog_timer->armAt(Clock::now() + notifier.watchdogPeriod());
   }
 
-  // SIGHUP: the file again, for what can change without a restart: the blocklist (sessions it
-  // now names are closed). Sockets, keys and limits stay as they were at start.
+  // SIGHUP: the file again (rendezvous/config_reload.hpp says what applies). A file with errors,
+  // or credentials that cannot be used, refuse the whole reload before anything changes.
   void reload() {
     LOG_INFO("received SIGHUP, reloading %s", cfg.source.c_str());
     notifier.reloading();
+    auto refuse = [&](const std::string& why) {
+      LOG_ERROR("reload of %s failed, keeping the running configuration: %s", cfg.source.c_str(),
+                why.c_str());
+      notifier.ready("reload failed; running with the previous configuration");
+    };
     auto fresh = config::loadRendezvousConfig(cfg.source);
     if (!fresh.ok()) {
-      LOG_ERROR("reload of %s failed, keeping the running configuration: %s", cfg.source.c_str(),
-                fresh.error().front().toString().c_str());
-      notifier.ready("reload failed; running with the previous configuration");
-      return;
+      return refuse(fresh.error().front().toString());
+    }
+    // Read only when changed: an unchanged key may be one the dropped user cannot read.
+    const crypto::TlsContextOptions topt = tlsOptions(*fresh);
+    std::unique_ptr<crypto::TlsContext> renewed;
+    std::optional<crypto::TlsStreamContext> renewed_tcp;
+    if (credentials->changed(topt)) {
+      try {
+        renewed = credentials->load(topt, *tls);
+        if (!renewed->identity().rendezvous_role) {
+          return refuse("certificate " + fresh->cert.string() + " is not a rendezvous certificate");
+        }
+        if (tcp_tls) {
+          renewed_tcp.emplace(crypto::TlsStreamContext::server(fresh->cert, fresh->key));
+        }
+      } catch (const crypto::CryptoError& e) {
+        return refuse(e.what());
+      }
+    }
+    Instant now = Clock::now();
+    std::string done;
+    if (renewed) {
+      tls->adopt(std::move(renewed));
+      if (renewed_tcp) {
+        // Same object, so the listeners' pointer stays; open connections keep the old one.
+        *tcp_tls = std::move(*renewed_tcp);
+      }
+      credentials->remember(topt);
+      cfg.ca = fresh->ca;
+      cfg.cert = fresh->cert;
+      cfg.key = fresh->key;
+      done += "certificate " + cfg.cert.string() + " (" + tls->identity().fingerprint.substr(0, 16) +
+              "...) used from the next handshake; ";
+    }
+    engine->setLimits(now, limitOptions(*fresh));
+    cfg.refresh = fresh->refresh;
+    cfg.relay = fresh->relay;
+    cfg.tcp_max_connections = fresh->tcp_max_connections;
+    cfg.tcp_max_per_source = fresh->tcp_max_per_source;
+    cfg.tcp_unused_timeout = fresh->tcp_unused_timeout;
+    if (fresh->log_level != cfg.log_level) {
+      log::Level level{};
+      if (log::parseLevel(fresh->log_level, level)) {
+        log::setLevel(level);  // a --log-level override stays until the file's value changes
+      }
+      cfg.log_level = fresh->log_level;
     }
     cfg.blocklist = fresh->blocklist;
     tls->setBlocklist(cfg.blocklist);
-    std::size_t closed = engine->closeBlocked(Clock::now());
-    LOG_INFO("reloaded %s: %zu certificate(s) on the blocklist, %zu session(s) closed",
-             cfg.source.c_str(), cfg.blocklist.size(), closed);
+    std::size_t closed = engine->closeBlocked(now);
+    LOG_INFO("reloaded %s: %slimits and relay (%s) applied; %zu certificate(s) on the blocklist, "
+             "%zu session(s) closed",
+             cfg.source.c_str(), done.c_str(), cfg.relay.enabled ? "on" : "off",
+             cfg.blocklist.size(), closed);
+    if (auto restart = restartOnlyChanges(cfg, *fresh); !restart.empty()) {
+      std::string keys;
+      for (const auto& k : restart) {
+        keys += (keys.empty() ? "" : ", ") + k;
+      }
+      LOG_WARN("%s changed; needs a restart (the running values stay)", keys.c_str());
+    }
     notifier.ready("reloaded");
     afterEvent();
   }

@@ -13,6 +13,15 @@ AdmissionLimiter::AdmissionLimiter(Options options)
                                        options.max_sources}),
       global_tokens_(options.global_burst) {}
 
+void AdmissionLimiter::setOptions(Options options) {
+  options_ = options;
+  by_address_.setOptions(RateLimiter::Options{options.address_burst, options.address_per_second,
+                                              options.max_sources});
+  by_network_.setOptions(RateLimiter::Options{options.network_burst, options.network_per_second,
+                                              options.max_sources});
+  global_tokens_ = std::min(global_tokens_, options.global_burst);
+}
+
 protocol::IpAddress AdmissionLimiter::networkOf(const protocol::IpAddress& source) {
   if (source.isV4()) {
     return source;

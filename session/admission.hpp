@@ -33,6 +33,8 @@ class AdmissionLimiter {
   explicit AdmissionLimiter(Options options);
 
   Verdict allow(Instant now, const protocol::IpAddress& source);
+  // New limits (a reload); the buckets and their tokens stay.
+  void setOptions(Options options);
 
   // The /64 of an IPv6 source (the address part after it zeroed).
   static protocol::IpAddress networkOf(const protocol::IpAddress& source);

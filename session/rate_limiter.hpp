@@ -24,6 +24,8 @@ class RateLimiter {
 
   // Takes one token for `source`; false if its bucket is empty.
   bool allow(Instant now, const protocol::IpAddress& source);
+  // New limits (a reload); the buckets stay, a lower burst caps them at their next refill.
+  void setOptions(Options options) { options_ = options; }
 
  private:
   struct Bucket {

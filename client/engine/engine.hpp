@@ -121,8 +121,9 @@ class Engine {
   // Replaces the peer list (a reload): peers no longer listed are closed and forgotten, new ones
   // are added (and dialled if they have an endpoint), listed ones keep their sessions.
   void setPeers(Instant now, std::vector<PeerSpec> peers);
-  // Replaces the rendezvous list (e.g. after re-resolving host names). Sessions with servers
-  // still listed (same UDP address) are kept; new ones are established; removed ones are dropped.
+  // Replaces the rendezvous list (e.g. after re-resolving host names, or a reload). Sessions with
+  // servers still listed (same UDP address, same name pin) are kept; new ones are established;
+  // removed ones are dropped; a changed pin or TCP address (while on TCP) reconnects.
   void setRendezvous(Instant now, std::vector<RendezvousSpec> rendezvous);
   // Our local candidates: interface addresses with the listen port. Call at start and whenever
   // they change; a change re-registers with every established rendezvous. At most

@@ -43,18 +43,26 @@ void Engine::Impl::setRendezvous(Instant now, std::vector<RendezvousSpec> specs)
       connectRendezvous(*rendezvous.back(), now);
       continue;
     }
-    if (rv->spec.tcp != spec.tcp) {
-      bool on_tcp = rv->transport == Transport::kTcp;
-      if (on_tcp && rv->spec.tcp) {
-        sink.closeTcp(*rv->spec.tcp);
-      }
-      rv->spec = spec;
-      if (on_tcp) {  // reconnect on the new TCP address, or over UDP if there is none now
+    if (rv->spec == spec) {
+      continue;
+    }
+    const bool on_tcp = rv->transport == Transport::kTcp;
+    const bool tcp_moved = on_tcp && rv->spec.tcp != spec.tcp;
+    // A new pin must be checked by a new handshake; the session proved only the old one.
+    const bool pin_changed = rv->spec.name != spec.name;
+    if (tcp_moved && rv->spec.tcp) {
+      sink.closeTcp(*rv->spec.tcp);
+    }
+    rv->spec = spec;
+    if (tcp_moved || pin_changed) {
+      if (tcp_moved) {  // reconnect on the new TCP address, or over UDP if there is none now
         rv->transport = spec.tcp ? Transport::kTcp : Transport::kUdp;
-        dropRendezvousPending(*rv);
-        dropRendezvousSession(*rv, now, "rendezvous TCP address changed");
-        connectRendezvous(*rv, now);
       }
+      dropRendezvousPending(*rv);
+      dropRendezvousSession(*rv, now,
+                            pin_changed ? "rendezvous name pin changed"
+                                        : "rendezvous TCP address changed");
+      connectRendezvous(*rv, now);
     }
   }
   options.rendezvous = std::move(unique);

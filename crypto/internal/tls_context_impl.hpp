@@ -23,6 +23,12 @@ class OpensslTlsContext final : public TlsContext {
   bool isBlocked(const std::string& fingerprint) const override {
     return blocklist_.count(fingerprint) != 0;
   }
+  void adopt(std::unique_ptr<TlsContext> fresh) override {
+    auto& other = dynamic_cast<OpensslTlsContext&>(*fresh);
+    ctx_ = std::move(other.ctx_);
+    identity_ = std::move(other.identity_);
+    ca_ = std::move(other.ca_);
+  }
 
  private:
   SslCtxPtr ctx_;

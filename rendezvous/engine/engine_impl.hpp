@@ -217,6 +217,10 @@ struct RendezvousEngine::Impl {
   TokenBucket relay_global;
   Instant next_relay_sweep{};
   Instant next_sweep = kNever;
+  // After a reload shortened the refresh: the one peers were told before, until they all heard
+  // the new one (setLimits).
+  Duration told_refresh{};
+  Instant told_refresh_until{};
   RendezvousCounters counters;
   std::array<std::uint64_t, static_cast<std::size_t>(Drop::kCount)> drops{};
   std::array<std::uint8_t, protocol::kDataOverhead + protocol::kMaxControlPayload> scratch{};

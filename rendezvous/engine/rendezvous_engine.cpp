@@ -208,7 +208,8 @@ std::size_t RendezvousEngine::Impl::closeBlocked(Instant now) {
 }
 
 void RendezvousEngine::Impl::sweep(Instant now) {
-  Duration ttl = options.refresh * kExpiryRefreshes;
+  Duration ttl = (now < told_refresh_until ? std::max(options.refresh, told_refresh)
+                                           : options.refresh) * kExpiryRefreshes;
   counters.expired += registry.expire(now, ttl);
   counters.expired += closeBlocked(now);  // certificates that expired meanwhile
   registry.forEach([&](PeerRecord& r) {
@@ -338,6 +339,34 @@ Instant RendezvousEngine::nextDeadline() const {
 }
 
 std::size_t RendezvousEngine::closeBlocked(Instant now) { return impl_->closeBlocked(now); }
+
+void RendezvousEngine::setLimits(Instant now, const RendezvousOptions& fresh) {
+  RendezvousOptions& o = impl_->options;
+  if (fresh.refresh < o.refresh) {
+    // Peers re-register at the old pace until their next REGISTERED tells them the new one.
+    impl_->told_refresh = o.refresh;
+    impl_->told_refresh_until = now + o.refresh * Impl::kExpiryRefreshes;
+  }
+  o.refresh = fresh.refresh;
+  o.max_pending_handshakes = fresh.max_pending_handshakes;
+  o.handshake_burst = fresh.handshake_burst;
+  o.handshake_per_second = fresh.handshake_per_second;
+  o.handshake_network_burst = fresh.handshake_network_burst;
+  o.handshake_network_per_second = fresh.handshake_network_per_second;
+  o.handshake_global_burst = fresh.handshake_global_burst;
+  o.handshake_global_per_second = fresh.handshake_global_per_second;
+  o.lookup_burst = fresh.lookup_burst;
+  o.lookup_per_second = fresh.lookup_per_second;
+  o.relay = fresh.relay;
+  o.relay_max_channels = fresh.relay_max_channels;
+  o.relay_rate = fresh.relay_rate;
+  o.relay_burst = fresh.relay_burst;
+  o.relay_max_bytes = fresh.relay_max_bytes;
+  impl_->admission.setOptions(session::AdmissionLimiter::Options{
+      o.handshake_burst, o.handshake_per_second, o.handshake_network_burst,
+      o.handshake_network_per_second, o.handshake_global_burst, o.handshake_global_per_second,
+      o.rate_limit_sources});
+}
 
 RendezvousStatus RendezvousEngine::status(Instant now, bool with_peers) const {
   return impl_->status(now, with_peers);

@@ -183,6 +183,11 @@ class RendezvousEngine {
   // After the TLS context's blocklist changed (a reload): sessions of peers whose certificates it
   // now blocks are closed (their relay channels with them); returns how many.
   std::size_t closeBlocked(Instant now);
+  // A reload: takes the limits from `fresh` (refresh, handshake, lookup and relay limits, relay
+  // on or off, max_pending_handshakes); sockets, alternates, the network key and the clock stay
+  // as constructed. Relay turned off stops forwarding at once; its channels expire when idle.
+  // A shorter refresh expires registrations only once every peer has heard it.
+  void setLimits(Instant now, const RendezvousOptions& fresh);
   // `with_peers` false skips the per-peer list (cheap for 100k peers).
   RendezvousStatus status(Instant now, bool with_peers = true) const;
 

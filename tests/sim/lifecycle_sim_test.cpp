@@ -189,5 +189,37 @@ TEST(LifecycleSim, APinnedRendezvousNameRefusesAnotherServer) {
   EXPECT_TRUE(w.registered(carol));
 }
 
+// A reload that pins the server it is registered with to another name drops that session: the
+// running one proved only the old pin. Back to the right name, it registers again; an unchanged
+// list keeps the session as it is.
+TEST(LifecycleSim, AReloadedPinIsCheckedByANewHandshake) {
+  PunchWorld w;
+  auto& carol = w.addPeer("carol", "10.42.0.3", parseEp("192.0.2.3:51820"));
+  carol.options.rendezvous = {{w.rv->endpoint(), std::nullopt}};
+  w.start(carol);
+  ASSERT_TRUE(w.net.runUntil([&] { return w.registered(carol); }, seconds(10)));
+  const auto handshakes = w.rv->engine().status(w.clock.now()).counters.handshakes;
+
+  carol.node->engine().setRendezvous(w.clock.now(), {{w.rv->endpoint(), std::nullopt}});
+  w.net.runFor(seconds(2));
+  EXPECT_EQ(w.rv->engine().status(w.clock.now()).counters.handshakes, handshakes);
+
+  carol.node->engine().setRendezvous(w.clock.now(),
+                                     {{w.rv->endpoint(), std::nullopt, std::string("rv-other")}});
+  w.net.runFor(seconds(5));
+  auto st = carol.node->status();
+  ASSERT_EQ(st.rendezvous.size(), 1u);
+  EXPECT_NE(st.rendezvous[0].state, "established");
+  EXPECT_NE(st.rendezvous[0].last_error.find("expected 'rv-other'"), std::string::npos)
+      << st.rendezvous[0].last_error;
+
+  carol.node->engine().setRendezvous(w.clock.now(),
+                                     {{w.rv->endpoint(), std::nullopt, std::string("rendezvous")}});
+  ASSERT_TRUE(w.net.runUntil(
+      [&] { return carol.node->status().rendezvous[0].state == "established"; }, seconds(10)));
+  w.net.runFor(seconds(1));  // the server counts the session once the client's Finished arrives
+  EXPECT_GT(w.rv->engine().status(w.clock.now()).counters.handshakes, handshakes);
+}
+
 }  // namespace
 }  // namespace vpn::test

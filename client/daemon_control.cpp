@@ -1,0 +1,114 @@
+// The peer daemon's control socket (status, explain, down, reload) and GET /metrics.
+#include <ctime>
+
+#include "base/log.hpp"
+#include "client/control_protocol.hpp"
+#include "client/daemon_impl.hpp"
+#include "client/explain_render.hpp"
+#include "client/metrics_render.hpp"
+#include "client/status_render.hpp"
+#include "os/process_stats.hpp"
+
+namespace vpn::client {
+
+// Our certificate's and the CA's expiry warnings ([tunnel] cert_expiry_warning_days).
+std::vector<std::string> Daemon::Impl::certificateWarnings(std::chrono::system_clock::time_point wall) const {
+  std::vector<std::string> out;
+  const auto window = std::chrono::hours(24 * cfg.tunnel.cert_expiry_warning_days);
+  for (auto w : {crypto::expiryWarning(tls->identity(), "certificate " + cfg.cert.string(),
+                                       window, wall),
+                 crypto::expiryWarning(tls->caIdentity(), "CA certificate " + cfg.ca.string(),
+                                       window, wall)}) {
+    if (!w.empty()) {
+      out.push_back(std::move(w));
+    }
+  }
+  return out;
+}
+
+std::string Daemon::Impl::isoDay(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
+  DaemonInfo info;
+  info.name = cfg.name;
+  info.listen = udp ? udp->localEndpoint().toString() : cfg.listen.toString();
+  info.tun = tun_dev ? tun_dev->name() : cfg.tun_name;
+  for (const auto& a : cfg.addresses) {
+    info.addresses.push_back(a.toString());
+  }
+  info.uptime_s = toSeconds(now - started);
+  info.tun_write_errors = tun_write_errors;
+  info.udp_tx_dropped = udp ? udp->stats().tx_dropped : 0;
+  if (tcp) {
+    info.tcp = tcp->counters();
+    info.tcp_connections = tcp->connections();
+  }
+  auto wall = std::chrono::system_clock::now();
+  info.cert_not_after = isoDay(tls->identity().not_after);
+  info.ca_not_after = isoDay(tls->caIdentity().not_after);
+  info.cert_warnings = certificateWarnings(wall);
+  info.blocked_certificates = cfg.blocklist.size();
+  return info;
+}
+
+// GET /metrics ([metrics] listen).
+std::optional<std::string> Daemon::Impl::onMetrics(std::string_view path) {
+  if (path != "/metrics") {
+    return std::nullopt;
+  }
+  Instant now = Clock::now();
+  auto epoch = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  };
+  return renderPeerMetrics(daemonInfo(now), engine->status(now), os::readProcessStats(),
+                           epoch(tls->identity().not_after), epoch(tls->caIdentity().not_after));
+}
+
+std::string Daemon::Impl::onControl(std::string_view line) {
+  auto req = parseRequest(line);
+  if (!req) {
+    return errorResponse("malformed request; this daemon speaks " + std::string(kControlVersion));
+  }
+  if (req->command == "status") {
+    Instant now = Clock::now();
+    DaemonInfo info = daemonInfo(now);
+    auto st = engine->status(now);
+    return okResponse(req->argument == "json" ? renderStatusJson(info, st, now)
+                                              : renderStatusText(info, st, now));
+  }
+  if (req->command == "explain") {
+    Instant now = Clock::now();
+    return explainResponse(engine->status(now), req->argument, now);
+  }
+  if (req->command == "down") {
+    LOG_INFO("shutting down on request from the control socket");
+    // Answer first; the stop runs from the next loop iteration, after the reply is queued.
+    stop_timer->armAt(Clock::now());
+    return okResponse("stopping\n");
+  }
+  if (req->command == "reload") {
+    LOG_INFO("reloading %s on request from the control socket", cfg.source.c_str());
+    bool ok = false;
+    std::string result = reload(ok);
+    if (!ok) {
+      // One line on the wire: the file:line:col messages separated by "; ".
+      std::string one_line;
+      for (char c : result) {
+        one_line += c == '\n' ? std::string("; ") : std::string(1, c);
+      }
+      return errorResponse(one_line.substr(0, one_line.size() - 2));
+    }
+    return okResponse(result);
+  }
+  return errorResponse("unknown command '" + req->command +
+                       "'; known: status, explain, down, reload");
+}
+
+}  // namespace vpn::client

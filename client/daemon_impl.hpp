@@ -1,0 +1,128 @@
+#pragma once
+// Private to the peer daemon (client/daemon*.cpp): Daemon::Impl, the composition root's state
+// and its handlers, split over files by concern:
+//   daemon.cpp          start-up, privilege drop, the loop's events, the engine's edges;
+//   daemon_control.cpp  the control socket (status, explain, down, reload) and GET /metrics;
+//   daemon_reload.cpp   SIGHUP and `vpnpeer reload`: the peer file again.
+// Ownership: the Daemon owns its Impl; every handle below belongs to `loop` and is destroyed
+// before it. Threading: the loop's thread only; the handlers run from libuv callbacks.
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/time.hpp"
+#include "client/daemon.hpp"
+#include "client/engine/engine.hpp"
+#include "client/engine/engine_sink.hpp"
+#include "client/nat_probe.hpp"
+#include "client/network_watch.hpp"
+#include "client/rendezvous_addresses.hpp"
+#include "client/status_render.hpp"
+#include "client/tcp_links.hpp"
+#include "config/peer_config.hpp"
+#include "crypto/credential_reload.hpp"
+#include "crypto/tls_context.hpp"
+#include "net/event_loop.hpp"
+#include "net/fd_watcher.hpp"
+#include "net/http_server.hpp"
+#include "net/resolver.hpp"
+#include "net/signal_watcher.hpp"
+#include "net/timer.hpp"
+#include "net/udp_transport.hpp"
+#include "net/unix_server.hpp"
+#include "os/service_notify.hpp"
+#include "protocol/sealed_packet.hpp"
+#include "session/outer_seal.hpp"
+#include "tun/linux_tun_device.hpp"
+
+namespace vpn::client {
+
+// The engine's and the TLS context's settings from a peer file (daemon.cpp).
+EngineOptions engineOptions(const config::PeerConfig& cfg);
+crypto::TlsContextOptions tlsOptions(const config::PeerConfig& cfg);
+
+struct Daemon::Impl final : EngineSink {
+  config::PeerConfig cfg;
+  net::EventLoop loop;
+  Instant started = Clock::now();
+
+  std::unique_ptr<crypto::TlsContext> tls;
+  std::unique_ptr<tun::LinuxTunDevice> tun_dev;
+  std::unique_ptr<net::UvUdpTransport> udp;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<net::FdWatcher> tun_watch;
+  std::unique_ptr<net::Timer> timer;
+  std::unique_ptr<net::SignalWatcher> signals;
+  std::unique_ptr<net::UnixServer> control;
+  std::unique_ptr<net::Timer> stop_timer;
+  std::unique_ptr<net::Timer> housekeeping;
+  std::unique_ptr<net::Resolver> resolver;
+  std::unique_ptr<RendezvousAddresses> rendezvous_addresses;  // uses `resolver`
+  std::vector<protocol::Endpoint> local_candidates;
+  std::vector<protocol::Endpoint> tcp_candidates;
+  std::unique_ptr<TcpLinks> tcp;
+  NetworkWatch network;
+  std::unique_ptr<NatProbe> nat_probe;
+  os::ServiceNotifier notifier;                   // systemd: readiness, reload, watchdog
+  std::unique_ptr<net::Timer> watchdog_timer;
+  std::unique_ptr<net::HttpServer> metrics_http;  // [metrics] listen
+  // The first housekeeping after start stays quiet: create() has just logged the same warnings.
+  std::chrono::system_clock::time_point next_expiry_warning =
+      std::chrono::system_clock::now() + std::chrono::hours(24);
+  std::unique_ptr<session::OuterSeal> stun_seal;  // with a network key: seals the probe's STUN
+  std::array<std::uint8_t, protocol::kMaxSealedPacket> stun_scratch{};
+  std::optional<protocol::Endpoint> nat_probe_server;
+  protocol::NatType nat_type = protocol::NatType::kUnknown;
+
+  // One frame is enough: the engine seals in place and the transport copies into its batch.
+  std::vector<std::uint8_t> frame;
+  std::uint64_t tun_write_errors = 0;
+  bool stopping = false;
+  // Set at start: which credential files a reload must read again (daemon_reload.cpp).
+  std::optional<crypto::CredentialReload> credentials;
+
+  explicit Impl(config::PeerConfig c);
+  ~Impl() override;
+
+  // daemon.cpp
+  void start();
+  void onWatchdog();
+  void dropRoot();
+  bool reachable(const protocol::IpAddress& a) const;
+  void onHousekeeping();
+  void refreshLocalCandidates();
+  void onRendezvousResolved(std::vector<RendezvousSpec> specs);
+  void runNatProbe();
+  void onNatType(protocol::NatType t, const netcheck::NetcheckReport& report);
+  void onNetworkChange();
+  void stop();
+  void teardown();
+  void afterEvent();
+  bool sealedStun(Instant now, const net::ReceivedDatagram& d);
+  void onUdpBatch(std::span<net::ReceivedDatagram> batch);
+  void onTunReadable();
+  void onTimer();
+
+  // daemon_control.cpp
+  std::vector<std::string> certificateWarnings(std::chrono::system_clock::time_point wall) const;
+  static std::string isoDay(std::chrono::system_clock::time_point t);
+  DaemonInfo daemonInfo(Instant now);
+  std::optional<std::string> onMetrics(std::string_view path);
+  std::string onControl(std::string_view line);
+
+  // daemon_reload.cpp
+  std::string reload(bool& ok);
+
+  // EngineSink (daemon.cpp)
+  void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  void closeTcp(const protocol::Endpoint& to) override { tcp->close(to); }
+  void writeTun(std::span<const std::uint8_t> packet) override;
+};
+
+}  // namespace vpn::client
