@@ -1,6 +1,4 @@
 // The peer daemon's control socket (status, explain, down, reload) and GET /metrics.
-#include <ctime>
-
 #include "base/log.hpp"
 #include "client/control_protocol.hpp"
 #include "client/daemon_impl.hpp"
@@ -27,12 +25,7 @@ std::vector<std::string> Daemon::Impl::certificateWarnings(std::chrono::system_c
 }
 
 std::string Daemon::Impl::isoDay(std::chrono::system_clock::time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return crypto::formatUtc(t);
 }
 
 DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
@@ -52,6 +45,7 @@ DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
   }
   auto wall = std::chrono::system_clock::now();
   info.cert_not_after = isoDay(tls->identity().not_after);
+  info.cert_fingerprint = tls->identity().fingerprint;
   info.ca_not_after = isoDay(tls->caIdentity().not_after);
   info.cert_warnings = certificateWarnings(wall);
   info.blocked_certificates = cfg.blocklist.size();

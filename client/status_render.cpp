@@ -61,6 +61,7 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.endArray();
   w.key("uptime_s").value(info.uptime_s);
   w.key("certificates").beginObject();
+  w.key("fingerprint").value(info.cert_fingerprint);
   w.key("not_after").value(info.cert_not_after);
   w.key("ca_not_after").value(info.ca_not_after);
   w.key("warnings").beginArray();

@@ -24,6 +24,7 @@ struct DaemonInfo {
   // Our certificate and the CA's: expiry ("2027-12-04 10:00:00 UTC"), and a sentence each when
   // within the warning window; certificates blocked by [pki] blocklist.
   std::string cert_not_after, ca_not_after;
+  std::string cert_fingerprint;  // our certificate's (changes when a reload renews it)
   std::vector<std::string> cert_warnings;
   std::size_t blocked_certificates = 0;
 };

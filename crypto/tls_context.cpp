@@ -90,6 +90,8 @@ std::string expiryWarning(const CertIdentity& id, std::string_view what, std::ch
          day(id.not_after) + "); " + fix;
 }
 
+std::string formatUtc(std::chrono::system_clock::time_point t) { return internal::formatUtc(t); }
+
 namespace internal {
 
 const char* tlsSuiteName(CipherSuite suite) {

@@ -28,6 +28,9 @@ struct TlsContextOptions {
   std::chrono::hours expiry_warning{24 * 30};
 };
 
+// "2027-01-31 12:00:00 UTC": how status and the logs show a certificate's dates.
+std::string formatUtc(std::chrono::system_clock::time_point t);
+
 // One sentence when `id` expires within `window` of `now` (or has expired), naming it as `what`
 // and saying what to do; "" otherwise. For status, check and the periodic log line.
 std::string expiryWarning(const CertIdentity& id, std::string_view what, std::chrono::hours window,

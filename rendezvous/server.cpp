@@ -573,6 +573,10 @@ struct Server::Impl final : RendezvousSink {
   ServerInfo serverInfo(Instant now) const {
     ServerInfo info;
     info.name = tls->identity().name;
+    info.cert_fingerprint = tls->identity().fingerprint;
+    info.cert_not_after = crypto::formatUtc(tls->identity().not_after);
+    info.relay = cfg.relay.enabled;
+    info.refresh_s = static_cast<double>(cfg.refresh.count());
     for (const auto& s : sockets) {
       info.listen.push_back(std::string(roleName(s.id.role)) + " " +
                             s.udp->localEndpoint().toString());

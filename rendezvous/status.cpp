@@ -93,6 +93,10 @@ std::string renderStatusJson(const ServerInfo& info, const RendezvousStatus& st)
     o += (i ? "," : "") + jsonString(info.listen[i]);
   }
   o += "],\"uptime_s\":" + number(info.uptime_s);
+  o += ",\"certificate\":{\"fingerprint\":" + jsonString(info.cert_fingerprint) +
+       ",\"not_after\":" + jsonString(info.cert_not_after) + "}";
+  o += std::string(",\"relay\":") + (info.relay ? "true" : "false");
+  o += ",\"refresh_s\":" + number(info.refresh_s);
   o += ",\"sessions\":" + number(static_cast<std::uint64_t>(st.sessions));
   o += ",\"pending_handshakes\":" + number(static_cast<std::uint64_t>(st.pending_handshakes));
   o += ",\"lingering_handshakes\":" + number(static_cast<std::uint64_t>(st.lingering_handshakes));
@@ -160,6 +164,9 @@ std::string renderStatusText(const ServerInfo& info, const RendezvousStatus& st)
   o += "\n  sessions " + std::to_string(st.sessions) + ", registered " +
        std::to_string(st.peers.size()) + ", handshakes in progress " +
        std::to_string(st.pending_handshakes);
+  o += "\n  certificate " + info.cert_fingerprint.substr(0, 16) + "..., valid until " +
+       info.cert_not_after + "; relay " + (info.relay ? "on" : "off") + ", refresh " +
+       number(info.refresh_s) + " s";
   if (!st.network_key.empty()) {
     o += "\n  network key: " + st.network_key + ", fingerprint " + st.network_key_fingerprint;
   }

@@ -28,6 +28,10 @@ struct TcpInfo {
 
 struct ServerInfo {
   std::string name;                 // our certificate's CN
+  std::string cert_fingerprint;     // SHA-256 of our certificate (a reload may renew it)
+  std::string cert_not_after;       // its expiry, "YYYY-MM-DD HH:MM:SS UTC"
+  bool relay = true;                // [relay] enabled, as applied now
+  double refresh_s = 0;             // what peers are told to re-register at
   std::vector<std::string> listen;  // bound sockets, "role address:port"
   double uptime_s = 0;
   std::uint64_t udp_tx_dropped = 0;
