@@ -15,7 +15,8 @@
 #   processes at both ends during the 1-stream run, RSS of the client-side process idle and
 #   peak under load.
 #
-#   bench/bench.sh [tool...]        tools: bare vpnpeer openvpn wireguard-go nebula (default all)
+#   bench/bench.sh [tool...]        tools: bare vpnpeer openvpn wireguard-go nebula (default all),
+#                                   and vpnpeer-nooffload (vpnpeer with `offloads = []`)
 #
 # Output: a table on stdout and bench/results/<UTC date-time>.json. Needs root.
 # Environment: BENCH_SECS (default 10), VPNPEER (default build/release/client/vpnpeer).

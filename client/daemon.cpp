@@ -150,10 +150,10 @@ void Daemon::Impl::start() {
   frame.resize(protocol::kDataHeaderSize + static_cast<std::size_t>(cfg.mtu) +
                protocol::kAeadTagSize + 64);
   try {
-    udp = net::UvUdpTransport::open(loop, cfg.listen, kMaxDatagram,
-                                    [this](std::span<net::ReceivedDatagram> batch) {
-                                      onUdpBatch(batch);
-                                    });
+    udp = net::UvUdpTransport::open(
+        loop, cfg.listen, kMaxDatagram,
+        [this](std::span<net::ReceivedDatagram> batch) { onUdpBatch(batch); },
+        net::UdpOffloads{cfg.tunnel.udp_gso, cfg.tunnel.udp_gro});
     tun_dev = tun::LinuxTunDevice::open(cfg.tun_name);
     auto nl = tun::LinuxNetlinkSocket::open();
     tun::configureInterface(*nl, tun_dev->name(), cfg.addresses, cfg.mtu);
@@ -251,6 +251,12 @@ void Daemon::Impl::start() {
   }
   LOG_INFO("%s is up: %s on %s, UDP %s, %zu peer(s) configured", cfg.name.c_str(), addrs.c_str(),
            tun_dev->name().c_str(), udp->localEndpoint().toString().c_str(), cfg.peers.size());
+  {
+    const auto off = udp->offloads();
+    LOG_INFO("UDP offloads: segmentation (GSO) %s, receive coalescing (GRO) %s",
+             off.gso ? "on" : (cfg.tunnel.udp_gso ? "not available" : "off"),
+             off.gro ? "on" : (cfg.tunnel.udp_gro ? "not available" : "off"));
+  }
   if (metrics_http) {
     LOG_INFO("metrics on http://%s/metrics", metrics_http->localEndpoint().toString().c_str());
   }

@@ -38,7 +38,16 @@ DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
   }
   info.uptime_s = toSeconds(now - started);
   info.tun_write_errors = tun_write_errors;
-  info.udp_tx_dropped = udp ? udp->stats().tx_dropped : 0;
+  if (udp) {
+    const auto us = udp->stats();
+    info.udp_tx_dropped = us.tx_dropped;
+    info.udp_gso = udp->offloads().gso;
+    info.udp_gro = udp->offloads().gro;
+    info.gso_sends = us.tx_gso_sends;
+    info.gso_datagrams = us.tx_gso_datagrams;
+    info.gro_reads = us.rx_gro_reads;
+    info.gro_datagrams = us.rx_gro_datagrams;
+  }
   if (tcp) {
     info.tcp = tcp->counters();
     info.tcp_connections = tcp->connections();

@@ -142,6 +142,14 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("tun_write_errors").value(info.tun_write_errors);
   w.key("udp_tx_dropped").value(info.udp_tx_dropped);
   w.endObject();
+  w.key("offloads").beginObject();
+  w.key("udp_gso").value(info.udp_gso);
+  w.key("udp_gro").value(info.udp_gro);
+  w.key("gso_sends").value(info.gso_sends);
+  w.key("gso_datagrams").value(info.gso_datagrams);
+  w.key("gro_reads").value(info.gro_reads);
+  w.key("gro_datagrams").value(info.gro_datagrams);
+  w.endObject();
   w.key("tcp").beginObject();
   w.key("connections").value(static_cast<std::uint64_t>(info.tcp_connections));
   w.key("accepted").value(info.tcp.accepted);
@@ -290,6 +298,19 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
              std::to_string(info.tun_write_errors);
   }
   out += "\ndropped packets: " + (drops.empty() ? std::string("none") : drops) + "\n";
+  // "udp-gso (120 sends, 31.2 datagrams each)": what each offload in use carried.
+  auto offload = [](const char* name, bool on, std::uint64_t sends, std::uint64_t datagrams) {
+    if (!on) {
+      return std::string(name) + " off";
+    }
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s (%llu runs, %.1f datagrams each)", name,
+                  static_cast<unsigned long long>(sends),
+                  sends == 0 ? 0.0 : static_cast<double>(datagrams) / static_cast<double>(sends));
+    return std::string(buf);
+  };
+  out += "offloads: " + offload("udp-gso", info.udp_gso, info.gso_sends, info.gso_datagrams) +
+         ", " + offload("udp-gro", info.udp_gro, info.gro_reads, info.gro_datagrams) + "\n";
   if (!status.network_key.empty()) {
     out += "network key: " +
            std::string(status.network_key == "ca" ? "derived from the CA certificate"

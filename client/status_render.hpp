@@ -27,6 +27,10 @@ struct DaemonInfo {
   std::string cert_fingerprint;  // our certificate's (changes when a reload renews it)
   std::vector<std::string> cert_warnings;
   std::size_t blocked_certificates = 0;
+  // Kernel offloads of the UDP socket in use now, and how much they carried.
+  bool udp_gso = false;
+  bool udp_gro = false;
+  std::uint64_t gso_sends = 0, gso_datagrams = 0, gro_reads = 0, gro_datagrams = 0;
 };
 
 std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status, Instant now);

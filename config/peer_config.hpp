@@ -53,6 +53,9 @@ struct TunnelSettings {
   std::chrono::seconds rehandshake{3600};  // a fresh TLS handshake (new ECDHE); 0 = never
   std::chrono::seconds dead_peer{40};
   int cert_expiry_warning_days = 30;
+  // [tunnel] offloads: the kernel offloads to use where the kernel has them (default all).
+  bool udp_gso = true;
+  bool udp_gro = true;
 };
 
 // The network key (docs/hardening.md, "Network key"): none, a key file, or one derived from the

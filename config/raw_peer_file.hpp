@@ -66,6 +66,7 @@ struct RawPeerFile {
   Raw<std::string> tun_name;
   Raw<std::int64_t> mtu;
   Raw<std::string> cipher;
+  Raw<std::vector<RawAddress>> offloads;  // [tunnel] offloads: names of offloads to use
   Raw<std::int64_t> keepalive, rekey, rehandshake, dead_peer, cert_expiry_warning_days;
   std::vector<RawPeerEntry> peers;
   std::vector<RawRendezvousEntry> rendezvous;
@@ -83,8 +84,10 @@ inline constexpr std::string_view kPeerKeys[] = {
     "name", "address",   "listen",         "tcp_listen", "tcp_advertise", "ca",
     "cert", "key",       "network_key",    "user",       "log_level",     "control_socket"};
 inline constexpr std::string_view kTunKeys[] = {"name", "mtu"};
-inline constexpr std::string_view kTunnelKeys[] = {"cipher", "keepalive", "rekey", "rehandshake",
-                                                   "dead_peer", "cert_expiry_warning_days"};
+inline constexpr std::string_view kTunnelKeys[] = {"cipher",    "keepalive",
+                                                   "rekey",     "rehandshake",
+                                                   "dead_peer", "cert_expiry_warning_days",
+                                                   "offloads"};
 inline constexpr std::string_view kPeersKeys[] = {"name", "endpoint"};
 inline constexpr std::string_view kRendezvousKeys[] = {"address", "name", "tcp", "tls"};
 inline constexpr std::string_view kPkiKeys[] = {"blocklist"};

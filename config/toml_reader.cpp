@@ -128,6 +128,7 @@ class Reader {
       Pos p = posOf(tunnel->source());
       checkKeys(*tunnel, "tunnel", kTunnelKeys);
       out.cipher = string(*tunnel, p, "tunnel", "cipher", false);
+      out.offloads = stringList(*tunnel, p, "tunnel", "offloads", false);
       out.keepalive = integer(*tunnel, p, "tunnel", "keepalive");
       out.rekey = integer(*tunnel, p, "tunnel", "rekey");
       out.rehandshake = integer(*tunnel, p, "tunnel", "rehandshake");

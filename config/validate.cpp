@@ -53,6 +53,7 @@ namespace {
 
 constexpr std::string_view kLogLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::string_view kCiphers[] = {"auto", "aes-256-gcm", "chacha20-poly1305"};
+constexpr std::string_view kOffloads[] = {"udp-gso", "udp-gro"};
 constexpr std::size_t kMaxTunName = 15;       // IFNAMSIZ - 1
 constexpr std::size_t kMaxSocketPath = 107;   // sizeof(sockaddr_un::sun_path) - 1
 constexpr std::int64_t kMinMtuIpv6 = 1280;    // RFC 8200, section 5
@@ -469,6 +470,20 @@ class Validator {
         error(raw_.cipher.pos, "tunnel.cipher",
               showValue(c) + " is not a supported cipher; use one of " + joinList(kCiphers) +
                   didYouMean(c, kCiphers));
+      }
+    }
+    if (raw_.offloads.value) {  // a list replaces the default (all); [] turns them all off
+      t.udp_gso = t.udp_gro = false;
+      for (const auto& entry : *raw_.offloads.value) {
+        if (entry.text == "udp-gso") {
+          t.udp_gso = true;
+        } else if (entry.text == "udp-gro") {
+          t.udp_gro = true;
+        } else {
+          error(entry.pos, entry.key_path,
+                showValue(entry.text) + " is not an offload; use any of " + joinList(kOffloads) +
+                    didYouMean(entry.text, kOffloads));
+        }
       }
     }
     auto keepalive = inRange(raw_.keepalive, "tunnel.keepalive", 1, 3600, "seconds");

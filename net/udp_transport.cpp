@@ -1,6 +1,7 @@
 #include "net/udp_transport.hpp"
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,30 +46,38 @@ void setBuffer(int fd, int force_opt, int opt, int bytes) {
 }  // namespace
 
 UvUdpTransport::UvUdpTransport(int fd, bool v6, std::size_t max_datagram,
-                               ReceiveHandler on_batch)
-    : fd_(fd), v6_(v6), max_datagram_(max_datagram), on_batch_(std::move(on_batch)) {
-  rx_buf_.resize(kBatch * max_datagram_);
+                               ReceiveHandler on_batch, bool gso, bool gro)
+    : fd_(fd),
+      v6_(v6),
+      max_datagram_(max_datagram),
+      on_batch_(std::move(on_batch)),
+      gso_(gso),
+      gro_(gro),
+      rx_slot_(gro ? kGroSlot : max_datagram) {
+  // Not value-initialised: untouched pages of the 4 MiB GRO buffers stay out of resident memory.
+  rx_buf_.reset(new std::uint8_t[kBatch * rx_slot_]);
   rx_addr_.resize(kBatch);
   rx_iov_.resize(kBatch);
   rx_msgs_.resize(kBatch);
-  rx_batch_.resize(kBatch);
+  rx_cmsg_.resize(kBatch);
+  rx_batch_.resize(gro ? kBatch * kMaxGsoSegments : kBatch);
   tx_buf_.resize(kSendQueue * max_datagram_);
   tx_addr_.resize(kSendQueue);
   tx_addr_len_.resize(kSendQueue);
   tx_iov_.resize(kSendQueue);
-  tx_msgs_.resize(kSendQueue);
+  tx_msgs_.resize(kBatch);
+  tx_msg_slots_.resize(kBatch);
+  tx_cmsg_.resize(kBatch);
   for (std::size_t i = 0; i < kSendQueue; ++i) {
     tx_iov_[i].iov_base = tx_buf_.data() + i * max_datagram_;
-    tx_msgs_[i].msg_hdr.msg_name = &tx_addr_[i];
-    tx_msgs_[i].msg_hdr.msg_iov = &tx_iov_[i];
-    tx_msgs_[i].msg_hdr.msg_iovlen = 1;
   }
 }
 
 std::unique_ptr<UvUdpTransport> UvUdpTransport::open(uv_loop_t& loop,
                                                      const protocol::Endpoint& listen,
                                                      std::size_t max_datagram,
-                                                     ReceiveHandler on_batch) {
+                                                     ReceiveHandler on_batch,
+                                                     UdpOffloads want) {
   if (max_datagram == 0 || max_datagram > 65535) {
     throw NetError("invalid UDP datagram size " + std::to_string(max_datagram) +
                    "; it must be between 1 and 65535 bytes");
@@ -99,9 +108,15 @@ std::unique_ptr<UvUdpTransport> UvUdpTransport::open(uv_loop_t& loop,
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) == 0) {
     local = fromSockaddr(bound, bound_len);
   }
+  // GSO needs nothing from the socket; asking for its size tells whether the kernel has it.
+  int seg = 0;
+  socklen_t seg_len = sizeof seg;
+  const bool gso = want.gso && ::getsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, &seg_len) == 0;
+  int on = 1;
+  const bool gro = want.gro && ::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
   // Construct before starting the poll so a failure below closes the fd exactly once.
   std::unique_ptr<UvUdpTransport> t(
-      new UvUdpTransport(fd, v6, max_datagram, std::move(on_batch)));
+      new UvUdpTransport(fd, v6, max_datagram, std::move(on_batch), gso, gro));
   // A dual-stack "[::]" socket reports "[::]"; keep the caller's spelling of the address.
   t->local_ = protocol::Endpoint(listen.address(), local ? local->port() : listen.port());
   int rc = t->poll_.init([&](uv_poll_t* p) { return uv_poll_init(&loop, p, fd); });
@@ -165,14 +180,18 @@ void UvUdpTransport::onReadable() {
   alive_ = &alive;
   for (std::size_t round = 0; round < kRecvBudget && fd_ >= 0; ++round) {
     for (std::size_t i = 0; i < kBatch; ++i) {
-      rx_iov_[i].iov_base = rx_buf_.data() + i * max_datagram_;
-      rx_iov_[i].iov_len = max_datagram_;
+      rx_iov_[i].iov_base = rx_buf_.get() + i * rx_slot_;
+      rx_iov_[i].iov_len = rx_slot_;
       msghdr& h = rx_msgs_[i].msg_hdr;
       h = msghdr{};
       h.msg_name = &rx_addr_[i];
       h.msg_namelen = sizeof(sockaddr_storage);
       h.msg_iov = &rx_iov_[i];
       h.msg_iovlen = 1;
+      if (gro_) {
+        h.msg_control = rx_cmsg_[i].data();
+        h.msg_controllen = rx_cmsg_[i].size();
+      }
       rx_msgs_[i].msg_len = 0;
     }
     int n = ::recvmmsg(fd_, rx_msgs_.data(), static_cast<unsigned>(kBatch), MSG_DONTWAIT,
@@ -188,19 +207,8 @@ void UvUdpTransport::onReadable() {
     }
     std::size_t count = 0;
     for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
-      const mmsghdr& m = rx_msgs_[i];
-      auto from = fromSockaddr(rx_addr_[i], m.msg_hdr.msg_namelen);
-      if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0 || !from) {
-        ++stats_.rx_errors;
-        continue;
-      }
-      rx_batch_[count].from = *from;
-      rx_batch_[count].data = std::span<std::uint8_t>(
-          static_cast<std::uint8_t*>(rx_iov_[i].iov_base), m.msg_len);
-      stats_.rx_bytes += m.msg_len;
-      ++count;
+      count = collect(i, count);
     }
-    stats_.rx_packets += count;
     if (count > 0) {
       ++stats_.rx_batches;
       on_batch_(std::span<ReceivedDatagram>(rx_batch_.data(), count));
@@ -213,6 +221,55 @@ void UvUdpTransport::onReadable() {
     }
   }
   alive_ = nullptr;
+}
+
+std::size_t UvUdpTransport::collect(std::size_t i, std::size_t count) {
+  const mmsghdr& m = rx_msgs_[i];
+  auto from = fromSockaddr(rx_addr_[i], m.msg_hdr.msg_namelen);
+  if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0 || !from) {
+    ++stats_.rx_errors;
+    return count;
+  }
+  std::size_t segment = m.msg_len;
+  if (gro_) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr); c != nullptr;
+         c = CMSG_NXTHDR(const_cast<msghdr*>(&m.msg_hdr), c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+          c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int size = 0;
+        std::memcpy(&size, CMSG_DATA(c), sizeof size);
+        if (size > 0) {
+          segment = static_cast<std::size_t>(size);
+        }
+      }
+    }
+  }
+  auto* base = static_cast<std::uint8_t*>(rx_iov_[i].iov_base);
+  std::size_t pieces = 0;
+  for (std::size_t off = 0; off < m.msg_len && count < rx_batch_.size(); off += segment) {
+    std::size_t len = std::min(segment, m.msg_len - off);
+    if (len > max_datagram_) {
+      ++stats_.rx_errors;  // larger than any datagram we accept
+      continue;
+    }
+    rx_batch_[count].from = *from;
+    rx_batch_[count].data = std::span<std::uint8_t>(base + off, len);
+    stats_.rx_bytes += len;
+    ++stats_.rx_packets;
+    ++count;
+    ++pieces;
+  }
+  if (m.msg_len == 0) {  // an empty datagram is still one
+    rx_batch_[count].from = *from;
+    rx_batch_[count].data = std::span<std::uint8_t>(base, 0);
+    ++stats_.rx_packets;
+    ++count;
+  }
+  if (pieces > 1) {
+    ++stats_.rx_gro_reads;
+    stats_.rx_gro_datagrams += pieces;
+  }
+  return count;
 }
 
 void UvUdpTransport::send(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
@@ -241,30 +298,97 @@ void UvUdpTransport::send(const protocol::Endpoint& to, std::span<const std::uin
   }
 }
 
+bool UvUdpTransport::sameDestination(std::size_t a, std::size_t b) const {
+  return tx_addr_len_[a] == tx_addr_len_[b] &&
+         std::memcmp(&tx_addr_[a], &tx_addr_[b], tx_addr_len_[a]) == 0;
+}
+
+bool UvUdpTransport::gsoAllowed(std::size_t slot) const {
+  if (!gso_) {
+    return false;
+  }
+  for (std::size_t i = 0; i < gso_refused_.size(); ++i) {
+    if (gso_refused_len_[i] == tx_addr_len_[slot] &&
+        std::memcmp(&gso_refused_[i], &tx_addr_[slot], tx_addr_len_[slot]) == 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void UvUdpTransport::refuseGso(std::size_t slot, int err) {
+  auto to = fromSockaddr(tx_addr_[slot], tx_addr_len_[slot]);
+  if (gso_refused_.size() + 1 >= kMaxGsoRefusals) {
+    gso_ = false;
+    LOG_WARN("UDP GSO refused for %zu destinations (last %s: %s); sending without it",
+             gso_refused_.size() + 1, to ? to->toString().c_str() : "?", std::strerror(err));
+    return;
+  }
+  gso_refused_.push_back(tx_addr_[slot]);
+  gso_refused_len_.push_back(tx_addr_len_[slot]);
+  LOG_WARN("UDP GSO refused towards %s (%s); sending there without it",
+           to ? to->toString().c_str() : "?", std::strerror(err));
+}
+
 void UvUdpTransport::flush() {
   while (tx_count_ > 0 && fd_ >= 0) {
-    // Send the contiguous run from tx_head_ (the ring wraps at most once).
-    std::size_t n = std::min({tx_count_, kBatch, kSendQueue - tx_head_});
-    for (std::size_t i = tx_head_; i < tx_head_ + n; ++i) {
-      msghdr& h = tx_msgs_[i].msg_hdr;
-      h.msg_namelen = tx_addr_len_[i];
-      h.msg_control = nullptr;
-      h.msg_controllen = 0;
-      h.msg_flags = 0;
+    // Entries over the contiguous run from tx_head_ (the ring wraps at most once).
+    const std::size_t end = tx_head_ + std::min(tx_count_, kSendQueue - tx_head_);
+    std::size_t msgs = 0;
+    for (std::size_t slot = tx_head_; slot < end && msgs < kBatch; ++msgs) {
+      const std::size_t size = tx_iov_[slot].iov_len;
+      std::size_t run = 1, bytes = size;
+      if (gsoAllowed(slot)) {
+        // Equal sizes; a shorter one may end the run (the kernel's rule for the last segment).
+        while (slot + run < end && run < kMaxGsoSegments && sameDestination(slot, slot + run)) {
+          const std::size_t next = tx_iov_[slot + run].iov_len;
+          if (next > size || next == 0 || bytes + next > kMaxGsoBytes) {
+            break;
+          }
+          bytes += next;
+          ++run;
+          if (next < size) {
+            break;
+          }
+        }
+      }
+      msghdr& h = tx_msgs_[msgs].msg_hdr;
+      h = msghdr{};
+      h.msg_name = &tx_addr_[slot];
+      h.msg_namelen = tx_addr_len_[slot];
+      h.msg_iov = &tx_iov_[slot];
+      h.msg_iovlen = run;
+      if (run > 1) {
+        h.msg_control = tx_cmsg_[msgs].data();
+        h.msg_controllen = CMSG_SPACE(sizeof(std::uint16_t));
+        cmsghdr* c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+        auto seg = static_cast<std::uint16_t>(size);
+        std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+      }
+      tx_msg_slots_[msgs] = run;
+      slot += run;
     }
-    int sent = ::sendmmsg(fd_, &tx_msgs_[tx_head_], static_cast<unsigned>(n), MSG_DONTWAIT);
+    int sent = ::sendmmsg(fd_, tx_msgs_.data(), static_cast<unsigned>(msgs), MSG_DONTWAIT);
     if (sent < 0) {
-      if (errno == EINTR) {
+      int err = errno;
+      if (err == EINTR) {
         continue;
       }
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
         setWantWritable(true);
         return;
       }
+      if (tx_msg_slots_[0] > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE)) {
+        refuseGso(tx_head_, err);  // the same datagrams go again, one by one
+        continue;
+      }
       // The first datagram was refused (unreachable, bad address, too big): drop it, go on.
-      ++stats_.tx_errors;
-      tx_head_ = (tx_head_ + 1) % kSendQueue;
-      --tx_count_;
+      stats_.tx_errors += tx_msg_slots_[0];
+      tx_head_ = (tx_head_ + tx_msg_slots_[0]) % kSendQueue;
+      tx_count_ -= tx_msg_slots_[0];
       continue;
     }
     if (sent == 0) {
@@ -272,12 +396,20 @@ void UvUdpTransport::flush() {
       return;
     }
     ++stats_.tx_batches;
-    for (std::size_t i = tx_head_; i < tx_head_ + static_cast<std::size_t>(sent); ++i) {
-      stats_.tx_bytes += tx_iov_[i].iov_len;
+    std::size_t done = 0;
+    for (std::size_t k = 0; k < static_cast<std::size_t>(sent); ++k) {
+      if (tx_msg_slots_[k] > 1) {
+        ++stats_.tx_gso_sends;
+        stats_.tx_gso_datagrams += tx_msg_slots_[k];
+      }
+      for (std::size_t i = 0; i < tx_msg_slots_[k]; ++i) {
+        stats_.tx_bytes += tx_iov_[tx_head_ + done + i].iov_len;
+      }
+      done += tx_msg_slots_[k];
     }
-    stats_.tx_packets += static_cast<std::uint64_t>(sent);
-    tx_head_ = (tx_head_ + static_cast<std::size_t>(sent)) % kSendQueue;
-    tx_count_ -= static_cast<std::size_t>(sent);
+    stats_.tx_packets += done;
+    tx_head_ = (tx_head_ + done) % kSendQueue;
+    tx_count_ -= done;
   }
   if (tx_count_ == 0) {
     tx_head_ = 0;

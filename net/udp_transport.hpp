@@ -3,18 +3,31 @@
 //
 // UdpTransport is the interface the daemon codes against; UvUdpTransport is the real one, a
 // non-blocking UDP socket watched by a uv_poll_t, reading with recvmmsg and writing with sendmmsg.
+//
+// Offloads (Linux): with UDP GSO, flush() sends each run of queued datagrams that go to one
+// destination and have one size (the last may be shorter) as one sendmmsg entry with
+// UDP_SEGMENT: the kernel walks its stack once per run instead of once per datagram. With UDP
+// GRO, the kernel hands over runs of datagrams from one source coalesced, and the receive side
+// splits them by the gso_size control message before the handler sees them: the handler always
+// gets single datagrams. Each is detected at open() and can be refused (UdpOffloads). A GSO send
+// the kernel refuses (EIO when the route's device cannot checksum, EINVAL or EMSGSIZE when the
+// segments exceed the path MTU) turns GSO off for that destination, logged once, and is sent
+// again without it; after kMaxGsoRefusals destinations GSO is off for the socket.
 // Ownership: UvUdpTransport owns its socket; close() (or the destructor) stops polling, and the fd
 // is closed only after the poll handle is closed (during the next loop iteration).
 // Lifetime: the uv_loop_t must outlive the transport and be run (or drained) after it is closed.
 // Do not destroy the transport from inside its own receive handler (close() there is fine).
 // Threading: loop thread only. send()/flush() may be called from inside the receive handler.
 // Memory: all receive and send buffers are allocated once at open(); nothing allocates per packet.
+// With GRO each receive slot is 64 KiB (uninitialised, so only the pages the kernel writes count
+// towards resident memory).
 // Errors: open() throws NetError with one clear sentence. After open, nothing throws: failures
 // are counted in TransportStats (tx_dropped when the send queue is full or the transport is
 // closed, tx_errors/rx_errors for socket errors).
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -43,6 +56,17 @@ struct TransportStats {
   std::uint64_t tx_dropped = 0;
   std::uint64_t rx_errors = 0;   // socket errors and truncated (oversize) datagrams
   std::uint64_t tx_errors = 0;   // datagrams the kernel refused (unreachable, bad family, ...)
+  std::uint64_t tx_gso_sends = 0;     // sendmmsg entries that carried two or more datagrams
+  std::uint64_t tx_gso_datagrams = 0; // ... and the datagrams in them
+  std::uint64_t rx_gro_reads = 0;     // received entries that held two or more datagrams
+  std::uint64_t rx_gro_datagrams = 0; // ... and the datagrams in them
+};
+
+// Which offloads to use if the kernel has them (UvUdpTransport::open), and which are in use.
+struct UdpOffloads {
+  bool gso = true;
+  bool gro = true;
+  friend bool operator==(const UdpOffloads&, const UdpOffloads&) = default;
 };
 
 using ReceiveHandler = std::function<void(std::span<ReceivedDatagram> batch)>;
@@ -56,6 +80,8 @@ class UdpTransport {
   virtual void flush() = 0;  // sendmmsg of everything queued
   virtual protocol::Endpoint localEndpoint() const = 0;
   virtual TransportStats stats() const = 0;
+  // The offloads in use now (GSO goes off when the kernel refuses it everywhere).
+  virtual UdpOffloads offloads() const { return {false, false}; }
 };
 
 class UvUdpTransport final : public UdpTransport {
@@ -64,6 +90,10 @@ class UvUdpTransport final : public UdpTransport {
   static constexpr std::size_t kRecvBudget = 8;      // recvmmsg calls per wake-up, then yield
   static constexpr std::size_t kSendQueue = 4 * kBatch;
   static constexpr int kSocketBuffer = 4 * 1024 * 1024;
+  static constexpr std::size_t kMaxGsoSegments = 64;     // UDP_MAX_SEGMENTS on older kernels
+  static constexpr std::size_t kMaxGsoBytes = 65000;     // one GSO entry, below 64 KiB with headers
+  static constexpr std::size_t kGroSlot = 65536;         // one receive slot with GRO
+  static constexpr std::size_t kMaxGsoRefusals = 16;     // destinations that refused GSO
 
   // Opens and binds a UDP socket and starts receiving. "[::]" listens dual stack: IPv4 peers are
   // reported as IPv4 Endpoints, and IPv4 destinations are sent as IPv4-mapped addresses. Port 0
@@ -71,7 +101,7 @@ class UvUdpTransport final : public UdpTransport {
   // already in use; stop the other program or change [peer] listen".
   static std::unique_ptr<UvUdpTransport> open(uv_loop_t& loop, const protocol::Endpoint& listen,
                                               std::size_t max_datagram,
-                                              ReceiveHandler on_batch);
+                                              ReceiveHandler on_batch, UdpOffloads want = {});
   ~UvUdpTransport() override;
   UvUdpTransport(const UvUdpTransport&) = delete;
   UvUdpTransport& operator=(const UvUdpTransport&) = delete;
@@ -80,6 +110,7 @@ class UvUdpTransport final : public UdpTransport {
   void flush() override;
   protocol::Endpoint localEndpoint() const override { return local_; }
   TransportStats stats() const override { return stats_; }
+  UdpOffloads offloads() const override { return {gso_, gro_}; }
 
   // Stops polling; the fd is closed only after the poll handle is closed. Idempotent. Queued
   // datagrams that were not yet sent are counted as tx_dropped.
@@ -87,10 +118,17 @@ class UvUdpTransport final : public UdpTransport {
   std::size_t queued() const { return tx_count_; }
 
  private:
-  UvUdpTransport(int fd, bool v6, std::size_t max_datagram, ReceiveHandler on_batch);
+  UvUdpTransport(int fd, bool v6, std::size_t max_datagram, ReceiveHandler on_batch, bool gso,
+                 bool gro);
   static void onPoll(uv_poll_t* handle, int status, int events);
   void onReadable();
+  // Splits received entry i (GRO) into rx_batch_ from index `count`; returns the new count.
+  std::size_t collect(std::size_t i, std::size_t count);
   void setWantWritable(bool want);
+  // GSO: may slots a and b go in one entry (same destination), and may `slot` use GSO at all.
+  bool sameDestination(std::size_t a, std::size_t b) const;
+  bool gsoAllowed(std::size_t slot) const;
+  void refuseGso(std::size_t slot, int err);
 
   int fd_;
   bool v6_;
@@ -102,19 +140,29 @@ class UvUdpTransport final : public UdpTransport {
   bool want_writable_ = false;
   bool* alive_ = nullptr;  // set while the handler runs; cleared by the destructor
 
-  // Receive side: kBatch slots of max_datagram bytes each.
-  std::vector<std::uint8_t> rx_buf_;
+  bool gso_;
+  bool gro_;
+  std::vector<sockaddr_storage> gso_refused_;  // destinations where the kernel refused GSO
+  std::vector<socklen_t> gso_refused_len_;
+
+  // Receive side: kBatch slots of rx_slot_ bytes each (max_datagram, or kGroSlot with GRO).
+  std::size_t rx_slot_;
+  std::unique_ptr<std::uint8_t[]> rx_buf_;
   std::vector<sockaddr_storage> rx_addr_;
   std::vector<iovec> rx_iov_;
   std::vector<mmsghdr> rx_msgs_;
-  std::vector<ReceivedDatagram> rx_batch_;
+  std::vector<std::array<char, 64>> rx_cmsg_;  // room for the UDP_GRO control message
+  std::vector<ReceivedDatagram> rx_batch_;     // the split datagrams handed to the handler
 
   // Send side: a ring of kSendQueue slots; tx_head_ is the oldest unsent.
   std::vector<std::uint8_t> tx_buf_;
   std::vector<sockaddr_storage> tx_addr_;
   std::vector<socklen_t> tx_addr_len_;
   std::vector<iovec> tx_iov_;
+  // What one sendmmsg call sends: up to kBatch entries, each one slot or a GSO run of slots.
   std::vector<mmsghdr> tx_msgs_;
+  std::vector<std::size_t> tx_msg_slots_;       // slots in each entry
+  std::vector<std::array<char, 64>> tx_cmsg_;   // UDP_SEGMENT for entries of two or more
   std::size_t tx_head_ = 0;
   std::size_t tx_count_ = 0;
 };

@@ -17,6 +17,9 @@ vpnpeer_up() {
     "$d/alice.sock" "bob=$B_ETH:51820"
   write_peer "$d/bob.toml" bob 10.42.0.2/24 0.0.0.0:51820 "$d/ca.crt" "$d/bob.crt" "$d/bob.key" \
     "$d/bob.sock" "alice=$A_ETH:51820"
+  if [[ -n ${VPNPEER_OFFLOADS:-} ]]; then  # e.g. '[]': the same tunnel without kernel offloads
+    sed -i "/^\[tunnel\]/a offloads = $VPNPEER_OFFLOADS" "$d/alice.toml" "$d/bob.toml"
+  fi
   start_peer a "$d/alice.toml" "$d/alice.log"
   PIDS_A=("$LAST_PID")
   start_peer b "$d/bob.toml" "$d/bob.log"

@@ -229,6 +229,12 @@ TEST(Semantics, Cipher) {
                    "one of auto, aes-256-gcm, chacha20-poly1305"}));
 }
 
+TEST(Semantics, UnknownOffloadIsNamed) {
+  EXPECT_EQ(errorLines(withBase("[tunnel]\noffloads = [\"udp-gso\", \"udp-gr0\"]\n")),
+            (Lines{"alice.toml:9:24: tunnel.offloads[1]: 'udp-gr0' is not an offload; use any of "
+                   "udp-gso, udp-gro (did you mean 'udp-gro'?)"}));
+}
+
 TEST(Semantics, DurationRanges) {
   EXPECT_EQ(errorLines(withBase("[tunnel]\nkeepalive = 0\nrekey = 5\n"
                                 "cert_expiry_warning_days = -1\ndead_peer = 90000\n")),

@@ -89,7 +89,20 @@ TEST(ParsePeerConfig, MinimalFileGetsDefaults) {
   EXPECT_EQ(c.tunnel.rekey, 120s);
   EXPECT_EQ(c.tunnel.dead_peer, 40s);
   EXPECT_EQ(c.tunnel.cert_expiry_warning_days, 30);
+  EXPECT_TRUE(c.tunnel.udp_gso);
+  EXPECT_TRUE(c.tunnel.udp_gro);
   EXPECT_TRUE(c.peers.empty());
+}
+
+TEST(ParsePeerConfig, OffloadsListReplacesTheDefault) {
+  std::string text = std::string(kBase) + "\n[tunnel]\noffloads = [\"udp-gro\"]\n";
+  auto r = parsePeerConfig(text, "/etc/vpnpeer/alice.toml");
+  const PeerConfig& c = mustParse(r);
+  EXPECT_FALSE(c.tunnel.udp_gso);
+  EXPECT_TRUE(c.tunnel.udp_gro);
+  auto none = parsePeerConfig(std::string(kBase) + "\n[tunnel]\noffloads = []\n", "a.toml");
+  EXPECT_FALSE(mustParse(none).tunnel.udp_gso);
+  EXPECT_FALSE(mustParse(none).tunnel.udp_gro);
 }
 
 TEST(ParsePeerConfig, NonDefaultValues) {
