@@ -3,5 +3,5 @@
 # what the offloads are worth next to the default.
 # shellcheck source=vpnpeer.sh
 source "$(dirname "${BASH_SOURCE[0]}")/vpnpeer.sh"
-vpnpeer-nooffload_up() { VPNPEER_OFFLOADS='[]' vpnpeer_up "$@"; }
-vpnpeer-nooffload_down() { vpnpeer_down "$@"; }
+vpnpeer_nooffload_up() { VPNPEER_OFFLOADS='[]' vpnpeer_up "$@"; }
+vpnpeer_nooffload_down() { vpnpeer_down "$@"; }
