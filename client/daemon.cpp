@@ -42,9 +42,11 @@
 #include "session/outer_seal.hpp"
 #include "tun/interface_config.hpp"
 #include "tun/linux_tun_device.hpp"
+#include "tun/tso_split.hpp"
 #include "tun/netlink_socket.hpp"
 
 #include <linux/capability.h>
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <unistd.h>
 
@@ -55,6 +57,9 @@ namespace {
 
 // TUN reads per wake-up before we yield to the loop, so UDP input is not starved.
 constexpr int kTunReadBudget = 64;
+// With TSO a read holds up to 64 KiB (about 45 tunnel packets): fewer reads per wake-up.
+constexpr int kTunSuperReadBudget = 16;
+constexpr std::size_t kTunReadSize = tun::kVnetHeaderSize + 65536;
 // How often interface addresses are re-read (local candidates) and unanswered rendezvous names
 // are resolved again.
 constexpr Duration kHousekeeping = seconds(30);
@@ -154,7 +159,26 @@ void Daemon::Impl::start() {
         loop, cfg.listen, kMaxDatagram,
         [this](std::span<net::ReceivedDatagram> batch) { onUdpBatch(batch); },
         net::UdpOffloads{cfg.tunnel.udp_gso, cfg.tunnel.udp_gro});
-    tun_dev = tun::LinuxTunDevice::open(cfg.tun_name);
+    // With either TUN offload the device carries a virtio header on every packet.
+    const bool vnet = cfg.tunnel.tun_tso || cfg.tunnel.tun_gro;
+    tun_dev = tun::LinuxTunDevice::open(cfg.tun_name, tun::LinuxTunDevice::Options{vnet, false});
+    if (vnet) {
+      tun_read_buf.reset(new std::uint8_t[kTunReadSize]);
+    }
+    if (cfg.tunnel.tun_tso) {
+      tun_tso = tun_dev->setOffload(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+      if (!tun_tso) {
+        LOG_WARN("the TUN device refused TSO (%s); reading packet by packet", std::strerror(errno));
+      }
+    }
+    if (cfg.tunnel.tun_gro) {
+      coalescer = std::make_unique<tun::TcpCoalescer>(
+          [this](std::span<const std::uint8_t> hdr, std::span<const std::uint8_t> pkt) {
+            if (!tun_dev->writeWithHeader(hdr, pkt)) {
+              ++tun_write_errors;
+            }
+          });
+    }
     auto nl = tun::LinuxNetlinkSocket::open();
     tun::configureInterface(*nl, tun_dev->name(), cfg.addresses, cfg.mtu);
     control = net::UnixServer::listen(loop, cfg.control_socket,
@@ -253,9 +277,10 @@ void Daemon::Impl::start() {
            tun_dev->name().c_str(), udp->localEndpoint().toString().c_str(), cfg.peers.size());
   {
     const auto off = udp->offloads();
-    LOG_INFO("UDP offloads: segmentation (GSO) %s, receive coalescing (GRO) %s",
-             off.gso ? "on" : (cfg.tunnel.udp_gso ? "not available" : "off"),
-             off.gro ? "on" : (cfg.tunnel.udp_gro ? "not available" : "off"));
+    auto state = [](bool on, bool wanted) { return on ? "on" : (wanted ? "not available" : "off"); };
+    LOG_INFO("offloads: UDP GSO %s, UDP GRO %s, TUN TSO %s, TUN GRO %s",
+             state(off.gso, cfg.tunnel.udp_gso), state(off.gro, cfg.tunnel.udp_gro),
+             state(tun_tso, cfg.tunnel.tun_tso), state(coalescer != nullptr, cfg.tunnel.tun_gro));
   }
   if (metrics_http) {
     LOG_INFO("metrics on http://%s/metrics", metrics_http->localEndpoint().toString().c_str());
@@ -461,6 +486,9 @@ void Daemon::Impl::afterEvent() {
   if (stopping) {
     return;
   }
+  if (coalescer) {
+    coalescer->flush();  // the batch's inner TCP segments, merged per flow
+  }
   udp->flush();
   timer->armAt(engine->nextDeadline());
 }
@@ -507,6 +535,28 @@ void Daemon::Impl::onTunReadable() {
   Instant now = Clock::now();
   std::span<std::uint8_t> payload(frame.data() + protocol::kDataHeaderSize,
                                   frame.size() - protocol::kDataHeaderSize - protocol::kAeadTagSize);
+  if (tun_dev->vnetHeader()) {
+    // Each read may be a TCP super-packet: cut into tunnel packets, sealed one by one into the
+    // UDP queue, which then leaves as one GSO run.
+    for (int i = 0; i < kTunSuperReadBudget; ++i) {
+      long n = tun_dev->read(std::span<std::uint8_t>(tun_read_buf.get(), kTunReadSize));
+      if (n <= 0) {
+        break;
+      }
+      int segments = tun::splitTunRead(
+          std::span<const std::uint8_t>(tun_read_buf.get(), static_cast<std::size_t>(n)), payload,
+          [&](std::size_t len) { engine->onTunPacket(now, frame, len); });
+      if (segments < 0) {
+        ++tun_read_errors;
+      } else if (segments > 1) {
+        ++tso_reads;
+        tso_segments += static_cast<std::uint64_t>(segments);
+      }
+      udp->flush();
+    }
+    afterEvent();
+    return;
+  }
   for (int i = 0; i < kTunReadBudget; ++i) {
     long n = tun_dev->read(payload);
     if (n <= 0) {
@@ -535,6 +585,10 @@ void Daemon::Impl::sendTcp(const protocol::Endpoint& to, std::span<const std::ui
 }
 
 void Daemon::Impl::writeTun(std::span<const std::uint8_t> packet) {
+  if (coalescer) {
+    coalescer->add(packet);  // written at the end of the batch (afterEvent)
+    return;
+  }
   if (!tun_dev->write(packet)) {
     ++tun_write_errors;
   }

@@ -48,6 +48,15 @@ DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
     info.gro_reads = us.rx_gro_reads;
     info.gro_datagrams = us.rx_gro_datagrams;
   }
+  info.tun_tso = tun_tso;
+  info.tun_gro = coalescer != nullptr;
+  info.tso_reads = tso_reads;
+  info.tso_segments = tso_segments;
+  info.tun_read_errors = tun_read_errors;
+  if (coalescer) {
+    info.tun_gro_writes = coalescer->stats().writes;
+    info.tun_gro_segments = coalescer->stats().segments;
+  }
   if (tcp) {
     info.tcp = tcp->counters();
     info.tcp_connections = tcp->connections();

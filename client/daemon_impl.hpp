@@ -39,6 +39,7 @@
 #include "protocol/sealed_packet.hpp"
 #include "session/outer_seal.hpp"
 #include "tun/linux_tun_device.hpp"
+#include "tun/tcp_coalescer.hpp"
 
 namespace vpn::client {
 
@@ -82,6 +83,12 @@ struct Daemon::Impl final : EngineSink {
   // One frame is enough: the engine seals in place and the transport copies into its batch.
   std::vector<std::uint8_t> frame;
   std::uint64_t tun_write_errors = 0;
+  // TUN offloads ([tunnel] offloads tun-tso, tun-gro): the read buffer for super-packets, and
+  // the coalescer the received segments go through (declared after tun_dev: destroyed first).
+  std::unique_ptr<std::uint8_t[]> tun_read_buf;
+  std::unique_ptr<tun::TcpCoalescer> coalescer;
+  bool tun_tso = false;
+  std::uint64_t tso_reads = 0, tso_segments = 0, tun_read_errors = 0;
   bool stopping = false;
   // Set at start: which credential files a reload must read again (daemon_reload.cpp).
   std::optional<crypto::CredentialReload> credentials;

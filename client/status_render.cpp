@@ -149,6 +149,13 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("gso_datagrams").value(info.gso_datagrams);
   w.key("gro_reads").value(info.gro_reads);
   w.key("gro_datagrams").value(info.gro_datagrams);
+  w.key("tun_tso").value(info.tun_tso);
+  w.key("tun_gro").value(info.tun_gro);
+  w.key("tso_reads").value(info.tso_reads);
+  w.key("tso_segments").value(info.tso_segments);
+  w.key("tun_gro_writes").value(info.tun_gro_writes);
+  w.key("tun_gro_segments").value(info.tun_gro_segments);
+  w.key("tun_read_errors").value(info.tun_read_errors);
   w.endObject();
   w.key("tcp").beginObject();
   w.key("connections").value(static_cast<std::uint64_t>(info.tcp_connections));
@@ -310,7 +317,9 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
     return std::string(buf);
   };
   out += "offloads: " + offload("udp-gso", info.udp_gso, info.gso_sends, info.gso_datagrams) +
-         ", " + offload("udp-gro", info.udp_gro, info.gro_reads, info.gro_datagrams) + "\n";
+         ", " + offload("udp-gro", info.udp_gro, info.gro_reads, info.gro_datagrams) + ", " +
+         offload("tun-tso", info.tun_tso, info.tso_reads, info.tso_segments) + ", " +
+         offload("tun-gro", info.tun_gro, info.tun_gro_writes, info.tun_gro_segments) + "\n";
   if (!status.network_key.empty()) {
     out += "network key: " +
            std::string(status.network_key == "ca" ? "derived from the CA certificate"

@@ -56,6 +56,8 @@ struct TunnelSettings {
   // [tunnel] offloads: the kernel offloads to use where the kernel has them (default all).
   bool udp_gso = true;
   bool udp_gro = true;
+  bool tun_tso = true;  // read TCP super-packets from the TUN device and segment them
+  bool tun_gro = true;  // write received TCP segments to the TUN device coalesced
 };
 
 // The network key (docs/hardening.md, "Network key"): none, a key file, or one derived from the

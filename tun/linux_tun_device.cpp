@@ -4,10 +4,13 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "tun/vnet_header.hpp"
 
 namespace vpn::tun {
 namespace {
@@ -92,7 +95,8 @@ std::unique_ptr<LinuxTunDevice> LinuxTunDevice::open(const std::string& name,
   }
   ifr.ifr_name[IFNAMSIZ - 1] = '\0';
   std::string actual(ifr.ifr_name);
-  return std::unique_ptr<LinuxTunDevice>(new LinuxTunDevice(fd, std::move(actual)));
+  return std::unique_ptr<LinuxTunDevice>(
+      new LinuxTunDevice(fd, std::move(actual), options.vnet_hdr));
 }
 
 LinuxTunDevice::~LinuxTunDevice() {
@@ -118,6 +122,10 @@ long LinuxTunDevice::read(std::span<std::uint8_t> buf) {
 }
 
 bool LinuxTunDevice::write(std::span<const std::uint8_t> packet) {
+  if (vnet_hdr_) {
+    static constexpr std::uint8_t kEmpty[kVnetHeaderSize] = {};
+    return writeWithHeader(kEmpty, packet);
+  }
   for (;;) {
     ssize_t n = ::write(fd_, packet.data(), packet.size());
     if (n >= 0) {
@@ -127,6 +135,25 @@ bool LinuxTunDevice::write(std::span<const std::uint8_t> packet) {
       return false;
     }
   }
+}
+
+bool LinuxTunDevice::writeWithHeader(std::span<const std::uint8_t> header,
+                                     std::span<const std::uint8_t> packet) {
+  iovec iov[2] = {{const_cast<std::uint8_t*>(header.data()), header.size()},
+                  {const_cast<std::uint8_t*>(packet.data()), packet.size()}};
+  for (;;) {
+    ssize_t n = ::writev(fd_, iov, 2);
+    if (n >= 0) {
+      return true;
+    }
+    if (errno != EINTR) {
+      return false;
+    }
+  }
+}
+
+bool LinuxTunDevice::setOffload(unsigned flags) {
+  return ::ioctl(fd_, TUNSETOFFLOAD, flags) == 0;
 }
 
 }  // namespace vpn::tun

@@ -17,11 +17,10 @@ namespace vpn::tun {
 class LinuxTunDevice final : public TunDevice {
  public:
   struct Options {
-    // Reserved for later: IFF_VNET_HDR (GSO offload) and IFF_MULTI_QUEUE (one fd per thread).
-    // vnet_hdr changes the packet format (a virtio_net_hdr precedes every packet); read() and
-    // write() pass bytes through unchanged, so callers must handle that header themselves.
+    // IFF_VNET_HDR: a virtio_net_hdr (tun/vnet_header.hpp) precedes every packet. read() returns
+    // it with the packet; write() puts an empty one in front; writeWithHeader() takes one.
     bool vnet_hdr = false;
-    bool multi_queue = false;
+    bool multi_queue = false;  // reserved: IFF_MULTI_QUEUE (one fd per thread)
   };
 
   // name may be a template such as "vpn%d"; name() then reports the name the kernel chose.
@@ -37,11 +36,20 @@ class LinuxTunDevice final : public TunDevice {
   long read(std::span<std::uint8_t> buf) override;
   bool write(std::span<const std::uint8_t> packet) override;
 
+  bool vnetHeader() const { return vnet_hdr_; }
+  // With vnet_hdr: one packet behind its virtio header, in one writev.
+  bool writeWithHeader(std::span<const std::uint8_t> header, std::span<const std::uint8_t> packet);
+  // With vnet_hdr: TUNSETOFFLOAD, e.g. TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 (what our reads can
+  // take). False (errno set) if the kernel refuses.
+  bool setOffload(unsigned flags);
+
  private:
-  LinuxTunDevice(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  LinuxTunDevice(int fd, std::string name, bool vnet_hdr)
+      : fd_(fd), name_(std::move(name)), vnet_hdr_(vnet_hdr) {}
 
   int fd_ = -1;
   std::string name_;
+  bool vnet_hdr_ = false;
 };
 
 }  // namespace vpn::tun

@@ -103,6 +103,9 @@ TEST(ParsePeerConfig, OffloadsListReplacesTheDefault) {
   auto none = parsePeerConfig(std::string(kBase) + "\n[tunnel]\noffloads = []\n", "a.toml");
   EXPECT_FALSE(mustParse(none).tunnel.udp_gso);
   EXPECT_FALSE(mustParse(none).tunnel.udp_gro);
+  EXPECT_FALSE(mustParse(none).tunnel.tun_tso);
+  EXPECT_FALSE(mustParse(none).tunnel.tun_gro);
+  EXPECT_FALSE(c.tunnel.tun_tso);
 }
 
 TEST(ParsePeerConfig, NonDefaultValues) {
