@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Kernel offloads, each forced on and off ([tunnel] offloads), with the real binaries: for each
+# setting a checksummed TCP transfer over the tunnel's IPv4 and IPv6 addresses must arrive
+# intact, status must show which offloads are in use, and those in use must have carried
+# traffic (TSO reads and UDP GSO runs at the sender, UDP GRO reads and coalesced TUN writes at
+# the receiver). One pair mixes a peer with every offload and one with none.
+#
+#   ns a (alice, sender) ---- veth ---- ns b (bob, receiver)
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+require_root
+require_vpnpeer
+command -v socat >/dev/null || die "socat missing (scripts/setup installs it)"
+MB=${OFFLOAD_MB:-40}
+
+pair_prepare
+head -c "${MB}M" /dev/urandom >"$WORK/send.bin"
+sent_sum=$(sha256sum <"$WORK/send.bin" | cut -d' ' -f1)
+
+# transfer ADDR PORT -> 0 if the file arrives with the same sha256
+transfer() {
+  local addr=$1 port=$2 six=""
+  [[ $addr == *:* ]] && six=6
+  rm -f "$WORK/recv.bin"
+  nsbg b timeout 60 socat -u "TCP${six}-LISTEN:$port,reuseaddr" "OPEN:$WORK/recv.bin,creat,trunc"
+  local rx=$LAST_PID
+  wait_until 5 bash -c "ip netns exec $(ns b) ss -Hltn 'sport = :$port' | grep -q $port" || return 1
+  local dst=$addr
+  [[ -n $six ]] && dst="[$addr]"
+  nsx a timeout 60 socat -u "FILE:$WORK/send.bin" "TCP${six}:$dst:$port,connect-timeout=5" || return 1
+  wait "$rx" || true
+  [[ $(sha256sum <"$WORK/recv.bin" | cut -d' ' -f1) == "$sent_sum" ]]
+}
+
+set_offloads() {  # FILE LIST ("default" leaves the key out)
+  sed -i '/^offloads = /d' "$1"
+  [[ $2 == default ]] || sed -i "/^\[tunnel\]/a offloads = $2" "$1"
+}
+
+off() { json_get "$1" "int(s['offloads']['$2'])"; }
+
+run_case() {  # NAME ALICE_LIST BOB_LIST EXPECT_A(tso,gso) EXPECT_B(tun_gro,gro)
+  local name=$1 alist=$2 blist=$3 ea=$4 eb=$5
+  set_offloads "$A_CFG" "$alist"
+  set_offloads "$B_CFG" "$blist"
+  if ! pair_up 20; then
+    fail "$name: tunnel did not come up"
+    return
+  fi
+  check "$name: $MB MB over IPv4 arrive intact" "transfer failed" transfer "$B_V4" 5001
+  check "$name: $MB MB over IPv6 arrive intact" "transfer failed" transfer "$B_V6" 5002
+  local a_tso a_gso b_tgro b_gro
+  a_tso=$(off "$A_CFG" tun_tso)
+  a_gso=$(off "$A_CFG" udp_gso)
+  b_tgro=$(off "$B_CFG" tun_gro)
+  b_gro=$(off "$B_CFG" udp_gro)
+  check "$name: status shows alice tun-tso,udp-gso = $ea and bob tun-gro,udp-gro = $eb" \
+    "alice $a_tso,$a_gso bob $b_tgro,$b_gro" test "$a_tso,$a_gso/$b_tgro,$b_gro" = "$ea/$eb"
+  local carried=1
+  [[ $a_tso == 1 && $(json_get "$A_CFG" "s['offloads']['tso_reads']") == 0 ]] && carried=0
+  [[ $a_gso == 1 && $(json_get "$A_CFG" "s['offloads']['gso_sends']") == 0 ]] && carried=0
+  [[ $b_tgro == 1 && $(json_get "$B_CFG" "s['offloads']['tun_gro_writes']") == 0 ]] && carried=0
+  [[ $b_gro == 1 && $(json_get "$B_CFG" "s['offloads']['gro_reads']") == 0 ]] && carried=0
+  check "$name: every offload in use carried traffic" \
+    "alice $(json_get "$A_CFG" "s['offloads']") bob $(json_get "$B_CFG" "s['offloads']")" \
+    test "$carried" = 1
+  "$VPNPEER" down -c "$A_CFG" >/dev/null 2>&1 || true
+  "$VPNPEER" down -c "$B_CFG" >/dev/null 2>&1 || true
+  wait_pid_exit "$A_PID" 10 || true
+  wait_pid_exit "$B_PID" 10 || true
+}
+
+run_case "all offloads" default default "1,1" "1,1"
+run_case "none" "[]" "[]" "0,0" "0,0"
+run_case "UDP only" '["udp-gso", "udp-gro"]' '["udp-gso", "udp-gro"]' "0,1" "0,1"
+run_case "TUN only" '["tun-tso", "tun-gro"]' '["tun-tso", "tun-gro"]' "1,0" "1,0"
+run_case "TSO without coalescing" '["tun-tso"]' '["tun-tso"]' "1,0" "0,0"
+run_case "all at alice, none at bob" default "[]" "1,1" "0,0"
+finish
