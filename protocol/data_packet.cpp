@@ -1,10 +1,20 @@
 #include "protocol/data_packet.hpp"
 
 #include <cassert>
+#include <limits>
 
 #include "base/byte_io.hpp"
 
 namespace vpn::protocol {
+namespace {
+
+std::uint64_t readPacketNumber(ByteReader& r) {
+  std::uint64_t n = r.u8();
+  n = n << 8 | r.u8();
+  return n << 8 | r.u8();
+}
+
+}  // namespace
 
 std::optional<DataHeader> parseDataHeader(std::span<const std::uint8_t> datagram) {
   if (datagram.size() < kDataOverhead) {
@@ -20,7 +30,7 @@ std::optional<DataHeader> parseDataHeader(std::span<const std::uint8_t> datagram
   h.keepalive = family == PacketFamily::kKeepalive;
   h.key_phase = type & 1u;
   h.receiver_index = r.u32();
-  h.counter = r.u64();
+  h.counter = readPacketNumber(r);
   if (h.keepalive && datagram.size() > kDataOverhead + kMaxKeepalivePayload) {
     return std::nullopt;
   }
@@ -37,7 +47,7 @@ std::optional<DataHeader> parseSealedHeader(std::span<const std::uint8_t> datagr
     h.control = true;
     h.key_phase = r.u8() & 1u;
     h.receiver_index = r.u32();
-    h.counter = r.u64();
+    h.counter = readPacketNumber(r);
     return h;
   }
   return parseDataHeader(datagram);
@@ -49,7 +59,23 @@ void writeDataHeader(const DataHeader& h, std::span<std::uint8_t> out) {
   std::uint8_t type = h.control ? kTypeControl : (h.keepalive ? kTypeKeepalive : kTypeData);
   w.u8(static_cast<std::uint8_t>(type | (h.key_phase & 1u)));
   w.u32(h.receiver_index);
-  w.u64(h.counter);
+  w.u8(static_cast<std::uint8_t>(h.counter >> 16));
+  w.u8(static_cast<std::uint8_t>(h.counter >> 8));
+  w.u8(static_cast<std::uint8_t>(h.counter));
+}
+
+std::uint64_t reconstructCounter(std::uint64_t truncated, std::uint64_t expected) {
+  constexpr std::uint64_t kWindow = kPacketNumberMask + 1;
+  constexpr std::uint64_t kHalf = kWindow / 2;
+  const std::uint64_t candidate = (expected & ~kPacketNumberMask) | (truncated & kPacketNumberMask);
+  if (expected >= kHalf && candidate <= expected - kHalf &&
+      candidate < std::numeric_limits<std::uint64_t>::max() - kWindow) {
+    return candidate + kWindow;
+  }
+  if (candidate > expected + kHalf && candidate >= kWindow) {
+    return candidate - kWindow;
+  }
+  return candidate;
 }
 
 }  // namespace vpn::protocol

@@ -4,7 +4,7 @@
 //   0                   1                   2                   3
 //   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//  |  type (0x41)  |  version (2)  |     flags     |   ack count   |
+//  |  type (0x41)  |  version (3)  |     flags     |   ack count   |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //  |                     sender index (32 bits)                    |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
@@ -38,7 +38,7 @@
 // cookie reply do). 24 bytes, smaller than any packet that can cause it.
 //   0                   1                   2                   3
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//  |  type (0x42)  |  version (2)  |        reserved (zero)        |
+//  |  type (0x42)  |  version (3)  |        reserved (zero)        |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //  |   receiver index: the sender index of the HELLO it answers    |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
@@ -56,7 +56,7 @@
 
 namespace vpn::protocol {
 
-inline constexpr std::uint8_t kHandshakeVersion = 2;
+inline constexpr std::uint8_t kHandshakeVersion = 3;
 inline constexpr std::uint8_t kFlagPayload = 0x01;
 inline constexpr std::uint8_t kFlagHello = 0x02;
 inline constexpr std::uint8_t kFlagKick = 0x04;

@@ -63,7 +63,10 @@ typename BasicDataKeys<KeySet>::OpenResult BasicDataKeys<KeySet>::open(
     Instant now, const protocol::DataHeader& header, std::span<std::uint8_t> datagram,
     Duration grace) {
   OpenResult r;
-  if (!replay_.check(header.counter)) {
+  // The wire carries the counter's low 24 bits; the nonce needs all of it.
+  const std::uint64_t counter =
+      protocol::reconstructCounter(header.counter, rx_any_ ? rx_highest_ + 1 : 0);
+  if (!replay_.check(counter)) {
     r.status = OpenStatus::kReplay;
     return r;
   }
@@ -77,31 +80,31 @@ typename BasicDataKeys<KeySet>::OpenResult BasicDataKeys<KeySet>::open(
 
   enum class Which { kCur, kPrev, kNext } which = Which::kCur;
   if (header.key_phase != rx_phase_) {
-    which = rx_seen_in_phase_ && header.counter < rx_phase_min_counter_ ? Which::kPrev
+    which = rx_seen_in_phase_ && counter < rx_phase_min_counter_ ? Which::kPrev
                                                                         : Which::kNext;
   }
   bool opened = false;
   switch (which) {
     case Which::kCur:
-      opened = keys_.openCurrent(suite_, header.counter, aad, data, tag);
+      opened = keys_.openCurrent(suite_, counter, aad, data, tag);
       break;
     case Which::kPrev:
-      opened = keys_.openPrevious(suite_, header.counter, aad, data, tag);
+      opened = keys_.openPrevious(suite_, counter, aad, data, tag);
       break;
     case Which::kNext:
       // On success the key set has rotated: next -> current -> previous.
-      opened = keys_.openNext(suite_, rx_next_secret_, header.counter, aad, data, tag);
+      opened = keys_.openNext(suite_, rx_next_secret_, counter, aad, data, tag);
       break;
   }
   if (!opened) {
     return r;  // kAuthFailed; nothing changed
   }
-  r.newest = !rx_any_ || header.counter > rx_highest_;
+  r.newest = !rx_any_ || counter > rx_highest_;
   if (r.newest) {
-    rx_highest_ = header.counter;
+    rx_highest_ = counter;
   }
   rx_any_ = true;
-  replay_.commit(header.counter);
+  replay_.commit(counter);
   r.status = OpenStatus::kOk;
   if (which == Which::kNext) {
     // The peer moved to the next generation (the receive keys rotated in openNext): step the
@@ -114,14 +117,14 @@ typename BasicDataKeys<KeySet>::OpenResult BasicDataKeys<KeySet>::open(
     next.wipe();
     keys_.prepareNext(suite_, rx_next_secret_);
     rx_seen_in_phase_ = true;
-    rx_phase_min_counter_ = header.counter;
+    rx_phase_min_counter_ = counter;
     r.rotated = true;
     if (tx_phase_ != rx_phase_) {
       initiateUpdate(now);
     }
   } else if (which == Which::kCur) {
-    if (!rx_seen_in_phase_ || header.counter < rx_phase_min_counter_) {
-      rx_phase_min_counter_ = header.counter;
+    if (!rx_seen_in_phase_ || counter < rx_phase_min_counter_) {
+      rx_phase_min_counter_ = counter;
     }
     rx_seen_in_phase_ = true;
   }

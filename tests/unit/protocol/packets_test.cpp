@@ -41,8 +41,24 @@ TEST(DataHeader, RoundTripsAndRejectsShortPackets) {
   EXPECT_FALSE(p->keepalive);
   EXPECT_EQ(p->key_phase, 1);
   EXPECT_EQ(p->receiver_index, 0xA1B2C3D4u);
-  EXPECT_EQ(p->counter, 0x0102030405060708ull);
+  EXPECT_EQ(p->counter, 0x060708ull);  // the wire has the low 24 bits
+  EXPECT_EQ(kDataOverhead, 24u);
+  EXPECT_EQ(reconstructCounter(p->counter, 0x0102030405060700ull), 0x0102030405060708ull);
   EXPECT_FALSE(parseDataHeader(std::span(buf).first(kDataOverhead - 1)));
+}
+
+// RFC 9000 appendix A.3, with 24-bit packet numbers: the candidate nearest the expected one.
+TEST(DataHeader, CounterReconstructionPicksTheNearest) {
+  constexpr std::uint64_t w = 1u << 24;
+  EXPECT_EQ(reconstructCounter(0, 0), 0u);
+  EXPECT_EQ(reconstructCounter(5, 1), 5u);
+  EXPECT_EQ(reconstructCounter(w - 1, 0), w - 1);  // expected 0, nothing below it
+  EXPECT_EQ(reconstructCounter(3, w - 2), w + 3);  // just past the wrap
+  EXPECT_EQ(reconstructCounter(w - 5, w + 2), w - 5);  // a late one from before the wrap
+  EXPECT_EQ(reconstructCounter(10, 5 * w + 9), 5 * w + 10);
+  EXPECT_EQ(reconstructCounter(10, 5 * w + 9 + w / 2), 5 * w + 10);  // less than half behind
+  EXPECT_EQ(reconstructCounter(10, 5 * w + 10 + w / 2), 6 * w + 10);  // half or more: ahead
+  EXPECT_EQ(reconstructCounter(0x123456, 0xFFFFFFFFFF000000ull), 0xFFFFFFFFFF123456ull);
 }
 
 TEST(Handshake, RoundTripsEveryField) {
