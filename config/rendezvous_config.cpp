@@ -28,8 +28,8 @@ constexpr std::string_view kKeys[] = {
     "handshake_global_burst", "tcp_max_connections", "tcp_max_per_source", "tcp_unused_timeout"};
 constexpr std::string_view kBlocklistKey = "blocklist";
 constexpr std::string_view kListenKey = "listen";
-constexpr std::string_view kRelayKeys[] = {"enabled", "rate", "burst", "max_channels",
-                                           "max_bytes"};
+constexpr std::string_view kRelayKeys[] = {"enabled",   "rate",       "burst",      "max_channels",
+                                           "max_bytes", "total_rate", "total_burst"};
 constexpr std::size_t kMaxListen = 32;
 constexpr std::int64_t kMaxInt = INT64_MAX;
 constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
@@ -307,6 +307,12 @@ class Reader {
     }
     if (auto v = integer(*t, "max_bytes", 0, kMaxInt)) {
       relay.max_bytes = static_cast<std::uint64_t>(*v);
+    }
+    if (auto v = integer(*t, "total_rate", 1000, kMaxInt)) {
+      relay.total_rate = static_cast<double>(*v);
+    }
+    if (auto v = integer(*t, "total_burst", 65536, kMaxInt)) {
+      relay.total_burst = static_cast<double>(*v);
     }
   }
 

@@ -35,6 +35,8 @@
 //   rate = 12500000                           # bytes/s per peer, >= 1000
 //   burst = 1000000                           # bytes, >= 65536
 //   max_bytes = 0                             # per peer session, 0 = unlimited
+//   total_rate = 125000000                    # bytes/s for all peers together, >= 1000
+//   total_burst = 4000000                     # bytes, >= 65536
 //
 // Errors are returned all at once, sorted by position, each "file:line:col: key: message" with a
 // did-you-mean for unknown keys (config_error.hpp). Relative paths are resolved against the
@@ -90,6 +92,8 @@ struct RendezvousConfig {
     double rate = 12.5e6;            // bytes per second per peer
     double burst = 1e6;              // bytes
     std::uint64_t max_bytes = 0;     // per peer session; 0 = unlimited
+    double total_rate = 125e6;       // bytes per second for all relaying together (1 Gbit/s)
+    double total_burst = 4e6;        // bytes
   } relay;
   // [pki] blocklist: certificate fingerprints refused at start and on reload (SIGHUP).
   std::vector<std::string> blocklist;

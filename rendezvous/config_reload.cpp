@@ -19,6 +19,8 @@ RendezvousOptions limitOptions(const config::RendezvousConfig& cfg) {
   o.relay_rate = cfg.relay.rate;
   o.relay_burst = cfg.relay.burst;
   o.relay_max_bytes = cfg.relay.max_bytes;
+  o.relay_global_rate = cfg.relay.total_rate;
+  o.relay_global_burst = cfg.relay.total_burst;
   return o;
 }
 

@@ -362,6 +362,8 @@ void RendezvousEngine::setLimits(Instant now, const RendezvousOptions& fresh) {
   o.relay_rate = fresh.relay_rate;
   o.relay_burst = fresh.relay_burst;
   o.relay_max_bytes = fresh.relay_max_bytes;
+  o.relay_global_rate = fresh.relay_global_rate;
+  o.relay_global_burst = fresh.relay_global_burst;
   impl_->admission.setOptions(session::AdmissionLimiter::Options{
       o.handshake_burst, o.handshake_per_second, o.handshake_network_burst,
       o.handshake_network_per_second, o.handshake_global_burst, o.handshake_global_per_second,

@@ -295,7 +295,8 @@ control_socket = "$RV_SOCK"
 enabled = ${RV_RELAY:-true}
 EOF
   if [[ -n ${RV_RELAY_RATE:-} ]]; then
-    printf 'rate = %s\nburst = %s\n' "$RV_RELAY_RATE" "${RV_RELAY_BURST:-4000000}" >>"$RV_CFG"
+    printf 'rate = %s\nburst = %s\ntotal_rate = %s\ntotal_burst = %s\n' "$RV_RELAY_RATE" \
+      "${RV_RELAY_BURST:-4000000}" "$RV_RELAY_RATE" "${RV_RELAY_BURST:-4000000}" >>"$RV_CFG"
   fi
 }
 

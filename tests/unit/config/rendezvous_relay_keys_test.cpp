@@ -50,6 +50,15 @@ TEST(RendezvousTcpListen, Defaults) {
   EXPECT_EQ(c.relay.rate, 12.5e6);
   EXPECT_EQ(c.relay.burst, 1e6);
   EXPECT_EQ(c.relay.max_bytes, 0u);
+  EXPECT_EQ(c.relay.total_rate, 125e6);
+  EXPECT_EQ(c.relay.total_burst, 4e6);
+}
+
+TEST(RendezvousTcpListen, RelayTotalRateAndBurst) {
+  RendezvousConfig c = parseOk(rv("[relay]\ntotal_rate = 1000000000\ntotal_burst = 8000000\n"));
+  EXPECT_EQ(c.relay.total_rate, 1e9);
+  EXPECT_EQ(c.relay.total_burst, 8e6);
+  EXPECT_EQ(errorLines(rv("[relay]\ntotal_rate = 10\n")).size(), 1u);
 }
 
 TEST(RendezvousTcpListen, StringOrList) {
