@@ -25,7 +25,9 @@ constexpr std::string_view kKeys[] = {
     "refresh",        "log_level",      "control_socket",  "handshake_rate",
     "handshake_burst", "lookup_rate",   "lookup_burst",    "max_pending_handshakes",
     "handshake_network_rate", "handshake_network_burst", "handshake_global_rate",
-    "handshake_global_burst", "tcp_max_connections", "tcp_max_per_source", "tcp_unused_timeout"};
+    "handshake_global_burst", "tcp_max_connections", "tcp_max_per_source", "tcp_unused_timeout",
+    "offloads"};
+constexpr std::string_view kOffloads[] = {"udp-gso", "udp-gro"};
 constexpr std::string_view kBlocklistKey = "blocklist";
 constexpr std::string_view kListenKey = "listen";
 constexpr std::string_view kRelayKeys[] = {"enabled",   "rate",       "burst",      "max_channels",
@@ -140,6 +142,7 @@ class Reader {
       cfg.network_key_file = path(*t, "network_key", false).value_or("");
     }
     cfg.control_socket = path(*t, "control_socket", false);
+    readOffloads(*t, cfg);
     if (auto r = integer(*t, "refresh", 5, 3600)) {
       cfg.refresh = std::chrono::seconds(*r);
     }
@@ -347,6 +350,34 @@ class Reader {
       return;
     }
     out = *ep;
+  }
+
+  // offloads = ["udp-gso", "udp-gro"]: a list replaces the default (both); [] turns them off.
+  void readOffloads(const toml::table& t, RendezvousConfig& cfg) {
+    const toml::node* n = get(t, "offloads", false);
+    if (n == nullptr) {
+      return;
+    }
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) {
+      error(pos_, "rendezvous.offloads", "expected an array of offload names, got " + describe(*n));
+      return;
+    }
+    cfg.udp_gso = cfg.udp_gro = false;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node* item = arr->get(i);
+      const auto* s = item->as_string();
+      const std::string name = s != nullptr ? s->get() : std::string();
+      if (name == "udp-gso") {
+        cfg.udp_gso = true;
+      } else if (name == "udp-gro") {
+        cfg.udp_gro = true;
+      } else {
+        error(posOf(item->source()), "rendezvous.offloads[" + std::to_string(i) + "]",
+              "'" + name + "' is not an offload; use any of udp-gso, udp-gro" +
+                  didYouMean(name, kOffloads));
+      }
+    }
   }
 
   // [pki] blocklist = ["<sha256 fingerprint>", ...]

@@ -22,6 +22,7 @@
 //   # lookup_rate, lookup_burst (per registered peer), max_pending_handshakes,
 //   # tcp_max_connections, tcp_max_per_source (IPv4 address or IPv6 /64),
 //   # tcp_unused_timeout (seconds a TCP connection may go without a session or handshake)
+//   offloads = ["udp-gso", "udp-gro"]         # kernel offloads for the UDP sockets; [] for none
 //
 //   [metrics]                                 # optional; off by default
 //   listen = "127.0.0.1:9477"                 # HTTP: GET /metrics (Prometheus text format)
@@ -86,6 +87,9 @@ struct RendezvousConfig {
   std::size_t tcp_max_connections = 16384;
   std::size_t tcp_max_per_source = 256;
   std::chrono::seconds tcp_unused_timeout{15};
+  // offloads: UDP GSO and GRO on the listen sockets, where the kernel has them (default both).
+  bool udp_gso = true;
+  bool udp_gro = true;
   struct RelaySettings {
     bool enabled = true;
     std::size_t max_channels = 256;  // per peer

@@ -43,6 +43,7 @@ std::vector<std::string> restartOnlyChanges(const config::RendezvousConfig& a,
         "[rendezvous] network_key");
   check(a.control_socket == b.control_socket, "[rendezvous] control_socket");
   check(a.metrics_listen == b.metrics_listen, "[metrics] listen");
+  check(a.udp_gso == b.udp_gso && a.udp_gro == b.udp_gro, "[rendezvous] offloads");
   return out;
 }
 

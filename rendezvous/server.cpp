@@ -123,9 +123,9 @@ struct Server::Impl final : RendezvousSink {
 
   void openSocket(SocketId id, const protocol::Endpoint& where) {
     auto udp = net::UvUdpTransport::open(
-        loop, where, kMaxDatagram, [this, id](std::span<net::ReceivedDatagram> batch) {
-          onBatch(id, batch);
-        });
+        loop, where, kMaxDatagram,
+        [this, id](std::span<net::ReceivedDatagram> batch) { onBatch(id, batch); },
+        net::UdpOffloads{cfg.udp_gso, cfg.udp_gro});
     sockets.push_back(Socket{id, std::move(udp)});
   }
 
@@ -584,6 +584,12 @@ struct Server::Impl final : RendezvousSink {
       info.udp_rx_packets += st.rx_packets;
       info.udp_tx_packets += st.tx_packets;
       info.udp_tx_dropped += st.tx_dropped;
+      info.gso_datagrams += st.tx_gso_datagrams;
+      info.gro_datagrams += st.rx_gro_datagrams;
+    }
+    if (!sockets.empty()) {
+      info.udp_gso = sockets.front().udp->offloads().gso;
+      info.udp_gro = sockets.front().udp->offloads().gro;
     }
     info.udp_tx_dropped += no_socket_drops;
     for (const auto& l : tcp_listeners) {

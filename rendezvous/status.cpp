@@ -97,6 +97,10 @@ std::string renderStatusJson(const ServerInfo& info, const RendezvousStatus& st)
        ",\"not_after\":" + jsonString(info.cert_not_after) + "}";
   o += std::string(",\"relay\":") + (info.relay ? "true" : "false");
   o += ",\"refresh_s\":" + number(info.refresh_s);
+  o += std::string(",\"offloads\":{\"udp_gso\":") + (info.udp_gso ? "true" : "false") +
+       ",\"udp_gro\":" + (info.udp_gro ? "true" : "false") +
+       ",\"gso_datagrams\":" + number(info.gso_datagrams) +
+       ",\"gro_datagrams\":" + number(info.gro_datagrams) + "}";
   o += ",\"sessions\":" + number(static_cast<std::uint64_t>(st.sessions));
   o += ",\"pending_handshakes\":" + number(static_cast<std::uint64_t>(st.pending_handshakes));
   o += ",\"lingering_handshakes\":" + number(static_cast<std::uint64_t>(st.lingering_handshakes));

@@ -32,6 +32,10 @@ struct ServerInfo {
   std::string cert_not_after;       // its expiry, "YYYY-MM-DD HH:MM:SS UTC"
   bool relay = true;                // [relay] enabled, as applied now
   double refresh_s = 0;             // what peers are told to re-register at
+  bool udp_gso = false;             // offloads in use on the primary socket
+  bool udp_gro = false;
+  std::uint64_t gso_datagrams = 0;  // datagrams sent in GSO runs, all sockets
+  std::uint64_t gro_datagrams = 0;  // datagrams received coalesced, all sockets
   std::vector<std::string> listen;  // bound sockets, "role address:port"
   double uptime_s = 0;
   std::uint64_t udp_tx_dropped = 0;

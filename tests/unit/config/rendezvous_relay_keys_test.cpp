@@ -54,6 +54,17 @@ TEST(RendezvousTcpListen, Defaults) {
   EXPECT_EQ(c.relay.total_burst, 4e6);
 }
 
+TEST(RendezvousTcpListen, Offloads) {
+  EXPECT_TRUE(parseOk(rv("")).udp_gso);
+  RendezvousConfig c = parseOk(rv("offloads = [\"udp-gro\"]\n"));
+  EXPECT_FALSE(c.udp_gso);
+  EXPECT_TRUE(c.udp_gro);
+  EXPECT_FALSE(parseOk(rv("offloads = []\n")).udp_gro);
+  EXPECT_EQ(errorLines(rv("offloads = [\"udp-gsx\"]\n")),
+            (Lines{"rv.toml:6:13: rendezvous.offloads[0]: 'udp-gsx' is not an offload; use any "
+                   "of udp-gso, udp-gro (did you mean 'udp-gso'?)"}));
+}
+
 TEST(RendezvousTcpListen, RelayTotalRateAndBurst) {
   RendezvousConfig c = parseOk(rv("[relay]\ntotal_rate = 1000000000\ntotal_burst = 8000000\n"));
   EXPECT_EQ(c.relay.total_rate, 1e9);
