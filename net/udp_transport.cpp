@@ -189,8 +189,8 @@ void UvUdpTransport::onReadable() {
       h.msg_iov = &rx_iov_[i];
       h.msg_iovlen = 1;
       if (gro_) {
-        h.msg_control = rx_cmsg_[i].data();
-        h.msg_controllen = rx_cmsg_[i].size();
+        h.msg_control = rx_cmsg_[i].bytes.data();
+        h.msg_controllen = rx_cmsg_[i].bytes.size();
       }
       rx_msgs_[i].msg_len = 0;
     }
@@ -246,7 +246,11 @@ std::size_t UvUdpTransport::collect(std::size_t i, std::size_t count) {
   }
   auto* base = static_cast<std::uint8_t*>(rx_iov_[i].iov_base);
   std::size_t pieces = 0;
-  for (std::size_t off = 0; off < m.msg_len && count < rx_batch_.size(); off += segment) {
+  for (std::size_t off = 0; off < m.msg_len; off += segment) {
+    if (count == rx_batch_.size()) {
+      ++stats_.rx_errors;  // more than 64 segments in one entry (the kernel's limit); not kept
+      break;
+    }
     std::size_t len = std::min(segment, m.msg_len - off);
     if (len > max_datagram_) {
       ++stats_.rx_errors;  // larger than any datagram we accept
@@ -259,7 +263,7 @@ std::size_t UvUdpTransport::collect(std::size_t i, std::size_t count) {
     ++count;
     ++pieces;
   }
-  if (m.msg_len == 0) {  // an empty datagram is still one
+  if (m.msg_len == 0 && count < rx_batch_.size()) {  // an empty datagram is still one
     rx_batch_[count].from = *from;
     rx_batch_[count].data = std::span<std::uint8_t>(base, 0);
     ++stats_.rx_packets;
@@ -359,7 +363,7 @@ void UvUdpTransport::flush() {
       h.msg_iov = &tx_iov_[slot];
       h.msg_iovlen = run;
       if (run > 1) {
-        h.msg_control = tx_cmsg_[msgs].data();
+        h.msg_control = tx_cmsg_[msgs].bytes.data();
         h.msg_controllen = CMSG_SPACE(sizeof(std::uint16_t));
         cmsghdr* c = CMSG_FIRSTHDR(&h);
         c->cmsg_level = SOL_UDP;

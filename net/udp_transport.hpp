@@ -151,7 +151,11 @@ class UvUdpTransport final : public UdpTransport {
   std::vector<sockaddr_storage> rx_addr_;
   std::vector<iovec> rx_iov_;
   std::vector<mmsghdr> rx_msgs_;
-  std::vector<std::array<char, 64>> rx_cmsg_;  // room for the UDP_GRO control message
+  // Room for one control message (UDP_GRO in, UDP_SEGMENT out), aligned as cmsghdr needs.
+  struct alignas(cmsghdr) CmsgSpace {
+    std::array<char, 64> bytes;
+  };
+  std::vector<CmsgSpace> rx_cmsg_;
   std::vector<ReceivedDatagram> rx_batch_;     // the split datagrams handed to the handler
 
   // Send side: a ring of kSendQueue slots; tx_head_ is the oldest unsent.
@@ -162,7 +166,7 @@ class UvUdpTransport final : public UdpTransport {
   // What one sendmmsg call sends: up to kBatch entries, each one slot or a GSO run of slots.
   std::vector<mmsghdr> tx_msgs_;
   std::vector<std::size_t> tx_msg_slots_;       // slots in each entry
-  std::vector<std::array<char, 64>> tx_cmsg_;   // UDP_SEGMENT for entries of two or more
+  std::vector<CmsgSpace> tx_cmsg_;              // UDP_SEGMENT for entries of two or more
   std::size_t tx_head_ = 0;
   std::size_t tx_count_ = 0;
 };
