@@ -16,7 +16,8 @@
 #   peak under load.
 #
 #   bench/bench.sh [tool...]        tools: bare vpnpeer openvpn wireguard-go nebula (default all),
-#                                   and vpnpeer-nooffload (vpnpeer with `offloads = []`)
+#                                   and vpnpeer-nooffload (vpnpeer with `offloads = []`),
+#                                   vpnpeer-udp-offloads, vpnpeer-tun-offloads (one kind only)
 #
 # Output: a table on stdout and bench/results/<UTC date-time>.json. Needs root.
 # Environment: BENCH_SECS (default 10), VPNPEER (default build/release/client/vpnpeer).

@@ -113,7 +113,8 @@ def main():
     results = {t: tool_result(os.path.join(raw, t)) for t in tools}
     table = {t: metrics(r) for t, r in results.items() if "skipped" not in r}
     ratios = {}
-    for other in ("openvpn", "wireguard-go", "vpnpeer-nooffload"):
+    for other in ("openvpn", "wireguard-go", "vpnpeer-nooffload", "vpnpeer-udp-offloads",
+                  "vpnpeer-tun-offloads"):
         if "vpnpeer" in table and other in table:
             ratios[f"vpnpeer/{other}"] = {
                 k: (table["vpnpeer"][k] / table[other][k]
