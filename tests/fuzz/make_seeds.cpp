@@ -98,6 +98,47 @@ Bytes ipv4Packet() {
   return p;
 }
 
+// A TUN read with a virtio header: a TCP super-packet of `payload` bytes to cut at `gso`
+// (checksums left for the splitter: the TCP one holds zero, which a partial one may).
+Bytes tsoRead(bool v6, std::size_t payload, std::uint16_t gso, std::uint8_t gso_type) {
+  const std::size_t ip = v6 ? 40 : 20;
+  Bytes p(10 + ip + 20 + payload, 0);
+  p[0] = 1;  // NEEDS_CSUM
+  p[1] = gso_type;
+  const std::uint16_t hdr_len = static_cast<std::uint16_t>(ip + 20);
+  std::memcpy(&p[2], &hdr_len, 2);
+  std::memcpy(&p[4], &gso, 2);
+  const std::uint16_t start = static_cast<std::uint16_t>(ip), offset = 16;
+  std::memcpy(&p[6], &start, 2);
+  std::memcpy(&p[8], &offset, 2);
+  std::uint8_t* q = &p[10];
+  const std::size_t total = ip + 20 + payload;
+  if (v6) {
+    q[0] = 0x60;
+    q[4] = static_cast<std::uint8_t>((total - 40) >> 8);
+    q[5] = static_cast<std::uint8_t>(total - 40);
+    q[6] = 6;
+    q[7] = 64;
+    q[8] = 0xfd, q[23] = 1, q[24] = 0xfd, q[39] = 2;
+  } else {
+    q[0] = 0x45;
+    q[2] = static_cast<std::uint8_t>(total >> 8);
+    q[3] = static_cast<std::uint8_t>(total);
+    q[8] = 64;
+    q[9] = 6;
+    q[12] = 10, q[13] = 42, q[15] = 1, q[16] = 10, q[17] = 42, q[19] = 2;
+  }
+  std::uint8_t* t = q + ip;
+  t[1] = 80, t[3] = 81, t[7] = 1;  // ports, sequence 1
+  t[12] = 0x50;
+  t[13] = 0x18;  // ACK|PSH
+  t[14] = 0xff;
+  for (std::size_t i = 0; i < payload; ++i) {
+    t[20 + i] = static_cast<std::uint8_t>(i * 3);
+  }
+  return p;
+}
+
 Bytes probe(bool reply) {
   protocol::ProbePacket p;
   p.reply = reply;
@@ -203,6 +244,9 @@ int main(int argc, char** argv) {
   write("data_packet", "data", dataPacket(false, 28));
   write("data_packet", "keepalive", dataPacket(true, 0));
   write("data_packet", "ipv4", ipv4Packet());
+  write("tso_split", "tcp4", tsoRead(false, 3000, 1000, 1));
+  write("tso_split", "tcp6", tsoRead(true, 2500, 1200, 4));
+  write("tso_split", "partial-checksum", tsoRead(false, 900, 1400, 0));
   write("handshake_packet", "hello", hello);
   write("handshake_packet", "hello-cookie", hello_cookie);
   write("handshake_packet", "kick", kick);
