@@ -3,7 +3,9 @@
 # setting a checksummed TCP transfer over the tunnel's IPv4 and IPv6 addresses must arrive
 # intact, status must show which offloads are in use, and those in use must have carried
 # traffic (TSO reads and UDP GSO runs at the sender, UDP GRO reads and coalesced TUN writes at
-# the receiver). One pair mixes a peer with every offload and one with none.
+# the receiver). One pair mixes a peer with every offload and one with none. Last, with 5% of
+# the tunnel's UDP datagrams dropped at random each way (nftables numgen), the transfers must
+# still arrive intact with every offload on and with none.
 #
 #   ns a (alice, sender) ---- veth ---- ns b (bob, receiver)
 set -euo pipefail
@@ -77,4 +79,21 @@ run_case "UDP only" '["udp-gso", "udp-gro"]' '["udp-gso", "udp-gro"]' "0,1" "0,1
 run_case "TUN only" '["tun-tso", "tun-gro"]' '["tun-tso", "tun-gro"]' "1,0" "1,0"
 run_case "TSO without coalescing" '["tun-tso"]' '["tun-tso"]' "1,0" "0,0"
 run_case "all at alice, none at bob" default "[]" "1,1" "0,0"
+
+# 5% loss each way on the underlay (UDP only: the tunnel's datagrams), offloads on and off.
+for n in a b; do
+  nsx "$n" nft -f - <<EOF
+table inet offload_loss {
+  chain in {
+    type filter hook input priority 0; policy accept;
+    meta l4proto udp numgen random mod 100 < 5 counter drop
+  }
+}
+EOF
+done
+run_case "all offloads, 5% loss" default default "1,1" "1,1"
+run_case "none, 5% loss" "[]" "[]" "0,0" "0,0"
+dropped=$(nsx b nft list table inet offload_loss | grep -o 'packets [0-9]*' | awk '{print $2}')
+check "the loss rule dropped tunnel datagrams at bob ($dropped)" "dropped ${dropped:-0}" \
+  test "${dropped:-0}" -gt 100
 finish
