@@ -73,7 +73,7 @@ bool checksumsValid(const Bytes& p) {
   if (!v) {
     return false;
   }
-  if (!v->v6 && checksumFold(checksumAdd({p.data(), 20})) != 0xffff) {
+  if (!v->v6 && checksumFold(checksumAdd({p.data(), v->ip_len})) != 0xffff) {
     return false;
   }
   const std::size_t aat = v->v6 ? 8 : 12, alen = v->v6 ? 16 : 4;
@@ -115,6 +115,22 @@ std::vector<Bytes> split(const Bytes& read, int* count = nullptr) {
   }
   return out;
 }
+
+struct Written {
+  std::vector<Bytes> headers;
+  std::vector<Bytes> packets;
+  TcpCoalescer::Write writer() {
+    return [this](std::span<const std::uint8_t> h, std::span<const std::uint8_t> p) {
+      headers.emplace_back(h.begin(), h.end());
+      packets.emplace_back(p.begin(), p.end());
+    };
+  }
+  Bytes read(std::size_t i) const {  // as a TUN read would return it
+    Bytes r = headers[i];
+    r.insert(r.end(), packets[i].begin(), packets[i].end());
+    return r;
+  }
+};
 
 class TsoSplit : public ::testing::TestWithParam<bool> {};
 
@@ -165,6 +181,40 @@ TEST(TsoSplitOther, PartialChecksumIsCompletedAndPlainPacketsPassAsTheyAre) {
   EXPECT_EQ(segs[0], udp);
 }
 
+TEST(TsoSplitOther, IpOptionsAndTheEcnFlagAreKept) {
+  // A super-packet whose IPv4 header has 4 bytes of options (NOP x3, EOL), marked GSO_ECN.
+  Bytes read = tsoRead(false, 3000, 1000, kAck | kCwr);
+  Bytes pkt(read.begin() + kVnetHeaderSize, read.end());
+  const std::uint8_t opts[4] = {1, 1, 1, 0};
+  pkt.insert(pkt.begin() + 20, opts, opts + 4);
+  pkt[0] = 0x46;
+  putBe16(&pkt[2], static_cast<std::uint16_t>(pkt.size()));
+  putBe16(&pkt[10], 0);
+  putBe16(&pkt[10], static_cast<std::uint16_t>(~checksumFold(checksumAdd({pkt.data(), 24}))));
+  VnetHeader h = VnetHeader::read(read.data());
+  h.gso_type = kGsoTcpV4 | kGsoEcn;
+  h.csum_start = 24;
+  Bytes with(kVnetHeaderSize);
+  h.write(with.data());
+  with.insert(with.end(), pkt.begin(), pkt.end());
+  auto segs = split(with);
+  ASSERT_EQ(segs.size(), 3u);
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    EXPECT_EQ(segs[i][0], 0x46);
+    EXPECT_EQ(0, std::memcmp(&segs[i][20], opts, 4));
+    EXPECT_EQ(checksumFold(checksumAdd({segs[i].data(), 24})), 0xffff) << "segment " << i;
+    EXPECT_TRUE(checksumsValid(segs[i])) << "segment " << i;
+    EXPECT_EQ((segs[i][24 + 13] & kCwr) != 0, i == 0);
+  }
+  // Options in the IP header keep a packet out of any super-packet.
+  Written w;
+  TcpCoalescer c(w.writer());
+  c.add(segs[0]);
+  c.add(segs[1]);
+  c.flush();
+  EXPECT_EQ(w.packets.size(), 2u);
+}
+
 TEST(TsoSplitOther, WhatCannotBeSplitIsRefusedWhole) {
   int n = 0;
   EXPECT_TRUE(split(Bytes(5), &n).empty());
@@ -188,22 +238,6 @@ TEST(TsoSplitOther, WhatCannotBeSplitIsRefusedWhole) {
   EXPECT_TRUE(split(big, &n).empty());
   EXPECT_EQ(n, -1);
 }
-
-struct Written {
-  std::vector<Bytes> headers;
-  std::vector<Bytes> packets;
-  TcpCoalescer::Write writer() {
-    return [this](std::span<const std::uint8_t> h, std::span<const std::uint8_t> p) {
-      headers.emplace_back(h.begin(), h.end());
-      packets.emplace_back(p.begin(), p.end());
-    };
-  }
-  Bytes read(std::size_t i) const {  // as a TUN read would return it
-    Bytes r = headers[i];
-    r.insert(r.end(), packets[i].begin(), packets[i].end());
-    return r;
-  }
-};
 
 class Coalesce : public ::testing::TestWithParam<bool> {};
 
@@ -277,6 +311,19 @@ TEST(CoalesceRules, AShorterSegmentOrPshEndsASuperPacketAndOptionsMustMatch) {
       EXPECT_TRUE(checksumsValid(s));
     }
   }
+}
+
+TEST(CoalesceRules, OutOfOrderSegmentsAreWrittenAsTheyCame) {
+  Written w;
+  TcpCoalescer c(w.writer());
+  c.add(tcpPacket(true, 1000, 1001, kAck));
+  c.add(tcpPacket(true, 1000, 1, kAck));     // older: a new super-packet, after the first
+  c.add(tcpPacket(true, 1000, 2001, kAck));  // follows the first, but the second is between
+  c.flush();
+  ASSERT_EQ(w.packets.size(), 3u);
+  EXPECT_EQ(getBe32(&w.packets[0][40 + 4]), 1001u);
+  EXPECT_EQ(getBe32(&w.packets[1][40 + 4]), 1u);
+  EXPECT_EQ(getBe32(&w.packets[2][40 + 4]), 2001u);
 }
 
 TEST(CoalesceRules, NonTcpAndControlSegmentsPassAlone) {
