@@ -1,6 +1,7 @@
 #include "client/daemon_impl.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <array>
 #include <optional>
 #include <csignal>
@@ -43,6 +44,7 @@
 #include "tun/interface_config.hpp"
 #include "tun/linux_tun_device.hpp"
 #include "tun/tso_split.hpp"
+#include "tun/vnet_header.hpp"
 #include "tun/netlink_socket.hpp"
 
 #include <linux/capability.h>
@@ -538,14 +540,35 @@ void Daemon::Impl::onTunReadable() {
   if (tun_dev->vnetHeader()) {
     // Each read may be a TCP super-packet: cut into tunnel packets, sealed one by one into the
     // UDP queue, which then leaves as one GSO run.
+    // A packet that fits the frame is read straight into it (most are); a super-packet spills
+    // into the big buffer and is put together there before it is cut.
+    std::uint8_t* big = tun_read_buf.get();
     for (int i = 0; i < kTunSuperReadBudget; ++i) {
-      long n = tun_dev->read(std::span<std::uint8_t>(tun_read_buf.get(), kTunReadSize));
+      long n = tun_dev->readScattered(
+          std::span<std::uint8_t>(big, tun::kVnetHeaderSize), payload,
+          std::span<std::uint8_t>(big + tun::kVnetHeaderSize + payload.size(),
+                                  kTunReadSize - tun::kVnetHeaderSize - payload.size()));
       if (n <= 0) {
         break;
       }
+      const auto len = static_cast<std::size_t>(n) - std::min<std::size_t>(
+                                                         static_cast<std::size_t>(n),
+                                                         tun::kVnetHeaderSize);
+      const auto hdr = tun::VnetHeader::read(big);
+      if (n >= static_cast<long>(tun::kVnetHeaderSize) && len <= payload.size() &&
+          hdr.gso_type == tun::kGsoNone) {
+        if (tun::completeChecksum(payload.first(len), hdr)) {
+          engine->onTunPacket(now, frame, len);
+        } else {
+          ++tun_read_errors;
+        }
+        continue;
+      }
+      // Contiguous again: the part that landed in the frame goes in front of the rest.
+      std::memcpy(big + tun::kVnetHeaderSize, payload.data(), std::min(len, payload.size()));
       int segments = tun::splitTunRead(
-          std::span<const std::uint8_t>(tun_read_buf.get(), static_cast<std::size_t>(n)), payload,
-          [&](std::size_t len) { engine->onTunPacket(now, frame, len); });
+          std::span<const std::uint8_t>(big, static_cast<std::size_t>(n)), payload,
+          [&](std::size_t seg) { engine->onTunPacket(now, frame, seg); });
       if (segments < 0) {
         ++tun_read_errors;
       } else if (segments > 1) {

@@ -137,6 +137,23 @@ bool LinuxTunDevice::write(std::span<const std::uint8_t> packet) {
   }
 }
 
+long LinuxTunDevice::readScattered(std::span<std::uint8_t> header, std::span<std::uint8_t> first,
+                                   std::span<std::uint8_t> rest) {
+  iovec iov[3] = {{header.data(), header.size()},
+                  {first.data(), first.size()},
+                  {rest.data(), rest.size()}};
+  for (;;) {
+    ssize_t n = ::readv(fd_, iov, 3);
+    if (n >= 0) {
+      return static_cast<long>(n);
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+  }
+}
+
 bool LinuxTunDevice::writeWithHeader(std::span<const std::uint8_t> header,
                                      std::span<const std::uint8_t> packet) {
   iovec iov[2] = {{const_cast<std::uint8_t*>(header.data()), header.size()},

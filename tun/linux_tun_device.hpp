@@ -37,6 +37,11 @@ class LinuxTunDevice final : public TunDevice {
   bool write(std::span<const std::uint8_t> packet) override;
 
   bool vnetHeader() const { return vnet_hdr_; }
+  // With vnet_hdr: one read scattered over the header, `first` and then `rest` (readv), so that
+  // a packet that fits `first` lands there without a copy. Returns bytes read in all (header
+  // included), 0 if nothing is ready, -1 on error.
+  long readScattered(std::span<std::uint8_t> header, std::span<std::uint8_t> first,
+                     std::span<std::uint8_t> rest);
   // With vnet_hdr: one packet behind its virtio header, in one writev.
   bool writeWithHeader(std::span<const std::uint8_t> header, std::span<const std::uint8_t> packet);
   // With vnet_hdr: TUNSETOFFLOAD, e.g. TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 (what our reads can

@@ -13,8 +13,12 @@ constexpr std::uint8_t kFin = 0x01;
 constexpr std::uint8_t kPsh = 0x08;
 constexpr std::uint8_t kCwr = 0x80;
 
-// Completes a partial checksum: the field holds the pseudo-header sum; the rest is summed here.
+}  // namespace
+
 bool completeChecksum(std::span<std::uint8_t> pkt, const VnetHeader& h) {
+  if ((h.flags & kVnetNeedsCsum) == 0) {
+    return true;
+  }
   const std::size_t at = static_cast<std::size_t>(h.csum_start) + h.csum_offset;
   if (h.csum_start >= pkt.size() || at + 2 > pkt.size()) {
     return false;
@@ -23,8 +27,6 @@ bool completeChecksum(std::span<std::uint8_t> pkt, const VnetHeader& h) {
   putBe16(pkt.data() + at, static_cast<std::uint16_t>(~sum));
   return true;
 }
-
-}  // namespace
 
 int splitTunRead(std::span<const std::uint8_t> read, std::span<std::uint8_t> out,
                  const EmitSegment& emit) {
@@ -39,7 +41,7 @@ int splitTunRead(std::span<const std::uint8_t> read, std::span<std::uint8_t> out
       return -1;
     }
     std::memcpy(out.data(), pkt.data(), pkt.size());
-    if ((h.flags & kVnetNeedsCsum) != 0 && !completeChecksum(out.first(pkt.size()), h)) {
+    if (!completeChecksum(out.first(pkt.size()), h)) {
       return -1;
     }
     emit(pkt.size());

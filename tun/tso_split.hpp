@@ -17,7 +17,13 @@
 
 namespace vpn::tun {
 
+struct VnetHeader;
 using EmitSegment = std::function<void(std::size_t length)>;
+
+// Completes a partial checksum in place when `h` says NEEDS_CSUM (the field holds the
+// pseudo-header sum; the rest is summed here). True if done or not needed; false if the
+// header's offsets do not fit the packet.
+bool completeChecksum(std::span<std::uint8_t> packet, const VnetHeader& h);
 
 int splitTunRead(std::span<const std::uint8_t> read, std::span<std::uint8_t> out,
                  const EmitSegment& emit);
