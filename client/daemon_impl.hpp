@@ -43,6 +43,9 @@
 
 namespace vpn::client {
 
+// With TSO one TUN read holds a virtio header and up to 64 KiB (daemon_tun.cpp).
+inline constexpr std::size_t kTunReadBufferSize = tun::kVnetHeaderSize + 65536;
+
 // The engine's and the TLS context's settings from a peer file (daemon.cpp).
 EngineOptions engineOptions(const config::PeerConfig& cfg);
 crypto::TlsContextOptions tlsOptions(const config::PeerConfig& cfg);
@@ -112,7 +115,7 @@ struct Daemon::Impl final : EngineSink {
   void afterEvent();
   bool sealedStun(Instant now, const net::ReceivedDatagram& d);
   void onUdpBatch(std::span<net::ReceivedDatagram> batch);
-  void onTunReadable();
+  void onTunReadable();  // daemon_tun.cpp
   void onTimer();
 
   // daemon_control.cpp
