@@ -604,6 +604,41 @@ TEST(PathSim, RelayedPairComesBackAfterTheRendezvousRestarts) {
   dump(p.w);
 }
 
+// The rendezvous restarts while a relayed pair is on relay-udp: both peers fall back to TCP while
+// it is down, are relayed over TCP once it is back, and return to relay-udp at the next UDP trial
+// (kUdpRetry). Both trials run within moments of each other, so the two switches race; several
+// outage lengths shift that race.
+TEST(PathSim, RelayedPairReturnsToRelayUdpAfterARestartWithTcpFallback) {
+  for (int tenths = 20; tenths <= 120; tenths += 5) {
+    SCOPED_TRACE("outage " + std::to_string(tenths) + "00 ms");
+    Pair p(NatType::kSymmetric, NatType::kSymmetric, static_cast<std::uint64_t>(tenths));
+    for (auto* peer : {p.alice, p.bob}) {
+      peer->options.rendezvous = {p.w.rv->spec()};
+    }
+    p.w.startAll();
+    ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(6))) << p.w.describe();
+    ASSERT_TRUE(p.paths("relay-udp", "relay-udp")) << p.w.describe();
+    PingStream ping(p.w, *p.alice, *p.bob);
+    p.w.rv->stop();
+    ping.run(milliseconds(tenths * 100), milliseconds(200));
+    p.w.rv->start();
+    ping.run(seconds(16), milliseconds(200));
+    EXPECT_TRUE(p.w.established(*p.alice, *p.bob)) << p.w.describe();
+    EXPECT_EQ(ping.lostAb(p.w.clock.now() - seconds(3), p.w.clock.now() - seconds(1)), 0u)
+        << p.w.describe();
+    for (int i = 0; i < 100 && !p.paths("relay-udp", "relay-udp"); ++i) {
+      ping.run(seconds(1), milliseconds(200));
+    }
+    EXPECT_TRUE(p.paths("relay-udp", "relay-udp")) << p.w.describe();
+    ping.run(seconds(3), milliseconds(200));
+    EXPECT_EQ(ping.lostAb(p.w.clock.now() - seconds(3), p.w.clock.now() - seconds(1)), 0u)
+        << p.w.describe();
+    if (HasFailure()) {
+      return;
+    }
+  }
+}
+
 // (rule 9) Two rendezvous servers: the relay is bound at one; when it stops relaying (it went
 // away) the silent relayed path asks the other for a channel and the session moves there, well
 // before the dead-peer timeout.

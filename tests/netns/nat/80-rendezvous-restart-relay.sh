@@ -64,6 +64,9 @@ if wait_until "$REREG" relay_back; then
     pass "rv-restart-relay: back on the best path, relay-udp, $((SECONDS - t_start)) s after the restart"
   else
     fail "rv-restart-relay: not back on relay-udp within ${REREG}s of the restart: $(pair_paths sym1 sym2)"
+    log "sym1 rendezvous: $(rv_summary "$(peer_cfg sym1)")"
+    log "sym2 rendezvous: $(rv_summary "$(peer_cfg sym2)")"
+    show_pair_logs sym1 sym2
   fi
 else
   fail "rv-restart-relay: the relayed pair not back (relay + ping) within ${REREG}s of the restart: $(pair_paths sym1 sym2)"
