@@ -731,7 +731,7 @@ rv_summary() { json_get "$1" 's.get("rendezvous")' 2>&1 | tr -d '\n' || true; }
 explain() { nsx "$1" timeout 5 "$VPNPEER" explain "$2" -c "$(peer_cfg "$1")" 2>&1 || true; }
 # show_pair_logs H1 H2: the tails of both daemons' logs and the rendezvous log (after a failure)
 show_pair_logs() {
-  log "$1 log:"; show_log "$(peer_log "$1")" ${SHOW_LINES:-12}
-  log "$2 log:"; show_log "$(peer_log "$2")" ${SHOW_LINES:-12}
-  log "rendezvous log:"; show_log "$RV_LOG" ${SHOW_LINES:-8}
+  log "$1 log:"; show_log "$(peer_log "$1")" "${SHOW_LINES:-12}"
+  log "$2 log:"; show_log "$(peer_log "$2")" "${SHOW_LINES:-12}"
+  log "rendezvous log:"; show_log "$RV_LOG" "${SHOW_LINES:-8}"
 }
