@@ -1,3 +1,6 @@
+#include <system_error>
+#include <thread>
+
 #include "client/daemon_impl.hpp"
 
 #include <algorithm>
@@ -281,6 +284,7 @@ void Daemon::Impl::start() {
     LOG_INFO("metrics on http://%s/metrics", metrics_http->localEndpoint().toString().c_str());
   }
   dropRoot();
+  startSealing();
   engine->start(Clock::now());
   resolver = std::make_unique<net::Resolver>(loop);
   rendezvous_addresses = std::make_unique<RendezvousAddresses>(
@@ -324,6 +328,24 @@ void Daemon::Impl::dropRoot() {
   } catch (const os::PrivilegeError& e) {
     throw StartupError(e.what());
   }
+}
+
+// The threads that seal TUN packets ([tunnel] workers), started after dropRoot so they hold no
+// more privilege than the loop (capabilities are per thread).
+void Daemon::Impl::startSealing() {
+  // The default leaves half the cores to the kernel's share of the packet work and to the
+  // applications: on 2 cores, threads of both ends and iperf3 competing for them bought nothing
+  // and cost CPU (bench/README.md, "Sealing threads").
+  std::size_t lanes = cfg.tunnel.workers > 0 ? static_cast<std::size_t>(cfg.tunnel.workers)
+                                             : std::max(1u, std::thread::hardware_concurrency() / 2);
+  try {
+    seal_batch = std::make_unique<SealBatch>(lanes, net::UvUdpTransport::kSendQueue);
+  } catch (const std::system_error& e) {
+    LOG_WARN("cannot start %zu sealing threads (%s); sealing on the loop thread", lanes, e.what());
+    seal_batch = std::make_unique<SealBatch>(1, net::UvUdpTransport::kSendQueue);
+  }
+  udp->setBeforeFlush([this] { completeSeals(); });
+  LOG_INFO("sealing on %zu thread(s)", seal_batch->lanes());
 }
 
 // Family the listen socket can reach: a specific IPv4 or IPv6 address covers only its own.
@@ -469,7 +491,8 @@ void Daemon::Impl::teardown() {
     tcp->closeAll();
   }
   if (udp) {
-    udp->flush();
+    udp->flush();  // seals what is queued first (the before-flush hook)
+    udp->setBeforeFlush({});
     udp->close();
   }
   if (control) {
@@ -534,6 +557,22 @@ void Daemon::Impl::onTimer() {
 // EngineSink
 void Daemon::Impl::sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
   udp->send(to, bytes);
+}
+
+void Daemon::Impl::sendSealLater(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes,
+                                 const DeferredSeal& seal) {
+  auto slot = udp->reserve(to, bytes.size());
+  if (slot.size() != bytes.size() || bytes.size() < seal.offset) {
+    return;  // not queued (the transport counts it)
+  }
+  std::copy(bytes.begin(), bytes.end(), slot.begin());
+  seal_batch->add(slot.subspan(seal.offset), seal.payload_len, seal.ticket);
+}
+
+void Daemon::Impl::completeSeals() {
+  if (seal_batch) {
+    seal_batch->run();
+  }
 }
 
 void Daemon::Impl::sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {

@@ -53,6 +53,12 @@ DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
   info.tso_reads = tso_reads;
   info.tso_segments = tso_segments;
   info.tun_read_errors = tun_read_errors;
+  if (seal_batch) {
+    info.seal_threads = seal_batch->lanes();
+    info.sealed = seal_batch->sealed();
+    info.seal_parallel_batches = seal_batch->parallelBatches();
+    info.seal_failures = seal_batch->failures();
+  }
   if (coalescer) {
     info.tun_gro_writes = coalescer->stats().writes;
     info.tun_gro_segments = coalescer->stats().segments;

@@ -22,6 +22,7 @@
 #include "client/nat_probe.hpp"
 #include "client/network_watch.hpp"
 #include "client/rendezvous_addresses.hpp"
+#include "client/seal_batch.hpp"
 #include "client/status_render.hpp"
 #include "client/tcp_links.hpp"
 #include "config/peer_config.hpp"
@@ -93,6 +94,10 @@ struct Daemon::Impl final : EngineSink {
   bool tun_tso = false;
   std::uint64_t tso_reads = 0, tso_segments = 0, tun_read_errors = 0;
   bool stopping = false;
+  // [tunnel] workers: seals the packets of a TUN read on several threads (seal_batch.hpp). The
+  // engine hands packets over only inside onTunReadable, which seals them all before it returns.
+  std::unique_ptr<SealBatch> seal_batch;
+  bool in_tun_read = false;
   // Set at start: which credential files a reload must read again (daemon_reload.cpp).
   std::optional<crypto::CredentialReload> credentials;
 
@@ -103,6 +108,7 @@ struct Daemon::Impl final : EngineSink {
   void start();
   void onWatchdog();
   void dropRoot();
+  void startSealing();
   bool reachable(const protocol::IpAddress& a) const;
   void onHousekeeping();
   void refreshLocalCandidates();
@@ -133,6 +139,10 @@ struct Daemon::Impl final : EngineSink {
   void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void closeTcp(const protocol::Endpoint& to) override { tcp->close(to); }
   void writeTun(std::span<const std::uint8_t> packet) override;
+  bool sealsLater() const override { return in_tun_read && seal_batch != nullptr; }
+  void sendSealLater(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes,
+                     const DeferredSeal& seal) override;
+  void completeSeals() override;
 };
 
 }  // namespace vpn::client

@@ -24,6 +24,7 @@ void Daemon::Impl::onTunReadable() {
     return;
   }
   Instant now = Clock::now();
+  in_tun_read = true;  // the engine may leave sealing to seal_batch (run at every UDP flush)
   std::span<std::uint8_t> payload(frame.data() + protocol::kDataHeaderSize,
                                   frame.size() - protocol::kDataHeaderSize - protocol::kAeadTagSize);
   if (tun_dev->vnetHeader()) {
@@ -66,16 +67,17 @@ void Daemon::Impl::onTunReadable() {
       }
       udp->flush();
     }
-    afterEvent();
-    return;
-  }
-  for (int i = 0; i < kTunReadBudget; ++i) {
-    long n = tun_dev->read(payload);
-    if (n <= 0) {
-      break;
+  } else {
+    for (int i = 0; i < kTunReadBudget; ++i) {
+      long n = tun_dev->read(payload);
+      if (n <= 0) {
+        break;
+      }
+      engine->onTunPacket(now, frame, static_cast<std::size_t>(n));
     }
-    engine->onTunPacket(now, frame, static_cast<std::size_t>(n));
   }
+  in_tun_read = false;
+  completeSeals();  // nothing handed over outlives this handler (EngineSink::sealsLater)
   afterEvent();
 }
 

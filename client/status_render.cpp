@@ -157,6 +157,12 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("tun_gro_segments").value(info.tun_gro_segments);
   w.key("tun_read_errors").value(info.tun_read_errors);
   w.endObject();
+  w.key("workers").beginObject();
+  w.key("threads").value(static_cast<std::uint64_t>(info.seal_threads));
+  w.key("sealed").value(info.sealed);
+  w.key("parallel_batches").value(info.seal_parallel_batches);
+  w.key("failures").value(info.seal_failures);
+  w.endObject();
   w.key("tcp").beginObject();
   w.key("connections").value(static_cast<std::uint64_t>(info.tcp_connections));
   w.key("accepted").value(info.tcp.accepted);
@@ -320,6 +326,12 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
          ", " + offload("udp-gro", info.udp_gro, info.gro_reads, info.gro_datagrams) + ", " +
          offload("tun-tso", info.tun_tso, info.tso_reads, info.tso_segments) + ", " +
          offload("tun-gro", info.tun_gro, info.tun_gro_writes, info.tun_gro_segments) + "\n";
+  out += "sealing: " + std::to_string(info.seal_threads) +
+         (info.seal_threads == 1 ? " thread" : " threads") + ", " + std::to_string(info.sealed) +
+         " packets in batches, " + std::to_string(info.seal_parallel_batches) +
+         " batches split over threads" +
+         (info.seal_failures != 0 ? ", " + std::to_string(info.seal_failures) + " failed" : "") +
+         "\n";
   if (!status.network_key.empty()) {
     out += "network key: " +
            std::string(status.network_key == "ca" ? "derived from the CA certificate"

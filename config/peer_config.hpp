@@ -58,6 +58,8 @@ struct TunnelSettings {
   bool udp_gro = true;
   bool tun_tso = true;  // read TCP super-packets from the TUN device and segment them
   bool tun_gro = true;  // write received TCP segments to the TUN device coalesced
+  // [tunnel] workers: threads that seal packets at once, the loop's included; 0 = one per core.
+  int workers = 0;
 };
 
 // The network key (docs/hardening.md, "Network key"): none, a key file, or one derived from the

@@ -68,6 +68,7 @@ struct RawPeerFile {
   Raw<std::string> cipher;
   Raw<std::vector<RawAddress>> offloads;  // [tunnel] offloads: names of offloads to use
   Raw<std::int64_t> keepalive, rekey, rehandshake, dead_peer, cert_expiry_warning_days;
+  Raw<std::int64_t> workers;  // [tunnel] workers
   std::vector<RawPeerEntry> peers;
   std::vector<RawRendezvousEntry> rendezvous;
   Raw<bool> relay;
@@ -87,7 +88,7 @@ inline constexpr std::string_view kTunKeys[] = {"name", "mtu"};
 inline constexpr std::string_view kTunnelKeys[] = {"cipher",    "keepalive",
                                                    "rekey",     "rehandshake",
                                                    "dead_peer", "cert_expiry_warning_days",
-                                                   "offloads"};
+                                                   "offloads",  "workers"};
 inline constexpr std::string_view kPeersKeys[] = {"name", "endpoint"};
 inline constexpr std::string_view kRendezvousKeys[] = {"address", "name", "tcp", "tls"};
 inline constexpr std::string_view kPkiKeys[] = {"blocklist"};

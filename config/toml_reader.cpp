@@ -134,6 +134,7 @@ class Reader {
       out.rehandshake = integer(*tunnel, p, "tunnel", "rehandshake");
       out.dead_peer = integer(*tunnel, p, "tunnel", "dead_peer");
       out.cert_expiry_warning_days = integer(*tunnel, p, "tunnel", "cert_expiry_warning_days");
+      out.workers = integer(*tunnel, p, "tunnel", "workers");
     }
     readPeers(root, out);
     readRendezvous(root, out);

@@ -500,6 +500,9 @@ class Validator {
         t.rehandshake = std::chrono::seconds(*rh);
       }
     }
+    if (auto w = inRange(raw_.workers, "tunnel.workers", 0, 64, "threads")) {
+      t.workers = static_cast<int>(*w);
+    }
     auto dead = inRange(raw_.dead_peer, "tunnel.dead_peer", 3, 86400, "seconds");
     auto warn = inRange(raw_.cert_expiry_warning_days, "tunnel.cert_expiry_warning_days", 0, 3650,
                         "days");

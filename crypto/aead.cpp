@@ -116,15 +116,24 @@ bool aeadFail() {
 
 // One context serves both directions: every packet re-initialises it with its own nonce and
 // direction (EVP_CipherInit_ex with a null cipher and key keeps the key schedule).
+// Lanes past the first are copies of it (EVP_CIPHER_CTX_copy keeps the key schedule).
 struct AeadCipher::Impl {
   EVP_CIPHER_CTX* ctx = nullptr;
+  std::vector<EVP_CIPHER_CTX*> more;  // lanes 1..
 
-  ~Impl() { EVP_CIPHER_CTX_free(ctx); }
+  ~Impl() {
+    EVP_CIPHER_CTX_free(ctx);
+    for (EVP_CIPHER_CTX* c : more) {
+      EVP_CIPHER_CTX_free(c);
+    }
+  }
 
-  bool run(const std::array<std::uint8_t, kIvSize>& iv, std::uint64_t counter,
+  EVP_CIPHER_CTX* lane(std::size_t i) const { return i == 0 ? ctx : more[i - 1]; }
+
+  bool run(EVP_CIPHER_CTX* c, const std::array<std::uint8_t, kIvSize>& iv, std::uint64_t counter,
            std::span<const std::uint8_t> aad, std::span<std::uint8_t> data, std::uint8_t* tag,
            int enc) {
-    return runAead(ctx, nullptr, iv, counter, aad, data, tag, enc);
+    return runAead(c, nullptr, iv, counter, aad, data, tag, enc);
   }
 };
 
@@ -146,13 +155,42 @@ AeadCipher::~AeadCipher() { OPENSSL_cleanse(iv_.data(), iv_.size()); }
 
 bool AeadCipher::seal(std::uint64_t counter, std::span<const std::uint8_t> aad,
                       std::span<std::uint8_t> data, std::span<std::uint8_t, kTagSize> tag) {
-  return impl_->run(iv_, counter, aad, data, tag.data(), 1);
+  return impl_->run(impl_->ctx, iv_, counter, aad, data, tag.data(), 1);
 }
 
 bool AeadCipher::open(std::uint64_t counter, std::span<const std::uint8_t> aad,
                       std::span<std::uint8_t> data, std::span<const std::uint8_t, kTagSize> tag) {
   // SET_TAG only reads the buffer; the EVP API just lacks a const overload.
-  return impl_->run(iv_, counter, aad, data, const_cast<std::uint8_t*>(tag.data()), 0);
+  return impl_->run(impl_->ctx, iv_, counter, aad, data, const_cast<std::uint8_t*>(tag.data()),
+                    0);
+}
+
+bool AeadCipher::prepareLanes(std::size_t n) {
+  while (lanes() < n) {
+    EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+    if (c == nullptr || EVP_CIPHER_CTX_copy(c, impl_->ctx) != 1) {
+      EVP_CIPHER_CTX_free(c);
+      ERR_clear_error();
+      return false;
+    }
+    impl_->more.push_back(c);
+  }
+  return true;
+}
+
+std::size_t AeadCipher::lanes() const { return impl_->more.size() + 1; }
+
+bool AeadCipher::sealOn(std::size_t lane, std::uint64_t counter,
+                        std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+                        std::span<std::uint8_t, kTagSize> tag) {
+  return impl_->run(impl_->lane(lane), iv_, counter, aad, data, tag.data(), 1);
+}
+
+bool AeadCipher::openOn(std::size_t lane, std::uint64_t counter,
+                        std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+                        std::span<const std::uint8_t, kTagSize> tag) {
+  return impl_->run(impl_->lane(lane), iv_, counter, aad, data,
+                    const_cast<std::uint8_t*>(tag.data()), 0);
 }
 
 void AeadKey::wipe() {

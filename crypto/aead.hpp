@@ -4,9 +4,12 @@
 // counter is never reused under one key as long as the caller never repeats it.
 //
 // Per-packet calls never allocate and take no lock: the OpenSSL cipher context is created once in
-// the constructor and reused. One AeadCipher must be used from one thread at a time. One instance
-// can both seal and open (each call re-initialises the context with its nonce and direction),
-// though the data channel normally gives each direction its own instance.
+// the constructor and reused. One AeadCipher must be used from one thread at a time, except
+// through lanes: prepareLanes(n) gives it n contexts holding the same key (copies of the first,
+// made once), and sealOn/openOn(lane, ...) with distinct lanes may run on distinct threads at
+// once. prepareLanes itself must not run while any lane is in use. One instance can both seal and
+// open (each call re-initialises the context with its nonce and direction), though the data
+// channel normally gives each direction its own instance.
 // seal/open return false on failure (authentication failure for open); they never throw. The
 // constructor throws CryptoError only if OpenSSL cannot provide the cipher.
 //
@@ -57,6 +60,16 @@ class AeadCipher {
   // Decrypts `data` in place if the tag verifies; on false, `data` content is unspecified.
   bool open(std::uint64_t counter, std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
             std::span<const std::uint8_t, kTagSize> tag);
+
+  // Makes sure lanes 0..n-1 exist (allocates the missing ones; false if OpenSSL cannot copy the
+  // context, and then only the lanes that exist may be used). Lane 0 is the one seal/open use.
+  bool prepareLanes(std::size_t n);
+  std::size_t lanes() const;
+  // seal/open on context `lane` (< lanes()).
+  bool sealOn(std::size_t lane, std::uint64_t counter, std::span<const std::uint8_t> aad,
+              std::span<std::uint8_t> data, std::span<std::uint8_t, kTagSize> tag);
+  bool openOn(std::size_t lane, std::uint64_t counter, std::span<const std::uint8_t> aad,
+              std::span<std::uint8_t> data, std::span<const std::uint8_t, kTagSize> tag);
 
   CipherSuite suite() const { return suite_; }
 

@@ -277,29 +277,51 @@ std::size_t UvUdpTransport::collect(std::size_t i, std::size_t count) {
 }
 
 void UvUdpTransport::send(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
-  if (fd_ < 0 || bytes.size() > max_datagram_) {
+  auto slot = queueSlot(to, bytes.size());
+  if (!slot) {
+    return;  // counted
+  }
+  std::memcpy(tx_iov_[*slot].iov_base, bytes.data(), bytes.size());
+  if (tx_count_ >= kBatch && !want_writable_) {
+    flush();
+  }
+}
+
+std::span<std::uint8_t> UvUdpTransport::reserve(const protocol::Endpoint& to, std::size_t len) {
+  auto slot = queueSlot(to, len);
+  if (!slot) {
+    return {};
+  }
+  return {static_cast<std::uint8_t*>(tx_iov_[*slot].iov_base), len};
+}
+
+std::optional<std::size_t> UvUdpTransport::queueSlot(const protocol::Endpoint& to,
+                                                     std::size_t len) {
+  if (fd_ < 0 || len > max_datagram_) {
     ++stats_.tx_dropped;
-    return;
+    return std::nullopt;
   }
   if (to.address().isV6() && !v6_) {
     ++stats_.tx_errors;  // an IPv4 socket cannot reach an IPv6 peer
-    return;
+    return std::nullopt;
+  }
+  // A full batch goes out before this one is queued: the slot we hand out is written by the
+  // caller after we return, so it must not be sent by a flush inside this call.
+  if (tx_count_ >= kBatch && !want_writable_) {
+    flush();
   }
   if (tx_count_ == kSendQueue) {
     flush();
     if (tx_count_ == kSendQueue) {
       ++stats_.tx_dropped;
-      return;
+      return std::nullopt;
     }
   }
   std::size_t slot = (tx_head_ + tx_count_) % kSendQueue;
-  std::memcpy(tx_iov_[slot].iov_base, bytes.data(), bytes.size());
-  tx_iov_[slot].iov_len = bytes.size();
+  tx_iov_[slot].iov_len = len;
   tx_addr_len_[slot] = toSockaddr(to, tx_addr_[slot], v6_);
   ++tx_count_;
-  if (tx_count_ >= kBatch && !want_writable_) {
-    flush();
-  }
+  return slot;
 }
 
 bool UvUdpTransport::sameDestination(std::size_t a, std::size_t b) const {
@@ -335,6 +357,9 @@ void UvUdpTransport::refuseGso(std::size_t slot, int err) {
 }
 
 void UvUdpTransport::flush() {
+  if (before_flush_ && tx_count_ > 0 && fd_ >= 0) {
+    before_flush_();
+  }
   while (tx_count_ > 0 && fd_ >= 0) {
     // Entries over the contiguous run from tx_head_ (the ring wraps at most once).
     const std::size_t end = tx_head_ + std::min(tx_count_, kSendQueue - tx_head_);

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -77,6 +78,17 @@ class UdpTransport {
   // Queues one datagram (copied into a preallocated batch slot). Sent at flush() or when the batch
   // is full. Never blocks, never allocates. Datagrams longer than max_datagram are dropped.
   virtual void send(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) = 0;
+  // Queues a datagram of `len` bytes that the caller writes into the returned span before the
+  // next flush (the before-flush hook is the place to finish it). Empty if it cannot be queued
+  // (counted as send() counts it). Default: not supported.
+  virtual std::span<std::uint8_t> reserve(const protocol::Endpoint& to, std::size_t len) {
+    (void)to;
+    (void)len;
+    return {};
+  }
+  // Called at the start of every flush (including the one a full queue forces), before anything
+  // is sent; it must not send or flush. Default: not supported (never called).
+  virtual void setBeforeFlush(std::function<void()> hook) { (void)hook; }
   virtual void flush() = 0;  // sendmmsg of everything queued
   virtual protocol::Endpoint localEndpoint() const = 0;
   virtual TransportStats stats() const = 0;
@@ -107,6 +119,8 @@ class UvUdpTransport final : public UdpTransport {
   UvUdpTransport& operator=(const UvUdpTransport&) = delete;
 
   void send(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  std::span<std::uint8_t> reserve(const protocol::Endpoint& to, std::size_t len) override;
+  void setBeforeFlush(std::function<void()> hook) override { before_flush_ = std::move(hook); }
   void flush() override;
   protocol::Endpoint localEndpoint() const override { return local_; }
   TransportStats stats() const override { return stats_; }
@@ -122,6 +136,9 @@ class UvUdpTransport final : public UdpTransport {
                  bool gro);
   static void onPoll(uv_poll_t* handle, int status, int events);
   void onReadable();
+  // Queues a slot of `len` bytes for `to` (flushing first if the batch or the queue is full);
+  // nullopt (counted) if it cannot.
+  std::optional<std::size_t> queueSlot(const protocol::Endpoint& to, std::size_t len);
   // Splits received entry i (GRO) into rx_batch_ from index `count`; returns the new count.
   std::size_t collect(std::size_t i, std::size_t count);
   void setWantWritable(bool want);
@@ -139,6 +156,7 @@ class UvUdpTransport final : public UdpTransport {
   TransportStats stats_;
   bool want_writable_ = false;
   bool* alive_ = nullptr;  // set while the handler runs; cleared by the destructor
+  std::function<void()> before_flush_;
 
   bool gso_;
   bool gro_;

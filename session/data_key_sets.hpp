@@ -57,6 +57,8 @@ class CipherKeySet {
 
   bool hasPrevious() const { return rx_prev_ != nullptr; }
   void dropPrevious() { rx_prev_.reset(); }
+  // The send key, for sealing elsewhere (DataKeys::sealLater); replaced by setTx.
+  crypto::AeadCipher& txCipher() { return *tx_; }
 
  private:
   std::unique_ptr<crypto::AeadCipher> tx_;

@@ -39,10 +39,12 @@ bool BasicDataKeys<KeySet>::sealControl(std::uint32_t receiver_index,
 }
 
 template <class KeySet>
-bool BasicDataKeys<KeySet>::sealAs(bool keepalive, bool control, std::uint32_t receiver_index,
-                                   std::span<std::uint8_t> packet, std::size_t payload_len) {
+std::optional<std::uint64_t> BasicDataKeys<KeySet>::writeHeader(bool keepalive, bool control,
+                                                                std::uint32_t receiver_index,
+                                                                std::span<std::uint8_t> packet,
+                                                                std::size_t payload_len) {
   if (packet.size() < protocol::kDataOverhead + payload_len || exhausted()) {
-    return false;
+    return std::nullopt;
   }
   protocol::DataHeader h;
   h.keepalive = keepalive;
@@ -51,11 +53,39 @@ bool BasicDataKeys<KeySet>::sealAs(bool keepalive, bool control, std::uint32_t r
   h.receiver_index = receiver_index;
   h.counter = tx_counter_++;
   protocol::writeDataHeader(h, packet);
+  ++tx_in_phase_;
+  return h.counter;
+}
+
+template <class KeySet>
+bool BasicDataKeys<KeySet>::sealAs(bool keepalive, bool control, std::uint32_t receiver_index,
+                                   std::span<std::uint8_t> packet, std::size_t payload_len) {
+  auto counter = writeHeader(keepalive, control, receiver_index, packet, payload_len);
+  if (!counter) {
+    return false;
+  }
   auto aad = packet.first(protocol::kDataHeaderSize);
   auto data = packet.subspan(protocol::kDataHeaderSize, payload_len);
   auto tag = packet.subspan(protocol::kDataHeaderSize + payload_len).first<crypto::kTagSize>();
-  ++tx_in_phase_;
-  return keys_.seal(suite_, h.counter, aad, data, tag);
+  return keys_.seal(suite_, *counter, aad, data, tag);
+}
+
+template <class KeySet>
+std::optional<SealTicket> BasicDataKeys<KeySet>::sealLater(std::uint32_t receiver_index,
+                                                           std::span<std::uint8_t> packet,
+                                                           std::size_t payload_len) {
+  if constexpr (requires(KeySet& k) { k.txCipher(); }) {
+    auto counter = writeHeader(false, false, receiver_index, packet, payload_len);
+    if (!counter) {
+      return std::nullopt;
+    }
+    return SealTicket{&keys_.txCipher(), *counter};
+  } else {
+    (void)receiver_index;
+    (void)packet;
+    (void)payload_len;
+    return std::nullopt;
+  }
 }
 
 template <class KeySet>

@@ -29,6 +29,7 @@
 // client PeerSession (DataKeys) or a rendezvous PeerRecord (CompactDataKeys).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "base/time.hpp"
@@ -40,6 +41,12 @@
 namespace vpn::session {
 
 enum class DataOpenStatus { kOk, kReplay, kAuthFailed };
+// What sealLater() leaves to be done: seal the packet's payload with `cipher` (any of its lanes)
+// and `counter`, as seal() would have.
+struct SealTicket {
+  crypto::AeadCipher* cipher = nullptr;
+  std::uint64_t counter = 0;
+};
 struct DataOpenResult {
   DataOpenStatus status = DataOpenStatus::kAuthFailed;
   bool newest = false;   // the counter is the highest accepted so far (safe to roam on)
@@ -66,6 +73,13 @@ class BasicDataKeys {
   // counter and the current phase. packet must hold kDataOverhead + payload_len bytes.
   bool seal(bool keepalive, std::uint32_t receiver_index, std::span<std::uint8_t> packet,
             std::size_t payload_len);
+  // seal() split in two, so the AEAD can run elsewhere (on a worker thread, with a batch): writes
+  // the header with the next counter and returns the key and counter to seal the payload with;
+  // nullopt where seal() would have failed, or for CompactDataKeys (no cipher to hand out). The
+  // cipher stays valid until the next initiateUpdate() (or open() rotating the keys, which may
+  // call it) and the destruction of these keys: the caller seals every ticket before either.
+  std::optional<SealTicket> sealLater(std::uint32_t receiver_index, std::span<std::uint8_t> packet,
+                                      std::size_t payload_len);
   // Same, as a sealed control packet (type 0x60|P, rendezvous_messages.hpp): the type byte is
   // part of the associated data, so it must be chosen before sealing.
   bool sealControl(std::uint32_t receiver_index, std::span<std::uint8_t> packet,
@@ -99,6 +113,11 @@ class BasicDataKeys {
   explicit BasicDataKeys(KeySet keys) : keys_(std::move(keys)) {}
   bool sealAs(bool keepalive, bool control, std::uint32_t receiver_index,
               std::span<std::uint8_t> packet, std::size_t payload_len);
+  // The header part of sealing: the next counter, written; nullopt if seal() must refuse.
+  std::optional<std::uint64_t> writeHeader(bool keepalive, bool control,
+                                           std::uint32_t receiver_index,
+                                           std::span<std::uint8_t> packet,
+                                           std::size_t payload_len);
 
   KeySet keys_;  // send key, current / previous (/ next) receive keys
   crypto::CipherSuite suite_ = crypto::CipherSuite::kAes256Gcm;

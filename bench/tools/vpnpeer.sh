@@ -20,10 +20,16 @@ vpnpeer_up() {
   if [[ -n ${VPNPEER_OFFLOADS:-} ]]; then  # e.g. '[]': the same tunnel without kernel offloads
     sed -i "/^\[tunnel\]/a offloads = $VPNPEER_OFFLOADS" "$d/alice.toml" "$d/bob.toml"
   fi
+  if [[ -n ${VPNPEER_WORKERS:-} ]]; then  # sealing threads per side (default: one per core)
+    sed -i "/^\[tunnel\]/a workers = $VPNPEER_WORKERS" "$d/alice.toml" "$d/bob.toml"
+  fi
   start_peer a "$d/alice.toml" "$d/alice.log"
   PIDS_A=("$LAST_PID")
+  # VPNPEER_PIN_A / _B: CPUs for that side's vpnpeer (taskset -c syntax), all its threads
+  if [[ -n ${VPNPEER_PIN_A:-} ]]; then taskset -a -cp "$VPNPEER_PIN_A" "$LAST_PID" >/dev/null; fi
   start_peer b "$d/bob.toml" "$d/bob.log"
   PIDS_B=("$LAST_PID")
+  if [[ -n ${VPNPEER_PIN_B:-} ]]; then taskset -a -cp "$VPNPEER_PIN_B" "$LAST_PID" >/dev/null; fi
   TARGET=10.42.0.2
 }
 vpnpeer_down() { :; }

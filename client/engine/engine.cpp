@@ -421,7 +421,9 @@ bool Engine::usesTcp(const protocol::Endpoint& remote) const {
 }
 
 void Engine::onTunPacket(Instant now, std::span<std::uint8_t> frame, std::size_t len) {
+  impl_->sealing_tun = true;  // only these packets may be sealed later (EngineSink::sealsLater)
   impl_->onTun(now, frame, len);
+  impl_->sealing_tun = false;
 }
 
 void Engine::onTimer(Instant now) { impl_->onTimer(now); }

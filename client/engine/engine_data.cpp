@@ -14,12 +14,19 @@ bool Engine::Impl::sealAndSend(PeerState& peer, Instant now, std::span<std::uint
                                bool expects_answer) {
   PeerSession& s = *peer.session;
   if (!keepalive && s.keys->updateDue(now, options.rekey_interval, options.rekey_after_packets)) {
+    sink.completeSeals();  // packets handed over for sealing use the key we are replacing
     s.keys->initiateUpdate(now);
   }
   auto packet = frame.first(protocol::kDataOverhead + len);
   if (s.keys->exhausted()) {
     drops.add(DropReason::kKeyExhausted);
     return false;
+  }
+  if (!keepalive && only == nullptr && sealLater(peer, now, packet, len)) {
+    s.last_tx = now;
+    peer.tx_packets++;
+    peer.tx_bytes += len;
+    return true;
   }
   if (!s.keys->seal(keepalive, s.remote_index, packet, len)) {
     drops.add(DropReason::kTxTooBig);
@@ -38,6 +45,37 @@ bool Engine::Impl::sealAndSend(PeerState& peer, Instant now, std::span<std::uint
     peer.tx_packets++;
     peer.tx_bytes += len;
   }
+  return true;
+}
+
+bool Engine::Impl::sealLater(PeerState& peer, Instant now, std::span<std::uint8_t> packet,
+                             std::size_t len) {
+  // Only the plain case: one UDP path (no copy on a second one), no outer seal on top.
+  const Path& path = peer.session->path;
+  if (!sealing_tun || outer || path.transport != Transport::kUdp || !sink.sealsLater() ||
+      secondaryPath(peer, now) != nullptr) {
+    return false;
+  }
+  PeerSession& s = *peer.session;
+  auto ticket = s.keys->sealLater(s.remote_index, packet, len);
+  if (!ticket) {
+    return false;  // seal() refuses it the same way and says why
+  }
+  DeferredSeal seal{*ticket, 0, len};
+  std::span<const std::uint8_t> out = packet;
+  if (path.relayed()) {
+    if (packet.size() > relay_scratch.size() - protocol::kRelayHeaderSize) {
+      drops.add(DropReason::kTxTooBig);
+      return true;  // the counter is spent; nothing was sent
+    }
+    protocol::writeRelayHeader(path.channel, relay_scratch);
+    std::copy(packet.begin(), packet.end(),
+              relay_scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kRelayHeaderSize));
+    out = std::span<const std::uint8_t>(relay_scratch)
+              .first(protocol::kRelayHeaderSize + packet.size());
+    seal.offset = protocol::kRelayHeaderSize;
+  }
+  sink.sendSealLater(path.endpoint, out, seal);
   return true;
 }
 

@@ -385,6 +385,9 @@ struct Engine::Impl {
   // engine_data.cpp
   void onData(Instant now, const Path& from, std::span<std::uint8_t> datagram);
   void onTun(Instant now, std::span<std::uint8_t> frame, std::size_t len);
+  // A data packet from the TUN device on a plain UDP path, handed to the sink to seal with others
+  // (EngineSink::sendSealLater). False: seal it here.
+  bool sealLater(PeerState& peer, Instant now, std::span<std::uint8_t> packet, std::size_t len);
   // Seals in place and sends on the session's path (and the second path while dual-sending),
   // or only on `only` if given.
   // Data and liveness requests expect an answer (a direct path that brings none is probed, then
@@ -557,6 +560,7 @@ struct Engine::Impl {
   std::array<std::uint8_t, protocol::kDataOverhead + TxQueue::kSlotSize> scratch{};
   // Room to put a relay header in front of any datagram (allocated once).
   std::vector<std::uint8_t> relay_scratch;
+  bool sealing_tun = false;  // inside Engine::onTunPacket
   // The network key's seal (null without one), room for one sealed packet, and which of the
   // network-key problems (OuterProblem) have been logged: each is reported once.
   std::unique_ptr<session::OuterSeal> outer;

@@ -9,12 +9,22 @@
 #include <span>
 
 #include "protocol/ip_address.hpp"
+#include "session/data_keys.hpp"
 #include "session/datagram_sink.hpp"
 
 namespace vpn::client {
 
 // How a datagram travels: a UDP datagram, or one length-framed datagram on a TCP connection.
 enum class Transport : std::uint8_t { kUdp, kTcp };
+
+// A datagram whose data packet the sink seals (EngineSink::sendSealLater): the packet starts at
+// `offset` (after a relay header), its header is written and its payload_len bytes of payload
+// are in the clear, followed by room for the tag.
+struct DeferredSeal {
+  session::SealTicket ticket;
+  std::size_t offset = 0;
+  std::size_t payload_len = 0;
+};
 
 class EngineSink : public session::DatagramSink {
  public:
@@ -29,6 +39,22 @@ class EngineSink : public session::DatagramSink {
   virtual void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) = 0;
   // The engine no longer needs this connection (path abandoned). Default: no-op.
   virtual void closeTcp(const protocol::Endpoint& to) { (void)to; }
+
+  // Sealing in batches (the daemon seals a TUN read's packets on all its worker threads at once).
+  // While sealsLater() is true the engine may hand over data packets from Engine::onTunPacket
+  // with sendSealLater instead of sealing them: the sink queues the datagram as sendDatagram
+  // would and seals it before it leaves. The ticket's key stays valid only across consecutive
+  // onTunPacket calls: the sink seals everything it holds before it calls the engine for anything
+  // else, and when completeSeals() is called (the engine is about to replace a send key).
+  // Defaults: never.
+  virtual bool sealsLater() const { return false; }
+  virtual void sendSealLater(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes,
+                             const DeferredSeal& seal) {
+    (void)to;
+    (void)bytes;
+    (void)seal;
+  }
+  virtual void completeSeals() {}
 };
 
 }  // namespace vpn::client

@@ -5,7 +5,9 @@
 # traffic (TSO reads and UDP GSO runs at the sender, UDP GRO reads and coalesced TUN writes at
 # the receiver). One pair mixes a peer with every offload and one with none. Last, with 5% of
 # the tunnel's UDP datagrams dropped at random each way (nftables numgen), the transfers must
-# still arrive intact with every offload on and with none.
+# still arrive intact with every offload on and with none. Cases with `workers = 2` seal on two
+# threads: the same transfers arrive intact (in order: a reordered TCP flow would still arrive,
+# so status must also show batches split over both threads and none failed).
 #
 #   ns a (alice, sender) ---- veth ---- ns b (bob, receiver)
 set -euo pipefail
@@ -40,12 +42,19 @@ set_offloads() {  # FILE LIST ("default" leaves the key out)
   [[ $2 == default ]] || sed -i "/^\[tunnel\]/a offloads = $2" "$1"
 }
 
+set_workers() {  # FILE N ("default" leaves the key out)
+  sed -i '/^workers = /d' "$1"
+  [[ $2 == default ]] || sed -i "/^\[tunnel\]/a workers = $2" "$1"
+}
+
 off() { json_get "$1" "int(s['offloads']['$2'])"; }
 
-run_case() {  # NAME ALICE_LIST BOB_LIST EXPECT_A(tso,gso) EXPECT_B(tun_gro,gro)
-  local name=$1 alist=$2 blist=$3 ea=$4 eb=$5
+run_case() {  # NAME ALICE_LIST BOB_LIST EXPECT_A(tso,gso) EXPECT_B(tun_gro,gro) [WORKERS]
+  local name=$1 alist=$2 blist=$3 ea=$4 eb=$5 workers=${6:-default}
   set_offloads "$A_CFG" "$alist"
   set_offloads "$B_CFG" "$blist"
+  set_workers "$A_CFG" "$workers"
+  set_workers "$B_CFG" "$workers"
   if ! pair_up 20; then
     fail "$name: tunnel did not come up"
     return
@@ -67,6 +76,13 @@ run_case() {  # NAME ALICE_LIST BOB_LIST EXPECT_A(tso,gso) EXPECT_B(tun_gro,gro)
   check "$name: every offload in use carried traffic" \
     "alice $(json_get "$A_CFG" "s['offloads']") bob $(json_get "$B_CFG" "s['offloads']")" \
     test "$carried" = 1
+  if [[ $workers != default ]]; then
+    local sealing
+    sealing=$(json_get "$A_CFG" "s['workers']")
+    check "$name: alice seals on $workers threads, batches split over them, none failed" \
+      "alice workers $sealing" \
+      test "$(json_get "$A_CFG" "int(s['workers']['threads'] == $workers and s['workers']['parallel_batches'] > 0 and s['workers']['failures'] == 0)")" = 1
+  fi
   "$VPNPEER" down -c "$A_CFG" >/dev/null 2>&1 || true
   "$VPNPEER" down -c "$B_CFG" >/dev/null 2>&1 || true
   wait_pid_exit "$A_PID" 10 || true
@@ -79,6 +95,8 @@ run_case "UDP only" '["udp-gso", "udp-gro"]' '["udp-gso", "udp-gro"]' "0,1" "0,1
 run_case "TUN only" '["tun-tso", "tun-gro"]' '["tun-tso", "tun-gro"]' "1,0" "1,0"
 run_case "TSO without coalescing" '["tun-tso"]' '["tun-tso"]' "1,0" "0,0"
 run_case "all at alice, none at bob" default "[]" "1,1" "0,0"
+run_case "all offloads, 2 sealing threads" default default "1,1" "1,1" 2
+run_case "none, 2 sealing threads" "[]" "[]" "0,0" "0,0" 2
 
 # 5% loss each way on the underlay (UDP only: the tunnel's datagrams), offloads on and off.
 for n in a b; do
@@ -93,6 +111,7 @@ EOF
 done
 run_case "all offloads, 5% loss" default default "1,1" "1,1"
 run_case "none, 5% loss" "[]" "[]" "0,0" "0,0"
+run_case "all offloads, 5% loss, 2 sealing threads" default default "1,1" "1,1" 2
 dropped=$(nsx b nft list table inet offload_loss | grep -o 'packets [0-9]*' | awk '{print $2}')
 check "the loss rule dropped tunnel datagrams at bob ($dropped)" "dropped ${dropped:-0}" \
   test "${dropped:-0}" -gt 100

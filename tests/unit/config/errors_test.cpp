@@ -235,6 +235,11 @@ TEST(Semantics, UnknownOffloadIsNamed) {
                    "udp-gso, udp-gro, tun-tso, tun-gro (did you mean 'udp-gro'?)"}));
 }
 
+TEST(Semantics, WorkersOutOfRange) {
+  EXPECT_EQ(errorLines(withBase("[tunnel]\nworkers = 65\n")),
+            (Lines{"alice.toml:9:11: tunnel.workers: 65 is out of range 0..64 threads"}));
+}
+
 TEST(Semantics, DurationRanges) {
   EXPECT_EQ(errorLines(withBase("[tunnel]\nkeepalive = 0\nrekey = 5\n"
                                 "cert_expiry_warning_days = -1\ndead_peer = 90000\n")),

@@ -94,6 +94,12 @@ TEST(ParsePeerConfig, MinimalFileGetsDefaults) {
   EXPECT_TRUE(c.peers.empty());
 }
 
+TEST(ParsePeerConfig, WorkersDefaultToAutoAndTakeACount) {
+  EXPECT_EQ(mustParse(parsePeerConfig(std::string(kBase), "a.toml")).tunnel.workers, 0);
+  auto r = parsePeerConfig(std::string(kBase) + "\n[tunnel]\nworkers = 4\n", "a.toml");
+  EXPECT_EQ(mustParse(r).tunnel.workers, 4);
+}
+
 TEST(ParsePeerConfig, OffloadsListReplacesTheDefault) {
   std::string text = std::string(kBase) + "\n[tunnel]\noffloads = [\"udp-gro\"]\n";
   auto r = parsePeerConfig(text, "/etc/vpnpeer/alice.toml");

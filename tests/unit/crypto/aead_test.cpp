@@ -5,6 +5,8 @@
 #include <array>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/unit/crypto/test_support.hpp"
 
@@ -145,6 +147,62 @@ TEST_P(AeadSuiteTest, OneInstanceCanSealAndOpen) {
   ASSERT_TRUE(c.seal(8, header_, data, tag));
   ASSERT_TRUE(c.open(8, header_, data, tag));
   EXPECT_EQ(data, std::vector<std::uint8_t>(100, 0x5a));
+}
+
+// Lanes hold the same key: each seals exactly as lane 0 does, and two threads sealing and opening
+// on their own lanes at once get the results one thread would.
+TEST_P(AeadSuiteTest, LanesSealAlikeAndRunOnThreadsAtOnce) {
+  AeadCipher c(GetParam(), key_, iv_);
+  AeadCipher reference(GetParam(), key_, iv_);
+  EXPECT_EQ(c.lanes(), 1u);
+  ASSERT_TRUE(c.prepareLanes(3));
+  EXPECT_EQ(c.lanes(), 3u);
+  ASSERT_TRUE(c.prepareLanes(2));  // never shrinks
+  EXPECT_EQ(c.lanes(), 3u);
+  auto sealed = [&](std::uint64_t counter) {
+    std::vector<std::uint8_t> data(1400);
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      data[i] = static_cast<std::uint8_t>(i + counter);
+    }
+    std::array<std::uint8_t, kTagSize> tag{};
+    EXPECT_TRUE(reference.seal(counter, header_, data, tag));
+    data.insert(data.end(), tag.begin(), tag.end());
+    return data;
+  };
+  constexpr int kPerLane = 2000;
+  std::vector<std::vector<std::uint8_t>> want;
+  for (int i = 0; i < 2 * kPerLane; ++i) {
+    want.push_back(sealed(static_cast<std::uint64_t>(i)));
+  }
+  std::array<int, 2> mismatches{};
+  auto work = [&](std::size_t lane) {
+    for (int k = 0; k < kPerLane; ++k) {
+      auto counter = static_cast<std::uint64_t>(k * 2 + static_cast<int>(lane) - 1);
+      std::vector<std::uint8_t> data(1400);
+      for (std::size_t i = 0; i < data.size(); ++i) {
+        data[i] = static_cast<std::uint8_t>(i + counter);
+      }
+      std::array<std::uint8_t, kTagSize> tag{};
+      bool ok = c.sealOn(lane, counter, header_, data, tag);
+      std::vector<std::uint8_t> got = data;
+      got.insert(got.end(), tag.begin(), tag.end());
+      ok = ok && got == want[counter];
+      ok = ok && c.openOn(lane, counter, header_, data, tag);
+      if (!ok) {
+        ++mismatches[lane - 1];
+      }
+    }
+  };
+  std::thread t1(work, 1);
+  std::thread t2(work, 2);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(mismatches[0], 0);
+  EXPECT_EQ(mismatches[1], 0);
+  std::vector<std::uint8_t> data(100, 1);
+  std::array<std::uint8_t, kTagSize> tag{};
+  ASSERT_TRUE(c.sealOn(2, 5, header_, data, tag));
+  EXPECT_TRUE(c.open(5, header_, data, tag));  // lane 2 sealed, lane 0 opens
 }
 
 TEST_P(AeadSuiteTest, DifferentCountersGiveDifferentCiphertexts) {
