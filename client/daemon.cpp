@@ -339,10 +339,10 @@ void Daemon::Impl::startSealing() {
   std::size_t lanes = cfg.tunnel.workers > 0 ? static_cast<std::size_t>(cfg.tunnel.workers)
                                              : std::max(1u, std::thread::hardware_concurrency() / 2);
   try {
-    seal_batch = std::make_unique<SealBatch>(lanes, net::UvUdpTransport::kSendQueue);
+    seal_batch = std::make_unique<session::SealBatch>(lanes, net::UvUdpTransport::kSendQueue);
   } catch (const std::system_error& e) {
     LOG_WARN("cannot start %zu sealing threads (%s); sealing on the loop thread", lanes, e.what());
-    seal_batch = std::make_unique<SealBatch>(1, net::UvUdpTransport::kSendQueue);
+    seal_batch = std::make_unique<session::SealBatch>(1, net::UvUdpTransport::kSendQueue);
   }
   udp->setBeforeFlush([this] { completeSeals(); });
   LOG_INFO("sealing on %zu thread(s)", seal_batch->lanes());

@@ -22,7 +22,6 @@
 #include "client/nat_probe.hpp"
 #include "client/network_watch.hpp"
 #include "client/rendezvous_addresses.hpp"
-#include "client/seal_batch.hpp"
 #include "client/status_render.hpp"
 #include "client/tcp_links.hpp"
 #include "config/peer_config.hpp"
@@ -39,6 +38,7 @@
 #include "os/service_notify.hpp"
 #include "protocol/sealed_packet.hpp"
 #include "session/outer_seal.hpp"
+#include "session/seal_batch.hpp"
 #include "tun/linux_tun_device.hpp"
 #include "tun/tcp_coalescer.hpp"
 
@@ -96,7 +96,7 @@ struct Daemon::Impl final : EngineSink {
   bool stopping = false;
   // [tunnel] workers: seals the packets of a TUN read on several threads (seal_batch.hpp). The
   // engine hands packets over only inside onTunReadable, which seals them all before it returns.
-  std::unique_ptr<SealBatch> seal_batch;
+  std::unique_ptr<session::SealBatch> seal_batch;
   bool in_tun_read = false;
   // Set at start: which credential files a reload must read again (daemon_reload.cpp).
   std::optional<crypto::CredentialReload> credentials;

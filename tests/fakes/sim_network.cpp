@@ -35,6 +35,41 @@ void SimNode::sendTun(std::span<const std::uint8_t> inner) {
   engine_->onTunPacket(net_.clock().now(), frame, inner.size());
 }
 
+void SimNode::sealInBatches(std::size_t lanes) {
+  seal_batch_ = std::make_unique<session::SealBatch>(lanes, 1024);
+  held_.reserve(1024);  // held datagrams must not move while their seal is queued
+}
+
+void SimNode::sendTunBatch(const std::vector<std::vector<std::uint8_t>>& inners) {
+  in_batch_ = true;
+  for (const auto& p : inners) {
+    sendTun(p);
+  }
+  in_batch_ = false;
+  completeSeals();
+}
+
+void SimNode::sendSealLater(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes,
+                            const client::DeferredSeal& seal) {
+  if (held_.size() == held_.capacity()) {
+    completeSeals();
+  }
+  held_.push_back(Held{to, std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+  auto& b = held_.back().bytes;
+  seal_batch_->add(std::span<std::uint8_t>(b).subspan(seal.offset), seal.payload_len, seal.ticket);
+}
+
+void SimNode::completeSeals() {
+  if (!seal_batch_) {
+    return;
+  }
+  seal_batch_->run();
+  for (const auto& h : held_) {
+    net_.send(endpoint_, h.to, h.bytes);
+  }
+  held_.clear();
+}
+
 client::EngineStatus SimNode::status() const { return engine_->status(net_.clock_.now()); }
 
 SimNode& SimNetwork::addNode(const protocol::Endpoint& ep) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "client/engine/engine.hpp"
+#include "session/seal_batch.hpp"
 #include "tests/fakes/fake_clock.hpp"
 #include "tests/fakes/noisy_link.hpp"
 
@@ -59,6 +60,17 @@ class SimNode : public client::EngineSink {
   void stopEngine() { engine_.reset(); }
   // Hands an inner packet to the engine as the TUN reader would (with head- and tailroom).
   void sendTun(std::span<const std::uint8_t> inner);
+  // From now on seal as the daemon does: packets of one sendTunBatch are handed over by the
+  // engine (sendSealLater), sealed together by a session::SealBatch of `lanes` threads, then sent
+  // in order.
+  void sealInBatches(std::size_t lanes);
+  // Several inner packets as one TUN read (sealed together in batch mode).
+  void sendTunBatch(const std::vector<std::vector<std::uint8_t>>& inners);
+  const session::SealBatch* sealBatch() const { return seal_batch_.get(); }
+  bool sealsLater() const override { return in_batch_ && seal_batch_ != nullptr; }
+  void sendSealLater(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes,
+                     const client::DeferredSeal& seal) override;
+  void completeSeals() override;
   client::EngineStatus status() const;
 
   std::vector<std::vector<std::uint8_t>> tun;  // packets the engine wrote to its TUN
@@ -67,6 +79,14 @@ class SimNode : public client::EngineSink {
   SimNetwork& net_;
   protocol::Endpoint endpoint_;
   std::unique_ptr<client::Engine> engine_;
+  // Batch mode: datagrams handed over, in order, waiting for their seal.
+  std::unique_ptr<session::SealBatch> seal_batch_;
+  bool in_batch_ = false;
+  struct Held {
+    protocol::Endpoint to;
+    std::vector<std::uint8_t> bytes;
+  };
+  std::vector<Held> held_;
 };
 
 // Something on the network that is not a peer engine (e.g. a rendezvous server): it receives the

@@ -1,11 +1,11 @@
-#include "client/seal_batch.hpp"
+#include "session/seal_batch.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include "protocol/data_packet.hpp"
 
-namespace vpn::client {
+namespace vpn::session {
 
 SealBatch::SealBatch(std::size_t lanes, std::size_t capacity)
     : pool_(lanes), capacity_(std::max<std::size_t>(capacity, 1)) {
@@ -14,7 +14,7 @@ SealBatch::SealBatch(std::size_t lanes, std::size_t capacity)
 }
 
 void SealBatch::add(std::span<std::uint8_t> packet, std::size_t payload_len,
-                    const session::SealTicket& ticket) {
+                    const SealTicket& ticket) {
   if (jobs_.size() == capacity_) {
     run();
   }
@@ -59,4 +59,4 @@ void SealBatch::run() {
   jobs_.clear();
 }
 
-}  // namespace vpn::client
+}  // namespace vpn::session

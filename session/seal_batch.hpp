@@ -28,7 +28,7 @@
 #include "base/batch_pool.hpp"
 #include "session/data_keys.hpp"
 
-namespace vpn::client {
+namespace vpn::session {
 
 class SealBatch {
  public:
@@ -39,7 +39,7 @@ class SealBatch {
   // Queues `packet` ([header | payload_len bytes in the clear | room for the tag]) to be sealed
   // with `ticket`. If the queue is full, the queued packets are sealed first.
   void add(std::span<std::uint8_t> packet, std::size_t payload_len,
-           const session::SealTicket& ticket);
+           const SealTicket& ticket);
   // Seals every queued packet; returns when all are done.
   void run();
 
@@ -68,4 +68,4 @@ class SealBatch {
   std::uint64_t failures_ = 0;
 };
 
-}  // namespace vpn::client
+}  // namespace vpn::session
