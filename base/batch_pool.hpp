@@ -1,7 +1,7 @@
 #pragma once
 // BatchPool: runs one batch of independent items on several threads at once, the caller's
 // thread included, and returns when all are done. The data path uses it to seal a batch of
-// packets on every core (session/seal_batch.hpp).
+// packets on every core (session/aead_batch.hpp).
 //
 // Design: lanes-1 worker threads sleep on one atomic generation counter. run(n, fn) splits
 // [0, n) into `lanes` contiguous ranges, bumps the generation (one futex wake for all) and runs

@@ -18,7 +18,7 @@
 #   bench/bench.sh [tool...]        tools: bare vpnpeer openvpn wireguard-go nebula (default all),
 #                                   and vpnpeer-nooffload (vpnpeer with `offloads = []`),
 #                                   vpnpeer-udp-offloads, vpnpeer-tun-offloads (one kind only),
-#                                   vpnpeer-1worker (`workers = 1`: sealing on the loop thread)
+#                                   vpnpeer-2workers (`workers = 2`: sealing and opening on 2 threads)
 #
 # Output: a table on stdout and bench/results/<UTC date-time>.json. Needs root.
 # Environment: BENCH_SECS (default 10), VPNPEER (default build/release/client/vpnpeer).

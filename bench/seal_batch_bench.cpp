@@ -1,4 +1,4 @@
-// seal_batch_bench: how fast session::SealBatch seals TUN-read-sized batches (45 packets of 1400
+// seal_batch_bench: how fast session::AeadBatch seals TUN-read-sized batches (45 packets of 1400
 // bytes, what one 64 KiB TSO read becomes) with 1, 2, ... lanes, on an otherwise idle machine.
 // This isolates the sealing threads from the rest of the data path: bench/bench.sh measures the
 // tunnel end to end (where, on 2 cores shared by both ends and iperf3, extra lanes do not pay).
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "session/seal_batch.hpp"
+#include "session/aead_batch.hpp"
 #include "crypto/aead.hpp"
 #include "protocol/data_packet.hpp"
 
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   std::vector<std::uint8_t> buf(stride * batch, 0x5a);
   std::printf("%-6s %12s %14s %16s\n", "lanes", "Gbit/s", "batches/s", "CPU s per GB");
   for (std::size_t lanes = 1; lanes <= max_lanes; ++lanes) {
-    vpn::session::SealBatch sb(lanes, 256);
+    vpn::session::AeadBatch sb(lanes, 256);
     std::uint64_t counter = 0, batches = 0;
     double cpu0 = cpuSeconds();
     auto t0 = std::chrono::steady_clock::now();
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     while (std::chrono::steady_clock::now() < end) {
       for (std::size_t i = 0; i < batch; ++i) {
         std::span<std::uint8_t> packet(buf.data() + i * stride, stride);
-        sb.add(packet, size, vpn::session::SealTicket{&cipher, counter++});
+        sb.addSeal(packet, size, vpn::session::SealTicket{&cipher, counter++});
       }
       sb.run();
       ++batches;
@@ -80,9 +80,9 @@ int main(int argc, char** argv) {
     double bytes = static_cast<double>(batches * batch * size);
     std::printf("%-6zu %12.2f %14.0f %16.3f\n", lanes, bytes * 8 / wall / 1e9,
                 static_cast<double>(batches) / wall, cpu / (bytes / 1e9));
-    if (sb.failures() != 0) {
+    if (sb.sealFailures() != 0) {
       std::fprintf(stderr, "%llu packets failed to seal\n",
-                   static_cast<unsigned long long>(sb.failures()));
+                   static_cast<unsigned long long>(sb.sealFailures()));
       return 1;
     }
   }

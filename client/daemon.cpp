@@ -339,13 +339,14 @@ void Daemon::Impl::startSealing() {
   std::size_t lanes = cfg.tunnel.workers > 0 ? static_cast<std::size_t>(cfg.tunnel.workers)
                                              : std::max(1u, std::thread::hardware_concurrency() / 2);
   try {
-    seal_batch = std::make_unique<session::SealBatch>(lanes, net::UvUdpTransport::kSendQueue);
+    aead_batch = std::make_unique<session::AeadBatch>(lanes, net::UvUdpTransport::kSendQueue);
   } catch (const std::system_error& e) {
     LOG_WARN("cannot start %zu sealing threads (%s); sealing on the loop thread", lanes, e.what());
-    seal_batch = std::make_unique<session::SealBatch>(1, net::UvUdpTransport::kSendQueue);
+    aead_batch = std::make_unique<session::AeadBatch>(1, net::UvUdpTransport::kSendQueue);
   }
   udp->setBeforeFlush([this] { completeSeals(); });
-  LOG_INFO("sealing on %zu thread(s)", seal_batch->lanes());
+  open_plans.reserve(aead_batch->capacity());
+  LOG_INFO("sealing on %zu thread(s)", aead_batch->lanes());
 }
 
 // Family the listen socket can reach: a specific IPv4 or IPv6 address covers only its own.
@@ -531,7 +532,16 @@ void Daemon::Impl::onUdpBatch(std::span<net::ReceivedDatagram> batch) {
     return;
   }
   Instant now = Clock::now();
-  for (auto& d : batch) {
+  planOpens(batch);
+  std::size_t next_plan = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& d = batch[i];
+    if (next_plan < open_plans.size() && open_plans[next_plan].index == i) {
+      const OpenPlan& p = open_plans[next_plan++];
+      engine->onDatagramOpened(now, d.from, d.data,
+                               session::PreOpened{p.ticket, aead_batch->opened(p.job)});
+      continue;
+    }
     auto family = protocol::classify(d.data);
     if (family == protocol::PacketFamily::kStun && nat_probe && !stun_seal) {
       nat_probe->onDatagram(now, d.from, d.data);  // the engine has no use for STUN
@@ -544,6 +554,27 @@ void Daemon::Impl::onUdpBatch(std::span<net::ReceivedDatagram> batch) {
     engine->onDatagram(now, d.from, d.data);
   }
   afterEvent();
+}
+
+// With two or more threads, the data packets of a received batch are opened on all of them
+// first (session/aead_batch.hpp); the engine then takes every datagram in arrival order.
+void Daemon::Impl::planOpens(std::span<net::ReceivedDatagram> batch) {
+  open_plans.clear();
+  if (!aead_batch || aead_batch->lanes() < 2 || batch.size() < 2) {
+    return;
+  }
+  for (std::size_t i = 0; i < batch.size() && open_plans.size() < open_plans.capacity(); ++i) {
+    if (auto t = engine->planOpen(batch[i].from, batch[i].data)) {
+      std::size_t job = aead_batch->addOpen(batch[i].data, *t);
+      if (job >= aead_batch->capacity()) {
+        break;  // full: the rest are opened by the engine itself
+      }
+      open_plans.push_back(OpenPlan{i, job, *t});
+    }
+  }
+  if (!open_plans.empty()) {
+    aead_batch->run();
+  }
 }
 
 void Daemon::Impl::onTimer() {
@@ -566,12 +597,12 @@ void Daemon::Impl::sendSealLater(const protocol::Endpoint& to, std::span<const s
     return;  // not queued (the transport counts it)
   }
   std::copy(bytes.begin(), bytes.end(), slot.begin());
-  seal_batch->add(slot.subspan(seal.offset), seal.payload_len, seal.ticket);
+  aead_batch->addSeal(slot.subspan(seal.offset), seal.payload_len, seal.ticket);
 }
 
 void Daemon::Impl::completeSeals() {
-  if (seal_batch) {
-    seal_batch->run();
+  if (aead_batch) {
+    aead_batch->run();
   }
 }
 

@@ -53,11 +53,12 @@ DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
   info.tso_reads = tso_reads;
   info.tso_segments = tso_segments;
   info.tun_read_errors = tun_read_errors;
-  if (seal_batch) {
-    info.seal_threads = seal_batch->lanes();
-    info.sealed = seal_batch->sealed();
-    info.seal_parallel_batches = seal_batch->parallelBatches();
-    info.seal_failures = seal_batch->failures();
+  if (aead_batch) {
+    info.seal_threads = aead_batch->lanes();
+    info.sealed = aead_batch->sealed();
+    info.batch_opened = aead_batch->openedTotal();
+    info.seal_parallel_batches = aead_batch->parallelBatches();
+    info.seal_failures = aead_batch->sealFailures();
   }
   if (coalescer) {
     info.tun_gro_writes = coalescer->stats().writes;

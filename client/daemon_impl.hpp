@@ -38,7 +38,7 @@
 #include "os/service_notify.hpp"
 #include "protocol/sealed_packet.hpp"
 #include "session/outer_seal.hpp"
-#include "session/seal_batch.hpp"
+#include "session/aead_batch.hpp"
 #include "tun/linux_tun_device.hpp"
 #include "tun/tcp_coalescer.hpp"
 
@@ -94,10 +94,17 @@ struct Daemon::Impl final : EngineSink {
   bool tun_tso = false;
   std::uint64_t tso_reads = 0, tso_segments = 0, tun_read_errors = 0;
   bool stopping = false;
-  // [tunnel] workers: seals the packets of a TUN read on several threads (seal_batch.hpp). The
+  // [tunnel] workers: seals the packets of a TUN read on several threads (aead_batch.hpp). The
   // engine hands packets over only inside onTunReadable, which seals them all before it returns.
-  std::unique_ptr<session::SealBatch> seal_batch;
+  std::unique_ptr<session::AeadBatch> aead_batch;
   bool in_tun_read = false;
+  // The datagrams of the current UDP batch opened ahead (index in the batch, job, key), in order.
+  struct OpenPlan {
+    std::size_t index;
+    std::size_t job;
+    session::SealTicket ticket;
+  };
+  std::vector<OpenPlan> open_plans;
   // Set at start: which credential files a reload must read again (daemon_reload.cpp).
   std::optional<crypto::CredentialReload> credentials;
 
@@ -121,6 +128,7 @@ struct Daemon::Impl final : EngineSink {
   void afterEvent();
   bool sealedStun(Instant now, const net::ReceivedDatagram& d);
   void onUdpBatch(std::span<net::ReceivedDatagram> batch);
+  void planOpens(std::span<net::ReceivedDatagram> batch);
   void onTunReadable();  // daemon_tun.cpp
   void onTimer();
 
@@ -139,7 +147,7 @@ struct Daemon::Impl final : EngineSink {
   void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void closeTcp(const protocol::Endpoint& to) override { tcp->close(to); }
   void writeTun(std::span<const std::uint8_t> packet) override;
-  bool sealsLater() const override { return in_tun_read && seal_batch != nullptr; }
+  bool sealsLater() const override { return in_tun_read && aead_batch != nullptr; }
   void sendSealLater(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes,
                      const DeferredSeal& seal) override;
   void completeSeals() override;

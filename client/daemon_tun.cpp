@@ -24,7 +24,7 @@ void Daemon::Impl::onTunReadable() {
     return;
   }
   Instant now = Clock::now();
-  in_tun_read = true;  // the engine may leave sealing to seal_batch (run at every UDP flush)
+  in_tun_read = true;  // the engine may leave sealing to aead_batch (run at every UDP flush)
   std::span<std::uint8_t> payload(frame.data() + protocol::kDataHeaderSize,
                                   frame.size() - protocol::kDataHeaderSize - protocol::kAeadTagSize);
   if (tun_dev->vnetHeader()) {

@@ -160,6 +160,7 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("workers").beginObject();
   w.key("threads").value(static_cast<std::uint64_t>(info.seal_threads));
   w.key("sealed").value(info.sealed);
+  w.key("opened").value(info.batch_opened);
   w.key("parallel_batches").value(info.seal_parallel_batches);
   w.key("failures").value(info.seal_failures);
   w.endObject();
@@ -326,11 +327,11 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
          ", " + offload("udp-gro", info.udp_gro, info.gro_reads, info.gro_datagrams) + ", " +
          offload("tun-tso", info.tun_tso, info.tso_reads, info.tso_segments) + ", " +
          offload("tun-gro", info.tun_gro, info.tun_gro_writes, info.tun_gro_segments) + "\n";
-  out += "sealing: " + std::to_string(info.seal_threads) +
+  out += "workers: " + std::to_string(info.seal_threads) +
          (info.seal_threads == 1 ? " thread" : " threads") + ", " + std::to_string(info.sealed) +
-         " packets in batches, " + std::to_string(info.seal_parallel_batches) +
-         " batches split over threads" +
-         (info.seal_failures != 0 ? ", " + std::to_string(info.seal_failures) + " failed" : "") +
+         " packets sealed and " + std::to_string(info.batch_opened) + " opened in batches, " +
+         std::to_string(info.seal_parallel_batches) + " batches split over threads" +
+         (info.seal_failures != 0 ? ", " + std::to_string(info.seal_failures) + " failed to seal" : "") +
          "\n";
   if (!status.network_key.empty()) {
     out += "network key: " +

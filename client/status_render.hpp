@@ -36,10 +36,10 @@ struct DaemonInfo {
   bool tun_gro = false;
   std::uint64_t tso_reads = 0, tso_segments = 0, tun_gro_writes = 0, tun_gro_segments = 0;
   std::uint64_t tun_read_errors = 0;
-  // [tunnel] workers: threads sealing TUN packets, packets they sealed, batches split over
-  // two or more threads, and packets that could not be sealed.
+  // [tunnel] workers: threads sealing and opening data packets in batches, packets sealed and
+  // opened that way, batches split over two or more threads, packets that could not be sealed.
   std::size_t seal_threads = 1;
-  std::uint64_t sealed = 0, seal_parallel_batches = 0, seal_failures = 0;
+  std::uint64_t sealed = 0, batch_opened = 0, seal_parallel_batches = 0, seal_failures = 0;
 };
 
 std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status, Instant now);

@@ -59,6 +59,9 @@ class CipherKeySet {
   void dropPrevious() { rx_prev_.reset(); }
   // The send key, for sealing elsewhere (DataKeys::sealLater); replaced by setTx.
   crypto::AeadCipher& txCipher() { return *tx_; }
+  // The receive keys, for opening elsewhere (DataKeys::planOpen); previous may be null.
+  crypto::AeadCipher* rxCurrentCipher() const { return rx_cur_.get(); }
+  crypto::AeadCipher* rxPreviousCipher() const { return rx_prev_.get(); }
 
  private:
   std::unique_ptr<crypto::AeadCipher> tx_;

@@ -89,9 +89,31 @@ std::optional<SealTicket> BasicDataKeys<KeySet>::sealLater(std::uint32_t receive
 }
 
 template <class KeySet>
+std::optional<SealTicket> BasicDataKeys<KeySet>::planOpen(const protocol::DataHeader& header) const {
+  if constexpr (requires(const KeySet& k) { k.rxCurrentCipher(); }) {
+    const std::uint64_t counter =
+        protocol::reconstructCounter(header.counter, rx_any_ ? rx_highest_ + 1 : 0);
+    if (header.key_phase != rx_phase_ || !replay_.check(counter)) {
+      return std::nullopt;
+    }
+    return SealTicket{keys_.rxCurrentCipher(), counter};
+  } else {
+    (void)header;
+    return std::nullopt;
+  }
+}
+
+template <class KeySet>
 typename BasicDataKeys<KeySet>::OpenResult BasicDataKeys<KeySet>::open(
     Instant now, const protocol::DataHeader& header, std::span<std::uint8_t> datagram,
     Duration grace) {
+  return open(now, header, datagram, grace, nullptr);
+}
+
+template <class KeySet>
+typename BasicDataKeys<KeySet>::OpenResult BasicDataKeys<KeySet>::open(
+    Instant now, const protocol::DataHeader& header, std::span<std::uint8_t> datagram,
+    Duration grace, const PreOpened* pre) {
   OpenResult r;
   // The wire carries the counter's low 24 bits; the nonce needs all of it.
   const std::uint64_t counter =
@@ -114,7 +136,21 @@ typename BasicDataKeys<KeySet>::OpenResult BasicDataKeys<KeySet>::open(
                                                                         : Which::kNext;
   }
   bool opened = false;
-  switch (which) {
+  if (pre != nullptr) {
+    // Opened already: valid only if that was done with the key chosen now, for this counter.
+    const crypto::AeadCipher* chosen = nullptr;
+    if constexpr (requires(const KeySet& k) { k.rxCurrentCipher(); }) {
+      chosen = which == Which::kCur    ? keys_.rxCurrentCipher()
+               : which == Which::kPrev ? keys_.rxPreviousCipher()
+                                       : nullptr;
+    }
+    if (chosen == nullptr || chosen != pre->ticket.cipher || counter != pre->ticket.counter ||
+        !pre->ok) {
+      return r;  // kAuthFailed; nothing changed
+    }
+    opened = true;
+  } else {
+    switch (which) {
     case Which::kCur:
       opened = keys_.openCurrent(suite_, counter, aad, data, tag);
       break;
@@ -125,6 +161,7 @@ typename BasicDataKeys<KeySet>::OpenResult BasicDataKeys<KeySet>::open(
       // On success the key set has rotated: next -> current -> previous.
       opened = keys_.openNext(suite_, rx_next_secret_, counter, aad, data, tag);
       break;
+    }
   }
   if (!opened) {
     return r;  // kAuthFailed; nothing changed

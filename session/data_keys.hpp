@@ -42,10 +42,16 @@ namespace vpn::session {
 
 enum class DataOpenStatus { kOk, kReplay, kAuthFailed };
 // What sealLater() leaves to be done: seal the packet's payload with `cipher` (any of its lanes)
-// and `counter`, as seal() would have.
+// and `counter`, as seal() would have. planOpen() returns the same for opening.
 struct SealTicket {
   crypto::AeadCipher* cipher = nullptr;
   std::uint64_t counter = 0;
+};
+// A datagram opened ahead of open() (with a planOpen ticket, on another thread): `ok` is the AEAD
+// result, and on success the payload is already plaintext in place.
+struct PreOpened {
+  SealTicket ticket;
+  bool ok = false;
 };
 struct DataOpenResult {
   DataOpenStatus status = DataOpenStatus::kAuthFailed;
@@ -90,6 +96,14 @@ class BasicDataKeys {
   // is kept if this packet rotates the keys.
   OpenResult open(Instant now, const protocol::DataHeader& header, std::span<std::uint8_t> datagram,
                   Duration grace);
+  // open() split in two so the AEAD can run elsewhere: for a packet in the current receive phase
+  // that the replay window would accept now, the key and counter to open it with (nullopt
+  // otherwise, and always for CompactDataKeys). Changes nothing. open(..., &pre) then does the
+  // rest with the result: if the key it would use is not the planned one (the keys rotated in
+  // between), the packet counts as not authentic, since its bytes were already changed.
+  std::optional<SealTicket> planOpen(const protocol::DataHeader& header) const;
+  OpenResult open(Instant now, const protocol::DataHeader& header, std::span<std::uint8_t> datagram,
+                  Duration grace, const PreOpened* pre);
 
   // True if we may and should start a key update now: after `interval`, after `max_packets`, or
   // at half the cipher's confidentiality limit, whichever comes first.

@@ -412,6 +412,18 @@ void Engine::onDatagram(Instant now, const protocol::Endpoint& from,
   impl_->onDatagram(now, Path{transport, from, 0}, datagram);
 }
 
+std::optional<session::SealTicket> Engine::planOpen(const protocol::Endpoint& from,
+                                                    std::span<const std::uint8_t> datagram) const {
+  return impl_->planOpen(Path{Transport::kUdp, from, 0}, datagram);
+}
+
+void Engine::onDatagramOpened(Instant now, const protocol::Endpoint& from,
+                              std::span<std::uint8_t> datagram, const session::PreOpened& pre) {
+  impl_->pre_opened = &pre;
+  impl_->onDatagram(now, Path{Transport::kUdp, from, 0}, datagram);
+  impl_->pre_opened = nullptr;
+}
+
 void Engine::onTcpClosed(Instant now, const protocol::Endpoint& remote, const std::string& reason) {
   impl_->onTcpClosed(now, remote, reason);
 }

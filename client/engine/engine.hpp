@@ -141,6 +141,15 @@ class Engine {
   // `from`. May decrypt in place.
   void onDatagram(Instant now, const protocol::Endpoint& from, std::span<std::uint8_t> datagram,
                   Transport transport = Transport::kUdp);
+  // Opening in batches (session/aead_batch.hpp): for a UDP datagram from `from` that is a data
+  // packet of a running session in its current key phase, not a replay, the key and counter to
+  // open it with; nullopt for anything else (handled whole by onDatagram). Changes nothing.
+  // Feed the datagram, opened in place with that ticket, to onDatagramOpened with the result,
+  // in arrival order; the ticket stays valid until the engine is called for anything else.
+  std::optional<session::SealTicket> planOpen(const protocol::Endpoint& from,
+                                              std::span<const std::uint8_t> datagram) const;
+  void onDatagramOpened(Instant now, const protocol::Endpoint& from,
+                        std::span<std::uint8_t> datagram, const session::PreOpened& pre);
   // The TCP connection with `remote` failed or closed (refused, timeout, reset, closed by the
   // other side). Paths over it are abandoned; a rendezvous reached over it reconnects.
   void onTcpClosed(Instant now, const protocol::Endpoint& remote, const std::string& reason);

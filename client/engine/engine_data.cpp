@@ -2,6 +2,7 @@
 // probes and RTT, key updates and dead-peer detection. Per-packet functions here neither allocate
 // nor throw (a key update, at most once per rekey interval, derives a new cipher).
 #include <algorithm>
+#include <utility>
 
 #include "base/byte_io.hpp"
 #include "client/engine/engine_impl.hpp"
@@ -170,6 +171,30 @@ void Engine::Impl::openEarly(PeerState& peer, Instant now) {
   });
 }
 
+std::optional<session::SealTicket> Engine::Impl::planOpen(
+    const Path& from, std::span<const std::uint8_t> datagram) const {
+  // Only what onData opens with a running session's current keys, and only when nothing is
+  // unwrapped first (an outer seal) or demultiplexed (a relay header).
+  if (outer || from.relayed() ||
+      protocol::classify(datagram) != protocol::PacketFamily::kData) {
+    return std::nullopt;
+  }
+  auto header = protocol::parseDataHeader(datagram);
+  if (!header || header->keepalive || header->control) {
+    return std::nullopt;
+  }
+  auto it = by_index.find(header->receiver_index);
+  if (it == by_index.end()) {
+    return std::nullopt;
+  }
+  const PeerState& peer = *it->second;
+  if ((peer.previous && peer.previous->local_index == header->receiver_index) || !peer.session ||
+      peer.session->local_index != header->receiver_index) {
+    return std::nullopt;
+  }
+  return peer.session->keys->planOpen(*header);
+}
+
 void Engine::Impl::onData(Instant now, const Path& from, std::span<std::uint8_t> datagram) {
   auto header = protocol::parseDataHeader(datagram);
   if (!header) {
@@ -198,7 +223,9 @@ void Engine::Impl::onData(Instant now, const Path& from, std::span<std::uint8_t>
   }
   PeerState& peer = *it->second;
   PeerSession& s = *peer.session;
-  auto r = s.keys->open(now, *header, datagram, s.keyGrace());
+  // Opened already (Engine::onDatagramOpened) or here; once only: the pointer is for this datagram.
+  const session::PreOpened* pre = std::exchange(pre_opened, nullptr);
+  auto r = s.keys->open(now, *header, datagram, s.keyGrace(), pre);
   if (r.status == DataKeys::OpenStatus::kReplay) {
     drops.add(DropReason::kReplay);
     return;

@@ -384,6 +384,8 @@ struct Engine::Impl {
 
   // engine_data.cpp
   void onData(Instant now, const Path& from, std::span<std::uint8_t> datagram);
+  std::optional<session::SealTicket> planOpen(const Path& from,
+                                              std::span<const std::uint8_t> datagram) const;
   void onTun(Instant now, std::span<std::uint8_t> frame, std::size_t len);
   // A data packet from the TUN device on a plain UDP path, handed to the sink to seal with others
   // (EngineSink::sendSealLater). False: seal it here.
@@ -561,6 +563,8 @@ struct Engine::Impl {
   // Room to put a relay header in front of any datagram (allocated once).
   std::vector<std::uint8_t> relay_scratch;
   bool sealing_tun = false;  // inside Engine::onTunPacket
+  // Inside Engine::onDatagramOpened: the datagram's AEAD result, for the session's open.
+  const session::PreOpened* pre_opened = nullptr;
   // The network key's seal (null without one), room for one sealed packet, and which of the
   // network-key problems (OuterProblem) have been logged: each is reported once.
   std::unique_ptr<session::OuterSeal> outer;

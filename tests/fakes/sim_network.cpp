@@ -36,7 +36,7 @@ void SimNode::sendTun(std::span<const std::uint8_t> inner) {
 }
 
 void SimNode::sealInBatches(std::size_t lanes) {
-  seal_batch_ = std::make_unique<session::SealBatch>(lanes, 1024);
+  aead_batch_ = std::make_unique<session::AeadBatch>(lanes, 1024);
   held_.reserve(1024);  // held datagrams must not move while their seal is queued
 }
 
@@ -56,14 +56,14 @@ void SimNode::sendSealLater(const protocol::Endpoint& to, std::span<const std::u
   }
   held_.push_back(Held{to, std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
   auto& b = held_.back().bytes;
-  seal_batch_->add(std::span<std::uint8_t>(b).subspan(seal.offset), seal.payload_len, seal.ticket);
+  aead_batch_->addSeal(std::span<std::uint8_t>(b).subspan(seal.offset), seal.payload_len, seal.ticket);
 }
 
 void SimNode::completeSeals() {
-  if (!seal_batch_) {
+  if (!aead_batch_) {
     return;
   }
-  seal_batch_->run();
+  aead_batch_->run();
   for (const auto& h : held_) {
     net_.send(endpoint_, h.to, h.bytes);
   }

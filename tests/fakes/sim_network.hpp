@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "client/engine/engine.hpp"
-#include "session/seal_batch.hpp"
+#include "session/aead_batch.hpp"
 #include "tests/fakes/fake_clock.hpp"
 #include "tests/fakes/noisy_link.hpp"
 
@@ -61,13 +61,13 @@ class SimNode : public client::EngineSink {
   // Hands an inner packet to the engine as the TUN reader would (with head- and tailroom).
   void sendTun(std::span<const std::uint8_t> inner);
   // From now on seal as the daemon does: packets of one sendTunBatch are handed over by the
-  // engine (sendSealLater), sealed together by a session::SealBatch of `lanes` threads, then sent
+  // engine (sendSealLater), sealed together by a session::AeadBatch of `lanes` threads, then sent
   // in order.
   void sealInBatches(std::size_t lanes);
   // Several inner packets as one TUN read (sealed together in batch mode).
   void sendTunBatch(const std::vector<std::vector<std::uint8_t>>& inners);
-  const session::SealBatch* sealBatch() const { return seal_batch_.get(); }
-  bool sealsLater() const override { return in_batch_ && seal_batch_ != nullptr; }
+  const session::AeadBatch* sealBatch() const { return aead_batch_.get(); }
+  bool sealsLater() const override { return in_batch_ && aead_batch_ != nullptr; }
   void sendSealLater(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes,
                      const client::DeferredSeal& seal) override;
   void completeSeals() override;
@@ -80,7 +80,7 @@ class SimNode : public client::EngineSink {
   protocol::Endpoint endpoint_;
   std::unique_ptr<client::Engine> engine_;
   // Batch mode: datagrams handed over, in order, waiting for their seal.
-  std::unique_ptr<session::SealBatch> seal_batch_;
+  std::unique_ptr<session::AeadBatch> aead_batch_;
   bool in_batch_ = false;
   struct Held {
     protocol::Endpoint to;

@@ -5,9 +5,9 @@
 # traffic (TSO reads and UDP GSO runs at the sender, UDP GRO reads and coalesced TUN writes at
 # the receiver). One pair mixes a peer with every offload and one with none. Last, with 5% of
 # the tunnel's UDP datagrams dropped at random each way (nftables numgen), the transfers must
-# still arrive intact with every offload on and with none. Cases with `workers = 2` seal on two
-# threads: the same transfers arrive intact (in order: a reordered TCP flow would still arrive,
-# so status must also show batches split over both threads and none failed).
+# still arrive intact with every offload on and with none. Cases with `workers = 2` seal and open
+# on two threads: the same transfers arrive intact, and status shows alice's batches split over
+# both threads with none failed, and bob opening received batches.
 #
 #   ns a (alice, sender) ---- veth ---- ns b (bob, receiver)
 set -euo pipefail
@@ -82,6 +82,9 @@ run_case() {  # NAME ALICE_LIST BOB_LIST EXPECT_A(tso,gso) EXPECT_B(tun_gro,gro)
     check "$name: alice seals on $workers threads, batches split over them, none failed" \
       "alice workers $sealing" \
       test "$(json_get "$A_CFG" "int(s['workers']['threads'] == $workers and s['workers']['parallel_batches'] > 0 and s['workers']['failures'] == 0)")" = 1
+    sealing=$(json_get "$B_CFG" "s['workers']")
+    check "$name: bob opens received batches on $workers threads" "bob workers $sealing" \
+      test "$(json_get "$B_CFG" "int(s['workers']['threads'] == $workers and s['workers']['opened'] > 0)")" = 1
   fi
   "$VPNPEER" down -c "$A_CFG" >/dev/null 2>&1 || true
   "$VPNPEER" down -c "$B_CFG" >/dev/null 2>&1 || true
@@ -95,8 +98,8 @@ run_case "UDP only" '["udp-gso", "udp-gro"]' '["udp-gso", "udp-gro"]' "0,1" "0,1
 run_case "TUN only" '["tun-tso", "tun-gro"]' '["tun-tso", "tun-gro"]' "1,0" "1,0"
 run_case "TSO without coalescing" '["tun-tso"]' '["tun-tso"]' "1,0" "0,0"
 run_case "all at alice, none at bob" default "[]" "1,1" "0,0"
-run_case "all offloads, 2 sealing threads" default default "1,1" "1,1" 2
-run_case "none, 2 sealing threads" "[]" "[]" "0,0" "0,0" 2
+run_case "all offloads, 2 worker threads" default default "1,1" "1,1" 2
+run_case "none, 2 worker threads" "[]" "[]" "0,0" "0,0" 2
 
 # 5% loss each way on the underlay (UDP only: the tunnel's datagrams), offloads on and off.
 for n in a b; do
@@ -111,7 +114,7 @@ EOF
 done
 run_case "all offloads, 5% loss" default default "1,1" "1,1"
 run_case "none, 5% loss" "[]" "[]" "0,0" "0,0"
-run_case "all offloads, 5% loss, 2 sealing threads" default default "1,1" "1,1" 2
+run_case "all offloads, 5% loss, 2 worker threads" default default "1,1" "1,1" 2
 dropped=$(nsx b nft list table inet offload_loss | grep -o 'packets [0-9]*' | awk '{print $2}')
 check "the loss rule dropped tunnel datagrams at bob ($dropped)" "dropped ${dropped:-0}" \
   test "${dropped:-0}" -gt 100
