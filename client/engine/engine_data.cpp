@@ -23,7 +23,7 @@ bool Engine::Impl::sealAndSend(PeerState& peer, Instant now, std::span<std::uint
     drops.add(DropReason::kKeyExhausted);
     return false;
   }
-  if (!keepalive && only == nullptr && sealLater(peer, now, packet, len)) {
+  if (!keepalive && only == nullptr && sealLater(peer, now, packet, len, expects_answer)) {
     s.last_tx = now;
     peer.tx_packets++;
     peer.tx_bytes += len;
@@ -50,7 +50,7 @@ bool Engine::Impl::sealAndSend(PeerState& peer, Instant now, std::span<std::uint
 }
 
 bool Engine::Impl::sealLater(PeerState& peer, Instant now, std::span<std::uint8_t> packet,
-                             std::size_t len) {
+                             std::size_t len, bool expects_answer) {
   // Only the plain case: one UDP path (no copy on a second one), no outer seal on top.
   const Path& path = peer.session->path;
   if (!sealing_tun || outer || path.transport != Transport::kUdp || !sink.sealsLater() ||
@@ -77,6 +77,9 @@ bool Engine::Impl::sealLater(PeerState& peer, Instant now, std::span<std::uint8_
     seal.offset = protocol::kRelayHeaderSize;
   }
   sink.sendSealLater(path.endpoint, out, seal);
+  if (expects_answer) {
+    noteTx(peer, path, now);  // as sendToPeer does: a path that brings no answer is probed
+  }
   return true;
 }
 

@@ -389,7 +389,8 @@ struct Engine::Impl {
   void onTun(Instant now, std::span<std::uint8_t> frame, std::size_t len);
   // A data packet from the TUN device on a plain UDP path, handed to the sink to seal with others
   // (EngineSink::sendSealLater). False: seal it here.
-  bool sealLater(PeerState& peer, Instant now, std::span<std::uint8_t> packet, std::size_t len);
+  bool sealLater(PeerState& peer, Instant now, std::span<std::uint8_t> packet, std::size_t len,
+                 bool expects_answer);
   // Seals in place and sends on the session's path (and the second path while dual-sending),
   // or only on `only` if given.
   // Data and liveness requests expect an answer (a direct path that brings none is probed, then

@@ -29,6 +29,10 @@ void SimNode::startEngine(crypto::TlsContext& tls, client::EngineOptions options
 }
 
 void SimNode::sendTun(std::span<const std::uint8_t> inner) {
+  if (aead_batch_ && !in_batch_) {
+    sendTunBatch({std::vector<std::uint8_t>(inner.begin(), inner.end())});  // a batch of one
+    return;
+  }
   std::vector<std::uint8_t> frame(protocol::kDataOverhead + inner.size());
   std::copy(inner.begin(), inner.end(),
             frame.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));

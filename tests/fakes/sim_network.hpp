@@ -60,9 +60,9 @@ class SimNode : public client::EngineSink {
   void stopEngine() { engine_.reset(); }
   // Hands an inner packet to the engine as the TUN reader would (with head- and tailroom).
   void sendTun(std::span<const std::uint8_t> inner);
-  // From now on seal as the daemon does: packets of one sendTunBatch are handed over by the
-  // engine (sendSealLater), sealed together by a session::AeadBatch of `lanes` threads, then sent
-  // in order.
+  // From now on seal as the daemon does: packets of one sendTunBatch (or sendTun: a batch of
+  // one) are handed over by the engine (sendSealLater), sealed together by a session::AeadBatch
+  // of `lanes` threads, then sent in order.
   void sealInBatches(std::size_t lanes);
   // Several inner packets as one TUN read (sealed together in batch mode).
   void sendTunBatch(const std::vector<std::vector<std::uint8_t>>& inners);

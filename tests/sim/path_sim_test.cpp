@@ -230,8 +230,14 @@ TEST(PathSim, RelayedPairUpgradesToDirectWithoutANewHandshakeOrLoss) {
 
 // (rule 5) A direct path that starts dropping everything is demoted to the relay within
 // demote_after; traffic goes on (a copy rides the relay once the direct path is silent for 1 s).
-TEST(PathSim, SilentDirectPathIsDemotedAndTrafficContinues) {
+// batches: both nodes seal in batches on two threads, as the daemon does with workers = 2 (the
+// engine must count a packet it hands over as sent on the path, or silence goes unnoticed).
+void silentDirectPathIsDemoted(bool batches) {
   Pair p(NatType::kFullCone, NatType::kFullCone);
+  if (batches) {
+    p.alice->node->sealInBatches(2);
+    p.bob->node->sealInBatches(2);
+  }
   p.w.startAll();
   ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(10))) << p.w.describe();
   ASSERT_TRUE(p.w.net.runUntil([&] { return p.bobAtAlice().relay_state == "bound"; }, seconds(3)));
@@ -268,7 +274,14 @@ TEST(PathSim, SilentDirectPathIsDemotedAndTrafficContinues) {
   EXPECT_TRUE(p.paths("direct-udp", "direct-udp")) << p.w.describe();
   EXPECT_EQ(p.bobAtAlice().handshakes, 1u);
   dump(p.w);
+  if (batches) {
+    EXPECT_GT(p.alice->node->sealBatch()->sealed(), 0u);
+  }
 }
+
+TEST(PathSim, SilentDirectPathIsDemotedAndTrafficContinues) { silentDirectPathIsDemoted(false); }
+
+TEST(PathSim, SilentDirectPathIsDemotedWhenSealingInBatches) { silentDirectPathIsDemoted(true); }
 
 // (rule 6) Hold-down: a direct path that works for a while and then drops everything, over and
 // over, is not flapped to at every chance: each demotion holds it down longer.
