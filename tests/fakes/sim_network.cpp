@@ -1,6 +1,7 @@
 #include "tests/fakes/sim_network.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "protocol/data_packet.hpp"
@@ -37,6 +38,12 @@ void SimNode::sendTun(std::span<const std::uint8_t> inner) {
   std::copy(inner.begin(), inner.end(),
             frame.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));
   engine_->onTunPacket(net_.clock().now(), frame, inner.size());
+}
+
+SimNode::SimNode(SimNetwork& net, protocol::Endpoint ep) : net_(net), endpoint_(ep) {
+  if (const char* n = std::getenv("SIM_SEAL_BATCHES"); n != nullptr && std::atoi(n) > 0) {
+    sealInBatches(static_cast<std::size_t>(std::atoi(n)));
+  }
 }
 
 void SimNode::sealInBatches(std::size_t lanes) {

@@ -40,7 +40,10 @@ struct Datagram {
 
 class SimNode : public client::EngineSink {
  public:
-  SimNode(SimNetwork& net, protocol::Endpoint ep) : net_(net), endpoint_(ep) {}
+  // SIM_SEAL_BATCHES=N in the environment: every node seals in batches on N threads (runs any
+  // simulation through the daemon's batch sealing; datagrams still arrive one at a time, so
+  // batch opening is covered by EngineSim.BatchOpening... only).
+  SimNode(SimNetwork& net, protocol::Endpoint ep);
 
   void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
