@@ -6,7 +6,8 @@
 // are 00 and whose bytes 4..7 hold the magic cookie 0x2112A442 (RFC 8489, demultiplexing as in
 // RFC 7983). Values not listed are unknown and dropped.
 //
-//   0x00-0x03  STUN (only with the magic cookie)
+//   0x00-0x03  STUN (with the magic cookie; without it, only an RFC 3489 Binding request:
+//              0x00 0x01 and a length that matches the datagram)
 //   0x41       handshake: reliable control channel carrying TLS 1.3        (handshake_packet.hpp)
 //   0x42       cookie reply: a stateless answer to a HELLO from an unvalidated source
 //                                                                  (handshake_packet.hpp)
@@ -23,6 +24,7 @@
 //   0x78       relay: channel (16) + a peer-to-peer datagram forwarded by a rendezvous
 //                                                                  (relay_packet.hpp)
 //   0x79-0x7F  reserved: relay
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -59,6 +61,10 @@ inline PacketFamily classify(std::span<const std::uint8_t> d) {
   if ((b & 0xC0) == 0) {
     if (b <= 3 && d.size() >= 20 && d[4] == 0x21 && d[5] == 0x12 && d[6] == 0xA4 && d[7] == 0x42) {
       return PacketFamily::kStun;
+    }
+    if (b == 0x00 && d.size() >= 20 && d[1] == 0x01 &&
+        ((std::size_t{d[2]} << 8) | d[3]) == d.size() - 20) {
+      return PacketFamily::kStun;  // classic (RFC 3489) Binding request
     }
     return PacketFamily::kUnknown;
   }

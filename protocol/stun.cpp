@@ -93,11 +93,17 @@ void recordType(std::array<std::uint16_t, kStunMaxUnknownRecorded>& list, std::s
   ++count;
 }
 
-// Writes the header with a zero length; finish() patches it.
-void writeHeader(ByteWriter& w, std::uint16_t type, const StunTransactionId& id) {
+// Writes the header with a zero length; finish() patches it. `classic_head`: the first 4 bytes
+// of an RFC 3489 transaction id, written where the magic cookie goes.
+void writeHeader(ByteWriter& w, std::uint16_t type, const StunTransactionId& id,
+                 const std::array<std::uint8_t, 4>* classic_head = nullptr) {
   w.u16(type);
   w.u16(0);
-  w.u32(kStunMagicCookie);
+  if (classic_head != nullptr) {
+    w.bytes(*classic_head);
+  } else {
+    w.u32(kStunMagicCookie);
+  }
   w.bytes(id);
 }
 
@@ -189,9 +195,12 @@ std::uint16_t responseType(std::uint16_t request_type, bool error) {
 }
 
 std::size_t buildError(std::uint16_t request_type, const StunTransactionId& id,
-                       std::uint16_t code, std::string_view reason,
-                       std::span<const std::uint16_t> unknown, std::span<std::uint8_t> out,
-                       const StunBuildOptions& opts) {
+                       const std::array<std::uint8_t, 4>* classic_head, std::uint16_t code,
+                       std::string_view reason, std::span<const std::uint16_t> unknown,
+                       std::span<std::uint8_t> out, StunBuildOptions opts) {
+  if (classic_head != nullptr) {
+    opts = StunBuildOptions{{}, false};  // RFC 3489 has neither
+  }
   if (code < 300 || code > 699 || reason.size() > kStunMaxReasonSize ||
       unknown.size() > kStunMaxUnknownRecorded || !optionsOk(opts)) {
     return 0;
@@ -200,7 +209,7 @@ std::size_t buildError(std::uint16_t request_type, const StunTransactionId& id,
     reason = standardReason(code);
   }
   ByteWriter w(out);
-  writeHeader(w, responseType(request_type, true), id);
+  writeHeader(w, responseType(request_type, true), id, classic_head);
   writeAttrHeader(w, kStunAttrErrorCode, 4 + reason.size());
   w.u16(0);
   w.u8(static_cast<std::uint8_t>(code / 100));
@@ -228,18 +237,23 @@ std::uint32_t crc32(std::span<const std::uint8_t> data) {
   return c ^ 0xFFFFFFFFU;
 }
 
-Result<StunHeader, ParseError> parseStunHeader(std::span<const std::uint8_t> datagram) {
+Result<StunHeader, ParseError> parseStunHeader(std::span<const std::uint8_t> datagram,
+                                               bool allow_classic) {
   if (datagram.size() < kStunHeaderSize) {
     return err(ParseError::kTruncated);
   }
   if ((datagram[0] & 0xC0) != 0) {
     return err(ParseError::kBadType);
   }
+  StunHeader h;
   if (!cookieOk(datagram)) {
-    return err(ParseError::kBadVersion);
+    if (!allow_classic) {
+      return err(ParseError::kBadVersion);
+    }
+    h.classic = true;
+    std::copy(datagram.begin() + 4, datagram.begin() + 8, h.classic_id_head.begin());
   }
   ByteReader r(datagram);
-  StunHeader h;
   h.type = r.u16();
   h.length = r.u16();
   r.u32();
@@ -259,14 +273,17 @@ Result<StunHeader, ParseError> parseStunHeader(std::span<const std::uint8_t> dat
   return h;
 }
 
-Result<StunMessage, ParseError> parseStun(std::span<const std::uint8_t> datagram) {
-  auto hdr = parseStunHeader(datagram);
+Result<StunMessage, ParseError> parseStun(std::span<const std::uint8_t> datagram,
+                                          bool allow_classic) {
+  auto hdr = parseStunHeader(datagram, allow_classic);
   if (!hdr) {
     return err(hdr.error());
   }
   StunMessage m;
   m.type = hdr->type;
   m.transaction_id = hdr->transaction_id;
+  m.classic = hdr->classic;
+  m.classic_id_head = hdr->classic_id_head;
   std::uint8_t key[16];
   xorKey(m.transaction_id, key);
 
@@ -447,6 +464,19 @@ std::size_t buildBindingResponse(const StunMessage& request, const Endpoint& obs
   if (!optionsOk(opts)) {
     return 0;
   }
+  if (request.classic) {
+    ByteWriter w(out);
+    writeHeader(w, responseType(request.type, false), request.transaction_id,
+                &request.classic_id_head);
+    writeAddress(w, kStunAttrMappedAddress, observed_source, nullptr);
+    if (response_origin) {
+      writeAddress(w, kStunAttrSourceAddress, *response_origin, nullptr);
+    }
+    if (other_address) {
+      writeAddress(w, kStunAttrChangedAddress, *other_address, nullptr);
+    }
+    return finish(w, out, StunBuildOptions{{}, false});
+  }
   std::uint8_t key[16];
   xorKey(request.transaction_id, key);
   ByteWriter w(out);
@@ -465,13 +495,17 @@ std::size_t buildBindingResponse(const StunMessage& request, const Endpoint& obs
 std::size_t buildBindingError(const StunMessage& request, std::uint16_t code,
                               std::string_view reason, std::span<const std::uint16_t> unknown,
                               std::span<std::uint8_t> out, const StunBuildOptions& opts) {
-  return buildError(request.type, request.transaction_id, code, reason, unknown, out, opts);
+  return buildError(request.type, request.transaction_id,
+                    request.classic ? &request.classic_id_head : nullptr, code, reason, unknown,
+                    out, opts);
 }
 
 std::size_t buildBindingErrorFor(const StunHeader& request, std::uint16_t code,
                                  std::string_view reason, std::span<std::uint8_t> out,
                                  const StunBuildOptions& opts) {
-  return buildError(request.type, request.transaction_id, code, reason, {}, out, opts);
+  return buildError(request.type, request.transaction_id,
+                    request.classic ? &request.classic_id_head : nullptr, code, reason, {}, out,
+                    opts);
 }
 
 StunServerAction classifyStunRequest(const StunMessage& m, bool can_change_ip,

@@ -30,6 +30,11 @@
 //   UNKNOWN-ATTRIBUTES: a list of 16-bit attribute types.
 //   FINGERPRINT: CRC-32 of the message up to this attribute, XOR 0x5354554E; always last.
 //
+// Classic STUN (RFC 3489): the same header with no magic cookie, its 32 bits being the first of a
+// 128-bit transaction id. Parsed only when asked (allow_classic), and answered as RFC 5389
+// section 12 describes: the whole 128-bit id echoed, MAPPED-ADDRESS, SOURCE-ADDRESS and
+// CHANGED-ADDRESS instead of the RFC 5780 attributes, no SOFTWARE and no FINGERPRINT.
+//
 // Parsing is bounds-checked and never trusts a length. The parsed message holds views into the
 // datagram (software, error reason) and never allocates; it is valid as long as the datagram is.
 // Builders write into caller memory and return the size written, or 0 if `out` is too small or
@@ -112,6 +117,10 @@ struct StunErrorCode {
 struct StunMessage {
   std::uint16_t type = 0;       // full message type, e.g. kStunBindingRequest
   StunTransactionId transaction_id{};
+  // RFC 3489: no magic cookie; `classic_id_head` holds the 4 bytes in its place (the start of the
+  // 128-bit transaction id, echoed in the answer).
+  bool classic = false;
+  std::array<std::uint8_t, 4> classic_id_head{};
 
   std::optional<Endpoint> xor_mapped;       // XOR-MAPPED-ADDRESS, decoded
   std::optional<Endpoint> mapped;           // MAPPED-ADDRESS
@@ -152,12 +161,17 @@ struct StunMessage {
 // Checks only the 20-byte header: first two bits 00, magic cookie, length a multiple of 4 and
 // equal to the datagram's size minus 20. A server may use this to answer 400 to a request whose
 // attributes fail to parse.
+// allow_classic: a header without the magic cookie is taken as RFC 3489 (classic) instead of
+// failing with kBadVersion.
 struct StunHeader {
   std::uint16_t type = 0;
   std::uint16_t length = 0;
   StunTransactionId transaction_id{};
+  bool classic = false;
+  std::array<std::uint8_t, 4> classic_id_head{};
 };
-Result<StunHeader, ParseError> parseStunHeader(std::span<const std::uint8_t> datagram);
+Result<StunHeader, ParseError> parseStunHeader(std::span<const std::uint8_t> datagram,
+                                               bool allow_classic = false);
 
 // Parses a whole datagram as one STUN message. Errors: kTruncated (shorter than its header says,
 // or an attribute runs past the end), kBadType (first two bits not 00), kBadVersion (no magic
@@ -165,7 +179,9 @@ Result<StunHeader, ParseError> parseStunHeader(std::span<const std::uint8_t> dat
 // length wrong for its type), kBadField (bad address family, bad ERROR-CODE class, FINGERPRINT
 // mismatch or not last). Unknown comprehension-optional attributes are skipped; unknown
 // comprehension-required ones are recorded, not rejected (see StunMessage).
-Result<StunMessage, ParseError> parseStun(std::span<const std::uint8_t> datagram);
+// allow_classic as for parseStunHeader (then StunMessage::classic tells which it was).
+Result<StunMessage, ParseError> parseStun(std::span<const std::uint8_t> datagram,
+                                          bool allow_classic = false);
 
 // CRC-32 (ISO-HDLC, as in zlib) and the FINGERPRINT value of `message_prefix`.
 std::uint32_t crc32(std::span<const std::uint8_t> data);
@@ -200,6 +216,8 @@ std::size_t buildBindingRequest(const BindingRequestParams& p, std::span<std::ui
 // and OTHER-ADDRESS `other_address` (RFC 5780: only when the server has a second IP address;
 // netcheck learns an alternate port without one from a change-port answer).
 // Set response_origin to nullopt to omit it (e.g. the server's socket is bound to a wildcard).
+// To a classic request: MAPPED-ADDRESS, and response_origin and other_address as SOURCE-ADDRESS
+// and CHANGED-ADDRESS; opts are not used (RFC 3489 has neither SOFTWARE nor FINGERPRINT).
 std::size_t buildBindingResponse(const StunMessage& request, const Endpoint& observed_source,
                                  const std::optional<Endpoint>& response_origin,
                                  const std::optional<Endpoint>& other_address,

@@ -1,5 +1,6 @@
 // The STUN reflector (RFC 8489 Binding, RFC 5780 CHANGE-REQUEST / RESPONSE-ORIGIN /
-// OTHER-ADDRESS / RESPONSE-PORT). The four sockets of the RFC 5780 grid are (primary address A1 | alternate A2) x
+// OTHER-ADDRESS / RESPONSE-PORT, and classic RFC 3489 Binding requests answered with
+// MAPPED-ADDRESS / SOURCE-ADDRESS / CHANGED-ADDRESS, their CHANGE-REQUEST honoured alike). The four sockets of the RFC 5780 grid are (primary address A1 | alternate A2) x
 // (primary port P1 | alternate P2); a change request flips the address and/or port bit of the
 // socket the request arrived on. Over TCP a Binding request is answered on its connection with
 // the mapped address only: no alternates, no RESPONSE-ORIGIN, and RESPONSE-PORT is refused (420) as
@@ -101,9 +102,10 @@ void RendezvousEngine::Impl::onStun(Instant now, SocketId on, const protocol::En
   std::array<std::uint8_t, protocol::kStunMaxBuiltSize> out{};
   protocol::StunBuildOptions build;
   build.software = kSoftware;
-  auto parsed = protocol::parseStun(bytes);
+  // Classic (RFC 3489) clients too, as RFC 5389 section 12 asks of servers.
+  auto parsed = protocol::parseStun(bytes, true);
   if (!parsed) {
-    auto header = protocol::parseStunHeader(bytes);
+    auto header = protocol::parseStunHeader(bytes, true);
     if (header && protocol::stunClass(header->type) == protocol::StunClass::kRequest) {
       std::size_t n = protocol::buildBindingErrorFor(*header, protocol::kStunErrorBadRequest, {},
                                                      out, build);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # STUN interop: vpnpeer-rendezvous answers coturn's turnutils_stunclient (RFC 5389 and RFC 5780
-# mode), and `vpnpeer netcheck` classifies a NAT-free path as "open", against a server with an
+# mode) and Debian's stun-client (classic RFC 3489, no magic cookie), and `vpnpeer netcheck`
+# classifies a NAT-free path as "open", against a server with an
 # alternate address (full RFC 5780) and against one with an alternate port only.
 #
 #   ns rv                                            ns cl
@@ -33,6 +34,7 @@ RV_ALT_IP=192.0.2.2
 CL_IP=192.0.2.10
 
 command -v turnutils_stunclient >/dev/null || die "turnutils_stunclient not found (apt-get install coturn)"
+command -v stun >/dev/null || die "stun (the RFC 3489 client) not found (apt-get install stun-client)"
 if [[ $SERVER_IMPL == vpnpeer ]]; then
   [[ -x $RENDEZVOUS ]] || die "vpnpeer-rendezvous not found at $RENDEZVOUS"
 else
@@ -107,6 +109,21 @@ else
 fi
 check "stunclient -f: every mapped address is $CL_IP" "$(tr '\n' ' ' <"$out" | head -c 800)" \
   bash -c "grep -q 'reflexive addr' '$out' && ! grep 'reflexive addr' '$out' | grep -vq ' $CL_IP:'"
+
+# --- a classic RFC 3489 client (Debian's stun-client): its NAT-type tests against server A ----
+# It sends Binding requests without the magic cookie, with CHANGE-REQUEST for tests II and III,
+# and reads MAPPED-ADDRESS, SOURCE-ADDRESS and CHANGED-ADDRESS (RFC 3489 section 10.1).
+out=$WORK/stun-classic.A.txt
+nsx cl timeout 20 stun "$RV_IP" -v >"$out" 2>&1 || true
+check "stun (RFC 3489): every MappedAddress is $CL_IP" "$(grep -i -m3 'address' "$out" | tr '\n' ' ')" \
+  bash -c "grep -q 'MappedAddress = ' '$out' && ! grep 'MappedAddress = ' '$out' | grep -vq '= $CL_IP:'"
+check "stun (RFC 3489): change IP answered from $RV_ALT_IP:3478, change port from $RV_IP:3479" \
+  "$(grep 'SourceAddress' "$out" | tr '\n' ' ')" \
+  bash -c "grep -q 'SourceAddress = $RV_ALT_IP:3478' '$out' && grep -q 'SourceAddress = $RV_IP:3479' '$out'"
+check "stun (RFC 3489): CHANGED-ADDRESS is $RV_ALT_IP:3479" "$(grep -m1 'ChangedAddress' "$out")" \
+  grep -q "ChangedAddress = $RV_ALT_IP:3479" "$out"
+check "stun (RFC 3489): its classification says open (no NAT)" "$(tail -n 3 "$out" | tr '\n' ' ')" \
+  grep -Eq '^Primary: Open' "$out"
 
 # --- vpnpeer netcheck: no NAT, full RFC 5780 server -> open -----------------------------------
 json_field() {

@@ -19,7 +19,12 @@ TEST(Classify, SeparatesStunFromOurFamilies) {
   stun[6] = 0xA4;
   stun[7] = 0x42;
   EXPECT_EQ(classify(stun), PacketFamily::kStun);
-  stun[7] = 0x43;  // wrong cookie
+  stun[7] = 0x43;  // no cookie: an RFC 3489 Binding request, if its length matches
+  EXPECT_EQ(classify(stun), PacketFamily::kStun);
+  stun[3] = 4;  // says 4 bytes of attributes, has none
+  EXPECT_EQ(classify(stun), PacketFamily::kUnknown);
+  stun[3] = 0;
+  stun[0] = 0x01;  // a classic response: nothing we take without the cookie
   EXPECT_EQ(classify(stun), PacketFamily::kUnknown);
   EXPECT_EQ(classify(std::vector<std::uint8_t>{0x41}), PacketFamily::kHandshake);
   EXPECT_EQ(classify(std::vector<std::uint8_t>{0x51}), PacketFamily::kData);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <random>
@@ -396,6 +397,49 @@ TEST(Stun, LegacyRfc3489AddressesFallBack) {
   EXPECT_EQ(m->reflexive(), ep("192.0.2.1:8080"));
   EXPECT_EQ(m->response_origin, ep("203.0.113.1:3478"));
   EXPECT_EQ(m->other_address, ep("203.0.113.2:3479"));
+}
+
+// RFC 3489 messages: refused unless asked for; then parsed with their 128-bit id, and answered
+// with it, MAPPED-ADDRESS, SOURCE-ADDRESS and CHANGED-ADDRESS, no SOFTWARE or FINGERPRINT.
+TEST(Stun, ClassicRequestsParseOnlyWhenAllowedAndAreAnsweredClassically) {
+  std::vector<std::uint8_t> req = {0x00, 0x01, 0x00, 0x08, 0x01, 0x02, 0x03, 0x04,
+                                   0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c,
+                                   0x0d, 0x0e, 0x0f, 0x10, 0x00, 0x03, 0x00, 0x04,
+                                   0x00, 0x00, 0x00, 0x02};
+  EXPECT_EQ(parseStun(req).error(), ParseError::kBadVersion);
+  EXPECT_EQ(parseStunHeader(req).error(), ParseError::kBadVersion);
+  auto m = parseStun(req, true);
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(m->classic);
+  EXPECT_TRUE(m->change_port);
+  EXPECT_FALSE(m->change_ip);
+  EXPECT_EQ(classifyStunRequest(*m, true, true), StunServerAction::kAnswer);
+  std::array<std::uint8_t, kStunMaxBuiltSize> out{};
+  StunBuildOptions opts;
+  opts.software = "test";
+  std::size_t n = buildBindingResponse(*m, ep("192.0.2.1:32853"), ep("203.0.113.1:3479"),
+                                       ep("203.0.113.2:3479"), out, opts);
+  ASSERT_EQ(n, 20u + 3 * 12);
+  const std::vector<std::uint8_t> want = {
+      0x01, 0x01, 0x00, 0x24, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+      0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
+      0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0x80, 0x55, 192, 0, 2, 1,      // MAPPED-ADDRESS
+      0x00, 0x04, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x97, 203, 0, 113, 1,    // SOURCE-ADDRESS
+      0x00, 0x05, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x97, 203, 0, 113, 2};   // CHANGED-ADDRESS
+  EXPECT_EQ(std::vector<std::uint8_t>(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n)),
+            want);
+  std::size_t e = buildBindingError(*m, kStunErrorBadRequest, {}, {}, out, opts);
+  ASSERT_GT(e, 20u);
+  EXPECT_TRUE(std::equal(req.begin() + 4, req.begin() + 20, out.begin() + 4));
+  auto err = parseStun(std::span<const std::uint8_t>(out).first(e), true);
+  ASSERT_TRUE(err.ok());
+  EXPECT_TRUE(err->classic);
+  EXPECT_FALSE(err->has_fingerprint);
+  EXPECT_TRUE(err->software.empty());
+  // A cookie-carrying message is never taken as classic.
+  auto modern = parseStun(kRfc5769Request, true);
+  ASSERT_TRUE(modern.ok());
+  EXPECT_FALSE(modern->classic);
 }
 
 TEST(Stun, DuplicateAttributesKeepFirst) {

@@ -1,8 +1,13 @@
 // The engine's STUN reflector: Binding answered with XOR-MAPPED-ADDRESS, RFC 5780 CHANGE-REQUEST
 // answered from the right socket with RESPONSE-ORIGIN / OTHER-ADDRESS, and errors for what we
-// cannot do. Over a TCP connection: Binding answered on that connection, nothing else.
+// cannot do. Over a TCP connection: Binding answered on that connection, nothing else. Classic
+// (RFC 3489) Binding requests: answered with their 128-bit id, MAPPED-ADDRESS, SOURCE-ADDRESS and
+// CHANGED-ADDRESS, CHANGE-REQUEST honoured, RESPONSE-ADDRESS refused.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "protocol/packet_type.hpp"
 #include "protocol/stun.hpp"
 #include "tests/unit/rendezvous/rv_harness.hpp"
 
@@ -59,6 +64,105 @@ Answer ask(RvHarness& h, SocketId on, std::vector<std::uint8_t> req, const Endpo
   auto parsed = protocol::parseStun(d.bytes);
   EXPECT_TRUE(parsed.ok());
   return Answer{d.from, parsed.ok() ? *parsed : protocol::StunMessage{}};
+}
+
+// A classic Binding request: no magic cookie, a 128-bit transaction id (bytes 4..19), and
+// optionally CHANGE-REQUEST (flags) and RESPONSE-ADDRESS (0x0002, aimed at `respond_to`).
+std::vector<std::uint8_t> classicRequest(std::uint32_t change_flags,
+                                         const Endpoint* respond_to = nullptr) {
+  std::vector<std::uint8_t> r = {0x00, 0x01, 0x00, 0x00};
+  for (std::uint8_t i = 0; i < 16; ++i) {
+    r.push_back(static_cast<std::uint8_t>(0xA0 + i));
+  }
+  if (change_flags != 0) {
+    r.insert(r.end(), {0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00,
+                       static_cast<std::uint8_t>(change_flags)});
+  }
+  if (respond_to != nullptr) {
+    auto a = respond_to->address().bytes();
+    r.insert(r.end(), {0x00, 0x02, 0x00, 0x08, 0x00, 0x01,
+                       static_cast<std::uint8_t>(respond_to->port() >> 8),
+                       static_cast<std::uint8_t>(respond_to->port())});
+    r.insert(r.end(), a, a + 4);
+  }
+  r[3] = static_cast<std::uint8_t>(r.size() - 20);
+  return r;
+}
+
+struct ClassicAnswer {
+  SocketId from;
+  Endpoint to;
+  std::vector<std::uint8_t> bytes;
+  protocol::StunMessage msg;
+};
+
+ClassicAnswer askClassic(RvHarness& h, SocketId on, const std::vector<std::uint8_t>& req,
+                         const Endpoint& from) {
+  h.sink.sent.clear();
+  auto copy = req;
+  EXPECT_EQ(protocol::classify(copy), protocol::PacketFamily::kStun);
+  h.engine->onDatagram(h.clock.now(), on, from, copy);
+  EXPECT_EQ(h.sink.sent.size(), 1u);
+  if (h.sink.sent.empty()) {
+    return {};
+  }
+  auto& d = h.sink.sent.front();
+  auto parsed = protocol::parseStun(d.bytes, true);
+  EXPECT_TRUE(parsed.ok());
+  return ClassicAnswer{d.from, d.to, d.bytes, parsed.ok() ? *parsed : protocol::StunMessage{}};
+}
+
+TEST(RendezvousStun, ClassicRequestsAreAnsweredTheRfc3489Way) {
+  RvHarness h(fullGrid());
+  Endpoint client = ep("198.51.100.7:40001");
+  SocketId primary{SocketRole::kPrimary, 1};
+  auto req = classicRequest(0);
+
+  auto a = askClassic(h, primary, req, client);
+  EXPECT_TRUE(a.msg.classic);
+  EXPECT_EQ(a.msg.type, protocol::kStunBindingSuccess);
+  EXPECT_EQ(a.to, client);
+  ASSERT_GE(a.bytes.size(), 20u);
+  EXPECT_TRUE(std::equal(req.begin() + 4, req.begin() + 20, a.bytes.begin() + 4))
+      << "the 128-bit transaction id is echoed";
+  EXPECT_EQ(a.msg.mapped, client);
+  EXPECT_FALSE(a.msg.xor_mapped.has_value());
+  EXPECT_EQ(a.msg.response_origin, ep("203.0.113.1:3478"));  // SOURCE-ADDRESS
+  EXPECT_EQ(a.msg.other_address, ep("203.0.113.2:3479"));    // CHANGED-ADDRESS
+  EXPECT_TRUE(a.msg.software.empty());
+  EXPECT_FALSE(a.msg.has_fingerprint);
+
+  // Test II and III of RFC 3489 section 10.1: change IP and port, change port only.
+  auto both = askClassic(h, primary, classicRequest(0x06), client);
+  EXPECT_EQ(both.from, (SocketId{SocketRole::kAltBoth, 1}));
+  EXPECT_EQ(both.msg.response_origin, ep("203.0.113.2:3479"));
+  EXPECT_EQ(both.msg.mapped, client);
+  auto port = askClassic(h, primary, classicRequest(0x02), client);
+  EXPECT_EQ(port.from, (SocketId{SocketRole::kAltPort, 1}));
+  EXPECT_EQ(port.msg.response_origin, ep("203.0.113.1:3479"));
+  EXPECT_EQ(h.engine->status(h.clock.now()).counters.stun_requests, 3u);
+}
+
+TEST(RendezvousStun, ClassicResponseAddressIsRefusedNotFollowed) {
+  RvHarness h(fullGrid());
+  Endpoint client = ep("198.51.100.7:40001");
+  Endpoint victim = ep("192.0.2.99:53");
+  auto a = askClassic(h, SocketId{SocketRole::kPrimary, 1}, classicRequest(0, &victim), client);
+  EXPECT_EQ(a.to, client);  // never to the address the request names
+  EXPECT_EQ(a.msg.type, protocol::kStunBindingError);
+  ASSERT_TRUE(a.msg.error.has_value());
+  EXPECT_EQ(a.msg.error->code, 420);
+  ASSERT_EQ(a.msg.unknown_attributes_count, 1u);
+  EXPECT_EQ(a.msg.unknown_attributes[0], 0x0002);
+  EXPECT_TRUE(a.msg.classic);
+}
+
+TEST(RendezvousStun, ClassicChangeRequestWithoutAlternatesIsRefused) {
+  RvHarness h;
+  auto a = askClassic(h, SocketId{}, classicRequest(0x04), ep("198.51.100.7:40001"));
+  EXPECT_EQ(a.msg.type, protocol::kStunBindingError);
+  ASSERT_TRUE(a.msg.error.has_value());
+  EXPECT_EQ(a.msg.error->code, 420);
 }
 
 TEST(RendezvousStun, BindingRequestGetsTheMappedAddress) {
