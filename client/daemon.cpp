@@ -1,6 +1,3 @@
-#include <system_error>
-#include <thread>
-
 #include "client/daemon_impl.hpp"
 
 #include <algorithm>
@@ -330,25 +327,6 @@ void Daemon::Impl::dropRoot() {
   }
 }
 
-// The threads that seal TUN packets ([tunnel] workers), started after dropRoot so they hold no
-// more privilege than the loop (capabilities are per thread).
-void Daemon::Impl::startSealing() {
-  // The default leaves half the cores to the kernel's share of the packet work and to the
-  // applications: on 2 cores, threads of both ends and iperf3 competing for them bought nothing
-  // and cost CPU (bench/README.md, "Sealing threads").
-  std::size_t lanes = cfg.tunnel.workers > 0 ? static_cast<std::size_t>(cfg.tunnel.workers)
-                                             : std::max(1u, std::thread::hardware_concurrency() / 2);
-  try {
-    aead_batch = std::make_unique<session::AeadBatch>(lanes, net::UvUdpTransport::kSendQueue);
-  } catch (const std::system_error& e) {
-    LOG_WARN("cannot start %zu sealing threads (%s); sealing on the loop thread", lanes, e.what());
-    aead_batch = std::make_unique<session::AeadBatch>(1, net::UvUdpTransport::kSendQueue);
-  }
-  udp->setBeforeFlush([this] { completeSeals(); });
-  open_plans.reserve(aead_batch->capacity());
-  LOG_INFO("sealing on %zu thread(s)", aead_batch->lanes());
-}
-
 // Family the listen socket can reach: a specific IPv4 or IPv6 address covers only its own.
 bool Daemon::Impl::reachable(const protocol::IpAddress& a) const {
   const auto& l = cfg.listen.address();
@@ -556,27 +534,6 @@ void Daemon::Impl::onUdpBatch(std::span<net::ReceivedDatagram> batch) {
   afterEvent();
 }
 
-// With two or more threads, the data packets of a received batch are opened on all of them
-// first (session/aead_batch.hpp); the engine then takes every datagram in arrival order.
-void Daemon::Impl::planOpens(std::span<net::ReceivedDatagram> batch) {
-  open_plans.clear();
-  if (!aead_batch || aead_batch->lanes() < 2 || batch.size() < 2) {
-    return;
-  }
-  for (std::size_t i = 0; i < batch.size() && open_plans.size() < open_plans.capacity(); ++i) {
-    if (auto t = engine->planOpen(batch[i].from, batch[i].data)) {
-      std::size_t job = aead_batch->addOpen(batch[i].data, *t);
-      if (job >= aead_batch->capacity()) {
-        break;  // full: the rest are opened by the engine itself
-      }
-      open_plans.push_back(OpenPlan{i, job, *t});
-    }
-  }
-  if (!open_plans.empty()) {
-    aead_batch->run();
-  }
-}
-
 void Daemon::Impl::onTimer() {
   if (stopping) {
     return;
@@ -588,22 +545,6 @@ void Daemon::Impl::onTimer() {
 // EngineSink
 void Daemon::Impl::sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
   udp->send(to, bytes);
-}
-
-void Daemon::Impl::sendSealLater(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes,
-                                 const DeferredSeal& seal) {
-  auto slot = udp->reserve(to, bytes.size());
-  if (slot.size() != bytes.size() || bytes.size() < seal.offset) {
-    return;  // not queued (the transport counts it)
-  }
-  std::copy(bytes.begin(), bytes.end(), slot.begin());
-  aead_batch->addSeal(slot.subspan(seal.offset), seal.payload_len, seal.ticket);
-}
-
-void Daemon::Impl::completeSeals() {
-  if (aead_batch) {
-    aead_batch->run();
-  }
 }
 
 void Daemon::Impl::sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {

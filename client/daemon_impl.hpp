@@ -3,7 +3,8 @@
 // and its handlers, split over files by concern:
 //   daemon.cpp          start-up, privilege drop, the loop's events, the engine's edges;
 //   daemon_control.cpp  the control socket (status, explain, down, reload) and GET /metrics;
-//   daemon_reload.cpp   SIGHUP and `vpnpeer reload`: the peer file again.
+//   daemon_reload.cpp   SIGHUP and `vpnpeer reload`: the peer file again;
+//   daemon_tun.cpp      the TUN edge; daemon_workers.cpp  the worker threads (AeadBatch).
 // Ownership: the Daemon owns its Impl; every handle below belongs to `loop` and is destroyed
 // before it. Threading: the loop's thread only; the handlers run from libuv callbacks.
 #include <array>
