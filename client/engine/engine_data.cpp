@@ -62,21 +62,11 @@ bool Engine::Impl::sealLater(PeerState& peer, Instant now, std::span<std::uint8_
   if (!ticket) {
     return false;  // seal() refuses it the same way and says why
   }
-  DeferredSeal seal{*ticket, 0, len};
-  std::span<const std::uint8_t> out = packet;
-  if (path.relayed()) {
-    if (packet.size() > relay_scratch.size() - protocol::kRelayHeaderSize) {
-      drops.add(DropReason::kTxTooBig);
-      return true;  // the counter is spent; nothing was sent
-    }
-    protocol::writeRelayHeader(path.channel, relay_scratch);
-    std::copy(packet.begin(), packet.end(),
-              relay_scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kRelayHeaderSize));
-    out = std::span<const std::uint8_t>(relay_scratch)
-              .first(protocol::kRelayHeaderSize + packet.size());
-    seal.offset = protocol::kRelayHeaderSize;
+  std::span<const std::uint8_t> out = onPathForm(path, packet);
+  if (out.empty()) {
+    return true;  // too big (counted): the counter is spent, nothing was sent
   }
-  sink.sendSealLater(path.endpoint, out, seal);
+  sink.sendSealLater(path.endpoint, out, DeferredSeal{*ticket, out.size() - packet.size(), len});
   if (expects_answer) {
     noteTx(peer, path, now);  // as sendToPeer does: a path that brings no answer is probed
   }

@@ -412,6 +412,9 @@ struct Engine::Impl {
   // engine_paths.cpp
   // One peer-to-peer datagram on a path: UDP, TCP, or wrapped in a relay header to a rendezvous.
   void sendOnPath(const Path& path, std::span<const std::uint8_t> bytes);
+  // `bytes` as they go on `path`: behind a relay header (in relay_scratch) on a relayed path;
+  // empty (counted) if they do not fit.
+  std::span<const std::uint8_t> onPathForm(const Path& path, std::span<const std::uint8_t> bytes);
   // Sends a sealed packet on the session's path and, while dual-sending, on the second one.
   void sendToPeer(PeerState& peer, Instant now, std::span<const std::uint8_t> packet,
                   bool expects_answer);

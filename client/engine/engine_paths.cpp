@@ -27,6 +27,22 @@ std::string transportWord(const Path& p) { return p.transport == Transport::kUdp
 
 }  // namespace
 
+std::span<const std::uint8_t> Engine::Impl::onPathForm(const Path& path,
+                                                      std::span<const std::uint8_t> bytes) {
+  if (!path.relayed()) {
+    return bytes;
+  }
+  if (bytes.size() > relay_scratch.size() - protocol::kRelayHeaderSize) {
+    drops.add(DropReason::kTxTooBig);
+    return {};
+  }
+  protocol::writeRelayHeader(path.channel, relay_scratch);
+  std::copy(bytes.begin(), bytes.end(),
+            relay_scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kRelayHeaderSize));
+  return std::span<const std::uint8_t>(relay_scratch).first(protocol::kRelayHeaderSize +
+                                                            bytes.size());
+}
+
 void Engine::Impl::sendOnPath(const Path& path, std::span<const std::uint8_t> bytes) {
   if (outer) {
     bytes = outerForm(bytes);
@@ -35,17 +51,9 @@ void Engine::Impl::sendOnPath(const Path& path, std::span<const std::uint8_t> by
       return;
     }
   }
-  std::span<const std::uint8_t> out = bytes;
-  if (path.relayed()) {
-    if (bytes.size() > relay_scratch.size() - protocol::kRelayHeaderSize) {
-      drops.add(DropReason::kTxTooBig);
-      return;
-    }
-    protocol::writeRelayHeader(path.channel, relay_scratch);
-    std::copy(bytes.begin(), bytes.end(),
-              relay_scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kRelayHeaderSize));
-    out = std::span<const std::uint8_t>(relay_scratch).first(protocol::kRelayHeaderSize +
-                                                              bytes.size());
+  std::span<const std::uint8_t> out = onPathForm(path, bytes);
+  if (out.empty()) {
+    return;  // counted
   }
   if (path.transport == Transport::kUdp) {
     sink.sendDatagram(path.endpoint, out);
