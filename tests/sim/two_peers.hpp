@@ -1,9 +1,13 @@
 #pragma once
 // TwoPeers: alice and bob, each an Engine on a SimNetwork with a FakeClock, configured with each
-// other's static endpoint (alice is the TLS client). Shared by the engine simulations.
+// other's static endpoint (alice is the TLS client), and Tap, which collects the data datagrams one
+// node sends. Shared by the engine simulations.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "client/engine/engine.hpp"
+#include "protocol/packet_type.hpp"
 #include "tests/fakes/inner_packets.hpp"
 #include "tests/fakes/sim_network.hpp"
 #include "tests/fakes/test_pki.hpp"
@@ -80,6 +84,18 @@ class TwoPeers {
   SimNode& b;
   std::unique_ptr<crypto::TlsContext> ctx_a, ctx_b;
   EngineOptions opts_a, opts_b;
+};
+
+// Collects the data datagrams one node sends.
+struct Tap {
+  explicit Tap(SimNetwork& net, protocol::Endpoint from) {
+    net.on_send = [this, from](const Datagram& d) {
+      if (d.from == from && protocol::classify(d.bytes) == protocol::PacketFamily::kData) {
+        data.push_back(d);
+      }
+    };
+  }
+  std::vector<Datagram> data;
 };
 
 inline LinkConfig lossyLink() {
