@@ -131,6 +131,8 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     r.rtt ? w.value(millis(*r.rtt)) : w.null();
     w.key("last_error").value(r.last_error);
     w.key("transport").value(r.transport);
+    w.key("tcp");
+    r.tcp ? w.value(r.tcp->toString()) : w.null();
     w.key("relay_channels").value(static_cast<std::uint64_t>(r.relay_channels));
     w.endObject();
   }
@@ -295,6 +297,7 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
       out += line;
     }
     out += "  transport:      " + r.transport + "\n";
+    out += "  tcp fallback:   " + (r.tcp ? r.tcp->toString() : std::string("none")) + "\n";
     out += "  relay channels: " + std::to_string(r.relay_channels) + "\n";
     if (!r.last_error.empty()) {
       out += "  last error:     " + r.last_error + "\n";

@@ -22,14 +22,15 @@ struct PeerEntry {
 };
 
 // A rendezvous server as written in the peer file: a host name or IP address and a UDP port, and
-// optionally its TCP listener (docs/paths.md, rule 8). Names are resolved by the daemon at start
+// its TCP listener (docs/paths.md, rule 8): by default at the same address and port. Names are resolved by the daemon at start
 // and again when the server stops answering.
 struct RendezvousEntry {
   std::string host;  // "rv1.example.net", "198.51.100.1" or "2001:db8::1" (no brackets)
   std::uint16_t port = 0;
-  std::optional<std::string> tcp_host;  // same syntax as host; absent: no TCP fallback
+  std::optional<std::string> tcp_host;  // same syntax as host; absent: no TCP fallback (tcp = false)
   std::uint16_t tcp_port = 0;           // set when tcp_host is
-  bool tls = true;                      // wrap the TCP stream in TLS; only meaningful with tcp
+  bool tcp_implicit = false;            // no tcp key: host and port are the UDP ones
+  bool tls = true;                      // wrap the TCP stream in TLS; only meaningful with tcp_host
   // Pinned certificate name: the server's certificate must name exactly this (absent: any
   // certificate of our CA with the rendezvous role).
   std::optional<std::string> name;

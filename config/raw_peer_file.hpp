@@ -53,7 +53,8 @@ struct RawRendezvousEntry {
   std::string key_path;  // "rendezvous[0]"
   Pos pos;
   Raw<std::string> address;
-  Raw<std::string> tcp;
+  Raw<std::string> tcp;   // tcp = "host:port"
+  Raw<bool> tcp_enabled;  // tcp = true / false (the default listener, or none)
   Raw<bool> tls;
   Raw<std::string> name;
 };

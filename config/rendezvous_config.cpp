@@ -122,6 +122,7 @@ class Reader {
     }
     cfg.listen = endpoints(*t, "listen", true);
     cfg.tcp_listen = endpoints(*t, "tcp_listen", false);
+    cfg.tcp_listen_default = t->get("tcp_listen") == nullptr;
     if (auto b = boolean(*t, "tcp_tls")) {
       cfg.tcp_tls = *b;
     }
@@ -439,7 +440,7 @@ class Reader {
       for (std::size_t i = 0; i < arr->size(); ++i) {
         items.emplace_back(arr->get(i), key_path + "[" + std::to_string(i) + "]");
       }
-      if (arr->empty()) {
+      if (arr->empty() && name == "listen") {
         error(pos_, key_path, "needs at least one address:port");
       }
     } else {

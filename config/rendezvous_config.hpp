@@ -3,7 +3,8 @@
 //
 //   [rendezvous]
 //   listen = ["0.0.0.0:3478", "[::]:3478"]   # UDP sockets peers use (a string or a list)
-//   tcp_listen = "0.0.0.0:443"                # optional: TCP listeners (a string or a list)
+//   tcp_listen = ["0.0.0.0:3478", "0.0.0.0:443"]   # TCP listeners (a string or a list); absent:
+//                                             # one at each listen address and port; []: none
 //   tcp_tls = true                            # wrap TCP in TLS 1.3 (default true)
 //   alt_port = 3479                           # optional: RFC 5780 "change port"
 //   alt_address = "203.0.113.2"               # optional: RFC 5780 "change IP"
@@ -60,7 +61,10 @@ namespace vpn::config {
 struct RendezvousConfig {
   std::filesystem::path source;
   std::vector<protocol::Endpoint> listen;
-  std::vector<protocol::Endpoint> tcp_listen;  // empty: no TCP listener
+  std::vector<protocol::Endpoint> tcp_listen;  // empty: none, or the default below
+  // No tcp_listen key: listen on TCP at each UDP listen address and port, as bound (so a peer
+  // needs no tcp key to fall back to TCP); a port already taken there is warned about, not fatal.
+  bool tcp_listen_default = false;
   bool tcp_tls = true;
   std::optional<std::uint16_t> alt_port;
   std::optional<protocol::IpAddress> alt_address;

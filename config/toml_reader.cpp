@@ -292,7 +292,14 @@ class Reader {
       entry.pos = posOf(t->source());
       checkKeys(*t, path, kRendezvousKeys);
       entry.address = string(*t, entry.pos, path, "address", true);
-      entry.tcp = string(*t, entry.pos, path, "tcp", false);
+      if (const toml::node* tcp = t->get("tcp"); tcp == nullptr || tcp->is_string()) {
+        entry.tcp = string(*t, entry.pos, path, "tcp", false);
+      } else if (tcp->is_boolean()) {
+        entry.tcp_enabled = boolean(*t, entry.pos, path, "tcp");
+      } else {
+        error(posOf(tcp->source()), path + ".tcp",
+              "expected \"host:port\" or false (no TCP fallback), got " + describe(*tcp));
+      }
       entry.tls = boolean(*t, entry.pos, path, "tls");
       entry.name = string(*t, entry.pos, path, "name", false);
       out.rendezvous.push_back(std::move(entry));

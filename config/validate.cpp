@@ -611,7 +611,9 @@ class Validator {
     }
   }
 
-  // The entry's tcp and tls keys, into `out`; false (and reported) when they are wrong.
+  // The entry's tcp and tls keys, into `out`; false (and reported) when they are wrong. Without a
+  // tcp key the server's TCP listener is looked for at its UDP address and port (the rendezvous
+  // listens there by default); tcp = false turns the fallback off.
   bool checkRendezvousTcp(const RawRendezvousEntry& e, RendezvousEntry& out) {
     bool ok = true;
     if (e.tcp.value) {
@@ -626,12 +628,15 @@ class Validator {
                   "\"198.51.100.1:443\" or \"[2001:db8::1]:443\"");
         ok = false;
       }
+    } else if (e.tcp_enabled.value.value_or(true)) {
+      out.tcp_host = out.host;
+      out.tcp_port = out.port;
+      out.tcp_implicit = true;
     }
     if (e.tls.value) {
-      if (!e.tcp.value) {
+      if (!out.tcp_host && ok) {
         error(e.tls.pos, e.key_path + ".tls",
-              "only applies to the TCP listener; set tcp = \"host:port\" in this [[rendezvous]] "
-              "entry or remove tls");
+              "only applies to the TCP fallback, which tcp = false turns off; remove tls or tcp");
         ok = false;
       }
       out.tls = *e.tls.value;

@@ -33,7 +33,8 @@ std::vector<std::string> restartOnlyChanges(const config::RendezvousConfig& a,
     }
   };
   check(a.listen == b.listen, "[rendezvous] listen");
-  check(a.tcp_listen == b.tcp_listen, "[rendezvous] tcp_listen");
+  check(a.tcp_listen == b.tcp_listen && a.tcp_listen_default == b.tcp_listen_default,
+        "[rendezvous] tcp_listen");
   check(a.tcp_tls == b.tcp_tls, "[rendezvous] tcp_tls");
   check(a.alt_port == b.alt_port, "[rendezvous] alt_port");
   check(a.alt_address == b.alt_address, "[rendezvous] alt_address");

@@ -97,7 +97,7 @@ void Server::Impl::start() {
   opts.alt_port = cfg.alt_port;
   opts.alt_address = cfg.alt_address;
   opts.stun_listen = static_cast<std::uint8_t>(cfg.stun_listen);
-  if (!cfg.tcp_listen.empty() && cfg.tcp_tls) {
+  if ((!cfg.tcp_listen.empty() || cfg.tcp_listen_default) && cfg.tcp_tls) {
     try {
       tcp_tls.emplace(crypto::TlsStreamContext::server(cfg.cert, cfg.key));
     } catch (const crypto::CryptoError& e) {
@@ -125,6 +125,9 @@ void Server::Impl::start() {
     }
     for (std::size_t i = 0; i < cfg.tcp_listen.size(); ++i) {
       openTcpListener(static_cast<std::uint8_t>(i), cfg.tcp_listen[i]);
+    }
+    if (cfg.tcp_listen_default) {
+      openDefaultTcpListeners(opts.listen);
     }
     if (cfg.control_socket) {
       control = net::UnixServer::listen(loop, *cfg.control_socket,

@@ -98,6 +98,8 @@ struct Server::Impl final : RendezvousSink {
   // server_tcp.cpp
   std::string tcpListenText() const;
   void openTcpListener(std::uint8_t index, const protocol::Endpoint& where);
+  // No tcp_listen key: a TCP listener at each bound UDP address; a failure is only warned about.
+  void openDefaultTcpListeners(const std::vector<protocol::Endpoint>& udp);
   std::uint32_t newConnId();
   void onTcpAccept(std::uint8_t listen, std::unique_ptr<stream::FramedConnection> c);
   void onTcpDatagram(std::uint8_t listen, stream::FramedConnection& c,

@@ -48,6 +48,19 @@ void Server::Impl::openTcpListener(std::uint8_t index, const protocol::Endpoint&
       std::move(cb)));
 }
 
+void Server::Impl::openDefaultTcpListeners(const std::vector<protocol::Endpoint>& udp) {
+  for (std::size_t i = 0; i < udp.size(); ++i) {
+    try {
+      openTcpListener(static_cast<std::uint8_t>(i), udp[i]);
+    } catch (const net::NetError& e) {
+      // Not asked for by name: the server is useful without it, so say so and go on.
+      LOG_WARN("no TCP listener at %s (%s): peers whose UDP is blocked cannot fall back to TCP "
+               "here; set [rendezvous] tcp_listen to choose where, or [] for none",
+               udp[i].toString().c_str(), e.what());
+    }
+  }
+}
+
 std::uint32_t Server::Impl::newConnId() {
   for (;;) {
     std::uint32_t id = next_conn++;

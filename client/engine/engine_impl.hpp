@@ -249,6 +249,10 @@ struct RendezvousState {
   // While on TCP: a UDP handshake tried every minute; its success moves the session back to UDP.
   std::unique_ptr<Handshake> udp_trial;
   Instant udp_trial_at = kNever;
+  // Set on each switch to TCP: the first UDP trial comes soon (kFirstUdpTrial), for a server
+  // that was only down a moment (a restart) rather than behind a UDP block; later ones each
+  // kUdpRetry.
+  bool first_udp_trial = false;
   std::string cert_fingerprint;      // the server's certificate (blocklist)
   Instant cert_expires_at = kNever;  // the session ends then
 

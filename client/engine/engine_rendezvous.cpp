@@ -16,6 +16,7 @@ namespace {
 constexpr Duration kAddressLookupInterval = seconds(5);
 constexpr Duration kAddressLookupGap = milliseconds(200);
 constexpr Duration kUdpRetry = seconds(60);        // while on TCP, try UDP again this often
+constexpr Duration kFirstUdpTrial = seconds(1);    // ... but the first time this soon
 constexpr Duration kUdpProbeGap = seconds(1);      // liveness probes while UDP is unanswered
 
 std::string secondsWord(Duration d) {
@@ -109,6 +110,11 @@ void Engine::Impl::failRendezvous(RendezvousState& rv, Instant now, std::string 
   }
   dropRendezvousPending(rv);
   rv.last_error = std::move(reason);
+  if (!rv.session && rv.transport == Transport::kTcp && rv.spec.tcp) {
+    // TCP did not work either: the next attempt tries UDP first again, as onTcpClosed does.
+    sink.closeTcp(*rv.spec.tcp);
+    rv.transport = Transport::kUdp;
+  }
   if (!rv.session) {
     rv.retry_at = now + rv.retry_backoff;
     rv.retry_backoff = std::min<Duration>(kMaxRetryBackoff, rv.retry_backoff * 2);
@@ -202,7 +208,12 @@ void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now,
   }
   rv.unanswered_since = kNever;
   rv.next_probe_at = kNever;
-  rv.udp_trial_at = rv.transport == Transport::kTcp ? now + kUdpRetry : kNever;
+  if (rv.transport == Transport::kTcp) {
+    rv.udp_trial_at = now + (rv.first_udp_trial ? kFirstUdpTrial : kUdpRetry);
+    rv.first_udp_trial = false;
+  } else {
+    rv.udp_trial_at = kNever;
+  }
   sendRegister(rv, now);
 }
 
@@ -210,9 +221,10 @@ void Engine::Impl::switchRendezvousToTcp(RendezvousState& rv, Instant now, const
   dropRendezvousPending(rv);
   dropRendezvousSession(rv, now, why);
   rv.transport = Transport::kTcp;
+  rv.first_udp_trial = true;
   rv.tcp_reason = why + "; reaching it over TCP at " + rv.spec.tcp->toString();
   rv.last_error = rv.tcp_reason;
-  rv.retry_backoff = seconds(1);
+  // The backoff is kept: a server down on both transports is not tried faster by alternating.
   connectRendezvous(rv, now);
 }
 

@@ -140,6 +140,7 @@ EngineStatus Engine::Impl::status(Instant now) const {
     rs.rtt = rv->session ? rv->session->srtt : std::nullopt;
     rs.last_error = rv->last_error;
     rs.transport = std::string(toString(rv->transport));
+    rs.tcp = rv->spec.tcp;
     for (const auto& p : peers) {
       if (p->relay.state == RelayBinding::State::kBound && p->relay.rv == rv->spec.udp) {
         rs.relay_channels++;

@@ -31,6 +31,7 @@ struct RendezvousStatus {
   std::optional<Duration> rtt;
   std::string last_error;
   std::string transport = "udp";      // "udp" | "tcp" (UDP got no answer; see docs/paths.md)
+  std::optional<protocol::Endpoint> tcp;  // its TCP listener we fall back to (none: no fallback)
   std::uint32_t relay_channels = 0;   // our relay channels bound through this server
 };
 

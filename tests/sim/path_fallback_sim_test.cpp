@@ -4,6 +4,9 @@
 // turned off, and a relay over lossy links. Every loop is bounded by virtual time.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "tests/sim/path_harness.hpp"
 
 namespace vpn::test {
@@ -193,6 +196,89 @@ TEST(PathSim, RelayedPairReturnsToRelayUdpAfterARestartWithTcpFallback) {
     ping.run(seconds(3), milliseconds(200));
     EXPECT_EQ(ping.lostAb(p.w.clock.now() - seconds(3), p.w.clock.now() - seconds(1)), 0u)
         << p.w.describe();
+    if (HasFailure()) {
+      return;
+    }
+  }
+}
+
+// (rule 8) A rendezvous down on both transports: the peer alternates UDP and TCP, and the waits
+// between attempts keep growing (to kMaxRetryBackoff) instead of restarting at 1 s with each
+// switch. Once the server is back it is reached, and over UDP within seconds: the first UDP
+// trial after a switch to TCP comes at once, not after a minute.
+TEST(PathSim, RendezvousDownOnBothTransportsIsRetriedLessOftenAndUdpComesBackFirst) {
+  Pair p(NatType::kFullCone, NatType::kFullCone);
+  for (auto* peer : {p.alice, p.bob}) {
+    peer->options.rendezvous = {p.w.rv->spec()};
+  }
+  std::vector<Instant> udp_sends;
+  const protocol::Endpoint from = p.alice->node->endpoint();
+  p.w.net.on_send = [&](const Datagram& d) {
+    if (!d.tcp && d.from == from && d.to == p.w.rv->endpoint()) {
+      udp_sends.push_back(p.w.clock.now());
+    }
+  };
+  p.w.rv->stop();
+  Instant t0 = p.w.clock.now();
+  p.w.startAll();
+  p.w.net.runFor(seconds(300));
+  auto in = [&](Duration a, Duration b) {
+    return std::count_if(udp_sends.begin(), udp_sends.end(),
+                         [&](Instant t) { return t >= t0 + a && t < t0 + b; });
+  };
+  auto first = in(seconds(0), seconds(60));
+  auto late = in(seconds(240), seconds(300));
+  EXPECT_GT(late, 0) << "UDP is still tried";
+  EXPECT_LT(late * 2, first) << "first minute " << first << ", fifth minute " << late;
+  EXPECT_NE(p.alice->node->status().rendezvous.at(0).last_error, "");
+
+  Instant back = p.w.clock.now();
+  p.w.rv->start();
+  auto on_udp = [&] {
+    const auto& rs = p.alice->node->status().rendezvous.at(0);
+    return p.w.registered(*p.alice) && rs.transport == "udp";
+  };
+  ASSERT_TRUE(p.w.net.runUntil(on_udp, seconds(60))) << p.w.describe();
+  // The wait in force when it came back (at most 30 s), a TCP session and a 1 s trial at most.
+  EXPECT_LE(p.w.clock.now() - back, seconds(36)) << p.w.describe();
+}
+
+// A rendezvous restart of some seconds moves its peers to TCP (UDP went unanswered); once the
+// server is back they are on UDP again within seconds, not after kUdpRetry. Outage lengths vary
+// whether the server, once back, is first reached over TCP or over UDP.
+TEST(PathSim, AfterAShortRestartPeersReturnToUdpWithinSeconds) {
+  for (int tenths = 150; tenths <= 250; tenths += 5) {
+    SCOPED_TRACE("outage " + std::to_string(tenths) + "00 ms");
+    Pair p(NatType::kPortRestrictedCone, NatType::kFullCone, static_cast<std::uint64_t>(tenths));
+    for (auto* peer : {p.alice, p.bob}) {
+      peer->options.rendezvous = {p.w.rv->spec()};
+    }
+    p.w.startAll();
+    ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(6))) << p.w.describe();
+    p.w.rv->stop();
+    bool went_tcp = false;
+    for (int i = 0; i < tenths; ++i) {
+      p.w.net.runFor(milliseconds(100));
+      went_tcp = went_tcp || p.alice->node->status().rendezvous.at(0).transport == "tcp";
+    }
+    // The keepalive (10 s) finds the silence, udp_timeout (3 s) later it is tried over TCP.
+    EXPECT_TRUE(went_tcp) << "silence beyond keepalive and udp_timeout";
+    Instant back = p.w.clock.now();
+    p.w.rv->start();
+    bool tcp_after = false;
+    auto both_udp = [&] {
+      bool all = true;
+      for (auto* peer : {p.alice, p.bob}) {
+        const auto& rs = peer->node->status().rendezvous.at(0);
+        tcp_after = tcp_after || (rs.registered && rs.transport == "tcp");
+        all = all && p.w.registered(*peer) && rs.transport == "udp";
+      }
+      return all;
+    };
+    ASSERT_TRUE(p.w.net.runUntil(both_udp, seconds(90))) << p.w.describe();
+    EXPECT_LE(p.w.clock.now() - back, seconds(15))
+        << (tcp_after ? "registered over TCP first; " : "") << p.w.describe();
+    EXPECT_TRUE(p.w.dataFlows(*p.alice, *p.bob));
     if (HasFailure()) {
       return;
     }

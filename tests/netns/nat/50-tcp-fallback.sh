@@ -6,8 +6,10 @@
 #                 through the relay: relay-tcp on blk's side, relay-udp on prc1's;
 #   blk2 x open1  open1 accepts TCP (tcp_listen = true, a public host): direct-tcp on both sides.
 # Both pairs run at once; each: ping both ways and 50 MB over TCP through the tunnel with the same
-# sha256. All of it twice: the rendezvous's TCP listener with TLS (tcp_tls = true, peers
-# tls = true) and without (false / false); the rendezvous is restarted in between.
+# sha256. All of it three times: the rendezvous's TCP listener on 443 with TLS (tcp_tls = true,
+# peers tls = true), without (false / false), and with no TCP key in any file (LAB_TCP=default:
+# the rendezvous listens on TCP with TLS at its UDP port, and the peers find it there); the
+# rendezvous is restarted in between.
 # Env: TCP_WAIT (s, 30: udp_timeout 3 s, TCP, registration, relay_after and the handshake), TCP_MB (50).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lab.sh
@@ -17,6 +19,8 @@ require_vpnpeer
 require_rendezvous
 
 WAIT=${TCP_WAIT:-30}
+# rv_tcp_fallback_is CFG ENDPOINT: the peer's status names ENDPOINT as its rendezvous' TCP fallback
+rv_tcp_fallback_is() { [[ $(json_get "$1" "(s.get('rendezvous') or [{}])[0].get('tcp')") == "$2" ]]; }
 MB=${TCP_MB:-50}
 lab_build blk blk2 prc1 open1
 lab_pki blk blk2 prc1 open1
@@ -32,6 +36,10 @@ tcp_case() {
     pass "$label: $a registered with the rendezvous over TCP in $((SECONDS - t0)) s"
   else
     fail "$label: $a not registered over TCP within ${WAIT}s: rendezvous $(rv_summary "$ca")"
+  fi
+  if [[ $LAB_TCP == default ]]; then
+    check "$label: $a's status names the fallback found without a tcp key" "$(rv_summary "$ca")" \
+      rv_tcp_fallback_is "$ca" "$PUB_IP:$RV_PORT"
   fi
   if ! wait_until "$WAIT" both_on "$a" "$b" "$pa" "$pb"; then
     fail "$label: not established ($a: $pa, $b: $pb) within ${WAIT}s: $(pair_paths "$a" "$b")"
@@ -54,17 +62,21 @@ tcp_case() {
 }
 
 n=0
-for tls in false true; do
-  LAB_TLS=$tls
+for mode in tls-false tls-true default; do
+  if [[ $mode == default ]]; then
+    LAB_TCP=default LAB_TLS=true RV_TCP_PORT=$RV_PORT
+  else
+    LAB_TCP=explicit LAB_TLS=${mode#tls-} RV_TCP_PORT=443
+  fi
   rv_kill
   rv_write
-  rv_start || { fail "tcp (tls $tls): vpnpeer-rendezvous did not start"; continue; }
-  check "tcp (tls $tls): the rendezvous listens on TCP $PUB_IP:$RV_TCP_PORT" "nothing listens" rv_tcp_listening
+  rv_start || { fail "tcp ($mode): vpnpeer-rendezvous did not start"; continue; }
+  check "tcp ($mode): the rendezvous listens on TCP $PUB_IP:$RV_TCP_PORT" "nothing listens" rv_tcp_listening
   PEER_PORT=$((51830 + n))
   n=$((n + 1))
-  par_run "relay$tls" tcp_case "tcp (tls $tls) blocked x port-restricted" blk prc1 relay-tcp relay-udp
-  par_run "direct$tls" tcp_case "tcp (tls $tls) blocked x open with tcp_listen" blk2 open1 direct-tcp direct-tcp
-  par_wait "relay$tls" "direct$tls"
+  par_run "relay$mode" tcp_case "tcp ($mode) blocked x port-restricted" blk prc1 relay-tcp relay-udp
+  par_run "direct$mode" tcp_case "tcp ($mode) blocked x open with tcp_listen" blk2 open1 direct-tcp direct-tcp
+  par_wait "relay$mode" "direct$mode"
 done
 echo "$PASSED passed, $FAILED failed"
 finish

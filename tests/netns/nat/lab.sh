@@ -266,12 +266,15 @@ lab_pki() {
 
 # rv_write: the rendezvous config: UDP on pub's first address with the alternates for STUN, a
 # TCP listener on 443 (TLS when LAB_TLS=true, the default) and relaying on (RV_RELAY=false turns
-# it off; RV_RELAY_RATE, bytes/s per peer, overrides the default rate limit).
+# it off; RV_RELAY_RATE, bytes/s per peer, overrides the default rate limit). LAB_TCP=default
+# leaves out every TCP key, in this file and the peers': the rendezvous then listens on TCP (TLS)
+# at its UDP port and the peers look for it there; set RV_TCP_PORT=$RV_PORT with it.
 RV_CFG=
 RV_LOG=
 RV_PID=
 RV_TCP_PORT=${RV_TCP_PORT:-443}
 LAB_TLS=${LAB_TLS:-true}
+LAB_TCP=${LAB_TCP:-explicit}
 rv_write() {
   RV_CFG=$WORK/rv/rendezvous.toml
   RV_LOG=$WORK/rv/rendezvous.log
@@ -282,8 +285,7 @@ rv_write() {
   cat >"$RV_CFG" <<EOF
 [rendezvous]
 listen = ["$PUB_IP:$RV_PORT"]
-tcp_listen = ["$PUB_IP:$RV_TCP_PORT"]
-tcp_tls = $LAB_TLS
+$(if [[ $LAB_TCP == explicit ]]; then printf 'tcp_listen = ["%s:%s"]\ntcp_tls = %s' "$PUB_IP" "$RV_TCP_PORT" "$LAB_TLS"; fi)
 alt_port = $RV_ALT_PORT
 alt_address = "$PUB_ALT_IP"
 ca = "$WORK/pki/ca.crt"
@@ -326,7 +328,7 @@ rv_kill() {
 }
 
 # peer_write NAME OTHER...: $WORK/NAME/NAME.toml with [[rendezvous]] (UDP, and TCP on 443 with
-# tls = LAB_TLS), endpoint-less [[peers]] and [paths] (RELAY, RELAY_AFTER, DEMOTE_AFTER,
+# tls = LAB_TLS unless LAB_TCP=default), endpoint-less [[peers]] and [paths] (RELAY, RELAY_AFTER, DEMOTE_AFTER,
 # UDP_TIMEOUT; the documented defaults unless set). TCP_LISTEN[NAME]=1 adds tcp_listen = true.
 declare -A TCP_LISTEN=()
 peer_write() {
@@ -343,8 +345,10 @@ peer_write() {
     printf '\n[tunnel]\nkeepalive = %s\ndead_peer = %s\n' "${KEEPALIVE:-10}" "${DEAD_PEER:-40}"
     printf '\n[paths]\nrelay = %s\nrelay_after = %s\ndemote_after = %s\nudp_timeout = %s\n' \
       "${RELAY:-true}" "${RELAY_AFTER:-2}" "${DEMOTE_AFTER:-4}" "${UDP_TIMEOUT:-3}"
-    printf '\n[[rendezvous]]\naddress = "%s:%s"\ntcp = "%s:%s"\ntls = %s\n' \
-      "$PUB_IP" "$RV_PORT" "$PUB_IP" "$RV_TCP_PORT" "$LAB_TLS"
+    printf '\n[[rendezvous]]\naddress = "%s:%s"\n' "$PUB_IP" "$RV_PORT"
+    if [[ $LAB_TCP == explicit ]]; then
+      printf 'tcp = "%s:%s"\ntls = %s\n' "$PUB_IP" "$RV_TCP_PORT" "$LAB_TLS"
+    fi
     for o in "$@"; do printf '\n[[peers]]\nname = "%s"\n' "$o"; done
   } >"$dir/$name.toml"
 }

@@ -88,6 +88,7 @@ inline EngineStatus udpBlockedOverTcp(Instant now) {
   p.direct_retry_at = now + std::chrono::seconds(5);
   s.peers.push_back(p);
   s.rendezvous.push_back(rendezvous("tcp", 1));
+  s.rendezvous.back().tcp = ep("198.51.100.1:443");
   return s;
 }
 

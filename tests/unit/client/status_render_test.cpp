@@ -53,7 +53,7 @@ TEST(StatusText, RelayedPeerShowsRelayChannelReasonAndNatTypes) {
       << t;
   // While relayed the channel is in the state line; no separate standby line.
   EXPECT_FALSE(has(t, "  relay:")) << t;
-  EXPECT_TRUE(has(t, "  transport:      udp\n  relay channels: 1\n")) << t;
+  EXPECT_TRUE(has(t, "  transport:      udp\n  tcp fallback:   none\n  relay channels: 1\n")) << t;
 }
 
 TEST(StatusText, RelayOverTcpAndRendezvousTransport) {
@@ -61,7 +61,7 @@ TEST(StatusText, RelayOverTcpAndRendezvousTransport) {
   EXPECT_TRUE(has(t, "NAT udp-blocked\n")) << t;
   EXPECT_TRUE(has(t, "(relay-tcp via 198.51.100.1:3478, channel 9)\n")) << t;
   EXPECT_TRUE(has(t, "  nat type:       port-restricted-cone\n")) << t;
-  EXPECT_TRUE(has(t, "  transport:      tcp\n")) << t;
+  EXPECT_TRUE(has(t, "  transport:      tcp\n  tcp fallback:   198.51.100.1:443\n")) << t;
 }
 
 TEST(StatusText, DirectPeerShowsPathAloneAndStandbyRelay) {
@@ -115,6 +115,8 @@ TEST(StatusJson, RelayedPeerFields) {
   EXPECT_EQ(p["candidates"][1]["probes_sent"].num, 4);
   const Json& r = j["rendezvous"][0];
   EXPECT_EQ(r["transport"].str, "udp");
+  EXPECT_EQ(r["tcp"].kind, Json::Kind::kNull);
+  EXPECT_TRUE(r.has("tcp"));
   EXPECT_EQ(r["relay_channels"].num, 1);
 }
 
@@ -140,6 +142,7 @@ TEST(StatusJson, DirectPeerHasNullRelayAndRetry) {
 TEST(StatusJson, TcpRendezvousAndEveryVersion1FieldKept) {
   auto j = parsed(renderStatusJson(info(), test::udpBlockedOverTcp(kNow), kNow));
   EXPECT_EQ(j["rendezvous"][0]["transport"].str, "tcp");
+  EXPECT_EQ(j["rendezvous"][0]["tcp"].str, "198.51.100.1:443");
   EXPECT_EQ(j["peers"][0]["path"].str, "relay-tcp");
   // Fields are only added while version is 1: the earlier ones must all still be there.
   for (const char* k : {"version", "name", "listen", "tun", "addresses", "uptime_s", "peers",

@@ -19,13 +19,28 @@ PeerConfig parseOk(const std::string& text) {
 
 // ---- [[rendezvous]] tcp / tls
 
-TEST(RendezvousTcp, DefaultsToNoTcpAndTls) {
-  PeerConfig c = parseOk(withBase("[[rendezvous]]\naddress = \"rv1.example.net:3478\"\n"));
-  ASSERT_EQ(c.rendezvous.size(), 1u);
-  EXPECT_FALSE(c.rendezvous[0].tcp_host);
-  EXPECT_EQ(c.rendezvous[0].tcp_port, 0);
+TEST(RendezvousTcp, DefaultsToTlsAtTheUdpAddressAndPort) {
+  PeerConfig c = parseOk(withBase("[[rendezvous]]\naddress = \"rv1.example.net:3478\"\n"
+                                  "[[rendezvous]]\naddress = \"198.51.100.1:3478\"\ntls = false\n"));
+  ASSERT_EQ(c.rendezvous.size(), 2u);
+  EXPECT_EQ(c.rendezvous[0].tcp_host, "rv1.example.net");
+  EXPECT_EQ(c.rendezvous[0].tcp_port, 3478);
+  EXPECT_TRUE(c.rendezvous[0].tcp_implicit);
   EXPECT_TRUE(c.rendezvous[0].tls);
+  EXPECT_EQ(c.rendezvous[0].tcpToString(), "rv1.example.net:3478");
+  EXPECT_EQ(c.rendezvous[1].tcpToString(), "198.51.100.1:3478");
+  EXPECT_FALSE(c.rendezvous[1].tls);
+}
+
+TEST(RendezvousTcp, FalseTurnsTheFallbackOffAndTrueIsTheDefault) {
+  PeerConfig c = parseOk(withBase("[[rendezvous]]\naddress = \"rv1.example.net:3478\"\n"
+                                  "tcp = false\n"
+                                  "[[rendezvous]]\naddress = \"198.51.100.1:3478\"\ntcp = true\n"));
+  ASSERT_EQ(c.rendezvous.size(), 2u);
+  EXPECT_FALSE(c.rendezvous[0].tcp_host);
   EXPECT_EQ(c.rendezvous[0].tcpToString(), "");
+  EXPECT_EQ(c.rendezvous[1].tcpToString(), "198.51.100.1:3478");
+  EXPECT_TRUE(c.rendezvous[1].tcp_implicit);
 }
 
 TEST(RendezvousTcp, ParsesHostNamesAndAddresses) {
@@ -55,16 +70,17 @@ TEST(RendezvousTcp, BadTcpAddress) {
   EXPECT_EQ(errorLines(withBase("[[rendezvous]]\naddress = \"a:1\"\ntcp = \"a:0\"\n")).size(), 1u);
 }
 
-TEST(RendezvousTcp, TlsWithoutTcpIsAnError) {
-  EXPECT_EQ(errorLines(withBase("[[rendezvous]]\naddress = \"a:1\"\ntls = false\n")),
-            (Lines{"alice.toml:10:7: rendezvous[0].tls: only applies to the TCP listener; set "
-                   "tcp = \"host:port\" in this [[rendezvous]] entry or remove tls"}));
+TEST(RendezvousTcp, TlsWithTheFallbackOffIsAnError) {
+  EXPECT_EQ(errorLines(withBase("[[rendezvous]]\naddress = \"a:1\"\ntcp = false\ntls = false\n")),
+            (Lines{"alice.toml:11:7: rendezvous[0].tls: only applies to the TCP fallback, which "
+                   "tcp = false turns off; remove tls or tcp"}));
 }
 
 TEST(RendezvousTcp, WrongTypesAndUnknownKey) {
   EXPECT_EQ(errorLines(withBase("[[rendezvous]]\naddress = \"a:1\"\ntcp = 443\ntls = \"yes\"\n"
                                 "tlz = true\n")),
-            (Lines{"alice.toml:10:7: rendezvous[0].tcp: expected a string, got an integer",
+            (Lines{"alice.toml:10:7: rendezvous[0].tcp: expected \"host:port\" or false (no TCP "
+                   "fallback), got an integer",
                    "alice.toml:11:7: rendezvous[0].tls: expected a boolean (true or false), got "
                    "a string",
                    "alice.toml:12:1: rendezvous[0].tlz: unknown key (did you mean 'tls'?)"}));
@@ -222,12 +238,12 @@ TEST(Paths, UnknownKeysSuggest) {
 
 TEST(Paths, AllErrorsAtOnceAcrossSections) {
   auto lines = errorLines(withBase("tcp_advertise = [\"192.0.2.1:1\"]\n"
-                                   "[[rendezvous]]\naddress = \"a:1\"\ntls = true\n"
+                                   "[[rendezvous]]\naddress = \"a:1\"\ntcp = false\ntls = true\n"
                                    "[paths]\nudp_timeout = 99\n"));
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_NE(lines[0].find("alice.toml:8:17: peer.tcp_advertise"), std::string::npos);
-  EXPECT_NE(lines[1].find("alice.toml:11:7: rendezvous[0].tls"), std::string::npos);
-  EXPECT_NE(lines[2].find("alice.toml:13:15: paths.udp_timeout"), std::string::npos);
+  EXPECT_NE(lines[1].find("alice.toml:12:7: rendezvous[0].tls"), std::string::npos);
+  EXPECT_NE(lines[2].find("alice.toml:14:15: paths.udp_timeout"), std::string::npos);
 }
 
 }  // namespace

@@ -82,6 +82,18 @@ TEST(RendezvousTcpListen, StringOrList) {
   EXPECT_EQ(two.tcp_listen[1].toString(), "[::]:8443");
   EXPECT_TRUE(two.tcp_tls);
   EXPECT_EQ(two.listen.size(), 1u);
+  EXPECT_FALSE(one.tcp_listen_default);
+  EXPECT_FALSE(two.tcp_listen_default);
+}
+
+TEST(RendezvousTcpListen, AbsentMeansTheListenAddressesAndEmptyMeansNone) {
+  RendezvousConfig dflt = parseOk(rv(""));
+  EXPECT_TRUE(dflt.tcp_listen.empty());
+  EXPECT_TRUE(dflt.tcp_listen_default);
+  EXPECT_TRUE(dflt.tcp_tls);
+  RendezvousConfig none = parseOk(rv("tcp_listen = []\n"));
+  EXPECT_TRUE(none.tcp_listen.empty());
+  EXPECT_FALSE(none.tcp_listen_default);
 }
 
 TEST(RendezvousTcpListen, Errors) {
@@ -98,8 +110,6 @@ TEST(RendezvousTcpListen, Errors) {
                    "strings, got an integer",
                    "rv.toml:7:11: rendezvous.tcp_tls: expected a boolean (true or false), got a "
                    "string"}));
-  EXPECT_EQ(errorLines(rv("tcp_listen = []\n")),
-            (Lines{"rv.toml:6:14: rendezvous.tcp_listen: needs at least one address:port"}));
   EXPECT_EQ(errorLines(rv("tcp_tsl = true\n")),
             (Lines{"rv.toml:6:1: rendezvous.tcp_tsl: unknown key (did you mean 'tcp_tls'?)"}));
 }

@@ -4,7 +4,10 @@
 // packets both ways; the status shows it; closing the TCP connection makes the peer unreachable.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -304,6 +307,44 @@ TEST_F(RendezvousServerLimits, TcpPerSourceCapAndUnusedConnectionsClosed) {
   EXPECT_NE(st.find("\"refused_per_source\":2"), std::string::npos) << st;
   EXPECT_NE(st.find("\"unused_closed\":3"), std::string::npos) << st;
   conns.clear();
+  EXPECT_EQ(server.stop(), 0) << server.error();
+}
+
+// No tcp_listen key: a TLS listener on TCP at the UDP socket's address and port, as bound. When
+// another program holds that TCP port the server still starts, without it.
+TEST_F(RendezvousServerLimits, DefaultTcpListenerIsAtTheUdpPortOrLeftOut) {
+  auto rv_tls = makeRendezvousContext(pki, "rv1");
+  config::RendezvousConfig cfg = loopbackConfig(pki, true);
+  cfg.tcp_listen.clear();
+  cfg.tcp_listen_default = true;
+  {
+    ServerThread server(cfg);
+    std::string st = awaitStatus(pki);
+    ASSERT_FALSE(st.empty()) << server.error();
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(st, m, std::regex("\"primary (127\\.0\\.0\\.1:[0-9]+)\"")))
+        << st;
+    EXPECT_NE(st.find("\"tcp " + m[1].str() + " (tls)\""), std::string::npos) << st;
+    EXPECT_EQ(server.stop(), 0) << server.error();
+  }
+  // Hold a TCP port, then ask the server for UDP on the same number.
+  int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(holder, 1), 0);
+  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  Endpoint taken(*protocol::IpAddress::parse("127.0.0.1"), ntohs(sa.sin_port));
+  cfg.listen = {taken};
+  ServerThread server(cfg);
+  std::string st = awaitStatus(pki);
+  ::close(holder);
+  ASSERT_FALSE(st.empty()) << server.error();
+  EXPECT_NE(st.find("\"primary " + taken.toString() + "\""), std::string::npos) << st;
+  EXPECT_EQ(st.find("\"tcp "), std::string::npos) << st;
   EXPECT_EQ(server.stop(), 0) << server.error();
 }
 
