@@ -494,6 +494,7 @@ struct Engine::Impl {
   void sendRegister(RendezvousState& rv, Instant now);
   void serviceRendezvous(RendezvousState& rv, Instant now);
   bool anyRegistered() const;
+  bool anyToAsk() const;  // a rendezvous session is up (its REGISTER sent): lookups may go
   void sendLookup(Instant now, const protocol::LookupMsg& msg);
   // A TUN packet for an address nobody routes: ask the rendezvous who has it (rate-limited).
   void lookupAddress(Instant now, const protocol::IpAddress& address);

@@ -87,8 +87,8 @@ void Engine::Impl::servicePeerLookup(PeerState& peer, Instant now) {
     peer.lookup_at = kNever;
     return;
   }
-  if (!anyRegistered()) {
-    peer.lookup_at = kNever;  // re-armed when a rendezvous registers us
+  if (!anyToAsk()) {
+    peer.lookup_at = kNever;  // re-armed when a rendezvous session comes up
     return;
   }
   protocol::LookupMsg msg;
@@ -432,7 +432,16 @@ void Engine::Impl::onPunch(Instant now, const Path& from, std::span<const std::u
   if (!probe->reply) {
     sendProbe(*intro, true, probe->sequence, from);  // on the path (and connection) it came on
     if (active && from.transport == Transport::kUdp) {
+      bool probed = std::any_of(peer->candidates.begin(), peer->candidates.end(), [&](auto& c) {
+        return c.kind != PunchCandidate::Kind::kTcp && c.endpoint == from.endpoint &&
+               c.probes_sent > 0;
+      });
       addCandidate(*peer, from.endpoint, PunchCandidate::Kind::kPeerReflexive);
+      // A tagged probe from where ours already went proves the path both ways, as its reply
+      // would, half a round trip sooner: start the handshake now (set-up time).
+      if (probed && !peer->session && !peer->punch_connected) {
+        onProbeReply(*peer, now, from);
+      }
     }
     return;
   }

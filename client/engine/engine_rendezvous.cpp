@@ -45,6 +45,11 @@ bool Engine::Impl::anyRegistered() const {
                      [](const auto& rv) { return rv->session && rv->registered; });
 }
 
+bool Engine::Impl::anyToAsk() const {
+  return std::any_of(rendezvous.begin(), rendezvous.end(),
+                     [](const auto& rv) { return rv->session != nullptr; });
+}
+
 
 namespace {
 
@@ -208,13 +213,20 @@ void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now,
   }
   rv.unanswered_since = kNever;
   rv.next_probe_at = kNever;
+  sendRegister(rv, now);
+  // Lookups follow the REGISTER at once, in the same flight: the server handles them in order,
+  // so waiting for REGISTERED would only add a round trip to the set-up.
+  for (auto& p : peers) {
+    if (needsIntroduction(*p, now) && p->lookup_at == kNever) {
+      p->lookup_at = now;
+    }
+  }
   if (rv.transport == Transport::kTcp) {
     rv.udp_trial_at = now + (rv.first_udp_trial ? kFirstUdpTrial : kUdpRetry);
     rv.first_udp_trial = false;
   } else {
     rv.udp_trial_at = kNever;
   }
-  sendRegister(rv, now);
 }
 
 void Engine::Impl::switchRendezvousToTcp(RendezvousState& rv, Instant now, const std::string& why) {
@@ -549,7 +561,7 @@ void Engine::Impl::sendLookup(Instant now, const protocol::LookupMsg& msg) {
   sent_lookups[next_sent_lookup] = {msg.request_id, now};
   next_sent_lookup = (next_sent_lookup + 1) % sent_lookups.size();
   for (auto& rv : rendezvous) {
-    if (rv->session && rv->registered) {
+    if (rv->session) {  // REGISTER went first on it (completeRendezvous)
       sendControl(*rv, now, msg);
     }
   }

@@ -111,7 +111,10 @@ EngineStatus Engine::Impl::status(Instant now) const {
       CandidateStatus cs;
       cs.endpoint = c.endpoint;
       cs.kind = candidateKind(c.kind);
-      cs.state = candidateState(c.state);
+      // The session's own path counts as succeeded however it was found (a configured endpoint
+      // that an introduction also announced, say).
+      bool in_use = peer.session && peer.session->path == c.path();
+      cs.state = in_use ? "succeeded" : candidateState(c.state);
       cs.probes_sent = c.probes_sent;
       cs.replies = c.replies;
       ps.candidates.push_back(std::move(cs));

@@ -470,12 +470,15 @@ TEST(PunchSim, ThreePeersMixedNatsAndAPublicPeerWithAStaticEndpoint) {
       << w.describe();
   EXPECT_TRUE(w.dataFlows(alice, carol));
   EXPECT_TRUE(w.dataFlows(bob, carol, 61));
-  // carol reached through the static endpoint directly: nobody had to punch for her.
+  // carol reached through the static endpoint. carol, who has no endpoint for alice, asks the
+  // rendezvous for her as soon as its session is up, so alice may be introduced and probe carol
+  // too; the session stays on the static endpoint, the candidate that succeeded.
   EXPECT_EQ(w.peerStatus(alice, "carol").endpoint, carol.node->endpoint());
   auto cs = w.peerStatus(alice, "carol").candidates;
-  ASSERT_EQ(cs.size(), 1u);
-  EXPECT_EQ(cs[0].kind, "static");
-  EXPECT_EQ(cs[0].state, "succeeded");
+  auto at = std::find_if(cs.begin(), cs.end(),
+                         [&](const auto& c) { return c.endpoint == carol.node->endpoint(); });
+  ASSERT_NE(at, cs.end()) << w.describe();
+  EXPECT_EQ(at->state, "succeeded");
   // symmetric x port-restricted has no direct path: relayed.
   ASSERT_TRUE(w.waitEstablished(alice, bob, seconds(10))) << w.describe();
   EXPECT_EQ(w.peerStatus(alice, "bob").path, "relay-udp");
