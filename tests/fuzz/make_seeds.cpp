@@ -229,6 +229,37 @@ Bytes certificateDer(const fs::path& dir) {
 
 }  // namespace
 
+// Port mapping programs (fuzz_port_mapping.cpp): op 0 = a datagram from the router (16-bit
+// length first), op 2 = time passes, op 3 = a UPnP result. The PortMapper's nonce is all zero.
+Bytes pcpAnswer(std::uint8_t result) {
+  Bytes b = {2, 0x81, 0, result, 0, 0, 0x0E, 0x10, 0, 0, 0, 9};
+  b.resize(36, 0);  // reserved, then the zero nonce
+  Bytes rest = {17, 0, 0, 0, 0xCA, 0x6C, 0xEA, 0x61, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF,
+                203, 0, 113, 5};
+  b.insert(b.end(), rest.begin(), rest.end());
+  return b;
+}
+
+void portMappingSeeds() {
+  Bytes pcp = {0};
+  chunk(pcp, pcpAnswer(0));
+  pcp.insert(pcp.end(), {2, 0x70, 0x00});  // 0x7000 * 64 ms later: past the renewal (1800 s)
+  write("port_mapping", "pcp-mapped", pcp);
+  Bytes natpmp = {0};
+  chunk(natpmp, Bytes{0, 0x81, 0, 1, 0, 0, 0, 9});  // a NAT-PMP router answers PCP
+  natpmp.push_back(0);
+  chunk(natpmp, Bytes{0, 128, 0, 0, 0, 0, 0, 9, 203, 0, 113, 9});
+  natpmp.push_back(0);
+  chunk(natpmp, Bytes{0, 129, 0, 0, 0, 0, 0, 9, 0xCA, 0x6C, 0xCA, 0x6C, 0, 0, 0x1C, 0x20});
+  write("port_mapping", "nat-pmp-mapped", natpmp);
+  Bytes upnp = {0};
+  chunk(upnp, pcpAnswer(2));  // not authorized
+  upnp.push_back(0);
+  chunk(upnp, Bytes{0, 128, 0, 2, 0, 0, 0, 9});  // refused
+  upnp.insert(upnp.end(), {3, 203, 0, 113, 7, 0x9C, 0x40, 0x1C, 0x20});
+  write("port_mapping", "upnp-mapped", upnp);
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: fuzz_make_seeds DIR\n");
@@ -282,6 +313,7 @@ int main(int argc, char** argv) {
   write("stun", "binding-padded", stun(true, false));
   write("stun", "binding-change", stun(true, true));
   write("stun", "success", stunAnswer());
+  portMappingSeeds();
   {
     Bytes rc = {0};  // no stream bytes of its own
     rc.push_back(5);
