@@ -235,7 +235,7 @@ TEST(PathSim, RendezvousDownOnBothTransportsIsRetriedLessOftenAndUdpComesBackFir
   Instant back = p.w.clock.now();
   p.w.rv->start();
   auto on_udp = [&] {
-    const auto& rs = p.alice->node->status().rendezvous.at(0);
+    const auto rs = p.alice->node->status().rendezvous.at(0);
     return p.w.registered(*p.alice) && rs.transport == "udp";
   };
   ASSERT_TRUE(p.w.net.runUntil(on_udp, seconds(60))) << p.w.describe();
@@ -269,7 +269,7 @@ TEST(PathSim, AfterAShortRestartPeersReturnToUdpWithinSeconds) {
     auto both_udp = [&] {
       bool all = true;
       for (auto* peer : {p.alice, p.bob}) {
-        const auto& rs = peer->node->status().rendezvous.at(0);
+        const auto rs = peer->node->status().rendezvous.at(0);
         tcp_after = tcp_after || (rs.registered && rs.transport == "tcp");
         all = all && p.w.registered(*peer) && rs.transport == "udp";
       }
