@@ -34,6 +34,7 @@ std::vector<std::string> restartOnlyChanges(const config::PeerConfig& a,
   check(a.paths.relay_after == b.paths.relay_after, "[paths] relay_after");
   check(a.paths.demote_after == b.paths.demote_after, "[paths] demote_after");
   check(a.paths.udp_timeout == b.paths.udp_timeout, "[paths] udp_timeout");
+  check(a.nat.port_mapping == b.nat.port_mapping, "[nat] port_mapping");
   check(a.metrics_listen == b.metrics_listen, "[metrics] listen");
   return out;
 }

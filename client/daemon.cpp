@@ -283,6 +283,7 @@ void Daemon::Impl::start() {
   dropRoot();
   startSealing();
   engine->start(Clock::now());
+  startPortMapping();
   resolver = std::make_unique<net::Resolver>(loop);
   rendezvous_addresses = std::make_unique<RendezvousAddresses>(
       *resolver, cfg.rendezvous, [this](const protocol::IpAddress& a) { return reachable(a); },
@@ -442,6 +443,7 @@ void Daemon::Impl::onNetworkChange() {
   afterEvent();
   refreshLocalCandidates();
   runNatProbe();
+  refreshGateway(true);
 }
 
 void Daemon::Impl::stop() {
@@ -466,6 +468,7 @@ void Daemon::Impl::teardown() {
   resolver.reset();
   network.close();
   nat_probe.reset();
+  stopPortMapping();  // sends the deletion, flushed with the socket below
   if (tcp) {
     tcp->closeAll();
   }
@@ -518,6 +521,11 @@ void Daemon::Impl::onUdpBatch(std::span<net::ReceivedDatagram> batch) {
       const OpenPlan& p = open_plans[next_plan++];
       engine->onDatagramOpened(now, d.from, d.data,
                                session::PreOpened{p.ticket, aead_batch->opened(p.job)});
+      continue;
+    }
+    if (port_mapper && port_mapper->isGateway(d.from)) {
+      port_mapper->onDatagram(now, d.from, d.data);  // PCP / NAT-PMP from the router's port 5351
+      afterPortMapEvent();
       continue;
     }
     auto family = protocol::classify(d.data);

@@ -2,6 +2,7 @@
 #include "base/log.hpp"
 #include "client/control_protocol.hpp"
 #include "client/daemon_impl.hpp"
+#include "client/port_map_render.hpp"
 #include "client/explain_render.hpp"
 #include "client/metrics_render.hpp"
 #include "client/status_render.hpp"
@@ -49,6 +50,9 @@ DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
     info.gro_datagrams = us.rx_gro_datagrams;
   }
   info.tun_tso = tun_tso;
+  if (port_mapper) {
+    info.port_mapping = port_mapper->status();
+  }
   info.tun_gro = coalescer != nullptr;
   info.tso_reads = tso_reads;
   info.tso_segments = tso_segments;
@@ -104,7 +108,13 @@ std::string Daemon::Impl::onControl(std::string_view line) {
   }
   if (req->command == "explain") {
     Instant now = Clock::now();
-    return explainResponse(engine->status(now), req->argument, now);
+    auto st = engine->status(now);
+    if (port_mapper) {
+      st.port_mapping = portMappingSummary(port_mapper->status(), now);
+    } else {
+      st.port_mapping = cfg.nat.port_mapping ? "" : "off ([nat] port_mapping = false)";
+    }
+    return explainResponse(st, req->argument, now);
   }
   if (req->command == "down") {
     LOG_INFO("shutting down on request from the control socket");

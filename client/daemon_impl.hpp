@@ -4,7 +4,8 @@
 //   daemon.cpp          start-up, privilege drop, the loop's events, the engine's edges;
 //   daemon_control.cpp  the control socket (status, explain, down, reload) and GET /metrics;
 //   daemon_reload.cpp   SIGHUP and `vpnpeer reload`: the peer file again;
-//   daemon_tun.cpp      the TUN edge; daemon_workers.cpp  the worker threads (AeadBatch).
+//   daemon_tun.cpp      the TUN edge; daemon_workers.cpp  the worker threads (AeadBatch);
+//   daemon_portmap.cpp  the router's port mapping (PortMapper) on the tunnel socket.
 // Ownership: the Daemon owns its Impl; every handle below belongs to `loop` and is destroyed
 // before it. Threading: the loop's thread only; the handlers run from libuv callbacks.
 #include <array>
@@ -22,6 +23,7 @@
 #include "client/engine/engine_sink.hpp"
 #include "client/nat_probe.hpp"
 #include "client/network_watch.hpp"
+#include "client/portmap/port_mapper.hpp"
 #include "client/rendezvous_addresses.hpp"
 #include "client/status_render.hpp"
 #include "client/tcp_links.hpp"
@@ -41,6 +43,7 @@
 #include "session/outer_seal.hpp"
 #include "session/aead_batch.hpp"
 #include "tun/linux_tun_device.hpp"
+#include "tun/default_gateway.hpp"
 #include "tun/tcp_coalescer.hpp"
 
 namespace vpn::client {
@@ -108,6 +111,19 @@ struct Daemon::Impl final : EngineSink {
   std::vector<OpenPlan> open_plans;
   // Set at start: which credential files a reload must read again (daemon_reload.cpp).
   std::optional<crypto::CredentialReload> credentials;
+  // [nat] port_mapping (daemon_portmap.cpp): the mapper, its timer, and the gateway it talks to.
+  struct PortMapEdge final : PortMapper::Sink {
+    explicit PortMapEdge(Impl& d) : daemon(d) {}
+    void sendToGateway(const protocol::Endpoint& to, std::span<const std::uint8_t> d) override;
+    void requestUpnp(std::uint16_t internal_port, std::uint32_t lifetime) override;
+    void onMappingChanged(const std::optional<protocol::Endpoint>& external) override;
+    Impl& daemon;
+  };
+  PortMapEdge port_map_edge{*this};
+  std::unique_ptr<PortMapper> port_mapper;
+  std::unique_ptr<net::Timer> port_map_timer;
+  std::optional<tun::DefaultGateway> gateway;
+  std::string port_map_logged;  // the last "no mapping" reason logged (each is logged once)
 
   explicit Impl(config::PeerConfig c);
   ~Impl() override;
@@ -132,6 +148,11 @@ struct Daemon::Impl final : EngineSink {
   void planOpens(std::span<net::ReceivedDatagram> batch);
   void onTunReadable();  // daemon_tun.cpp
   void onTimer();
+  // daemon_portmap.cpp
+  void startPortMapping();
+  void refreshGateway(bool network_changed);
+  void afterPortMapEvent();
+  void stopPortMapping();
 
   // daemon_control.cpp
   std::vector<std::string> certificateWarnings(std::chrono::system_clock::time_point wall) const;

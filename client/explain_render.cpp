@@ -203,8 +203,9 @@ std::string asSentence(std::string clause) {
 
 const char* kDirectNeeds =
     "a direct path needs one side with an endpoint-independent NAT (full, restricted or "
-    "port-restricted cone), a public address, or a forwarded UDP port given as an endpoint in "
-    "the other peer's file";
+    "port-restricted cone), a public address, a port mapping from either router (PCP or "
+    "NAT-PMP, asked for by default: [nat] port_mapping), or a forwarded UDP port given as an "
+    "endpoint in the other peer's file";
 const char* kTcpRemedy =
     "allow outbound UDP, or make one side accept TCP (peer.tcp_listen with a public address or "
     "tcp_advertise)";
@@ -366,6 +367,9 @@ std::string renderExplain(const EngineStatus& s, std::string_view peer, Instant 
   them.resize(label, ' ');
   out += "  " + us + describeNat(s.nat_type, true, !s.rendezvous.empty()) + "\n";
   out += "  " + them + describeNat(p.nat_type, false, !s.rendezvous.empty()) + "\n";
+  if (!s.port_mapping.empty()) {
+    out += "  port mapping on this side: " + s.port_mapping + "\n";
+  }
 
   out += "\ncandidates\n";
   if (p.candidates.empty()) {
@@ -447,6 +451,8 @@ std::string renderExplainJson(const EngineStatus& s, std::string_view peer, Inst
   w.key("last_error").value(p.last_error);
   w.key("our_nat_type").value(s.nat_type);
   w.key("peer_nat_type").value(p.nat_type);
+  w.key("port_mapping");
+  s.port_mapping.empty() ? w.null() : w.value(s.port_mapping);
   writeCandidates(w, p.candidates);
   w.key("relay").beginObject();
   w.key("endpoint");

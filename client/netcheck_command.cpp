@@ -39,6 +39,8 @@
 #include <optional>
 #include <string>
 
+#include "client/netcheck_portmap.hpp"
+#include "client/port_map_render.hpp"
 #include "client/commands.hpp"
 #include "client/json_writer.hpp"
 #include "client/netcheck/nat_discovery.hpp"
@@ -209,7 +211,18 @@ std::string typeTitle(NatType t) {
   return s;
 }
 
-void printText(const Endpoint& server, const netcheck::NetcheckReport& r) {
+// The port mapping test in words: whether the router maps, through which protocol, or why not.
+std::string mappingWords(const PortMapStatus& m) {
+  if (m.state == "mapped" && m.external) {
+    return std::string("yes, ") + toString(m.protocol) + " maps " + m.external->toString() +
+           " (gateway " + (m.gateway ? m.gateway->toString() : "?") +
+           "; deleted again): peers can reach us directly whatever the NAT";
+  }
+  return "no (" + (m.gateway ? "gateway " + m.gateway->toString() + ": " : std::string()) +
+         m.last_error + ")";
+}
+
+void printText(const Endpoint& server, const netcheck::NetcheckReport& r, const PortMapStatus& m) {
   std::printf("server:            %s\n", server.toString().c_str());
   std::printf("UDP:               %s\n", r.udp_ok ? "ok" : "blocked (no answer)");
   if (r.public_endpoint) {
@@ -238,13 +251,14 @@ void printText(const Endpoint& server, const netcheck::NetcheckReport& r) {
                     : "");
   }
   std::printf("NAT type:          %s\n", typeTitle(r.nat_type).c_str());
+  std::printf("port mapping:      %s\n", mappingWords(m).c_str());
   for (const auto& n : r.notes) {
     std::printf("note: %s\n", n.c_str());
   }
   std::printf("for vpnpeer: %s\n", meaning(r.nat_type).c_str());
 }
 
-void printJson(const Endpoint& server, const netcheck::NetcheckReport& r) {
+void printJson(const Endpoint& server, const netcheck::NetcheckReport& r, const PortMapStatus& m) {
   auto opt = [](JsonWriter& w, const std::optional<Endpoint>& e) {
     if (e) {
       w.value(e->toString());
@@ -300,6 +314,7 @@ void printJson(const Endpoint& server, const netcheck::NetcheckReport& r) {
   }
   w.endArray();
   w.key("ignored_datagrams").value(r.ignored_datagrams);
+  writePortMapping(w, m, Clock::now());
   w.endObject();
   std::printf("%s\n", w.str().c_str());
 }
@@ -465,10 +480,21 @@ int runNetcheck(const NetcheckArgs& a) {
     fail(std::string("socket failure: ") + std::strerror(errno));
     return 1;
   }
+  sockaddr_storage mine{};
+  socklen_t mlen = sizeof mine;
+  PortMapStatus mapping;
+  mapping.last_error = "the netcheck socket has no port";
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&mine), &mlen) == 0) {
+    if (auto ep = fromSockaddr(mine); ep && ep->address().isV4()) {
+      mapping = probePortMapping(fd.get(), ep->address(), ep->port(), std::chrono::seconds(5));
+    } else {
+      mapping.last_error = "asked over IPv4 only";
+    }
+  }
   if (a.json) {
-    printJson(*server, nd.report());
+    printJson(*server, nd.report(), mapping);
   } else {
-    printText(*server, nd.report());
+    printText(*server, nd.report(), mapping);
   }
   return 0;
 }

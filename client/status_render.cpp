@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "client/json_writer.hpp"
+#include "client/port_map_render.hpp"
 #include "client/render_format.hpp"
 
 namespace vpn::client {
@@ -159,6 +160,7 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("tun_gro_segments").value(info.tun_gro_segments);
   w.key("tun_read_errors").value(info.tun_read_errors);
   w.endObject();
+  writePortMapping(w, info.port_mapping, now);
   w.key("workers").beginObject();
   w.key("threads").value(static_cast<std::uint64_t>(info.seal_threads));
   w.key("sealed").value(info.sealed);
@@ -336,6 +338,7 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
          std::to_string(info.seal_parallel_batches) + " batches split over threads" +
          (info.seal_failures != 0 ? ", " + std::to_string(info.seal_failures) + " failed to seal" : "") +
          "\n";
+  out += portMappingLine(info.port_mapping, now);
   if (!status.network_key.empty()) {
     out += "network key: " +
            std::string(status.network_key == "ca" ? "derived from the CA certificate"

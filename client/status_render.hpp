@@ -7,6 +7,7 @@
 
 #include "base/time.hpp"
 #include "client/engine/engine_status.hpp"
+#include "client/portmap/port_mapper.hpp"
 #include "client/tcp_link_limits.hpp"
 
 namespace vpn::client {
@@ -40,6 +41,8 @@ struct DaemonInfo {
   // opened that way, batches split over two or more threads, packets that could not be sealed.
   std::size_t seal_threads = 1;
   std::uint64_t sealed = 0, batch_opened = 0, seal_parallel_batches = 0, seal_failures = 0;
+  // [nat] port_mapping: the router's mapping of our port ("off" when turned off).
+  PortMapStatus port_mapping;
 };
 
 std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status, Instant now);

@@ -22,8 +22,8 @@ struct PeerEntry {
 };
 
 // A rendezvous server as written in the peer file: a host name or IP address and a UDP port, and
-// its TCP listener (docs/paths.md, rule 8): by default at the same address and port. Names are resolved by the daemon at start
-// and again when the server stops answering.
+// its TCP listener (docs/paths.md, rule 8): by default at the same address and port. Names are
+// resolved by the daemon at start and again when the server stops answering.
 struct RendezvousEntry {
   std::string host;  // "rv1.example.net", "198.51.100.1" or "2001:db8::1" (no brackets)
   std::uint16_t port = 0;
@@ -45,6 +45,11 @@ struct PathSettings {
   std::chrono::milliseconds relay_after{2000};    // no session this long: ask for a relay
   std::chrono::milliseconds demote_after{4000};   // direct path silent this long: demote it
   std::chrono::milliseconds udp_timeout{3000};    // rendezvous UDP silent this long: use TCP
+};
+
+// [nat]: what a peer asks of the NAT in front of it (docs/paths.md).
+struct NatSettings {
+  bool port_mapping = true;  // ask the router to map the tunnel port (PCP, NAT-PMP, UPnP-IGD)
 };
 
 struct TunnelSettings {
@@ -92,6 +97,7 @@ struct PeerConfig {
   std::vector<PeerEntry> peers;
   std::vector<RendezvousEntry> rendezvous;
   PathSettings paths;
+  NatSettings nat;
   // [pki] blocklist: SHA-256 fingerprints (lowercase hex, as `vpnpeer cert show` prints them) of
   // certificates refused, and whose sessions are closed, at start and on reload.
   std::vector<std::string> blocklist;

@@ -76,12 +76,13 @@ struct RawPeerFile {
   Raw<RawSeconds> relay_after, demote_after, udp_timeout;
   Raw<std::vector<RawAddress>> blocklist;  // [pki] blocklist: certificate fingerprints
   Raw<std::string> metrics_listen;         // [metrics] listen
+  Raw<bool> port_mapping;                  // [nat] port_mapping
 };
 
 // Key names per table, in the order the documentation lists them.
 inline constexpr std::string_view kRootTables[] = {"peer",  "tun",        "tunnel",
-                                                   "peers", "rendezvous", "paths", "pki",
-                                                   "metrics"};
+                                                   "peers", "rendezvous", "paths", "nat",
+                                                   "pki",   "metrics"};
 inline constexpr std::string_view kPeerKeys[] = {
     "name", "address",   "listen",         "tcp_listen", "tcp_advertise", "ca",
     "cert", "key",       "network_key",    "user",       "log_level",     "control_socket"};
@@ -96,6 +97,7 @@ inline constexpr std::string_view kPkiKeys[] = {"blocklist"};
 inline constexpr std::string_view kMetricsKeys[] = {"listen"};
 inline constexpr std::string_view kPathsKeys[] = {"relay", "relay_after", "demote_after",
                                                   "udp_timeout"};
+inline constexpr std::string_view kNatKeys[] = {"port_mapping"};
 
 RawPeerFile readPeerFile(std::string_view toml_text, const std::string& file,
                          std::vector<ConfigError>& errors);

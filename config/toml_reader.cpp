@@ -146,6 +146,11 @@ class Reader {
       out.demote_after = seconds(*paths, p, "paths", "demote_after");
       out.udp_timeout = seconds(*paths, p, "paths", "udp_timeout");
     }
+    if (const toml::table* nat = table(root, "nat", root_pos, false)) {
+      Pos p = posOf(nat->source());
+      checkKeys(*nat, "nat", kNatKeys);
+      out.port_mapping = boolean(*nat, p, "nat", "port_mapping");
+    }
     if (const toml::table* m = table(root, "metrics", root_pos, false)) {
       Pos p = posOf(m->source());
       checkKeys(*m, "metrics", kMetricsKeys);
@@ -178,7 +183,8 @@ class Reader {
       // belongs helps more than a near-miss table name ("mtu" is one edit from "tun").
       std::string message = unknownWhat(v);
       const std::pair<std::span<const std::string_view>, const char*> sections[] = {
-          {kPeerKeys, "peer"}, {kTunKeys, "tun"}, {kTunnelKeys, "tunnel"}, {kPathsKeys, "paths"}};
+          {kPeerKeys, "peer"}, {kTunKeys, "tun"}, {kTunnelKeys, "tunnel"}, {kPathsKeys, "paths"},
+          {kNatKeys, "nat"}};
       for (const auto& [keys, section] : sections) {
         if (!v.is_table() && contains(keys, k.str())) {
           message += std::string(" ('") + std::string(k.str()) + "' belongs in the [" + section +

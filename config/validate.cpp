@@ -157,6 +157,7 @@ class Validator {
     checkPeers(cfg);
     checkRendezvous(cfg);
     checkPaths(cfg.paths);
+    cfg.nat.port_mapping = raw_.port_mapping.value.value_or(true);
     if (raw_.metrics_listen.value) {
       auto ep = protocol::Endpoint::parse(*raw_.metrics_listen.value);
       if (!ep || ep->port() == 0) {

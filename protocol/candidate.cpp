@@ -7,6 +7,7 @@ std::string_view toString(CandidateKind k) {
     case CandidateKind::kLocal: return "local";
     case CandidateKind::kReflexive: return "reflexive";
     case CandidateKind::kTcp: return "tcp";
+    case CandidateKind::kMapped: return "mapped";
   }
   return "unknown";
 }
@@ -15,6 +16,7 @@ std::size_t keepAnnounceable(std::span<const Candidate> in, std::vector<Candidat
   out.clear();
   std::size_t dropped = 0;
   std::optional<std::uint16_t> udp_port;
+  bool mapped = false;
   for (const auto& c : in) {
     bool ok = c.kind != CandidateKind::kReflexive && c.endpoint.address().isRoutableUnicast() &&
               out.size() + 1 < kMaxCandidates;
@@ -23,6 +25,10 @@ std::size_t keepAnnounceable(std::span<const Candidate> in, std::vector<Candidat
         udp_port = c.endpoint.port();
       }
       ok = c.endpoint.port() == *udp_port;
+    }
+    if (ok && c.kind == CandidateKind::kMapped) {
+      ok = !mapped;
+      mapped = true;
     }
     if (ok) {
       out.push_back(c);
@@ -67,7 +73,7 @@ void writeEndpoint(ByteWriter& w, const Endpoint& e) {
 std::optional<Candidate> readCandidate(ByteReader& r) {
   std::uint8_t kind = r.u8();
   if (kind < static_cast<std::uint8_t>(CandidateKind::kLocal) ||
-      kind > static_cast<std::uint8_t>(CandidateKind::kTcp)) {
+      kind > static_cast<std::uint8_t>(CandidateKind::kMapped)) {
     return std::nullopt;
   }
   auto ep = readEndpoint(r);

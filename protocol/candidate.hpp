@@ -21,6 +21,7 @@ enum class CandidateKind : std::uint8_t {
   kLocal = 1,      // an interface address of the peer with its listen port
   kReflexive = 2,  // the peer's public mapping, as the rendezvous saw it
   kTcp = 3,        // an endpoint where the peer accepts TCP (a public host or a forwarded port)
+  kMapped = 4,     // a public endpoint the peer's router maps to it (PCP, NAT-PMP or UPnP-IGD)
 };
 
 std::string_view toString(CandidateKind k);
@@ -34,10 +35,11 @@ struct Candidate {
 inline constexpr std::size_t kMaxCandidates = 8;
 
 // Candidate hygiene: the candidates a peer announces that others may probe or dial. Kept: at most
-// kMaxCandidates - 1 local and tcp candidates with routable unicast addresses (see
-// IpAddress::isRoutableUnicast), the UDP ones all on the port of the first (a peer has one UDP
-// port; a member must not make others send to some service's port on its LAN). Returns how many
-// were dropped. Reflexive candidates are never taken from a peer's own word.
+// kMaxCandidates - 1 local, mapped and tcp candidates with routable unicast addresses (see
+// IpAddress::isRoutableUnicast), the local ones all on the port of the first (a peer has one UDP
+// port; a member must not make others send to some service's port on its LAN), and one mapped
+// candidate (a peer has one router; its port is the router's choice). Returns how many were
+// dropped. Reflexive candidates are never taken from a peer's own word.
 std::size_t keepAnnounceable(std::span<const Candidate> in, std::vector<Candidate>& out);
 
 // Reads one candidate; nullopt (and r fails or holds garbage) on a bad kind, family or length.

@@ -146,6 +146,14 @@ Message buildGetAddressDump(std::uint32_t seq, std::uint8_t family) {
   return b.finish();
 }
 
+Message buildGetRouteDump(std::uint32_t seq, std::uint8_t family) {
+  Builder b(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  rtmsg rt{};
+  rt.rtm_family = family;
+  b.body(rt);
+  return b.finish();
+}
+
 bool rewriteSequence(std::span<std::uint8_t> msg, std::uint32_t seq) {
   if (msg.size() < sizeof(nlmsghdr)) {
     return false;
@@ -271,6 +279,71 @@ std::optional<AddressEntry> parseAddress(std::span<const std::uint8_t> message) 
     return std::nullopt;
   }
   return parseAddress(msgs->front());
+}
+
+std::optional<RouteEntry> parseRoute(const MessageView& msg) {
+  if (msg.type != RTM_NEWROUTE || msg.payload.size() < sizeof(rtmsg)) {
+    return std::nullopt;
+  }
+  auto rt = readStruct<rtmsg>(msg.payload);
+  std::size_t addr_len = rt.rtm_family == AF_INET ? 4 : rt.rtm_family == AF_INET6 ? 16 : 0;
+  if (addr_len == 0 || rt.rtm_dst_len > addr_len * 8) {
+    return std::nullopt;
+  }
+  RouteEntry e;
+  e.family = rt.rtm_family;
+  e.dst_len = rt.rtm_dst_len;
+  e.type = rt.rtm_type;
+  e.table = rt.rtm_table;
+  std::size_t pos = align4(sizeof(rtmsg));
+  const auto attrs = msg.payload;
+  while (pos + sizeof(rtattr) <= attrs.size()) {
+    auto a = readStruct<rtattr>(attrs, pos);
+    if (a.rta_len < sizeof(rtattr) || a.rta_len > attrs.size() - pos) {
+      return std::nullopt;
+    }
+    auto data = attrs.subspan(pos + sizeof(rtattr), a.rta_len - sizeof(rtattr));
+    auto ip = [&]() -> std::optional<protocol::IpAddress> {
+      if (data.size() != addr_len) {
+        return std::nullopt;
+      }
+      return addr_len == 4 ? protocol::IpAddress::v4(data.data())
+                           : protocol::IpAddress::v6(data.data());
+    };
+    std::uint32_t v = 0;
+    if (data.size() == sizeof v) {
+      std::memcpy(&v, data.data(), sizeof v);
+    }
+    switch (a.rta_type) {
+      case RTA_GATEWAY:
+        e.gateway = ip();
+        break;
+      case RTA_PREFSRC:
+        e.prefsrc = ip();
+        break;
+      case RTA_OIF:
+        e.ifindex = static_cast<int>(v);
+        break;
+      case RTA_TABLE:
+        e.table = v;
+        break;
+      case RTA_PRIORITY:
+        e.priority = v;
+        break;
+      default:
+        break;
+    }
+    pos += align4(a.rta_len);
+  }
+  return e;
+}
+
+std::optional<RouteEntry> parseRoute(std::span<const std::uint8_t> message) {
+  auto msgs = splitMessages(message);
+  if (!msgs || msgs->size() != 1) {
+    return std::nullopt;
+  }
+  return parseRoute(msgs->front());
 }
 
 }  // namespace vpn::tun::netlink

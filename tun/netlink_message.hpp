@@ -42,6 +42,9 @@ Message buildDelRoute(std::uint32_t seq, int ifindex, const protocol::IpPrefix& 
 // RTM_GETADDR with NLM_F_DUMP for all addresses of the given family (AF_UNSPEC = both).
 Message buildGetAddressDump(std::uint32_t seq, std::uint8_t family);
 
+// RTM_GETROUTE with NLM_F_DUMP for every route of the given family, all tables.
+Message buildGetRouteDump(std::uint32_t seq, std::uint8_t family);
+
 // Overwrites nlmsg_seq of the first message; false if msg is shorter than a header.
 bool rewriteSequence(std::span<std::uint8_t> msg, std::uint32_t seq);
 
@@ -75,5 +78,20 @@ struct AddressEntry {
 std::optional<AddressEntry> parseAddress(const MessageView& msg);
 // Convenience for a single complete message, e.g. one element of NetlinkSocket::dump().
 std::optional<AddressEntry> parseAddress(std::span<const std::uint8_t> message);
+
+// One route from an RTM_NEWROUTE message (a dump reply).
+struct RouteEntry {
+  std::uint8_t family = 0;   // AF_INET or AF_INET6
+  std::uint8_t dst_len = 0;  // 0: a default route
+  std::uint8_t type = 0;     // RTN_UNICAST, ...
+  std::uint32_t table = 0;   // RTA_TABLE, else rtm_table
+  int ifindex = 0;           // RTA_OIF, 0 without
+  std::uint32_t priority = 0;  // RTA_PRIORITY (the metric), 0 without
+  std::optional<protocol::IpAddress> gateway;  // RTA_GATEWAY
+  std::optional<protocol::IpAddress> prefsrc;  // RTA_PREFSRC
+};
+// nullopt for other message types, other families or a malformed message.
+std::optional<RouteEntry> parseRoute(const MessageView& msg);
+std::optional<RouteEntry> parseRoute(std::span<const std::uint8_t> message);
 
 }  // namespace vpn::tun::netlink

@@ -448,6 +448,13 @@ void Engine::setLocalCandidates(Instant now, std::vector<protocol::Endpoint> can
   impl_->setLocalCandidates(now, std::move(candidates));
 }
 
+void Engine::setMappedCandidate(Instant now, std::optional<protocol::Endpoint> mapped) {
+  if (mapped != impl_->mapped_candidate) {
+    impl_->mapped_candidate = mapped;
+    impl_->reRegisterAll(now);
+  }
+}
+
 void Engine::setTcpCandidates(Instant now, std::vector<protocol::Endpoint> candidates) {
   impl_->setTcpCandidates(now, std::move(candidates));
 }

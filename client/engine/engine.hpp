@@ -132,6 +132,9 @@ class Engine {
   // Endpoints where we accept TCP (our listener on local addresses, plus advertised ones),
   // announced as candidates of kind tcp. A change re-registers.
   void setTcpCandidates(Instant now, std::vector<protocol::Endpoint> candidates);
+  // The public endpoint our router maps to our port (client/portmap), announced as a candidate of
+  // kind mapped; nullopt when there is none. A change re-registers.
+  void setMappedCandidate(Instant now, std::optional<protocol::Endpoint> mapped);
   // Our NAT type (from the daemon's discovery), sent in REGISTER. A change re-registers.
   void setNatType(Instant now, protocol::NatType type);
   // An address or route change (rtnetlink): re-register, probe every session, send on the direct

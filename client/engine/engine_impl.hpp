@@ -67,7 +67,7 @@ class TxQueue {
 // One place a peer may be reached, and what hole punching learned about it. kTcp candidates are
 // probed over a TCP connection (transport kTcp), the others over UDP.
 struct PunchCandidate {
-  enum class Kind : std::uint8_t { kLocal, kReflexive, kPeerReflexive, kStatic, kTcp };
+  enum class Kind : std::uint8_t { kLocal, kReflexive, kPeerReflexive, kStatic, kTcp, kMapped };
   enum class State : std::uint8_t { kUntried, kProbing, kSucceeded, kFailed };
   protocol::Endpoint endpoint;
   Kind kind = Kind::kLocal;
@@ -548,6 +548,7 @@ struct Engine::Impl {
   std::unordered_map<std::uint32_t, RendezvousState*> rv_by_index;  // our local index -> server
   std::vector<protocol::Endpoint> local_candidates;
   std::vector<protocol::Endpoint> tcp_candidates;
+  std::optional<protocol::Endpoint> mapped_candidate;  // our router's port mapping
   protocol::NatType nat_type = protocol::NatType::kUnknown;
   std::uint32_t next_lookup_id = 1;
   // Lookups we sent lately: an INTRODUCE naming a request id must answer one of them.

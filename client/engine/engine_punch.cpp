@@ -28,11 +28,12 @@ int rank(PunchCandidate::Kind k) {
   switch (k) {
     case PunchCandidate::Kind::kLocal: return 0;
     case PunchCandidate::Kind::kStatic: return 1;
-    case PunchCandidate::Kind::kReflexive: return 2;
-    case PunchCandidate::Kind::kPeerReflexive: return 3;
-    case PunchCandidate::Kind::kTcp: return 4;
+    case PunchCandidate::Kind::kMapped: return 2;  // the router forwards it: open to anyone
+    case PunchCandidate::Kind::kReflexive: return 3;
+    case PunchCandidate::Kind::kPeerReflexive: return 4;
+    case PunchCandidate::Kind::kTcp: return 5;
   }
-  return 5;
+  return 6;
 }
 
 void computeTag(const Introduction& intro, std::span<const std::uint8_t> signed_bytes,
@@ -261,6 +262,8 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
       kind = PunchCandidate::Kind::kLocal;
     } else if (c.kind == protocol::CandidateKind::kTcp) {
       kind = PunchCandidate::Kind::kTcp;
+    } else if (c.kind == protocol::CandidateKind::kMapped) {
+      kind = PunchCandidate::Kind::kMapped;
     }
     addCandidate(*peer, c.endpoint, kind);
   }

@@ -478,6 +478,10 @@ void Engine::Impl::sendRendezvousKeepalive(RendezvousState& rv, Instant now, std
 
 void Engine::Impl::sendRegister(RendezvousState& rv, Instant now) {
   protocol::RegisterMsg reg;
+  if (mapped_candidate) {
+    // First: the one candidate anyone can reach, whatever the NAT does to other traffic.
+    reg.candidates.push_back({protocol::CandidateKind::kMapped, *mapped_candidate});
+  }
   for (const auto& ep : local_candidates) {
     if (reg.candidates.size() < protocol::kMaxCandidates) {
       reg.candidates.push_back({protocol::CandidateKind::kLocal, ep});

@@ -9,6 +9,7 @@ std::string candidateKind(PunchCandidate::Kind k) {
     case PunchCandidate::Kind::kLocal: return "local";
     case PunchCandidate::Kind::kReflexive: return "reflexive";
     case PunchCandidate::Kind::kPeerReflexive: return "peer-reflexive";
+    case PunchCandidate::Kind::kMapped: return "mapped";
     case PunchCandidate::Kind::kStatic: return "static";
     case PunchCandidate::Kind::kTcp: return "tcp";
   }

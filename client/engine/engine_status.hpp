@@ -76,6 +76,9 @@ struct PeerStatus {
 
 struct EngineStatus {
   std::string nat_type = "unknown";  // ours, as the daemon's discovery found it
+  // The daemon's, for explain: our router's port mapping in words ("pcp maps 203.0.113.5:60001
+  // (gateway ...)", "none (...)", "off"); empty when not known (tests, the engine alone).
+  std::string port_mapping;
   std::vector<PeerStatus> peers;
   std::vector<RendezvousStatus> rendezvous;
   // reason -> count, every reason listed even at 0

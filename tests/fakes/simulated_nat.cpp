@@ -85,6 +85,27 @@ bool SimulatedNat::inbound(Instant now, Datagram& d) {
   if (!(d.to.address() == cfg_.public_address)) {
     return true;
   }
+  if (auto f = forwards_.find(d.to.port()); f != forwards_.end()) {
+    // The answers to this sender leave from the forwarded port (a mapping made for them).
+    bool symmetric = cfg_.mapping == NatMapping::kAddressAndPortDependent;
+    auto same = [&](const Mapping& m) {
+      return m.inside == f->second && m.public_port == f->first &&
+             (!symmetric || m.outside_dest == d.from);
+    };
+    auto it = std::find_if(mappings_.begin(), mappings_.end(), same);
+    if (it == mappings_.end()) {
+      Mapping m;
+      m.inside = f->second;
+      m.outside_dest = symmetric ? d.from : protocol::Endpoint{};
+      m.public_port = f->first;
+      mappings_.push_back(m);
+      it = std::prev(mappings_.end());
+    }
+    it->refreshed = now;
+    it->permissions[d.from] = now;
+    d.to = f->second;
+    return true;
+  }
   for (auto& m : mappings_) {
     if (m.public_port != d.to.port() || !alive(m, now)) {
       continue;

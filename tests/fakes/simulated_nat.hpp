@@ -14,7 +14,10 @@
 // Translation happens outbound at send time and inbound at arrival time. TCP connections from
 // inside get the public address and a fresh port (outbound TCP always passes; nothing inbound is
 // forwarded). `block_udp` models a firewall that drops all UDP leaving the private net.
-// The behaviour may change mid-run (setBehaviour), keeping the mappings. Not thread-safe.
+// The behaviour may change mid-run (setBehaviour), keeping the mappings. A port forward (what a
+// router's PCP, NAT-PMP or UPnP mapping installs) sends everything arriving on its public port to
+// one inside endpoint, whatever the filtering, and the answers to it leave from that port, as
+// the reverse of a DNAT rule would. Not thread-safe.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -68,6 +71,9 @@ class SimulatedNat {
   }
   void setType(NatType t);
   void setBlockUdp(bool block) { cfg_.block_udp = block; }
+  void addPortForward(std::uint16_t public_port, const protocol::Endpoint& inside) {
+    forwards_[public_port] = inside;
+  }
 
   std::size_t activeMappings(Instant now) const;
   std::uint64_t filtered() const { return filtered_; }
@@ -85,6 +91,7 @@ class SimulatedNat {
 
   NatConfig cfg_;
   std::vector<Mapping> mappings_;
+  std::map<std::uint16_t, protocol::Endpoint> forwards_;
   std::uint16_t next_port_ = 0;
   std::uint16_t next_tcp_port_ = 0;
   std::uint64_t filtered_ = 0;

@@ -87,5 +87,17 @@ TEST(SimulatedNat, MappingsExpireWithoutOutboundTraffic) {
   EXPECT_NE(fresh, m);  // a new binding, as real NATs mostly do
 }
 
+TEST(SimulatedNat, APortForwardReachesItsHostAndItsAnswersLeaveFromThePort) {
+  NatCase c(NatType::kSymmetric);
+  c.nat.addPortForward(51820, ep("10.0.1.2:51820"));
+  auto reached = c.in("203.0.113.9:4000", ep("198.51.100.1:51820"));
+  ASSERT_TRUE(reached.has_value()) << "a forward ignores the filtering";
+  EXPECT_EQ(*reached, ep("10.0.1.2:51820"));
+  EXPECT_EQ(c.out("10.0.1.2:51820", "203.0.113.9:4000"), ep("198.51.100.1:51820"));
+  // Other destinations still get a symmetric NAT's fresh port.
+  EXPECT_NE(c.out("10.0.1.2:51820", "203.0.113.10:4000").port(), 51820);
+  EXPECT_FALSE(c.in("203.0.113.9:4000", ep("198.51.100.1:51821")).has_value());
+}
+
 }  // namespace
 }  // namespace vpn::test

@@ -28,6 +28,10 @@
 #               Linux keeps the source port when it can, so the mapping is endpoint-independent.
 #   symmetric   snat to WAN:20000-60000 fully-random: a new random port for every destination.
 #   blocked     masquerade, but UDP from the LAN is dropped (for later tests; TCP works).
+#   mapping     symmetric, and the router runs miniupnpd (PCP, NAT-PMP, UPnP-IGD) for its LAN.
+#               miniupnpd will not map behind an address of a documentation or private range,
+#               so these routers' wan addresses are in 11.0.0.0/24, on the same bridge (an
+#               on-link route each way joins the two subnets; nothing leaves the lab).
 # Unsolicited UDP to a router itself is dropped silently, as home routers do (no ICMP back).
 #
 # Names: namespaces are "$NS_PREFIX<short>" (prefix "vnl-<pid>-"), interfaces live inside them.
@@ -59,6 +63,8 @@ declare -A SITE=(
   [sym3]="symmetric 198.51.100.44 - 10.4.3 1"
   [blk]="blocked 198.51.100.50 - 10.5.1 1"
   [blk2]="blocked 198.51.100.52 - 10.5.2 1"
+  [map1]="mapping 11.0.0.40 - 10.6.1 1"
+  [map2]="mapping 11.0.0.42 - 10.6.2 1"
   [open1]="open 198.51.100.61 - - 0"
   [open2]="open 198.51.100.62 - - 0"
 )
@@ -161,6 +167,29 @@ table ip lab_nat {
 }
 EOF
       ;;
+    mapping)
+      # miniupnpd adds its rules to these chains (upnp_table_name = lab_upnp in its file).
+      cat <<EOF
+table inet lab_upnp {
+ chain forward { type filter hook forward priority filter; policy accept;
+  jump miniupnpd
+ }
+ chain miniupnpd {
+ }
+ chain prerouting { type nat hook prerouting priority dstnat; policy accept;
+  jump prerouting_miniupnpd
+ }
+ chain prerouting_miniupnpd {
+ }
+ chain postrouting { type nat hook postrouting priority srcnat - 1; policy accept;
+  jump postrouting_miniupnpd
+ }
+ chain postrouting_miniupnpd {
+ }
+}
+EOF
+      _nat_rules symmetric "$wan" "$pubip" "$host" | sed 1,5d  # without lab_in again
+      ;;
     symmetric)
       cat <<EOF
 table ip lab_nat {
@@ -187,6 +216,31 @@ EOF
       ;;
     *) die "unknown NAT kind $kind" ;;
   esac
+}
+
+# _miniupnpd SITE LANPREFIX: miniupnpd in the site's router, serving its LAN; log in
+# $WORK/miniupnpd.SITE.log. MINIUPNPD overrides the binary (Debian: miniupnpd-nftables).
+_miniupnpd() {
+  local s=$1 lan=$2 conf=$WORK/miniupnpd.$1.conf
+  cat >"$conf" <<EOF
+ext_ifname=wan
+listening_ip=lan
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+upnp_table_name=lab_upnp
+upnp_nat_table_name=lab_upnp
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+lease_file=$WORK/miniupnpd.$s.leases
+allow 1024-65535 $lan.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+  nsbg "r-$s" "${MINIUPNPD:-/usr/sbin/miniupnpd}" -d -f "$conf" -P "$WORK/miniupnpd.$s.pid" \
+    >"$WORK/miniupnpd.$s.log" 2>&1
+  wait_until 5 grep -q "Listening for NAT-PMP/PCP" "$WORK/miniupnpd.$s.log" ||
+    die "miniupnpd in r-$s did not start: $(tail -5 "$WORK/miniupnpd.$s.log")"
 }
 
 # lab_site SITE: router + hosts (or the bare host for "open") on the public bridge
@@ -223,6 +277,11 @@ lab_site() {
   done
   _nat_rules "$kind" "$wan" "$pubip" "$lan.2" | nsx "$r" nft -f - ||
     die "nft rules for $s ($kind) rejected"
+  if [[ $kind == mapping ]]; then
+    nsx "$r" ip route add 198.51.100.0/24 dev wan
+    ip -n "$(ns pub)" route replace 11.0.0.0/24 dev wan
+    _miniupnpd "$s" "$lan"
+  fi
 }
 
 # lab_build SITE...: the internet bridge, the pub host (two addresses) and the given sites
@@ -329,8 +388,9 @@ rv_kill() {
 
 # peer_write NAME OTHER...: $WORK/NAME/NAME.toml with [[rendezvous]] (UDP, and TCP on 443 with
 # tls = LAB_TLS unless LAB_TCP=default), endpoint-less [[peers]] and [paths] (RELAY, RELAY_AFTER, DEMOTE_AFTER,
-# UDP_TIMEOUT; the documented defaults unless set). TCP_LISTEN[NAME]=1 adds tcp_listen = true.
-declare -A TCP_LISTEN=()
+# UDP_TIMEOUT; the documented defaults unless set). TCP_LISTEN[NAME]=1 adds tcp_listen = true,
+# PORT_MAPPING[NAME]=false adds [nat] port_mapping = false.
+declare -A TCP_LISTEN=() PORT_MAPPING=()
 peer_write() {
   local name=$1 o
   shift
@@ -343,6 +403,7 @@ peer_write() {
       "$WORK/pki/ca.crt" "$dir" "$name" "$dir" "$name" "$WORK" "$name"
     printf '\n[tun]\nname = "vpn0"\nmtu = 1400\n'
     printf '\n[tunnel]\nkeepalive = %s\ndead_peer = %s\n' "${KEEPALIVE:-10}" "${DEAD_PEER:-40}"
+    if [[ ${PORT_MAPPING[$name]:-} == false ]]; then printf '\n[nat]\nport_mapping = false\n'; fi
     printf '\n[paths]\nrelay = %s\nrelay_after = %s\ndemote_after = %s\nudp_timeout = %s\n' \
       "${RELAY:-true}" "${RELAY_AFTER:-2}" "${DEMOTE_AFTER:-4}" "${UDP_TIMEOUT:-3}"
     printf '\n[[rendezvous]]\naddress = "%s:%s"\n' "$PUB_IP" "$RV_PORT"

@@ -39,9 +39,11 @@ TEST(ConfigReload, FixedKeysAreNamed) {
   b.mtu = 1280;
   b.tunnel.rekey = std::chrono::seconds(60);
   b.network_key = config::NetworkKeySetting{true, {}};
+  b.nat.port_mapping = false;
   auto keys = restartOnlyChanges(a, b);
   EXPECT_EQ(keys, (std::vector<std::string>{"[peer] listen", "[peer] network_key", "[tun] mtu",
-                                            "[tunnel] rekey"}));
+                                            "[tunnel] rekey", "[nat] port_mapping"}));
+  keys.pop_back();
   EXPECT_EQ(joinKeys(keys), "[peer] listen, [peer] network_key, [tun] mtu and [tunnel] rekey");
   EXPECT_EQ(joinKeys({"[peer] user"}), "[peer] user");
 }

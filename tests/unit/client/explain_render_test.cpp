@@ -60,10 +60,22 @@ TEST(Explain, SymmetricBothSidesRelayed) {
             "Both sides are behind symmetric NATs, which give a "
             "new port for every destination, so no hole can be punched; a direct path needs "
             "one side with an endpoint-independent NAT (full, restricted or port-restricted "
-            "cone), a public address, or a forwarded UDP port given as an endpoint in the "
-            "other peer's file.")
+            "cone), a public address, a port mapping from either router (PCP or NAT-PMP, asked "
+            "for by default: [nat] port_mapping), or a forwarded UDP port given as an endpoint "
+            "in the other peer's file.")
       << t;
   EXPECT_EQ(adviseDirect(s, s.peers[0], kNow).code, "symmetric-both");
+  EXPECT_FALSE(has(t, "port mapping on this side")) << "not known: not shown";
+  auto with_mapping = s;
+  with_mapping.port_mapping = "none (gateway 10.0.1.1: no answer to NAT-PMP from 10.0.1.1)";
+  auto t2 = renderExplain(with_mapping, "bob", kNow);
+  EXPECT_TRUE(has(t2, "  bob:       symmetric (a new public port for every destination)\n"
+                      "  port mapping on this side: none (gateway 10.0.1.1: no answer to "
+                      "NAT-PMP from 10.0.1.1)\n"))
+      << t2;
+  auto j = test::parseJson(renderExplainJson(with_mapping, "bob", kNow));
+  ASSERT_TRUE(j);
+  EXPECT_EQ((*j)["port_mapping"].str, with_mapping.port_mapping);
 }
 
 TEST(Explain, AdviceIsWrappedToReadableLines) {

@@ -185,3 +185,50 @@ TEST(JsonCheck, RejectsMalformedText) {
 
 }  // namespace
 }  // namespace vpn::client
+
+namespace vpn::client {
+namespace {
+
+TEST(StatusPortMapping, MappedUnavailableAndOff) {
+  DaemonInfo i = info();
+  i.port_mapping.state = "mapped";
+  i.port_mapping.protocol = MapProtocol::kPcp;
+  i.port_mapping.gateway = protocol::IpAddress::parse("192.168.1.1");
+  i.port_mapping.external = protocol::Endpoint::parse("203.0.113.5:60001");
+  i.port_mapping.lifetime = std::chrono::seconds(7200);
+  i.port_mapping.renew_at = kNow + std::chrono::seconds(3600);
+  auto t = renderStatusText(i, test::directAfterUpgrade(kNow), kNow);
+  EXPECT_TRUE(has(t, "port mapping: pcp maps 203.0.113.5:60001 (gateway 192.168.1.1, renewed in "
+                     "3600 s)\n"))
+      << t;
+  auto j = parsed(renderStatusJson(i, test::directAfterUpgrade(kNow), kNow));
+  const Json& pm = j["port_mapping"];
+  EXPECT_EQ(pm["state"].str, "mapped");
+  EXPECT_EQ(pm["protocol"].str, "pcp");
+  EXPECT_EQ(pm["gateway"].str, "192.168.1.1");
+  EXPECT_EQ(pm["external"].str, "203.0.113.5:60001");
+  EXPECT_EQ(pm["lifetime_s"].num, 7200);
+  EXPECT_DOUBLE_EQ(pm["next_in_s"].num, 3600.0);
+
+  i.port_mapping.state = "unavailable";
+  i.port_mapping.protocol = MapProtocol::kNone;
+  i.port_mapping.external.reset();
+  i.port_mapping.last_error = "NAT-PMP: refused (not authorized)";
+  i.port_mapping.renew_at = kNow + std::chrono::seconds(300);
+  t = renderStatusText(i, test::directAfterUpgrade(kNow), kNow);
+  EXPECT_TRUE(has(t, "port mapping: none (gateway 192.168.1.1: NAT-PMP: refused (not "
+                     "authorized); trying again in 300 s)\n"))
+      << t;
+  j = parsed(renderStatusJson(i, test::directAfterUpgrade(kNow), kNow));
+  EXPECT_EQ(j["port_mapping"]["external"].kind, Json::Kind::kNull);
+  EXPECT_EQ(j["port_mapping"]["lifetime_s"].kind, Json::Kind::kNull);
+
+  t = renderStatusText(info(), test::directAfterUpgrade(kNow), kNow);
+  EXPECT_TRUE(has(t, "port mapping: off\n")) << t;
+  j = parsed(renderStatusJson(info(), test::directAfterUpgrade(kNow), kNow));
+  EXPECT_EQ(j["port_mapping"]["state"].str, "off");
+  EXPECT_EQ(j["port_mapping"]["next_in_s"].kind, Json::Kind::kNull);
+}
+
+}  // namespace
+}  // namespace vpn::client

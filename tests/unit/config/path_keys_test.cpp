@@ -179,6 +179,20 @@ TEST(Paths, Defaults) {
   EXPECT_EQ(empty.paths.relay_after, milliseconds(2000));
 }
 
+TEST(Nat, PortMappingIsOnByDefaultAndCanBeTurnedOff) {
+  EXPECT_TRUE(parseOk(withBase("")).nat.port_mapping);
+  EXPECT_FALSE(parseOk(withBase("[nat]\nport_mapping = false\n")).nat.port_mapping);
+  EXPECT_TRUE(parseOk(withBase("[nat]\nport_mapping = true\n")).nat.port_mapping);
+  EXPECT_EQ(errorLines(withBase("[nat]\nport_mapping = \"no\"\nport_maping = true\n")),
+            (Lines{"alice.toml:9:16: nat.port_mapping: expected a boolean (true or false), got a "
+                   "string",
+                   "alice.toml:10:1: nat.port_maping: unknown key (did you mean 'port_mapping'?)"}));
+  // Written above every section it is still named, with where it belongs.
+  auto top = errorLines("port_mapping = false\n" + withBase(""));
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_NE(top[0].find("belongs in the [nat] section"), std::string::npos) << top[0];
+}
+
 TEST(Paths, IntegersAndFloats) {
   PeerConfig c = parseOk(withBase(
       "[paths]\nrelay = false\nrelay_after = 0.5\ndemote_after = 10\nudp_timeout = 1.25\n"));

@@ -212,11 +212,34 @@ TEST(Candidate, TcpKindRoundTripsAndUnknownKindsFail) {
   ASSERT_TRUE(c);
   EXPECT_EQ(c->kind, CandidateKind::kTcp);
   EXPECT_EQ(c->endpoint, *Endpoint::parse("[2001:db8::1]:443"));
-  for (int bad : {0, 4, 255}) {
+  for (int bad : {0, 5, 255}) {
     buf[0] = static_cast<std::uint8_t>(bad);
     ByteReader r2{std::span<const std::uint8_t>(buf).first(w.size())};
     EXPECT_FALSE(readCandidate(r2)) << bad;
   }
+}
+
+TEST(Candidate, MappedKindRoundTripsAndOnlyOneIsAnnounced) {
+  EXPECT_EQ(toString(CandidateKind::kMapped), "mapped");
+  std::array<std::uint8_t, 32> buf{};
+  ByteWriter w(buf);
+  writeCandidate(w, cand(CandidateKind::kMapped, "203.0.113.5:60001"));
+  ByteReader r{std::span<const std::uint8_t>(buf).first(w.size())};
+  auto c = readCandidate(r);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, CandidateKind::kMapped);
+  // Its port is the router's choice (not the local candidates' port); a second one, or one at an
+  // address nobody can reach, is dropped.
+  std::vector<Candidate> in = {cand(CandidateKind::kLocal, "192.168.1.7:51820"),
+                               cand(CandidateKind::kMapped, "203.0.113.5:60001"),
+                               cand(CandidateKind::kMapped, "203.0.113.6:60002"),
+                               cand(CandidateKind::kLocal, "10.0.0.7:51820")};
+  std::vector<Candidate> kept;
+  EXPECT_EQ(keepAnnounceable(in, kept), 1u);
+  EXPECT_EQ(kept, (std::vector<Candidate>{in[0], in[1], in[3]}));
+  std::vector<Candidate> loopback = {cand(CandidateKind::kMapped, "127.0.0.1:60001")};
+  EXPECT_EQ(keepAnnounceable(loopback, kept), 1u);
+  EXPECT_TRUE(kept.empty());
 }
 
 TEST(RendezvousMessages, RejectsBadVersionTypeAndCounts) {

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2034,SC2119,SC2317  # lab.sh reads some variables; checks call functions indirectly
+# Port mapping against a real router implementation: map1 and map2 sit behind symmetric NATs
+# whose routers run Debian's miniupnpd (lab.sh kind "mapping"). Symmetric x symmetric is relayed
+# without a mapping (nat/40); here:
+#   1. [nat] port_mapping off on both: relay-udp, and miniupnpd holds no mapping;
+#   2. the default (on): each peer maps its port with PCP (status: port_mapping mapped, pcp, the
+#      router's wan address), announces it as a "mapped" candidate, and the pair ends on
+#      direct-udp both ways; ping and 20 MB with the same sha256 through the direct path;
+#   3. stopping the peers deletes their mappings (the router's nft rules for them are gone);
+# and before that, `vpnpeer netcheck` reports the router maps with PCP, and deletes its test
+# mapping again.
+# Env: MAP_WAIT (s, 30), MAP_MB (20).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lab.sh
+source "$(dirname "$0")/lab.sh"
+require_root
+require_vpnpeer
+require_rendezvous
+MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
+[[ -x $MINIUPNPD ]] || need_tool miniupnpd miniupnpd-nftables
+[[ -x $MINIUPNPD ]] || { fail "port mapping: miniupnpd is not installed (apt-get install miniupnpd-nftables)"; finish; }
+
+WAIT=${MAP_WAIT:-30}
+MB=${MAP_MB:-20}
+lab_build map1 map2
+lab_pki map1 map2
+rv_start || { fail "port mapping: vpnpeer-rendezvous did not start"; finish; }
+
+# router_maps SITE PORT: the router's nftables hold a DNAT rule to PORT (a mapping)
+router_maps() {
+  nsx "r-$1" nft list table inet lab_upnp 2>/dev/null | grep -q "dnat ip to .*:$2"
+}
+router_clear() { ! router_maps "$1" "$2"; }
+map_field() { json_get "$1" "(s.get('port_mapping') or {}).get('$2')"; }
+map_state_is() { [[ $(map_field "$1" state) == "$2" ]]; }
+external_at() { [[ $(map_field "$1" external) == "$2":* ]]; }
+mapped_as() { [[ $(map_field "$1" state) == mapped && $(map_field "$1" protocol) == "$2" ]]; }
+# via_mapping: one side sends to the other's mapped endpoint (the other answers from a port its
+# symmetric NAT picked, so its own view shows that one)
+via_mapping() {
+  [[ $(peer_field "$ca" map2 endpoint) == "$(map_field "$cb" external)" ||
+    $(peer_field "$cb" map1 endpoint) == "$(map_field "$ca" external)" ]]
+}
+
+# 0. netcheck asks the router too, and deletes its test mapping again.
+nc=$WORK/netcheck.map1.json
+nsx map1 timeout 30 "$VPNPEER" netcheck --server "$PUB_IP:$RV_PORT" --json >"$nc" 2>"$nc.err" || true
+nc_map=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["port_mapping"]; print(m["state"], m["protocol"], m["external"])' "$nc" 2>/dev/null || echo "<no port_mapping>")
+check "netcheck: the router maps with PCP (${nc_map})" "$(head -c 300 "$nc.err")" \
+  test "${nc_map% *}" = "mapped pcp"
+check "netcheck: its test mapping is gone afterwards" "a rule stays" \
+  wait_until 5 router_clear map1 "${nc_map##*:}"
+
+# 1. Port mapping off: symmetric x symmetric stays relayed.
+PEER_PORT=51850
+PORT_MAPPING=([map1]=false [map2]=false)
+pair_start map1 map2
+if wait_until "$WAIT" both_on map1 map2 relay-udp; then
+  pass "mapping off: relay-udp both ways, as for any symmetric pair"
+else
+  fail "mapping off: not relayed within ${WAIT}s: $(pair_paths map1 map2)"
+fi
+check "mapping off: status says off" "$(map_field "$(peer_cfg map1)" state)" \
+  map_state_is "$(peer_cfg map1)" off
+check "mapping off: the router maps nothing" "a rule exists" router_clear map1 51850
+pair_stop map1 map2
+
+# 2. The default: both map with PCP and go direct.
+PEER_PORT=51851
+PORT_MAPPING=()
+t0=$SECONDS
+pair_start map1 map2
+ca=$(peer_cfg map1) cb=$(peer_cfg map2)
+if wait_until "$WAIT" mapped_as "$ca" pcp && wait_until 5 mapped_as "$cb" pcp; then
+  pass "map1 and map2 map their port with PCP in $((SECONDS - t0)) s: $(map_field "$ca" external), $(map_field "$cb" external)"
+else
+  fail "no PCP mapping within ${WAIT}s: map1 $(json_get "$ca" "s.get('port_mapping')"), map2 $(json_get "$cb" "s.get('port_mapping')")"
+  log "miniupnpd map1:"; show_log "$WORK/miniupnpd.map1.log" 10
+fi
+check "the mapped endpoint is the router's wan address" "$(map_field "$ca" external)" \
+  external_at "$ca" 11.0.0.40
+check "miniupnpd forwards map1's port" "no DNAT rule" router_maps map1 51851
+if wait_until "$WAIT" both_on map1 map2 direct-udp; then
+  pass "symmetric x symmetric with mappings: direct-udp both ways in $((SECONDS - t0)) s"
+else
+  fail "not direct within ${WAIT}s: $(pair_paths map1 map2)"
+  show_pair_logs map1 map2
+fi
+check "the direct path goes to a mapped endpoint" "$(pair_paths map1 map2)" via_mapping
+check "ping map1 -> map2" "no reply" wait_until 5 can_ping map1 "${OVERLAY[map2]}"
+check "ping map2 -> map1" "no reply" can_ping map2 "${OVERLAY[map1]}" 3
+if transfer_ok map1 map2 "${OVERLAY[map2]}" "$MB"; then
+  pass "$MB MB map1 -> map2 direct: ${XFER_INFO[t]}"
+else
+  fail "$MB MB map1 -> map2 failed: ${XFER_INFO[t]}"
+fi
+check "still direct-udp after the transfer" "$(pair_paths map1 map2)" both_on map1 map2 direct-udp
+
+# 3. Stopping deletes the mappings.
+peer_stop map1
+peer_stop map2
+check "map1's mapping is deleted when it stops" "the rule stays" \
+  wait_until 5 router_clear map1 51851
+check "map2's mapping is deleted when it stops" "the rule stays" \
+  wait_until 5 router_clear map2 51851
+echo "$PASSED passed, $FAILED failed"
+finish

@@ -1,0 +1,69 @@
+// Port mappings on a virtual clock: a peer whose router forwards its port (what PCP, NAT-PMP or
+// UPnP-IGD set up; tests/fakes/simulated_nat.hpp) announces the public endpoint as a candidate of
+// kind mapped. Two symmetric NATs, which otherwise end relayed, go direct; one mapped side is
+// enough; a mapping that appears while relayed upgrades the pair at the next direct retry.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "tests/sim/path_harness.hpp"
+
+namespace vpn::test {
+namespace {
+
+const protocol::Endpoint kAliceMapped = parseEp("198.51.100.1:51820");
+const protocol::Endpoint kBobMapped = parseEp("198.51.100.2:51820");
+
+bool hasSucceeded(const client::PeerStatus& ps, const std::string& kind) {
+  return std::any_of(ps.candidates.begin(), ps.candidates.end(), [&](const auto& c) {
+    return c.kind == kind && c.state == "succeeded";
+  });
+}
+
+TEST(PortMapSim, SymmetricPairWithMappingsOnBothSidesGoesDirect) {
+  Pair p(NatType::kSymmetric, NatType::kSymmetric);
+  p.nat_a->addPortForward(51820, p.alice->node->endpoint());
+  p.nat_b->addPortForward(51820, p.bob->node->endpoint());
+  p.w.startAll();
+  p.alice->node->engine().setMappedCandidate(p.w.clock.now(), kAliceMapped);
+  p.bob->node->engine().setMappedCandidate(p.w.clock.now(), kBobMapped);
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(10))) << p.w.describe();
+  EXPECT_TRUE(p.paths("direct-udp", "direct-udp")) << p.w.describe();
+  EXPECT_TRUE(hasSucceeded(p.bobAtAlice(), "mapped")) << p.w.describe();
+  EXPECT_TRUE(p.w.dataFlows(*p.alice, *p.bob));
+  PingStream ping(p.w, *p.alice, *p.bob);
+  ping.run(seconds(60), milliseconds(500));
+  EXPECT_TRUE(p.paths("direct-udp", "direct-udp")) << p.w.describe();
+  EXPECT_EQ(ping.lostAb(p.w.clock.now() - seconds(58), p.w.clock.now() - seconds(1)), 0u);
+}
+
+TEST(PortMapSim, OneMappedSideIsEnough) {
+  Pair p(NatType::kSymmetric, NatType::kSymmetric);
+  p.nat_a->addPortForward(51820, p.alice->node->endpoint());
+  p.w.startAll();
+  p.alice->node->engine().setMappedCandidate(p.w.clock.now(), kAliceMapped);
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(10))) << p.w.describe();
+  EXPECT_TRUE(p.paths("direct-udp", "direct-udp")) << p.w.describe();
+  EXPECT_EQ(p.aliceAtBob().endpoint, kAliceMapped);
+  EXPECT_TRUE(p.w.dataFlows(*p.alice, *p.bob));
+}
+
+TEST(PortMapSim, AMappingThatAppearsLaterUpgradesARelayedPair) {
+  Pair p(NatType::kSymmetric, NatType::kSymmetric);
+  p.w.startAll();
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(10))) << p.w.describe();
+  ASSERT_TRUE(p.paths("relay-udp", "relay-udp")) << p.w.describe();
+  p.nat_b->addPortForward(51820, p.bob->node->endpoint());
+  p.bob->node->engine().setMappedCandidate(p.w.clock.now(), kBobMapped);
+  PingStream ping(p.w, *p.alice, *p.bob);
+  for (int i = 0; i < 120 && !p.paths("direct-udp", "direct-udp"); ++i) {
+    ping.run(seconds(1), milliseconds(200));
+  }
+  EXPECT_TRUE(p.paths("direct-udp", "direct-udp")) << p.w.describe();
+  EXPECT_EQ(p.bobAtAlice().endpoint, kBobMapped);
+  EXPECT_EQ(ping.duplicates(), 0u);
+  EXPECT_EQ(p.bobAtAlice().handshakes, 1u) << "the same session moved";
+}
+
+}  // namespace
+}  // namespace vpn::test
