@@ -449,9 +449,21 @@ void Engine::setLocalCandidates(Instant now, std::vector<protocol::Endpoint> can
 }
 
 void Engine::setMappedCandidate(Instant now, std::optional<protocol::Endpoint> mapped) {
-  if (mapped != impl_->mapped_candidate) {
-    impl_->mapped_candidate = mapped;
-    impl_->reRegisterAll(now);
+  if (mapped == impl_->mapped_candidate) {
+    return;
+  }
+  impl_->mapped_candidate = mapped;
+  impl_->reRegisterAll(now);  // the REGISTER goes first, so the lookups below find it
+  if (!mapped || impl_->rendezvous.empty()) {
+    return;
+  }
+  // Peers not on a direct path hear of the new candidate now, not at their next direct retry.
+  for (auto& p : impl_->peers) {
+    if (p->session && p->session->path.kind() == PathKind::kDirectUdp) {
+      continue;
+    }
+    p->announce_lookup = true;
+    p->lookup_at = now;
   }
 }
 

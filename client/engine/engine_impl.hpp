@@ -176,6 +176,9 @@ struct PeerState {
   bool unreachable = false;                // the last punch found no path
   bool direct_failed = false;              // a handshake toward a known endpoint failed
   bool want_direct_lookup = false;         // a session wants a new introduction (direct retry)
+  // We have a new candidate (a port mapping): one lookup now, even while punching, so that the
+  // peer learns it from the introduction and probes it in the punch under way.
+  bool announce_lookup = false;
   Instant lookup_at = kNever;              // next LOOKUP by name
   Duration lookup_backoff = seconds(2);
   Duration unreachable_backoff{};          // grows after each failed punch

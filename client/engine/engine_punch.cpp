@@ -84,7 +84,10 @@ void Engine::Impl::servicePeerLookup(PeerState& peer, Instant now) {
   if (peer.lookup_at > now) {
     return;
   }
-  if (!needsIntroduction(peer, now)) {
+  bool announce = peer.announce_lookup && !(peer.session && peer.session->path.kind() ==
+                                                                  PathKind::kDirectUdp);
+  peer.announce_lookup = false;
+  if (!needsIntroduction(peer, now) && !announce) {
     peer.lookup_at = kNever;
     return;
   }

@@ -1,7 +1,8 @@
 // Port mappings on a virtual clock: a peer whose router forwards its port (what PCP, NAT-PMP or
 // UPnP-IGD set up; tests/fakes/simulated_nat.hpp) announces the public endpoint as a candidate of
 // kind mapped. Two symmetric NATs, which otherwise end relayed, go direct; one mapped side is
-// enough; a mapping that appears while relayed upgrades the pair at the next direct retry.
+// enough; a mapping that appears while relayed upgrades the pair at the next direct retry, and
+// one that appears during a punch is used in that punch.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -63,6 +64,29 @@ TEST(PortMapSim, AMappingThatAppearsLaterUpgradesARelayedPair) {
   EXPECT_EQ(p.bobAtAlice().endpoint, kBobMapped);
   EXPECT_EQ(ping.duplicates(), 0u);
   EXPECT_EQ(p.bobAtAlice().handshakes, 1u) << "the same session moved";
+}
+
+// The mapping arrives while a punch without it is under way (the router answered after the
+// first REGISTER): the peer is told at once, through a fresh introduction, and the punch under
+// way probes the new candidate. Direct, never relayed. Without the fresh introduction the punch
+// fails, the pair is relayed and goes direct only at the next background retry.
+TEST(PortMapSim, AMappingFoundDuringThePunchIsUsedInIt) {
+  Pair p(NatType::kSymmetric, NatType::kSymmetric);
+  p.nat_b->addPortForward(51820, p.bob->node->endpoint());
+  p.w.startAll();
+  ASSERT_TRUE(p.w.net.runUntil(
+      [&] { return p.w.registered(*p.alice) && p.w.registered(*p.bob) &&
+                   !p.bobAtAlice().candidates.empty(); },
+      seconds(5)))
+      << p.w.describe();
+  p.bob->node->engine().setMappedCandidate(p.w.clock.now(), kBobMapped);
+  Instant at = p.w.clock.now();
+  ASSERT_TRUE(p.w.waitEstablished(*p.alice, *p.bob, seconds(10))) << p.w.describe();
+  EXPECT_TRUE(p.paths("direct-udp", "direct-udp")) << p.w.describe();
+  EXPECT_LE(p.w.clock.now() - at, seconds(2)) << p.w.describe();
+  for (const auto& e : p.bobAtAlice().history) {
+    EXPECT_NE(e.to, "relay-udp") << p.w.describe();
+  }
 }
 
 }  // namespace

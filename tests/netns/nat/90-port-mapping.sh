@@ -8,6 +8,8 @@
 #      router's wan address), announces it as a "mapped" candidate, and the pair ends on
 #      direct-udp both ways; ping and 20 MB with the same sha256 through the direct path;
 #   3. stopping the peers deletes their mappings (the router's nft rules for them are gone);
+#   4. sym1 x map1 and prc1 x map1 (relayed without a mapping, nat/40) end on direct-udp to
+#      map1's mapped endpoint;
 # and before that, `vpnpeer netcheck` reports the router maps with PCP, and deletes its test
 # mapping again.
 # Env: MAP_WAIT (s, 30), MAP_MB (20).
@@ -23,14 +25,16 @@ MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
 
 WAIT=${MAP_WAIT:-30}
 MB=${MAP_MB:-20}
-lab_build map1 map2
-lab_pki map1 map2
+lab_build map1 map2 sym1 prc1
+lab_pki map1 map2 sym1 prc1
 rv_start || { fail "port mapping: vpnpeer-rendezvous did not start"; finish; }
 
 # router_maps SITE PORT: the router's nftables hold a DNAT rule to PORT (a mapping)
 router_maps() {
   nsx "r-$1" nft list table inet lab_upnp 2>/dev/null | grep -q "dnat ip to .*:$2"
 }
+# at_mapped H PEER: H sends to PEER's mapped endpoint
+at_mapped() { [[ $(peer_field "$(peer_cfg "$1")" "$2" endpoint) == "$(map_field "$(peer_cfg "$2")" external)" ]]; }
 router_clear() { ! router_maps "$1" "$2"; }
 map_field() { json_get "$1" "(s.get('port_mapping') or {}).get('$2')"; }
 map_state_is() { [[ $(map_field "$1" state) == "$2" ]]; }
@@ -104,5 +108,25 @@ check "map1's mapping is deleted when it stops" "the rule stays" \
   wait_until 5 router_clear map1 51851
 check "map2's mapping is deleted when it stops" "the rule stays" \
   wait_until 5 router_clear map2 51851
+
+# 4. One mapped side is enough: the two other pairs the matrix relays (nat/40: symmetric x
+# symmetric, port-restricted x symmetric) go direct when the symmetric side's router maps.
+n=0
+for other in sym1 prc1; do
+  PEER_PORT=$((51860 + n))
+  n=$((n + 1))
+  t0=$SECONDS
+  pair_start "$other" map1
+  if wait_until "$WAIT" both_on "$other" map1 direct-udp; then
+    pass "$(site_kind "$other") x symmetric with a mapping: direct-udp both ways in $((SECONDS - t0)) s"
+    check "$other reaches map1 at its mapped endpoint" "$(pair_paths "$other" map1)" \
+      at_mapped "$other" map1
+    check "ping $other -> map1" "no reply" wait_until 5 can_ping "$other" "${OVERLAY[map1]}"
+  else
+    fail "$(site_kind "$other") x symmetric with a mapping: not direct within ${WAIT}s: $(pair_paths "$other" map1)"
+    show_pair_logs "$other" map1
+  fi
+  pair_stop "$other" map1
+done
 echo "$PASSED passed, $FAILED failed"
 finish

@@ -115,6 +115,12 @@ _wan_link() {
   ip -n "$(ns "$short")" addr add "$ip/24" dev wan
   [[ -n $ip2 && $ip2 != - ]] && ip -n "$(ns "$short")" addr add "$ip2/24" dev wan
   ip -n "$(ns "$short")" link set wan up
+  # The two subnets of the bridge reach each other on-link (see "mapping" above).
+  if [[ $ip == 11.0.0.* ]]; then
+    ip -n "$(ns "$short")" route add 198.51.100.0/24 dev wan
+  else
+    ip -n "$(ns "$short")" route add 11.0.0.0/24 dev wan
+  fi
 }
 
 # _nat_rules KIND WAN_IP PUBLIC_IP HOST_IP -> nftables ruleset text for the router
@@ -278,8 +284,6 @@ lab_site() {
   _nat_rules "$kind" "$wan" "$pubip" "$lan.2" | nsx "$r" nft -f - ||
     die "nft rules for $s ($kind) rejected"
   if [[ $kind == mapping ]]; then
-    nsx "$r" ip route add 198.51.100.0/24 dev wan
-    ip -n "$(ns pub)" route replace 11.0.0.0/24 dev wan
     _miniupnpd "$s" "$lan"
   fi
 }
