@@ -264,7 +264,8 @@ DirectAdvice adviseDirect(const EngineStatus& s, const PeerStatus& p, Instant no
                 other_side + " behind " + other_kind +
                 ", which lets in only packets from the exact address and port it sent to, so the "
                 "port the symmetric side sends from is never one the other side has sent to; a "
-                "direct path needs the symmetric side on an endpoint-independent NAT, the other "
+                "direct path needs the symmetric side on an endpoint-independent NAT or behind "
+                "a router that maps its port (PCP or NAT-PMP: [nat] port_mapping), the other "
                 "side's filter loosened to a full or restricted cone, a public address, or a "
                 "forwarded UDP port given as an endpoint in the other peer's file"};
   }

@@ -199,6 +199,9 @@ TEST(Explain, PortRestrictedWithSymmetricNamesBothSides) {
                            0),
             0u)
       << a.advice;
+  EXPECT_TRUE(has(a.advice, "or behind a router that maps its port (PCP or NAT-PMP: [nat] "
+                            "port_mapping)"))
+      << a.advice;
   // Restricted cone filters on the address only, so the same pair can punch.
   s.nat_type = "restricted-cone";
   EXPECT_EQ(adviseDirect(s, s.peers[0], kNow).code, "no-reply");
