@@ -14,9 +14,12 @@
 
 #include "config/peer_config.hpp"  // normalizeFingerprint
 #include "config/suggest.hpp"
+#include "config/text_util.hpp"
 
 namespace vpn::config {
 namespace {
+
+using detail::contains;
 
 constexpr std::string_view kRootTables[] = {"rendezvous", "relay", "pki", "metrics"};
 constexpr std::string_view kKeys[] = {
@@ -68,10 +71,6 @@ std::string describe(const toml::node& n) {
       break;
   }
   return "a date or time";
-}
-
-bool contains(std::span<const std::string_view> list, std::string_view key) {
-  return std::find(list.begin(), list.end(), key) != list.end();
 }
 
 class Reader {

@@ -6,6 +6,7 @@
 
 #include "config/raw_peer_file.hpp"
 #include "config/suggest.hpp"
+#include "config/text_util.hpp"
 
 namespace vpn::config::detail {
 
@@ -85,15 +86,6 @@ std::string describe(const toml::node& n) {
       break;
   }
   return "nothing";
-}
-
-bool contains(std::span<const std::string_view> list, std::string_view key) {
-  for (std::string_view k : list) {
-    if (k == key) {
-      return true;
-    }
-  }
-  return false;
 }
 
 class Reader {

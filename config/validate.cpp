@@ -7,45 +7,10 @@
 
 #include "config/raw_peer_file.hpp"
 #include "config/suggest.hpp"
+#include "config/name_checks.hpp"
+#include "config/text_util.hpp"
 
 namespace vpn::config {
-
-std::optional<std::string> normalizeFingerprint(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == ':' && i % 3 == 2) {
-      continue;  // "ab:cd:..." pairs
-    }
-    if (c >= 'A' && c <= 'F') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return std::nullopt;
-    }
-    out += c;
-  }
-  if (out.size() != 64 || (text.size() != 64 && text.size() != 95)) {
-    return std::nullopt;
-  }
-  return out;
-}
-
-bool isValidPeerName(std::string_view name) {
-  if (name.empty() || name.size() > 64) {
-    return false;
-  }
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(name.front())) {
-    return false;
-  }
-  for (char c : name) {
-    if (!alnum(c) && c != '.' && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
 
 namespace detail {
 
@@ -54,62 +19,9 @@ namespace {
 constexpr std::string_view kLogLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::string_view kCiphers[] = {"auto", "aes-256-gcm", "chacha20-poly1305"};
 constexpr std::string_view kOffloads[] = {"udp-gso", "udp-gro", "tun-tso", "tun-gro"};
-constexpr std::size_t kMaxTunName = 15;       // IFNAMSIZ - 1
 constexpr std::size_t kMaxSocketPath = 107;   // sizeof(sockaddr_un::sun_path) - 1
 constexpr std::int64_t kMinMtuIpv6 = 1280;    // RFC 8200, section 5
 constexpr std::size_t kMaxTcpAdvertise = 4;   // candidates travel in one introduction
-
-// A value quoted for a message: control characters escaped, long values shortened.
-std::string showValue(std::string_view v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  constexpr std::size_t kMaxShown = 80;
-  std::string out = "'";
-  for (std::size_t i = 0; i < v.size() && i < kMaxShown; ++i) {
-    auto u = static_cast<unsigned char>(v[i]);
-    if (u < 0x20 || u == 0x7f) {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += v[i];
-    }
-  }
-  if (v.size() > kMaxShown) {
-    out += "...";
-  }
-  out += "'";
-  return out;
-}
-
-std::string joinList(std::span<const std::string_view> items) {
-  std::string out;
-  for (std::string_view s : items) {
-    out += out.empty() ? "" : ", ";
-    out += s;
-  }
-  return out;
-}
-
-bool contains(std::span<const std::string_view> list, std::string_view v) {
-  for (std::string_view s : list) {
-    if (s == v) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool isOnlyDigits(std::string_view s) {
-  if (s.empty()) {
-    return false;
-  }
-  for (char c : s) {
-    if (c < '0' || c > '9') {
-      return false;
-    }
-  }
-  return true;
-}
 
 // "10.42.0.0/24" -> "10.42.0.1/24": the first host address of a network.
 std::string firstHost(const protocol::IpPrefix& net) {
@@ -424,27 +336,6 @@ class Validator {
         cfg.mtu = static_cast<int>(mtu);
       }
     }
-  }
-
-  static std::string tunNameProblem(std::string_view n) {
-    if (n.empty()) {
-      return " is empty; give an interface name such as \"vpn0\"";
-    }
-    if (n.size() > kMaxTunName) {
-      return " is " + std::to_string(n.size()) + " characters long; interface names have at most " +
-             std::to_string(kMaxTunName);
-    }
-    if (n == "." || n == "..") {
-      return " is not allowed as an interface name";
-    }
-    for (char c : n) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '_' || c == '.' || c == '-';
-      if (!ok) {
-        return " contains characters other than A-Z, a-z, 0-9, '_', '.' and '-'";
-      }
-    }
-    return {};
   }
 
   // Returns the value if it is present and within [lo, hi]; reports it otherwise.
