@@ -10,10 +10,13 @@
 #include <cstddef>
 #include <cstring>
 
+#include "tun/netlink_attributes.hpp"
+
 namespace vpn::tun::netlink {
 namespace {
 
-constexpr std::size_t align4(std::size_t n) { return (n + 3u) & ~std::size_t{3}; }
+using detail::align4;
+using detail::readStruct;
 
 // Appends structs and attributes to a message and patches nlmsg_len at the end.
 class Builder {
@@ -98,13 +101,6 @@ Message routeMessage(std::uint16_t type, std::uint16_t flags, std::uint32_t seq,
 
 constexpr std::uint16_t kAckFlags = NLM_F_REQUEST | NLM_F_ACK;
 constexpr std::uint16_t kCreateFlags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-
-template <typename T>
-T readStruct(std::span<const std::uint8_t> bytes, std::size_t offset = 0) {
-  T v{};
-  std::memcpy(&v, bytes.data() + offset, sizeof v);
-  return v;
-}
 
 }  // namespace
 
@@ -295,14 +291,9 @@ std::optional<RouteEntry> parseRoute(const MessageView& msg) {
   e.dst_len = rt.rtm_dst_len;
   e.type = rt.rtm_type;
   e.table = rt.rtm_table;
-  std::size_t pos = align4(sizeof(rtmsg));
-  const auto attrs = msg.payload;
-  while (pos + sizeof(rtattr) <= attrs.size()) {
-    auto a = readStruct<rtattr>(attrs, pos);
-    if (a.rta_len < sizeof(rtattr) || a.rta_len > attrs.size() - pos) {
-      return std::nullopt;
-    }
-    auto data = attrs.subspan(pos + sizeof(rtattr), a.rta_len - sizeof(rtattr));
+  auto attrs = detail::attributesAfter(msg.payload, sizeof(rtmsg));
+  bool ok = detail::forEachAttribute(attrs, [&](std::uint16_t type,
+                                                std::span<const std::uint8_t> data) {
     auto ip = [&]() -> std::optional<protocol::IpAddress> {
       if (data.size() != addr_len) {
         return std::nullopt;
@@ -310,11 +301,8 @@ std::optional<RouteEntry> parseRoute(const MessageView& msg) {
       return addr_len == 4 ? protocol::IpAddress::v4(data.data())
                            : protocol::IpAddress::v6(data.data());
     };
-    std::uint32_t v = 0;
-    if (data.size() == sizeof v) {
-      std::memcpy(&v, data.data(), sizeof v);
-    }
-    switch (a.rta_type) {
+    std::uint32_t v = detail::readU32(data).value_or(0);
+    switch (type) {
       case RTA_GATEWAY:
         e.gateway = ip();
         break;
@@ -333,7 +321,10 @@ std::optional<RouteEntry> parseRoute(const MessageView& msg) {
       default:
         break;
     }
-    pos += align4(a.rta_len);
+    return true;
+  });
+  if (!ok) {
+    return std::nullopt;
   }
   return e;
 }
