@@ -37,6 +37,8 @@
 #include "net/signal_watcher.hpp"
 #include "net/timer.hpp"
 #include "net/udp_transport.hpp"
+#include "net/upnp/upnp_igd.hpp"
+#include "net/work_queue.hpp"
 #include "net/unix_server.hpp"
 #include "os/service_notify.hpp"
 #include "protocol/sealed_packet.hpp"
@@ -124,6 +126,11 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<net::Timer> port_map_timer;
   std::optional<tun::DefaultGateway> gateway;
   std::string port_map_logged;  // the last "no mapping" reason logged (each is logged once)
+  // UPnP-IGD blocks, so it runs on the thread pool, one request at a time (the deletion at
+  // shutdown after any mapping still under way). Shared with the running job.
+  std::shared_ptr<net::UpnpIgd> upnp;
+  std::unique_ptr<net::WorkQueue> upnp_jobs;
+  bool upnp_holds = false;  // a UPnP mapping may exist: delete it at shutdown
 
   explicit Impl(config::PeerConfig c);
   ~Impl() override;

@@ -2,7 +2,8 @@
 // rtnetlink, runs the I/O-free PortMapper on the tunnel's own UDP socket (the router maps the
 // source port of a PCP or NAT-PMP request), gives the mapped endpoint to the engine as a
 // candidate, searches again when the network changes, and deletes the mapping at shutdown.
-// UPnP-IGD is not built in yet: the mapper stops after NAT-PMP.
+// UPnP-IGD, the mapper's last resort, runs on libuv's thread pool (net::UpnpIgd blocks); its
+// answers come back to the mapper on the loop thread.
 #include <cinttypes>
 
 #include "base/log.hpp"
@@ -31,7 +32,8 @@ void Daemon::Impl::startPortMapping() {
     return;
   }
   PortMapper::Options opts;
-  opts.upnp = false;
+  upnp = std::make_shared<net::UpnpIgd>(net::UpnpIgd::Options{});
+  upnp_jobs = std::make_unique<net::WorkQueue>(loop);
   port_mapper = std::make_unique<PortMapper>(port_map_edge, opts, [] {
     protocol::PcpNonce n{};
     crypto::randomBytes(n);
@@ -103,6 +105,11 @@ void Daemon::Impl::stopPortMapping() {
   if (port_mapper) {
     port_mapper->stop(Clock::now());
   }
+  if (upnp_holds) {
+    // A UPnP request was still under way: delete what it may have made. The queue runs this
+    // after it, and the loop does not end before both are done.
+    port_map_edge.requestUpnp(0, 0);
+  }
 }
 
 void Daemon::Impl::PortMapEdge::sendToGateway(const protocol::Endpoint& to,
@@ -113,7 +120,44 @@ void Daemon::Impl::PortMapEdge::sendToGateway(const protocol::Endpoint& to,
 }
 
 void Daemon::Impl::PortMapEdge::requestUpnp(std::uint16_t internal_port, std::uint32_t lifetime) {
-  (void)internal_port, (void)lifetime;  // not asked: Options::upnp is false (see the top)
+  auto& d = daemon;
+  if (!d.upnp_jobs) {
+    return;
+  }
+  std::shared_ptr<net::UpnpIgd> igd = d.upnp;
+  if (lifetime == 0) {
+    if (!d.upnp_holds) {
+      return;
+    }
+    d.upnp_holds = false;
+    auto error = std::make_shared<std::string>();
+    d.upnp_jobs->submit([igd, error] { *error = igd->unmap(); },
+                        [error] {
+                          if (!error->empty()) {
+                            LOG_WARN("port mapping: UPnP: %s", error->c_str());
+                          }
+                        });
+    return;
+  }
+  auto result = std::make_shared<net::UpnpIgd::Result>();
+  std::optional<tun::DefaultGateway> gw = d.gateway;
+  d.upnp_holds = true;
+  d.upnp_jobs->submit(
+      [igd, result, gw, internal_port, lifetime] {
+        if (!gw) {
+          result->error = "no default gateway";
+          return;
+        }
+        *result = igd->map(gw->gateway, gw->local, internal_port, lifetime);
+      },
+      [&d, result] {
+        if (d.stopping || !d.port_mapper) {
+          return;
+        }
+        d.port_mapper->onUpnpResult(Clock::now(), result->external, result->lifetime,
+                                    result->error);
+        d.afterPortMapEvent();
+      });
 }
 
 void Daemon::Impl::PortMapEdge::onMappingChanged(const std::optional<protocol::Endpoint>& ext) {

@@ -486,7 +486,7 @@ int runNetcheck(const NetcheckArgs& a) {
   mapping.last_error = "the netcheck socket has no port";
   if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&mine), &mlen) == 0) {
     if (auto ep = fromSockaddr(mine); ep && ep->address().isV4()) {
-      mapping = probePortMapping(fd.get(), ep->address(), ep->port(), std::chrono::seconds(5));
+      mapping = probePortMapping(fd.get(), ep->address(), ep->port(), std::chrono::seconds(8));
     } else {
       mapping.last_error = "asked over IPv4 only";
     }

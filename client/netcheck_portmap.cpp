@@ -8,6 +8,7 @@
 
 #include "crypto/random.hpp"
 #include "net/sockaddr.hpp"
+#include "net/upnp/upnp_igd.hpp"
 #include "tun/default_gateway.hpp"
 #include "tun/netlink_socket.hpp"
 
@@ -22,10 +23,30 @@ struct SocketSink final : PortMapper::Sink {
     socklen_t len = net::toSockaddr(to, ss);
     (void)::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
   }
-  void requestUpnp(std::uint16_t, std::uint32_t) override {}
+  // Run by serveUpnp() once the mapper has returned: answering from inside the call would
+  // re-enter it.
+  void requestUpnp(std::uint16_t port, std::uint32_t lifetime) override {
+    upnp_request = std::make_pair(port, lifetime);
+  }
   void onMappingChanged(const std::optional<protocol::Endpoint>&) override {}
   int fd;
+  std::optional<std::pair<std::uint16_t, std::uint32_t>> upnp_request;
 };
+
+// Blocking: discovery waits up to a second, and the SOAP calls follow.
+void serveUpnp(SocketSink& sink, net::UpnpIgd& igd, PortMapper& mapper,
+               const tun::DefaultGateway& gw) {
+  while (sink.upnp_request) {
+    auto [port, lifetime] = *sink.upnp_request;
+    sink.upnp_request.reset();
+    if (lifetime == 0) {
+      (void)igd.unmap();
+      continue;
+    }
+    auto r = igd.map(gw.gateway, gw.local, port, lifetime);
+    mapper.onUpnpResult(Clock::now(), r.external, r.lifetime, r.error);
+  }
+}
 
 }  // namespace
 
@@ -52,13 +73,13 @@ PortMapStatus probePortMapping(int fd, const protocol::IpAddress& bound, std::ui
   SocketSink sink(fd);
   PortMapper::Options opts;
   opts.lifetime = 60;  // a test: gone soon even if the deletion is lost
-  opts.upnp = false;
   opts.tries = 3;  // 1.75 s per protocol: a diagnostic, not a daemon that can wait
   PortMapper mapper(sink, opts, [] {
     protocol::PcpNonce n{};
     crypto::randomBytes(n);
     return n;
   });
+  net::UpnpIgd igd(net::UpnpIgd::Options{std::chrono::milliseconds(1000), "vpnpeer netcheck"});
   const auto start = Clock::now();
   mapper.start(start, gw->gateway, gw->local, port);
   std::array<std::uint8_t, 1500> buf{};
@@ -80,6 +101,7 @@ PortMapStatus probePortMapping(int fd, const protocol::IpAddress& bound, std::ui
       }
     }
     mapper.onTimer(Clock::now());
+    serveUpnp(sink, igd, mapper, *gw);
   }
   PortMapStatus result = mapper.status();
   if (result.state == "searching") {
@@ -87,6 +109,7 @@ PortMapStatus probePortMapping(int fd, const protocol::IpAddress& bound, std::ui
     result.last_error = "no answer within " + std::to_string(cap.count() / 1000) + " s";
   }
   mapper.stop(Clock::now());  // deletes what it mapped
+  serveUpnp(sink, igd, mapper, *gw);
   return result;
 }
 

@@ -10,8 +10,11 @@
 #   3. stopping the peers deletes their mappings (the router's nft rules for them are gone);
 #   4. sym1 x map1 and prc1 x map1 (relayed without a mapping, nat/40) end on direct-udp to
 #      map1's mapped endpoint;
-# and before that, `vpnpeer netcheck` reports the router maps with PCP, and deletes its test
-# mapping again.
+#   5. upn1's router offers UPnP-IGD only (lab.sh kind "upnp"): PCP and NAT-PMP get no answer,
+#      the peer maps through UPnP, upn1 x sym1 ends on direct-udp to that endpoint, and stopping
+#      deletes the mapping;
+# and before that, `vpnpeer netcheck` reports map1's router maps with PCP and upn1's with UPnP,
+# and deletes its test mappings again.
 # Env: MAP_WAIT (s, 30), MAP_MB (20).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lab.sh
@@ -25,8 +28,8 @@ MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
 
 WAIT=${MAP_WAIT:-30}
 MB=${MAP_MB:-20}
-lab_build map1 map2 sym1 prc1
-lab_pki map1 map2 sym1 prc1
+lab_build map1 map2 upn1 sym1 prc1
+lab_pki map1 map2 upn1 sym1 prc1
 rv_start || { fail "port mapping: vpnpeer-rendezvous did not start"; finish; }
 
 # router_maps SITE PORT: the router's nftables hold a DNAT rule to PORT (a mapping)
@@ -48,13 +51,17 @@ via_mapping() {
 }
 
 # 0. netcheck asks the router too, and deletes its test mapping again.
-nc=$WORK/netcheck.map1.json
-nsx map1 timeout 30 "$VPNPEER" netcheck --server "$PUB_IP:$RV_PORT" --json >"$nc" 2>"$nc.err" || true
-nc_map=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["port_mapping"]; print(m["state"], m["protocol"], m["external"])' "$nc" 2>/dev/null || echo "<no port_mapping>")
-check "netcheck: the router maps with PCP (${nc_map})" "$(head -c 300 "$nc.err")" \
-  test "${nc_map% *}" = "mapped pcp"
-check "netcheck: its test mapping is gone afterwards" "a rule stays" \
-  wait_until 5 router_clear map1 "${nc_map##*:}"
+for site in map1 upn1; do
+  want=pcp
+  [[ $site == upn1 ]] && want=upnp
+  nc=$WORK/netcheck.$site.json
+  nsx "$site" timeout 30 "$VPNPEER" netcheck --server "$PUB_IP:$RV_PORT" --json >"$nc" 2>"$nc.err" || true
+  nc_map=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["port_mapping"]; print(m["state"], m["protocol"], m["external"])' "$nc" 2>/dev/null || echo "<no port_mapping>")
+  check "netcheck in $site: the router maps with $want (${nc_map})" "$(head -c 300 "$nc.err")" \
+    test "${nc_map% *}" = "mapped $want"
+  check "netcheck in $site: its test mapping is gone afterwards" "a rule stays" \
+    wait_until 5 router_clear "$site" "${nc_map##*:}"
+done
 
 # 1. Port mapping off: symmetric x symmetric stays relayed.
 PEER_PORT=51850
@@ -128,5 +135,33 @@ for other in sym1 prc1; do
   fi
   pair_stop "$other" map1
 done
+
+# 5. A router with UPnP-IGD only.
+PEER_PORT=51870
+t0=$SECONDS
+pair_start upn1 sym1
+cu=$(peer_cfg upn1)
+if wait_until "$WAIT" mapped_as "$cu" upnp; then
+  pass "upn1 maps its port with UPnP-IGD in $((SECONDS - t0)) s: $(map_field "$cu" external)"
+else
+  fail "no UPnP mapping within ${WAIT}s: $(json_get "$cu" "s.get('port_mapping')")"
+  log "miniupnpd upn1:"; show_log "$WORK/miniupnpd.upn1.log" 10
+fi
+check "the UPnP mapping is at the router's wan address" "$(map_field "$cu" external)" \
+  external_at "$cu" 11.0.0.44
+upnp_port=$(map_field "$cu" external)
+upnp_port=${upnp_port##*:}
+check "miniupnpd forwards upn1's port" "no DNAT rule: $(nsx r-upn1 nft list table inet lab_upnp 2>&1 | grep -E "dnat|udp" | head -5)" wait_until 5 router_maps upn1 51870
+if wait_until "$WAIT" both_on upn1 sym1 direct-udp; then
+  pass "symmetric x symmetric with a UPnP mapping: direct-udp both ways in $((SECONDS - t0)) s"
+  check "sym1 reaches upn1 at its mapped endpoint" "$(pair_paths upn1 sym1)" at_mapped sym1 upn1
+  check "ping sym1 -> upn1" "no reply" wait_until 5 can_ping sym1 "${OVERLAY[upn1]}"
+else
+  fail "UPnP mapping: not direct within ${WAIT}s: $(pair_paths upn1 sym1)"
+  show_pair_logs upn1 sym1
+fi
+pair_stop upn1 sym1
+check "upn1's UPnP mapping is deleted when it stops" "the rule stays" \
+  wait_until 5 router_clear upn1 "$upnp_port"
 echo "$PASSED passed, $FAILED failed"
 finish

@@ -29,6 +29,7 @@
 #   symmetric   snat to WAN:20000-60000 fully-random: a new random port for every destination.
 #   blocked     masquerade, but UDP from the LAN is dropped (for later tests; TCP works).
 #   mapping     symmetric, and the router runs miniupnpd (PCP, NAT-PMP, UPnP-IGD) for its LAN.
+#   upnp        the same, with UPnP-IGD only (miniupnpd's NAT-PMP and PCP off).
 #               miniupnpd will not map behind an address of a documentation or private range,
 #               so these routers' wan addresses are in 11.0.0.0/24, on the same bridge (an
 #               on-link route each way joins the two subnets; nothing leaves the lab).
@@ -65,6 +66,7 @@ declare -A SITE=(
   [blk2]="blocked 198.51.100.52 - 10.5.2 1"
   [map1]="mapping 11.0.0.40 - 10.6.1 1"
   [map2]="mapping 11.0.0.42 - 10.6.2 1"
+  [upn1]="upnp 11.0.0.44 - 10.6.3 1"
   [open1]="open 198.51.100.61 - - 0"
   [open2]="open 198.51.100.62 - - 0"
 )
@@ -173,7 +175,7 @@ table ip lab_nat {
 }
 EOF
       ;;
-    mapping)
+    mapping | upnp)
       # miniupnpd adds its rules to these chains (upnp_table_name = lab_upnp in its file).
       cat <<EOF
 table inet lab_upnp {
@@ -224,14 +226,18 @@ EOF
   esac
 }
 
-# _miniupnpd SITE LANPREFIX: miniupnpd in the site's router, serving its LAN; log in
+# _miniupnpd SITE LANPREFIX KIND: miniupnpd in the site's router, serving its LAN; log in
 # $WORK/miniupnpd.SITE.log. MINIUPNPD overrides the binary (Debian: miniupnpd-nftables).
+# KIND upnp turns NAT-PMP and PCP off (one switch in miniupnpd covers both).
 _miniupnpd() {
-  local s=$1 lan=$2 conf=$WORK/miniupnpd.$1.conf
+  local s=$1 lan=$2 natpmp=yes conf=$WORK/miniupnpd.$1.conf ready="Listening for NAT-PMP/PCP"
+  if [[ $3 == upnp ]]; then
+    natpmp=no ready="HTTP listening on port"
+  fi
   cat >"$conf" <<EOF
 ext_ifname=wan
 listening_ip=lan
-enable_natpmp=yes
+enable_natpmp=$natpmp
 enable_upnp=yes
 secure_mode=yes
 upnp_table_name=lab_upnp
@@ -245,7 +251,7 @@ deny 0-65535 0.0.0.0/0 0-65535
 EOF
   nsbg "r-$s" "${MINIUPNPD:-/usr/sbin/miniupnpd}" -d -f "$conf" -P "$WORK/miniupnpd.$s.pid" \
     >"$WORK/miniupnpd.$s.log" 2>&1
-  wait_until 5 grep -q "Listening for NAT-PMP/PCP" "$WORK/miniupnpd.$s.log" ||
+  wait_until 5 grep -q "$ready" "$WORK/miniupnpd.$s.log" ||
     die "miniupnpd in r-$s did not start: $(tail -5 "$WORK/miniupnpd.$s.log")"
 }
 
@@ -283,8 +289,8 @@ lab_site() {
   done
   _nat_rules "$kind" "$wan" "$pubip" "$lan.2" | nsx "$r" nft -f - ||
     die "nft rules for $s ($kind) rejected"
-  if [[ $kind == mapping ]]; then
-    _miniupnpd "$s" "$lan"
+  if [[ $kind == mapping || $kind == upnp ]]; then
+    _miniupnpd "$s" "$lan" "$kind"
   fi
 }
 
