@@ -32,6 +32,7 @@ std::vector<std::string> restartOnlyChanges(const config::PeerConfig& a,
         "[tunnel] offloads");
   check(a.paths.relay == b.paths.relay, "[paths] relay");
   check(a.paths.relay_after == b.paths.relay_after, "[paths] relay_after");
+  check(a.paths.pmtu_discovery == b.paths.pmtu_discovery, "[paths] pmtu_discovery");
   check(a.paths.demote_after == b.paths.demote_after, "[paths] demote_after");
   check(a.paths.udp_timeout == b.paths.udp_timeout, "[paths] udp_timeout");
   check(a.nat.port_mapping == b.nat.port_mapping, "[nat] port_mapping");

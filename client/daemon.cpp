@@ -87,6 +87,8 @@ EngineOptions engineOptions(const config::PeerConfig& cfg) {
   o.relay_after = cfg.paths.relay_after;
   o.demote_after = cfg.paths.demote_after;
   o.udp_timeout = cfg.paths.udp_timeout;
+  o.tun_mtu = static_cast<std::size_t>(cfg.mtu);
+  o.pmtu_discovery = cfg.paths.pmtu_discovery;
   return o;
 }
 
@@ -154,6 +156,10 @@ void Daemon::Impl::start() {
         loop, cfg.listen, kMaxDatagram,
         [this](std::span<net::ReceivedDatagram> batch) { onUdpBatch(batch); },
         net::UdpOffloads{cfg.tunnel.udp_gso, cfg.tunnel.udp_gro});
+    if (cfg.paths.pmtu_discovery && !udp->setPathMtuProbing(true)) {
+      LOG_WARN("the kernel refused IP_PMTUDISC_PROBE (%s); path MTU probes may be fragmented",
+               std::strerror(errno));
+    }
     // With either TUN offload the device carries a virtio header on every packet.
     const bool vnet = cfg.tunnel.tun_tso || cfg.tunnel.tun_gro;
     tun_dev = tun::LinuxTunDevice::open(cfg.tun_name, tun::LinuxTunDevice::Options{vnet, false});
@@ -553,6 +559,11 @@ void Daemon::Impl::onTimer() {
 // EngineSink
 void Daemon::Impl::sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
   udp->send(to, bytes);
+}
+
+void Daemon::Impl::sendFragmentable(const protocol::Endpoint& to,
+                                    std::span<const std::uint8_t> bytes) {
+  udp->sendFragmentable(to, bytes);
 }
 
 void Daemon::Impl::sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {

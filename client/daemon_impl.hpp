@@ -174,6 +174,7 @@ struct Daemon::Impl final : EngineSink {
   // EngineSink (daemon.cpp)
   void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  void sendFragmentable(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void closeTcp(const protocol::Endpoint& to) override { tcp->close(to); }
   void writeTun(std::span<const std::uint8_t> packet) override;
   bool sealsLater() const override { return in_tun_read && aead_batch != nullptr; }

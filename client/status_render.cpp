@@ -32,6 +32,22 @@ std::string join(const std::vector<protocol::IpPrefix>& v) {
 }
 
 // "relay-udp via 198.51.100.1:3478, channel 4711" or just the path name for a direct one.
+// After the MTU in the text form: how it was found.
+std::string pmtuWords(const PeerStatus& p) {
+  if (p.pmtu_state == "searching") {
+    return p.pmtu_proven != 0 ? " (path MTU discovery running, " + std::to_string(p.pmtu_proven) +
+                                    " proven)"
+                              : " (path MTU discovery running)";
+  }
+  if (p.pmtu_state == "done") {
+    return " (path MTU discovery done)";
+  }
+  if (p.pmtu_state == "unsupported") {
+    return " (the peer does not answer path MTU probes)";
+  }
+  return "";
+}
+
 std::string pathWords(const PeerStatus& p) {
   std::string r = p.path;
   if (p.path.starts_with("relay-")) {
@@ -92,6 +108,9 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     p.direct_retry_at ? w.value(secondsUntil(*p.direct_retry_at, now)) : w.null();
     w.key("rtt_ms");
     p.rtt ? w.value(millis(*p.rtt)) : w.null();
+    w.key("mtu").value(static_cast<std::uint64_t>(p.mtu));
+    w.key("pmtu_state").value(p.pmtu_state);
+    w.key("pmtu_proven").value(static_cast<std::uint64_t>(p.pmtu_proven));
     w.key("addresses").beginArray();
     for (const auto& a : p.addresses) {
       w.value(a.toString());
@@ -237,6 +256,9 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
     if (p.rtt) {
       std::snprintf(line, sizeof line, "  rtt:            %.2f ms\n", millis(*p.rtt));
       out += line;
+    }
+    if (p.mtu != 0) {
+      out += "  mtu:            " + std::to_string(p.mtu) + pmtuWords(p) + "\n";
     }
     if (!p.path_reason.empty()) {
       out += "  reason:         " + p.path_reason + "\n";

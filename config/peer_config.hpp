@@ -45,6 +45,7 @@ struct PathSettings {
   std::chrono::milliseconds relay_after{2000};    // no session this long: ask for a relay
   std::chrono::milliseconds demote_after{4000};   // direct path silent this long: demote it
   std::chrono::milliseconds udp_timeout{3000};    // rendezvous UDP silent this long: use TCP
+  bool pmtu_discovery = true;                     // probe each UDP path's MTU (docs/paths.md)
 };
 
 // [nat]: what a peer asks of the NAT in front of it (docs/paths.md).

@@ -73,6 +73,7 @@ struct RawPeerFile {
   std::vector<RawPeerEntry> peers;
   std::vector<RawRendezvousEntry> rendezvous;
   Raw<bool> relay;
+  Raw<bool> pmtu_discovery;  // [paths] pmtu_discovery
   Raw<RawSeconds> relay_after, demote_after, udp_timeout;
   Raw<std::vector<RawAddress>> blocklist;  // [pki] blocklist: certificate fingerprints
   Raw<std::string> metrics_listen;         // [metrics] listen
@@ -96,7 +97,7 @@ inline constexpr std::string_view kRendezvousKeys[] = {"address", "name", "tcp",
 inline constexpr std::string_view kPkiKeys[] = {"blocklist"};
 inline constexpr std::string_view kMetricsKeys[] = {"listen"};
 inline constexpr std::string_view kPathsKeys[] = {"relay", "relay_after", "demote_after",
-                                                  "udp_timeout"};
+                                                  "udp_timeout", "pmtu_discovery"};
 inline constexpr std::string_view kNatKeys[] = {"port_mapping"};
 
 RawPeerFile readPeerFile(std::string_view toml_text, const std::string& file,

@@ -137,6 +137,7 @@ class Reader {
       out.relay_after = seconds(*paths, p, "paths", "relay_after");
       out.demote_after = seconds(*paths, p, "paths", "demote_after");
       out.udp_timeout = seconds(*paths, p, "paths", "udp_timeout");
+      out.pmtu_discovery = boolean(*paths, p, "paths", "pmtu_discovery");
     }
     if (const toml::table* nat = table(root, "nat", root_pos, false)) {
       Pos p = posOf(nat->source());

@@ -260,6 +260,9 @@ class Validator {
     if (raw_.relay.value) {
       p.relay = *raw_.relay.value;
     }
+    if (raw_.pmtu_discovery.value) {
+      p.pmtu_discovery = *raw_.pmtu_discovery.value;
+    }
     seconds(raw_.relay_after, "paths.relay_after", 0.2, 60, p.relay_after);
     seconds(raw_.demote_after, "paths.demote_after", 1, 120, p.demote_after);
     seconds(raw_.udp_timeout, "paths.udp_timeout", 1, 60, p.udp_timeout);

@@ -458,4 +458,53 @@ void UvUdpTransport::setWantWritable(bool want) {
   }
 }
 
+namespace {
+
+bool setPmtuMode(int fd, bool v6, int v4_mode, int v6_mode) {
+  bool ok = ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4_mode, sizeof v4_mode) == 0;
+  if (v6) {
+    ok = ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6_mode, sizeof v6_mode) == 0 && ok;
+  }
+  return ok;
+}
+
+}  // namespace
+
+bool UvUdpTransport::setPathMtuProbing(bool on) {
+  if (fd_ < 0) {
+    return false;
+  }
+  if (!on) {
+    pmtu_probe_ = false;
+    return setPmtuMode(fd_, v6_, IP_PMTUDISC_WANT, IPV6_PMTUDISC_WANT);
+  }
+  pmtu_probe_ = setPmtuMode(fd_, v6_, IP_PMTUDISC_PROBE, IPV6_PMTUDISC_PROBE);
+  return pmtu_probe_;
+}
+
+void UvUdpTransport::sendFragmentable(const protocol::Endpoint& to,
+                                      std::span<const std::uint8_t> bytes) {
+  if (!pmtu_probe_) {
+    send(to, bytes);
+    return;
+  }
+  flush();
+  if (fd_ < 0 || (to.address().isV6() && !v6_)) {
+    ++stats_.tx_dropped;
+    return;
+  }
+  sockaddr_storage ss{};
+  socklen_t len = toSockaddr(to, ss, v6_);
+  // The mode is the socket's, so it is changed around this one send (rare: see the header).
+  (void)setPmtuMode(fd_, v6_, IP_PMTUDISC_DONT, IPV6_PMTUDISC_DONT);
+  ssize_t n = ::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
+  (void)setPmtuMode(fd_, v6_, IP_PMTUDISC_PROBE, IPV6_PMTUDISC_PROBE);
+  if (n < 0) {
+    ++stats_.tx_errors;
+    return;
+  }
+  ++stats_.tx_packets;
+  stats_.tx_bytes += bytes.size();
+}
+
 }  // namespace vpn::net

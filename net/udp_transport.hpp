@@ -126,6 +126,15 @@ class UvUdpTransport final : public UdpTransport {
   TransportStats stats() const override { return stats_; }
   UdpOffloads offloads() const override { return {gso_, gro_}; }
 
+  // Path MTU probing (the peer's [paths] pmtu_discovery): every datagram leaves with the
+  // don't-fragment bit and the kernel's path MTU cache is ignored (IP_PMTUDISC_PROBE), so a hop
+  // too small drops it instead of fragmenting and the caller's probes see the real path. False if
+  // the kernel refused (nothing changes then).
+  bool setPathMtuProbing(bool on);
+  // Sends one datagram now, after what is queued, that the network may fragment: the exception
+  // to path MTU probing (without probing, as send()). Counted like any other send.
+  void sendFragmentable(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes);
+
   // Stops polling; the fd is closed only after the poll handle is closed. Idempotent. Queued
   // datagrams that were not yet sent are counted as tx_dropped.
   void close();
@@ -160,6 +169,7 @@ class UvUdpTransport final : public UdpTransport {
 
   bool gso_;
   bool gro_;
+  bool pmtu_probe_ = false;
   std::vector<sockaddr_storage> gso_refused_;  // destinations where the kernel refused GSO
   std::vector<socklen_t> gso_refused_len_;
 

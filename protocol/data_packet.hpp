@@ -8,13 +8,16 @@
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //  | ...           |   packet number (low 24 bits of the counter)  |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//  |  ciphertext: the inner IP packet, or for a keepalive 0..16     |
-//  |  bytes (see below) ...                                        |
+//  |  ciphertext: the inner IP packet, or a keepalive's plaintext   |
+//  |  (see below) ...                                              |
 //  |                         AEAD tag (16 bytes)                   |
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //
 // A keepalive's plaintext is empty, or a liveness probe [kind(1) | token(8)] with kind 1 =
-// request, 2 = reply, so either side can measure RTT on the data channel.
+// request, 2 = reply, so either side can measure RTT on the data channel, or a path MTU probe
+// [3 | token(8) | zero padding] of the size tried, answered by [4 | token(8) | size(16)]
+// (client/engine/pmtu_search.hpp). Peers before path MTU discovery refuse keepalives of more
+// than 16 bytes, which tells the prober they do not take part.
 // P is the key phase bit. The 8-byte header is the AEAD's associated data; the nonce is the
 // per-direction IV XOR the full 64-bit counter, which the receiver reconstructs from the 24
 // bits on the wire as the one nearest to the highest counter it has opened plus one
@@ -38,7 +41,7 @@ inline constexpr unsigned kPacketNumberBits = 24;
 inline constexpr std::uint64_t kPacketNumberMask = (std::uint64_t{1} << kPacketNumberBits) - 1;
 inline constexpr std::size_t kAeadTagSize = 16;
 inline constexpr std::size_t kDataOverhead = kDataHeaderSize + kAeadTagSize;
-inline constexpr std::size_t kMaxKeepalivePayload = 16;
+inline constexpr std::size_t kMaxKeepalivePayload = 9216;  // a path MTU probe at the largest MTU
 inline constexpr std::size_t kMaxControlPayload = 1200;
 
 struct DataHeader {

@@ -1,57 +1,16 @@
 #pragma once
-// The Internet checksum (RFC 1071) for the TUN offloads: sums kept unfolded in 64 bits so that
-// pieces (a pseudo-header, a header, a payload) add up in any order. Pure, header-only.
-#include <cstddef>
-#include <cstdint>
-#include <span>
+// The TUN offloads use the Internet checksum helpers of protocol/checksum.hpp under their own
+// namespace.
+#include "protocol/checksum.hpp"
 
 namespace vpn::tun {
 
-// Adds `bytes` as big-endian 16-bit words (an odd last byte padded with zero) to `sum`.
-inline std::uint64_t checksumAdd(std::span<const std::uint8_t> bytes, std::uint64_t sum = 0) {
-  std::size_t i = 0;
-  for (; i + 1 < bytes.size(); i += 2) {
-    sum += static_cast<std::uint64_t>(bytes[i]) << 8 | bytes[i + 1];
-  }
-  if (i < bytes.size()) {
-    sum += static_cast<std::uint64_t>(bytes[i]) << 8;
-  }
-  return sum;
-}
-
-// Folds a sum to 16 bits (not complemented: what a partial checksum field holds).
-inline std::uint16_t checksumFold(std::uint64_t sum) {
-  while ((sum >> 16) != 0) {
-    sum = (sum & 0xffff) + (sum >> 16);
-  }
-  return static_cast<std::uint16_t>(sum);
-}
-
-// The TCP/UDP pseudo-header: addresses (4 or 16 bytes each), protocol and L4 length.
-inline std::uint64_t pseudoHeaderSum(std::span<const std::uint8_t> src,
-                                     std::span<const std::uint8_t> dst, std::uint8_t protocol,
-                                     std::uint32_t length) {
-  std::uint64_t sum = checksumAdd(src);
-  sum = checksumAdd(dst, sum);
-  return sum + protocol + (length >> 16) + (length & 0xffff);
-}
-
-inline void putBe16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-inline std::uint16_t getBe16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
-}
-inline std::uint32_t getBe32(const std::uint8_t* p) {
-  return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
-         static_cast<std::uint32_t>(p[2]) << 8 | p[3];
-}
-inline void putBe32(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
-}
+using protocol::checksumAdd;
+using protocol::checksumFold;
+using protocol::getBe16;
+using protocol::getBe32;
+using protocol::pseudoHeaderSum;
+using protocol::putBe16;
+using protocol::putBe32;
 
 }  // namespace vpn::tun

@@ -27,6 +27,7 @@ std::string_view toString(DropReason r) {
     case DropReason::kNetworkKeyMismatch: return "network_key_mismatch";
     case DropReason::kNetworkKeyMissing: return "network_key_missing";
     case DropReason::kNetworkKeyUnexpected: return "network_key_unexpected";
+    case DropReason::kTooBigForPath: return "too_big_for_path";
     case DropReason::kCount: break;
   }
   return "unknown";

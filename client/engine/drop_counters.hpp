@@ -32,6 +32,7 @@ enum class DropReason : std::uint8_t {
   kNetworkKeyMismatch,    // a sealed packet that does not open with our network key
   kNetworkKeyMissing,     // a plain handshake or cookie reply while we require the network key
   kNetworkKeyUnexpected,  // a sealed packet while we have no network key
+  kTooBigForPath,         // an inner packet above the path's MTU, refused with ICMP "too big"
   kCount,
 };
 

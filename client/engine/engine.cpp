@@ -46,6 +46,8 @@ Engine::Impl::Impl(crypto::TlsContext& tls_ctx, EngineOptions opts, EngineSink& 
   }
   // Any datagram we send fits a UDP datagram; a relayed one needs its header in front.
   relay_scratch.resize(protocol::kRelayHeaderSize + 65535);
+  options.tun_mtu = std::clamp<std::size_t>(options.tun_mtu, 576, protocol::kMaxKeepalivePayload);
+  probe_scratch.resize(protocol::kDataOverhead + options.tun_mtu);
   if (options.network_key) {
     outer = std::make_unique<session::OuterSeal>(*options.network_key);
   }
@@ -331,6 +333,9 @@ Instant Engine::Impl::nextDeadline() const {
     if (const PeerSession* s = peer.session.get()) {
       next = std::min(next, s->last_rx + options.dead_peer_timeout);
       next = std::min(next, s->next_probe_at);
+      // A new active path starts its MTU search at once (syncPmtu).
+      next = std::min(next, s->pmtu_path && *s->pmtu_path == s->path ? s->pmtu.nextDeadline()
+                                                                     : Instant{});
       next = std::min(next, s->keys->prevExpiry());
       next = std::min(next, s->keys->nextUpdateCheck(options.rekey_interval));
       if (s->linger) {

@@ -98,6 +98,11 @@ struct EngineOptions {
   Duration direct_retry = std::chrono::seconds(5);  // background direct attempts while relayed
   Duration direct_retry_max = std::chrono::seconds(60);
   bool relay = true;  // false: never ask for relay channels (peer file paths.relay)
+  // Path MTU (pmtu_search.hpp): the TUN device's MTU is the largest inner packet; with discovery
+  // each UDP path's own is found with padded probes, and larger packets are refused with ICMP or
+  // sent fragmentable (protocol/inner_mtu.hpp), and TCP SYNs clamped to it.
+  std::size_t tun_mtu = 1400;
+  bool pmtu_discovery = true;
   // Fresh keys: the TLS client of each pair runs a new handshake (fresh ECDHE) this long after the
   // last one, make-before-break; zero never does. The HKDF key updates (rekey_interval) go on
   // within each session.

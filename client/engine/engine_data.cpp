@@ -53,8 +53,8 @@ bool Engine::Impl::sealLater(PeerState& peer, Instant now, std::span<std::uint8_
                              std::size_t len, bool expects_answer) {
   // Only the plain case: one UDP path (no copy on a second one), no outer seal on top.
   const Path& path = peer.session->path;
-  if (!sealing_tun || outer || path.transport != Transport::kUdp || !sink.sealsLater() ||
-      secondaryPath(peer, now) != nullptr) {
+  if (!sealing_tun || outer || send_fragmentable || path.transport != Transport::kUdp ||
+      !sink.sealsLater() || secondaryPath(peer, now) != nullptr) {
     return false;
   }
   PeerSession& s = *peer.session;
@@ -94,6 +94,20 @@ void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t
   }
   PeerState& peer = *it->second;
   if (peer.session) {
+    std::size_t mtu = pathMtu(*peer.session, now);
+    if (len > mtu) {
+      onTooBig(peer, now, frame, len, mtu);
+      return;
+    }
+    if (mtu < options.tun_mtu) {
+      protocol::clampMss(inner, mtu);  // a SYN: both ends size their segments for this path
+    }
+    if (peer.session->pmtu.provisional(len)) {
+      send_fragmentable = true;  // not proven yet: delivered even if the path is smaller
+      sealAndSend(peer, now, frame, len, false);
+      send_fragmentable = false;
+      return;
+    }
     sealAndSend(peer, now, frame, len, false);
     return;
   }
@@ -239,6 +253,9 @@ void Engine::Impl::onData(Instant now, const Path& from, std::span<std::uint8_t>
   auto plain = datagram.subspan(protocol::kDataHeaderSize,
                                 datagram.size() - protocol::kDataOverhead);
   if (header->keepalive) {
+    if (onPmtuKeepalive(peer, now, plain)) {
+      return;
+    }
     bool malformed = false;
     bool awaiting = s.probe_outstanding;
     if (auto token = s.onKeepalive(now, plain, malformed)) {
@@ -266,7 +283,7 @@ void Engine::Impl::onData(Instant now, const Path& from, std::span<std::uint8_t>
   deliverInner(peer, plain);
 }
 
-void Engine::Impl::deliverInner(PeerState& peer, std::span<const std::uint8_t> plain) {
+void Engine::Impl::deliverInner(PeerState& peer, std::span<std::uint8_t> plain) {
   auto addrs = protocol::parseInnerAddresses(plain);
   if (!addrs) {
     drops.add(DropReason::kBadInnerPacket);
@@ -275,6 +292,9 @@ void Engine::Impl::deliverInner(PeerState& peer, std::span<const std::uint8_t> p
   if (!peer.hasSourceAddress(addrs->source)) {
     drops.add(DropReason::kBadInnerSource);
     return;
+  }
+  if (peer.session && peer.session->pmtu.mtu() < options.tun_mtu) {
+    protocol::clampMss(plain, peer.session->pmtu.mtu());  // the SYN-ACK, or a SYN from the peer
   }
   peer.rx_packets++;
   peer.rx_bytes += plain.size();
@@ -292,6 +312,9 @@ void Engine::Impl::serviceSession(PeerState& peer, Instant now) {
   PathSink out(*this, s.path);
   if (auto token = s.upkeep(now, timing(), out, next_probe_token)) {
     sendKeepalive(peer, now, kLivenessRequest, *token);
+  }
+  if (peer.session) {
+    servicePmtu(peer, now);
   }
 }
 

@@ -18,6 +18,7 @@
 #include "client/engine/drop_counters.hpp"
 #include "client/engine/engine.hpp"
 #include "client/engine/path.hpp"
+#include "protocol/inner_mtu.hpp"
 #include "client/engine/peer_session.hpp"
 #include "protocol/data_packet.hpp"
 #include "protocol/punch_packet.hpp"
@@ -298,7 +299,7 @@ struct Engine::Impl {
 
   // An opened inner IP packet from `peer`: to the TUN if its source is one the peer's
   // certificate gives it (engine_data.cpp).
-  void deliverInner(PeerState& peer, std::span<const std::uint8_t> plain);
+  void deliverInner(PeerState& peer, std::span<std::uint8_t> plain);
 
   // engine_peers_config.cpp: the peer list changes (reload).
   void setPeers(Instant now, std::vector<PeerSpec> specs);
@@ -415,6 +416,24 @@ struct Engine::Impl {
   void openEarly(PeerState& peer, Instant now);
   void serviceSession(PeerState& peer, Instant now);
   void installRoutes(PeerState& peer, std::vector<protocol::IpPrefix> addresses);
+
+  // engine_pmtu.cpp: path MTU discovery (pmtu_search.hpp) and what to do with larger packets.
+  // A new active path starts a new search; TCP paths have none (the transport sizes for us).
+  void syncPmtu(PeerSession& s, Instant now);
+  std::size_t pathMtu(PeerSession& s, Instant now) {
+    if (!s.pmtu_path || !(*s.pmtu_path == s.path)) {
+      syncPmtu(s, now);
+    }
+    return s.pmtu.mtu();
+  }
+  void servicePmtu(PeerState& peer, Instant now);
+  // A keepalive whose plaintext is a path MTU probe or ack: answered or fed to the search. False
+  // if it is neither.
+  bool onPmtuKeepalive(PeerState& peer, Instant now, std::span<const std::uint8_t> plain);
+  // An inner packet in frame (len bytes) larger than the path's MTU: refused with ICMP on the
+  // TUN device, or sent with the outer datagram fragmentable (protocol/inner_mtu.hpp).
+  void onTooBig(PeerState& peer, Instant now, std::span<std::uint8_t> frame, std::size_t len,
+                std::size_t mtu);
 
   // engine_paths.cpp
   // One peer-to-peer datagram on a path: UDP, TCP, or wrapped in a relay header to a rendezvous.
@@ -576,6 +595,10 @@ struct Engine::Impl {
   // Room to put a relay header in front of any datagram (allocated once).
   std::vector<std::uint8_t> relay_scratch;
   bool sealing_tun = false;  // inside Engine::onTunPacket
+  bool send_fragmentable = false;  // the packet being sent may be fragmented (onTooBig)
+  // Room for a path MTU probe (header, the largest inner size, tag) and for an ICMP "too big".
+  std::vector<std::uint8_t> probe_scratch;
+  std::array<std::uint8_t, protocol::kIpv6MinMtu> icmp_scratch{};
   // Inside Engine::onDatagramOpened: the datagram's AEAD result, for the session's open.
   const session::PreOpened* pre_opened = nullptr;
   // The network key's seal (null without one), room for one sealed packet, and which of the

@@ -56,7 +56,11 @@ void Engine::Impl::sendOnPath(const Path& path, std::span<const std::uint8_t> by
     return;  // counted
   }
   if (path.transport == Transport::kUdp) {
-    sink.sendDatagram(path.endpoint, out);
+    if (send_fragmentable) {
+      sink.sendFragmentable(path.endpoint, out);
+    } else {
+      sink.sendDatagram(path.endpoint, out);
+    }
   } else {
     sink.sendTcp(path.endpoint, out);
   }

@@ -37,6 +37,12 @@ class EngineSink : public session::DatagramSink {
   // Failures (refused, timeout, reset, closed by the other side) are reported later with
   // Engine::onTcpClosed.
   virtual void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) = 0;
+  // A UDP datagram the network may fragment (DF clear), unlike every other one: a sealed inner
+  // packet larger than the path's MTU that may not be refused (IPv4 without DF, IPv6 up to 1280
+  // bytes; protocol/inner_mtu.hpp). Rare. Default: as sendDatagram.
+  virtual void sendFragmentable(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
+    sendDatagram(to, bytes);
+  }
   // The engine no longer needs this connection (path abandoned). Default: no-op.
   virtual void closeTcp(const protocol::Endpoint& to) { (void)to; }
 

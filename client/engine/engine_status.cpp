@@ -51,6 +51,13 @@ EngineStatus Engine::Impl::status(Instant now) const {
       } else if (s.path.relayed() && peer.relay_srtt) {
         ps.rtt = peer.relay_srtt;
       }
+      if (s.pmtu_path && *s.pmtu_path == s.path) {
+        ps.mtu = s.pmtu.mtu();
+        ps.pmtu_state = std::string(s.pmtu.stateName());
+        ps.pmtu_proven = s.pmtu.proven();
+      } else {
+        ps.mtu = options.tun_mtu;
+      }
       ps.cipher = peer.cipher;
       ps.last_handshake = peer.last_handshake;
       ps.local_index = s.local_index;

@@ -58,6 +58,12 @@ struct PeerStatus {
   std::vector<PathEvent> history;              // the last path changes, oldest first
   std::optional<Instant> direct_retry_at;      // next background direct attempt while relayed
   std::optional<Duration> rtt;
+  // Path MTU (pmtu_search.hpp): the largest inner packet sent on the active path now, the search
+  // ("off" on TCP paths or when turned off, "searching", "done", "unsupported": the peer does
+  // not answer probes) and the largest size proven by a probe (0: none).
+  std::size_t mtu = 0;
+  std::string pmtu_state = "off";
+  std::size_t pmtu_proven = 0;
   std::vector<protocol::IpPrefix> addresses;   // certified overlay addresses (empty until a handshake)
   std::vector<std::string> groups;             // certified groups (empty until a handshake)
   std::string cert_fingerprint;                // SHA-256 of its certificate, hex ("" until then)

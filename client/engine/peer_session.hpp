@@ -16,6 +16,7 @@
 #include "session/rate_limiter.hpp"
 #include "session/reliable_channel.hpp"
 #include "client/engine/path.hpp"
+#include "client/engine/pmtu_search.hpp"
 #include "session/datagram_sink.hpp"
 
 namespace vpn::client {
@@ -68,6 +69,10 @@ struct PeerSession {
   std::uint64_t validation_token = 0;
   std::uint64_t last_reply_token = 0;
   std::optional<Duration> srtt;
+  // Path MTU discovery on the active path; pmtu_path is the path it measures (a new active path
+  // starts a new search: Engine::Impl::syncPmtu).
+  PmtuSearch pmtu;
+  std::optional<Path> pmtu_path;
   // The handshake that made this session, kept until linger_until to ack retransmissions.
   std::unique_ptr<Handshake> linger;
   Instant linger_until = kNever;

@@ -9,7 +9,12 @@
 namespace vpn::test {
 
 void SimNode::sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
-  net_.send(endpoint_, to, bytes);
+  net_.send(endpoint_, to, false, bytes);
+}
+
+void SimNode::sendFragmentable(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
+  ++fragmentable_sent;
+  net_.send(endpoint_, to, true, bytes);
 }
 
 void SimNode::sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
@@ -76,7 +81,7 @@ void SimNode::completeSeals() {
   }
   aead_batch_->run();
   for (const auto& h : held_) {
-    net_.send(endpoint_, h.to, h.bytes);
+    net_.send(endpoint_, h.to, false, h.bytes);
   }
   held_.clear();
 }
@@ -99,8 +104,11 @@ void SimNetwork::cut(const protocol::Endpoint& a, const protocol::Endpoint& b, b
 }
 
 void SimNetwork::send(const protocol::Endpoint& from, const protocol::Endpoint& to,
-                      std::span<const std::uint8_t> bytes) {
+                      bool fragmentable, std::span<const std::uint8_t> bytes) {
   ++sent_;
+  if (max_datagram != 0 && bytes.size() > max_datagram && !fragmentable) {
+    return;
+  }
   Datagram d{from, to, std::vector<std::uint8_t>(bytes.begin(), bytes.end())};
   if (on_send) {
     on_send(d);

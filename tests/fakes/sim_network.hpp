@@ -46,6 +46,8 @@ class SimNode : public client::EngineSink {
   SimNode(SimNetwork& net, protocol::Endpoint ep);
 
   void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  // Passes SimNetwork::max_datagram (the network fragments it); counted in fragmentable_sent.
+  void sendFragmentable(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void closeTcp(const protocol::Endpoint& to) override;
   void writeTun(std::span<const std::uint8_t> packet) override {
@@ -77,6 +79,7 @@ class SimNode : public client::EngineSink {
   client::EngineStatus status() const;
 
   std::vector<std::vector<std::uint8_t>> tun;  // packets the engine wrote to its TUN
+  std::uint64_t fragmentable_sent = 0;
 
  private:
   SimNetwork& net_;
@@ -132,6 +135,9 @@ class SimNetwork {
       cuts_.erase({from, to});
     }
   }
+  // A path MTU black hole: UDP datagrams (payload) larger than this vanish unless sent
+  // fragmentable. 0: no limit.
+  std::size_t max_datagram = 0;
   // Called for every datagram a node sends, before the link decides its fate.
   std::function<void(const Datagram&)> on_send;
   // Middleboxes (see simulated_nat.hpp): on_route sees every sent datagram after on_send and may
@@ -144,7 +150,7 @@ class SimNetwork {
   // Sends as the node or host at `from` would (through on_send, on_route, cuts and the link).
   void sendFrom(const protocol::Endpoint& from, const protocol::Endpoint& to,
                 std::span<const std::uint8_t> bytes) {
-    send(from, to, bytes);
+    send(from, to, false, bytes);
   }
   // TCP: `ep` accepts connections; they are delivered to the node or host at `owner` (default:
   // `ep` itself, e.g. a host registered there).
@@ -200,7 +206,7 @@ class SimNetwork {
   void tcpNotify(const protocol::Endpoint& to, const protocol::Endpoint& remote);
   void tcpQueue(TcpConn& c, const protocol::Endpoint& from, const protocol::Endpoint& to,
                 std::span<const std::uint8_t> bytes);
-  void send(const protocol::Endpoint& from, const protocol::Endpoint& to,
+  void send(const protocol::Endpoint& from, const protocol::Endpoint& to, bool fragmentable,
             std::span<const std::uint8_t> bytes);
   // One step: advance to the next event (not past `limit`), deliver and fire timers. False when
   // the next event lies beyond the limit.

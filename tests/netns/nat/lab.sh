@@ -67,9 +67,14 @@ declare -A SITE=(
   [map1]="mapping 11.0.0.40 - 10.6.1 1"
   [map2]="mapping 11.0.0.42 - 10.6.2 1"
   [upn1]="upnp 11.0.0.44 - 10.6.3 1"
+  [mtu1]="port 198.51.100.70 - 10.7.1 1"
   [open1]="open 198.51.100.61 - - 0"
   [open2]="open 198.51.100.62 - - 0"
 )
+
+# A smaller uplink: the router's wan link (both ends) has this MTU, and the router sends no ICMP
+# "fragmentation needed" for it (filtered, as many firewalls do): a path MTU black hole.
+declare -A SITE_MTU=([mtu1]=1280)
 
 # site_field SITE N -> the Nth field (1-based) of the site's entry
 site_field() { local f; read -r -a f <<<"${SITE[$1]}"; printf '%s' "${f[$(($2 - 1))]}"; }
@@ -289,6 +294,12 @@ lab_site() {
   done
   _nat_rules "$kind" "$wan" "$pubip" "$lan.2" | nsx "$r" nft -f - ||
     die "nft rules for $s ($kind) rejected"
+  if [[ -n ${SITE_MTU[$s]:-} ]]; then
+    ip -n "$(ns "$r")" link set wan mtu "${SITE_MTU[$s]}"
+    ip -n "$(ns inet)" link set "p-$r" mtu "${SITE_MTU[$s]}"
+    printf 'table inet lab_pmtu {\n chain out { type filter hook output priority filter; policy accept;\n  icmp type destination-unreachable icmp code frag-needed drop\n }\n}\n' |
+      nsx "$r" nft -f - || die "nft black hole rule for $s rejected"
+  fi
   if [[ $kind == mapping || $kind == upnp ]]; then
     _miniupnpd "$s" "$lan" "$kind"
   fi
@@ -398,7 +409,7 @@ rv_kill() {
 
 # peer_write NAME OTHER...: $WORK/NAME/NAME.toml with [[rendezvous]] (UDP, and TCP on 443 with
 # tls = LAB_TLS unless LAB_TCP=default), endpoint-less [[peers]] and [paths] (RELAY, RELAY_AFTER, DEMOTE_AFTER,
-# UDP_TIMEOUT; the documented defaults unless set). TCP_LISTEN[NAME]=1 adds tcp_listen = true,
+# UDP_TIMEOUT, PMTU_DISCOVERY; the documented defaults unless set). TCP_LISTEN[NAME]=1 adds tcp_listen = true,
 # PORT_MAPPING[NAME]=false adds [nat] port_mapping = false.
 declare -A TCP_LISTEN=() PORT_MAPPING=()
 peer_write() {
@@ -416,6 +427,7 @@ peer_write() {
     if [[ ${PORT_MAPPING[$name]:-} == false ]]; then printf '\n[nat]\nport_mapping = false\n'; fi
     printf '\n[paths]\nrelay = %s\nrelay_after = %s\ndemote_after = %s\nudp_timeout = %s\n' \
       "${RELAY:-true}" "${RELAY_AFTER:-2}" "${DEMOTE_AFTER:-4}" "${UDP_TIMEOUT:-3}"
+    if [[ -n ${PMTU_DISCOVERY:-} ]]; then printf 'pmtu_discovery = %s\n' "$PMTU_DISCOVERY"; fi
     printf '\n[[rendezvous]]\naddress = "%s:%s"\n' "$PUB_IP" "$RV_PORT"
     if [[ $LAB_TCP == explicit ]]; then
       printf 'tcp = "%s:%s"\ntls = %s\n' "$PUB_IP" "$RV_TCP_PORT" "$LAB_TLS"
