@@ -98,6 +98,63 @@ Bytes ipv4Packet() {
   return p;
 }
 
+// inner_mtu seeds: the MTU (16 bits) and an inner packet: a TCP SYN with MSS 1360 (valid
+// checksums) or a 1400-byte UDP packet with DF.
+Bytes innerMtuSeed(bool v6, bool syn) {
+  const std::size_t ip = v6 ? 40 : 20;
+  const std::size_t total = syn ? ip + 24 : 1400;
+  Bytes p = {0x04, 0xCC};  // MTU 1228
+  Bytes q(total, 0);
+  if (v6) {
+    q[0] = 0x60;
+    q[4] = static_cast<std::uint8_t>((total - 40) >> 8);
+    q[5] = static_cast<std::uint8_t>(total - 40);
+    q[6] = syn ? 6 : 17;
+    q[7] = 64;
+    q[8] = 0xfd, q[23] = 1, q[24] = 0xfd, q[39] = 2;
+  } else {
+    q[0] = 0x45;
+    q[2] = static_cast<std::uint8_t>(total >> 8);
+    q[3] = static_cast<std::uint8_t>(total);
+    q[6] = 0x40;  // DF
+    q[8] = 64;
+    q[9] = syn ? 6 : 17;
+    q[12] = 10, q[13] = 42, q[15] = 1, q[16] = 10, q[17] = 42, q[19] = 2;
+    std::uint32_t sum = 0;
+    for (std::size_t i = 0; i < 20; i += 2) {
+      sum += static_cast<std::uint32_t>(q[i] << 8 | q[i + 1]);
+    }
+    while (sum >> 16) {
+      sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    q[10] = static_cast<std::uint8_t>(~sum >> 8);
+    q[11] = static_cast<std::uint8_t>(~sum);
+  }
+  if (syn) {
+    std::uint8_t* t = &q[ip];
+    t[0] = 0x9c, t[1] = 0x40, t[3] = 22;
+    t[12] = 6 << 4;
+    t[13] = 0x02;
+    t[20] = 2, t[21] = 4, t[22] = 0x05, t[23] = 0x50;  // MSS 1360
+    // Checksum: pseudo-header and segment.
+    std::uint32_t sum = 6 + 24;
+    const std::size_t at = v6 ? 8 : 12, alen = v6 ? 32 : 8;
+    for (std::size_t i = 0; i < alen; i += 2) {
+      sum += static_cast<std::uint32_t>(q[at + i] << 8 | q[at + i + 1]);
+    }
+    for (std::size_t i = 0; i < 24; i += 2) {
+      sum += static_cast<std::uint32_t>(t[i] << 8 | t[i + 1]);
+    }
+    while (sum >> 16) {
+      sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    t[16] = static_cast<std::uint8_t>(~sum >> 8);
+    t[17] = static_cast<std::uint8_t>(~sum);
+  }
+  p.insert(p.end(), q.begin(), q.end());
+  return p;
+}
+
 // A TUN read with a virtio header: a TCP super-packet of `payload` bytes to cut at `gso`
 // (checksums left for the splitter: the TCP one holds zero, which a partial one may).
 Bytes tsoRead(bool v6, std::size_t payload, std::uint16_t gso, std::uint8_t gso_type) {
@@ -278,6 +335,10 @@ int main(int argc, char** argv) {
   write("tso_split", "tcp4", tsoRead(false, 3000, 1000, 1));
   write("tso_split", "tcp6", tsoRead(true, 2500, 1200, 4));
   write("tso_split", "partial-checksum", tsoRead(false, 900, 1400, 0));
+  write("inner_mtu", "syn4", innerMtuSeed(false, true));
+  write("inner_mtu", "syn6", innerMtuSeed(true, true));
+  write("inner_mtu", "udp4-df", innerMtuSeed(false, false));
+  write("inner_mtu", "udp6", innerMtuSeed(true, false));
   write("handshake_packet", "hello", hello);
   write("handshake_packet", "hello-cookie", hello_cookie);
   write("handshake_packet", "kick", kick);

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2034,SC2119,SC2317  # PEER_PORT and PORT_MAPPING are read by lab.sh functions
+# bench/nat_matrix.sh: which NAT pairs end direct, with and without port mapping, how long they
+# take, and the relay bytes a mapping saves.
+#
+# The NAT lab of tests/netns/nat/lab.sh with two sites of each kind: open, full cone, restricted,
+# port-restricted, symmetric, and "mapping" (symmetric, with Debian's miniupnpd in the router,
+# answering PCP, NAT-PMP and UPnP-IGD). Every pair of kinds runs twice, one pair at a time on a
+# fresh UDP port: with `[nat] port_mapping = false` in every peer file (what vpnpeer did before
+# port mapping; the mapping routers are then plain symmetric NATs) and with the default. Per run:
+# both peers start at once; the path each side settles on within SETTLE seconds (relayed pairs
+# are upgraded as soon as a direct path answers, so the run waits for direct-udp up to then);
+# the time until both sides were on that path; then MB of TCP through the tunnel, and the bytes
+# the rendezvous relayed meanwhile (its relayed_bytes counter). UDP-blocked sites are left out:
+# they go over TCP whatever the NAT on the other side does.
+#
+#   sudo bench/nat_matrix.sh                 # SETTLE=15 MB=10
+# Prints a table per condition, the share of pairs direct in each, and the relay bytes saved.
+set -euo pipefail
+REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source-path=SCRIPTDIR source=../tests/netns/nat/lab.sh
+source "$REPO_ROOT/tests/netns/nat/lab.sh"
+require_root
+require_vpnpeer
+require_rendezvous
+MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
+[[ -x $MINIUPNPD ]] || need_tool miniupnpd miniupnpd-nftables
+[[ -x $MINIUPNPD ]] || die "miniupnpd is not installed (apt-get install miniupnpd-nftables)"
+
+SETTLE=${SETTLE:-15}
+MB=${MB:-10}
+KINDS=(open full restricted port symmetric mapping)
+declare -A TWO=([open]="open1 open2" [full]="fc1 fc2" [restricted]="rc1 rc2" [port]="prc1 prc2"
+  [symmetric]="sym1 sym2" [mapping]="map1 map2")
+ALL=(open1 open2 fc1 fc2 rc1 rc2 prc1 prc2 sym1 sym2 map1 map2)
+lab_build "${ALL[@]}"
+lab_pki "${ALL[@]}"
+rv_start || die "vpnpeer-rendezvous did not start"
+
+rv_relayed() {
+  printf 'VPNPEER/1 status json\n' | timeout 5 python3 -c '
+import socket, sys, json
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+print(json.loads(data.split(b"\n", 1)[1])["counters"]["relayed_bytes"])' "$RV_SOCK"
+}
+path_of() { json_get "$(peer_cfg "$1")" "peer('$2').get('path') if peer('$2').get('state') == 'established' else 'none'" 2>/dev/null || echo none; }
+both_direct() { both_on "$1" "$2" direct-udp; }
+both_up() { [[ $(path_of "$1" "$2") != none && $(path_of "$2" "$1") != none ]]; }
+
+RESULTS=$WORK/matrix.tsv
+: >"$RESULTS"
+port=52000
+for cond in off on; do
+  for ((i = 0; i < ${#KINDS[@]}; i++)); do
+    for ((j = i; j < ${#KINDS[@]}; j++)); do
+      k1=${KINDS[$i]} k2=${KINDS[$j]}
+      read -r h1 _ <<<"${TWO[$k1]}"
+      if [[ $k1 == "$k2" ]]; then read -r _ h2 <<<"${TWO[$k2]}"; else read -r h2 _ <<<"${TWO[$k2]}"; fi
+      PORT_MAPPING=()
+      if [[ $cond == off ]]; then for h in "$h1" "$h2"; do PORT_MAPPING[$h]=false; done; fi
+      PEER_PORT=$((port++))
+      t0=$(date +%s.%N)
+      pair_start "$h1" "$h2"
+      wait_until "$SETTLE" both_direct "$h1" "$h2" || true
+      p1=$(path_of "$h1" "$h2") p2=$(path_of "$h2" "$h1")
+      t1=$(date +%s.%N)
+      secs=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
+      relayed=-
+      if [[ $p1 != none && $p2 != none ]]; then
+        before=$(rv_relayed)
+        if transfer_ok "$h1" "$h2" "${OVERLAY[$h2]}" "$MB"; then
+          relayed=$(($(rv_relayed) - before))
+        else
+          relayed="transfer failed: ${XFER_INFO[t]}"
+        fi
+      fi
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$cond" "$k1 x $k2" "$p1" "$p2" "$secs" "$relayed" >>"$RESULTS"
+      log "$cond: $k1 x $k2 ($h1, $h2): $p1 / $p2 after ${secs} s, relayed $relayed bytes"
+      pair_stop "$h1" "$h2"
+    done
+  done
+done
+
+python3 - "$RESULTS" "$MB" <<'PYEOF'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+mb = sys.argv[2]
+by = {}
+for cond, pair, p1, p2, secs, relayed in rows:
+    by.setdefault(pair, {})[cond] = (p1, p2, secs, relayed)
+def path(p1, p2):
+    return p1 if p1 == p2 else f"{p1}/{p2}"
+print(f"\nvpnpeer NAT pair matrix: path each pair settled on (time to it), and bytes the rendezvous relayed for {mb} MB")
+print(f"{'pair':<26} {'port mapping off':<34} {'port mapping on (default)':<34}")
+totals = {"off": [0, 0, 0], "on": [0, 0, 0]}
+for pair, c in by.items():
+    cells = []
+    for cond in ("off", "on"):
+        if cond not in c:
+            cells.append("-")
+            continue
+        p1, p2, secs, relayed = c[cond]
+        cells.append(f"{path(p1, p2)} ({secs} s, {relayed} B)")
+        t = totals[cond]
+        t[0] += 1
+        t[1] += p1 == p2 == "direct-udp"
+        t[2] += int(relayed) if relayed.isdigit() else 0
+    print(f"{pair:<26} {cells[0]:<34} {cells[1]:<34}")
+for cond in ("off", "on"):
+    n, d, r = totals[cond]
+    if n:
+        print(f"port mapping {cond}: {d} of {n} pairs direct ({100 * d / n:.0f}%), {r} bytes relayed in all")
+saved = totals["off"][2] - totals["on"][2]
+print(f"relay bytes saved by port mapping: {saved} of {totals['off'][2]} ({100 * saved / max(totals['off'][2], 1):.0f}%)")
+PYEOF
+exit 0
