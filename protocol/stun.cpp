@@ -441,6 +441,11 @@ std::size_t buildBindingRequest(const BindingRequestParams& p, std::span<std::ui
     writeAttrHeader(w, kStunAttrChangeRequest, 4);
     w.u32((p.change_ip ? kStunChangeIp : 0U) | (p.change_port ? kStunChangePort : 0U));
   }
+  if (p.response_port) {
+    writeAttrHeader(w, kStunAttrResponsePort, 4);
+    w.u16(*p.response_port);
+    w.u16(0);
+  }
   // What finish() will add: SOFTWARE (padded to 4) and FINGERPRINT.
   std::size_t tail = (opts.software.empty() ? 0 : 4 + ((opts.software.size() + 3) & ~std::size_t{3})) +
                      (opts.fingerprint ? 8 : 0);

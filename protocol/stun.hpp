@@ -203,6 +203,9 @@ struct BindingRequestParams {
   bool change_ip = false;
   bool change_port = false;
   std::size_t pad_to = 0;
+  // RESPONSE-PORT (RFC 5780 section 7.5): ask for the answer at this port of our address (the
+  // binding lifetime test, client/netcheck/mapping_lifetime.hpp).
+  std::optional<std::uint16_t> response_port;
 };
 // Large enough for any Binding response of the rendezvous: XOR-MAPPED, MAPPED, RESPONSE-ORIGIN
 // and OTHER-ADDRESS all IPv6, SOFTWARE and FINGERPRINT.
