@@ -36,6 +36,7 @@ std::vector<std::string> restartOnlyChanges(const config::PeerConfig& a,
   check(a.paths.demote_after == b.paths.demote_after, "[paths] demote_after");
   check(a.paths.udp_timeout == b.paths.udp_timeout, "[paths] udp_timeout");
   check(a.nat.port_mapping == b.nat.port_mapping, "[nat] port_mapping");
+  check(a.nat.learn_keepalive == b.nat.learn_keepalive, "[nat] learn_keepalive");
   check(a.metrics_listen == b.metrics_listen, "[metrics] listen");
   return out;
 }

@@ -113,6 +113,7 @@ Daemon::Impl::~Impl() {
   resolver.reset();
   housekeeping.reset();
   nat_probe.reset();
+  lifetime_probe.reset();
   tcp.reset();
   engine.reset();
   udp.reset();
@@ -246,6 +247,7 @@ void Daemon::Impl::start() {
       [this](protocol::NatType t, const netcheck::NetcheckReport& report) {
         onNatType(t, report);
       });
+  createLifetimeProbe();
   std::vector<int> ignore;
   if (unsigned idx = if_nametoindex(tun_dev->name().c_str()); idx != 0) {
     ignore.push_back(static_cast<int>(idx));
@@ -438,6 +440,7 @@ void Daemon::Impl::onNatType(protocol::NatType t, const netcheck::NetcheckReport
   nat_type = t;
   engine->setNatType(Clock::now(), t);
   afterEvent();
+  startLifetimeProbe(report);
 }
 
 void Daemon::Impl::onNetworkChange() {
@@ -474,6 +477,7 @@ void Daemon::Impl::teardown() {
   resolver.reset();
   network.close();
   nat_probe.reset();
+  lifetime_probe.reset();
   stopPortMapping();  // sends the deletion, flushed with the socket below
   if (tcp) {
     tcp->closeAll();
@@ -511,6 +515,9 @@ bool Daemon::Impl::sealedStun(Instant now, const net::ReceivedDatagram& d) {
     return false;
   }
   nat_probe->onDatagram(now, d.from, inner);
+  if (lifetime_probe) {
+    lifetime_probe->onMainDatagram(now, d.from, inner);
+  }
   return true;
 }
 
@@ -537,6 +544,9 @@ void Daemon::Impl::onUdpBatch(std::span<net::ReceivedDatagram> batch) {
     auto family = protocol::classify(d.data);
     if (family == protocol::PacketFamily::kStun && nat_probe && !stun_seal) {
       nat_probe->onDatagram(now, d.from, d.data);  // the engine has no use for STUN
+      if (lifetime_probe) {
+        lifetime_probe->onMainDatagram(now, d.from, d.data);
+      }
       continue;
     }
     if (family == protocol::PacketFamily::kSealed && nat_probe && stun_seal &&

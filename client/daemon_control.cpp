@@ -53,6 +53,21 @@ DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
   if (port_mapper) {
     info.port_mapping = port_mapper->status();
   }
+  info.keepalive_s = std::chrono::duration<double>(keepalive_now).count();
+  if (lifetime_probe) {
+    info.nat_lifetime_state = lifetime_probe->running() ? "measuring" : "pending";
+    if (!lifetime_probe->running() && nat_lifetime) {
+      info.nat_lifetime_state = std::string(netcheck::toString(nat_lifetime->state));
+      info.nat_lifetime_note = nat_lifetime->note;
+      info.nat_lifetime_age_s = std::chrono::duration<double>(now - nat_lifetime_at).count();
+      if (nat_lifetime->kept) {
+        info.nat_lifetime_kept_s = nat_lifetime->kept->count();
+      }
+      if (nat_lifetime->lost) {
+        info.nat_lifetime_lost_s = nat_lifetime->lost->count();
+      }
+    }
+  }
   info.tun_gro = coalescer != nullptr;
   info.tso_reads = tso_reads;
   info.tso_segments = tso_segments;

@@ -21,6 +21,7 @@
 #include "client/daemon.hpp"
 #include "client/engine/engine.hpp"
 #include "client/engine/engine_sink.hpp"
+#include "client/lifetime_probe.hpp"
 #include "client/nat_probe.hpp"
 #include "client/network_watch.hpp"
 #include "client/portmap/port_mapper.hpp"
@@ -88,6 +89,13 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<session::OuterSeal> stun_seal;  // with a network key: seals the probe's STUN
   std::array<std::uint8_t, protocol::kMaxSealedPacket> stun_scratch{};
   std::optional<protocol::Endpoint> nat_probe_server;
+  // [nat] learn_keepalive (daemon_lifetime.cpp): the NAT mapping lifetime measurement, its last
+  // result and when it ended, and the keepalive interval in use.
+  std::unique_ptr<LifetimeProbe> lifetime_probe;
+  std::optional<netcheck::MappingLifetimeResult> nat_lifetime;
+  Instant nat_lifetime_at = kNever;
+  Duration keepalive_now{};
+  std::array<std::uint8_t, protocol::kMaxSealedPacket> lifetime_scratch{};
   protocol::NatType nat_type = protocol::NatType::kUnknown;
 
   // One frame is enough: the engine seals in place and the transport copies into its batch.
@@ -155,6 +163,10 @@ struct Daemon::Impl final : EngineSink {
   void planOpens(std::span<net::ReceivedDatagram> batch);
   void onTunReadable();  // daemon_tun.cpp
   void onTimer();
+  // daemon_lifetime.cpp
+  void createLifetimeProbe();
+  void startLifetimeProbe(const netcheck::NetcheckReport& report);
+  void onLifetime(const netcheck::MappingLifetimeResult& r);
   // daemon_portmap.cpp
   void startPortMapping();
   void refreshGateway(bool network_changed);

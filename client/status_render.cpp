@@ -32,6 +32,26 @@ std::string join(const std::vector<protocol::IpPrefix>& v) {
 }
 
 // "relay-udp via 198.51.100.1:3478, channel 4711" or just the path name for a direct one.
+// "nat mapping lifetime: ..." and the keepalive interval, one line.
+std::string lifetimeLine(const DaemonInfo& info) {
+  char ka[64];
+  std::snprintf(ka, sizeof ka, "keepalive every %.1f s", info.keepalive_s);
+  std::string what;
+  if (info.nat_lifetime_state == "done" && info.nat_lifetime_kept_s) {
+    what = "idle mappings kept " + std::to_string(*info.nat_lifetime_kept_s) + " s" +
+           (info.nat_lifetime_lost_s
+                ? ", gone after " + std::to_string(*info.nat_lifetime_lost_s) + " s"
+                : " or more");
+  } else if (info.nat_lifetime_state == "failed") {
+    what = "not measured (" + info.nat_lifetime_note + ")";
+  } else if (info.nat_lifetime_state == "off") {
+    what = "not measured ([nat] learn_keepalive = false)";
+  } else {
+    what = info.nat_lifetime_state;
+  }
+  return "nat mapping lifetime: " + what + "; " + ka + "\n";
+}
+
 // After the MTU in the text form: how it was found.
 std::string pmtuWords(const PeerStatus& p) {
   if (p.pmtu_state == "searching") {
@@ -180,6 +200,17 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("tun_read_errors").value(info.tun_read_errors);
   w.endObject();
   writePortMapping(w, info.port_mapping, now);
+  w.key("nat_mapping_lifetime").beginObject();
+  w.key("state").value(info.nat_lifetime_state);
+  w.key("kept_s");
+  info.nat_lifetime_kept_s ? w.value(static_cast<std::uint64_t>(*info.nat_lifetime_kept_s)) : w.null();
+  w.key("lost_s");
+  info.nat_lifetime_lost_s ? w.value(static_cast<std::uint64_t>(*info.nat_lifetime_lost_s)) : w.null();
+  w.key("note").value(info.nat_lifetime_note);
+  w.key("measured_s_ago");
+  info.nat_lifetime_age_s ? w.value(*info.nat_lifetime_age_s) : w.null();
+  w.endObject();
+  w.key("keepalive_s").value(info.keepalive_s);
   w.key("workers").beginObject();
   w.key("threads").value(static_cast<std::uint64_t>(info.seal_threads));
   w.key("sealed").value(info.sealed);
@@ -361,6 +392,7 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
          (info.seal_failures != 0 ? ", " + std::to_string(info.seal_failures) + " failed to seal" : "") +
          "\n";
   out += portMappingLine(info.port_mapping, now);
+  out += lifetimeLine(info);
   if (!status.network_key.empty()) {
     out += "network key: " +
            std::string(status.network_key == "ca" ? "derived from the CA certificate"

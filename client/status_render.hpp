@@ -43,6 +43,15 @@ struct DaemonInfo {
   std::uint64_t sealed = 0, batch_opened = 0, seal_parallel_batches = 0, seal_failures = 0;
   // [nat] port_mapping: the router's mapping of our port ("off" when turned off).
   PortMapStatus port_mapping;
+  // [nat] learn_keepalive: the NAT mapping lifetime measurement ("off", "pending" before the
+  // first NAT discovery, "measuring", "done", "failed"), the longest idle time a mapping
+  // survived and the shortest it did not, why it failed, seconds since it ended, and the
+  // keepalive interval in use.
+  std::string nat_lifetime_state = "off";
+  std::optional<std::int64_t> nat_lifetime_kept_s, nat_lifetime_lost_s;
+  std::string nat_lifetime_note;
+  std::optional<double> nat_lifetime_age_s;
+  double keepalive_s = 0;
 };
 
 std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status, Instant now);

@@ -51,6 +51,8 @@ struct PathSettings {
 // [nat]: what a peer asks of the NAT in front of it (docs/paths.md).
 struct NatSettings {
   bool port_mapping = true;  // ask the router to map the tunnel port (PCP, NAT-PMP, UPnP-IGD)
+  // Measure how long the NAT keeps an idle mapping, and keep keepalives inside it.
+  bool learn_keepalive = true;
 };
 
 struct TunnelSettings {

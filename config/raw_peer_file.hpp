@@ -78,6 +78,7 @@ struct RawPeerFile {
   Raw<std::vector<RawAddress>> blocklist;  // [pki] blocklist: certificate fingerprints
   Raw<std::string> metrics_listen;         // [metrics] listen
   Raw<bool> port_mapping;                  // [nat] port_mapping
+  Raw<bool> learn_keepalive;               // [nat] learn_keepalive
 };
 
 // Key names per table, in the order the documentation lists them.
@@ -98,7 +99,7 @@ inline constexpr std::string_view kPkiKeys[] = {"blocklist"};
 inline constexpr std::string_view kMetricsKeys[] = {"listen"};
 inline constexpr std::string_view kPathsKeys[] = {"relay", "relay_after", "demote_after",
                                                   "udp_timeout", "pmtu_discovery"};
-inline constexpr std::string_view kNatKeys[] = {"port_mapping"};
+inline constexpr std::string_view kNatKeys[] = {"port_mapping", "learn_keepalive"};
 
 RawPeerFile readPeerFile(std::string_view toml_text, const std::string& file,
                          std::vector<ConfigError>& errors);

@@ -143,6 +143,7 @@ class Reader {
       Pos p = posOf(nat->source());
       checkKeys(*nat, "nat", kNatKeys);
       out.port_mapping = boolean(*nat, p, "nat", "port_mapping");
+      out.learn_keepalive = boolean(*nat, p, "nat", "learn_keepalive");
     }
     if (const toml::table* m = table(root, "metrics", root_pos, false)) {
       Pos p = posOf(m->source());

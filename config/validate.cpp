@@ -70,6 +70,7 @@ class Validator {
     checkRendezvous(cfg);
     checkPaths(cfg.paths);
     cfg.nat.port_mapping = raw_.port_mapping.value.value_or(true);
+    cfg.nat.learn_keepalive = raw_.learn_keepalive.value.value_or(true);
     if (raw_.metrics_listen.value) {
       auto ep = protocol::Endpoint::parse(*raw_.metrics_listen.value);
       if (!ep || ep->port() == 0) {

@@ -480,6 +480,21 @@ void Engine::setNatType(Instant now, protocol::NatType type) { impl_->setNatType
 
 void Engine::onNetworkChange(Instant now) { impl_->onNetworkChange(now); }
 
+void Engine::setKeepaliveInterval(Instant now, Duration interval) {
+  impl_->options.keepalive_interval = interval;
+  auto pull = [&](PeerSession* s) {
+    if (s != nullptr) {
+      s->next_probe_at = std::min(s->next_probe_at, now + interval);
+    }
+  };
+  for (auto& p : impl_->peers) {
+    pull(p->session.get());
+  }
+  for (auto& rv : impl_->rendezvous) {
+    pull(rv->session.get());
+  }
+}
+
 Instant Engine::nextDeadline() const { return impl_->nextDeadline(); }
 
 EngineStatus Engine::status(Instant now) const { return impl_->status(now); }

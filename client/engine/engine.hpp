@@ -142,6 +142,10 @@ class Engine {
   void setMappedCandidate(Instant now, std::optional<protocol::Endpoint> mapped);
   // Our NAT type (from the daemon's discovery), sent in REGISTER. A change re-registers.
   void setNatType(Instant now, protocol::NatType type);
+  // The keepalive (liveness probe) interval of every session from now on, peers and rendezvous
+  // servers alike (the daemon shortens it to what the NAT's mapping lifetime needs). Probes due
+  // later than now + interval are brought forward.
+  void setKeepaliveInterval(Instant now, Duration interval);
   // An address or route change (rtnetlink): re-register, probe every session, send on the direct
   // path and the standby relay until the direct path answers (docs/paths.md rule 7).
   void onNetworkChange(Instant now);

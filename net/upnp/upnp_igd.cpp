@@ -45,8 +45,11 @@ void UpnpIgd::forget() {
 std::string UpnpIgd::discover(const protocol::IpAddress& local) {
   int error = 0;
   const std::string ifaddr = local.toString();
-  UPNPDev* list = upnpDiscover(static_cast<int>(options_.discover_wait.count()), ifaddr.c_str(),
-                               nullptr, UPNP_LOCAL_PORT_ANY, 0, 2, &error);
+  // One search target, so one wait: upnpDiscover() tries four in turn when nothing answers
+  // (four times the wait, which would hold up a shutdown). IGD:2 devices answer IGD:1 searches.
+  UPNPDev* list = upnpDiscoverDevice("urn:schemas-upnp-org:device:InternetGatewayDevice:1",
+                                     static_cast<int>(options_.discover_wait.count()),
+                                     ifaddr.c_str(), nullptr, UPNP_LOCAL_PORT_ANY, 0, 2, &error);
   if (list == nullptr) {
     return "no UPnP device answered the search within " +
            std::to_string(options_.discover_wait.count()) + " ms";

@@ -3,8 +3,9 @@
 // through Debian's libminiupnpc: SSDP discovery, the device description, then the SOAP actions
 // GetExternalIPAddress, AddPortMapping and DeletePortMapping of WANIPConnection.
 //
-// Blocking: discovery waits up to Options::discover_wait and each SOAP call can take seconds, so
-// the daemon runs it on a worker (net::WorkQueue) and never on the loop thread. One caller at a
+// Blocking: discovery waits up to Options::discover_wait (one search target, so one wait) and
+// each SOAP call can take seconds, so the daemon runs it on a worker (net::WorkQueue) and never
+// on the loop thread; a shutdown waits for the call under way. One caller at a
 // time (not thread-safe); the object remembers the device it found and the mapping it holds, so
 // a renewal asks for the same external port and unmap() deletes exactly what map() made.
 //

@@ -68,6 +68,8 @@ declare -A SITE=(
   [map2]="mapping 11.0.0.42 - 10.6.2 1"
   [upn1]="upnp 11.0.0.44 - 10.6.3 1"
   [mtu1]="port 198.51.100.70 - 10.7.1 1"
+  [kat1]="port 198.51.100.72 - 10.7.2 1"
+  [kat2]="port 198.51.100.74 - 10.7.3 1"
   [open1]="open 198.51.100.61 - - 0"
   [open2]="open 198.51.100.62 - - 0"
 )
@@ -75,6 +77,9 @@ declare -A SITE=(
 # A smaller uplink: the router's wan link (both ends) has this MTU, and the router sends no ICMP
 # "fragmentation needed" for it (filtered, as many firewalls do): a path MTU black hole.
 declare -A SITE_MTU=([mtu1]=1280)
+# A router that forgets idle UDP flows after this many seconds (conntrack's udp timeouts, both
+# the unreplied and the stream one): a NAT with short mapping lifetimes.
+declare -A SITE_UDP_TIMEOUT=([kat1]=15 [kat2]=15)
 
 # site_field SITE N -> the Nth field (1-based) of the site's entry
 site_field() { local f; read -r -a f <<<"${SITE[$1]}"; printf '%s' "${f[$(($2 - 1))]}"; }
@@ -294,6 +299,10 @@ lab_site() {
   done
   _nat_rules "$kind" "$wan" "$pubip" "$lan.2" | nsx "$r" nft -f - ||
     die "nft rules for $s ($kind) rejected"
+  if [[ -n ${SITE_UDP_TIMEOUT[$s]:-} ]]; then
+    nsx "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="${SITE_UDP_TIMEOUT[$s]}" \
+      net.netfilter.nf_conntrack_udp_timeout_stream="${SITE_UDP_TIMEOUT[$s]}"
+  fi
   if [[ -n ${SITE_MTU[$s]:-} ]]; then
     ip -n "$(ns "$r")" link set wan mtu "${SITE_MTU[$s]}"
     ip -n "$(ns inet)" link set "p-$r" mtu "${SITE_MTU[$s]}"
@@ -410,8 +419,9 @@ rv_kill() {
 # peer_write NAME OTHER...: $WORK/NAME/NAME.toml with [[rendezvous]] (UDP, and TCP on 443 with
 # tls = LAB_TLS unless LAB_TCP=default), endpoint-less [[peers]] and [paths] (RELAY, RELAY_AFTER, DEMOTE_AFTER,
 # UDP_TIMEOUT, PMTU_DISCOVERY; the documented defaults unless set). TCP_LISTEN[NAME]=1 adds tcp_listen = true,
-# PORT_MAPPING[NAME]=false adds [nat] port_mapping = false.
-declare -A TCP_LISTEN=() PORT_MAPPING=()
+# PORT_MAPPING[NAME]=false adds [nat] port_mapping = false, LEARN_KEEPALIVE[NAME]=false
+# [nat] learn_keepalive = false.
+declare -A TCP_LISTEN=() PORT_MAPPING=() LEARN_KEEPALIVE=()
 peer_write() {
   local name=$1 o
   shift
@@ -424,7 +434,11 @@ peer_write() {
       "$WORK/pki/ca.crt" "$dir" "$name" "$dir" "$name" "$WORK" "$name"
     printf '\n[tun]\nname = "vpn0"\nmtu = 1400\n'
     printf '\n[tunnel]\nkeepalive = %s\ndead_peer = %s\n' "${KEEPALIVE:-10}" "${DEAD_PEER:-40}"
-    if [[ ${PORT_MAPPING[$name]:-} == false ]]; then printf '\n[nat]\nport_mapping = false\n'; fi
+    if [[ ${PORT_MAPPING[$name]:-} == false || ${LEARN_KEEPALIVE[$name]:-} == false ]]; then
+      printf '\n[nat]\n'
+      if [[ ${PORT_MAPPING[$name]:-} == false ]]; then printf 'port_mapping = false\n'; fi
+      if [[ ${LEARN_KEEPALIVE[$name]:-} == false ]]; then printf 'learn_keepalive = false\n'; fi
+    fi
     printf '\n[paths]\nrelay = %s\nrelay_after = %s\ndemote_after = %s\nudp_timeout = %s\n' \
       "${RELAY:-true}" "${RELAY_AFTER:-2}" "${DEMOTE_AFTER:-4}" "${UDP_TIMEOUT:-3}"
     if [[ -n ${PMTU_DISCOVERY:-} ]]; then printf 'pmtu_discovery = %s\n' "$PMTU_DISCOVERY"; fi

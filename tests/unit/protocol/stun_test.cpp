@@ -269,7 +269,7 @@ TEST(Stun, RequestRoundTrip) {
 }
 
 TEST(Stun, ResponseRoundTripV4AndV6) {
-  auto req = parsedRequest({.transaction_id = kRfcId, .change_ip = false, .change_port = true});
+  auto req = parsedRequest({.transaction_id = kRfcId, .change_ip = false, .change_port = true, .pad_to = 0, .response_port = {}});
   EXPECT_EQ(classifyStunRequest(req, false, true), StunServerAction::kAnswer);
   EXPECT_EQ(classifyStunRequest(req, false, false), StunServerAction::kCannotChange);
   for (const char* src : {"198.51.100.7:40000", "[2001:db8::7]:1"}) {
@@ -310,7 +310,7 @@ TEST(Stun, ResponseRoundTripV4AndV6) {
 }
 
 TEST(Stun, ErrorResponsesAndServerActions) {
-  auto req = parsedRequest({.transaction_id = kRfcId, .change_ip = false, .change_port = false});
+  auto req = parsedRequest({.transaction_id = kRfcId, .change_ip = false, .change_port = false, .pad_to = 0, .response_port = {}});
   std::array<std::uint8_t, kStunMaxBuiltSize> buf{};
   std::size_t n = buildBindingError(req, 400, "", {}, buf);
   auto m = parseStun(std::span<const std::uint8_t>(buf).first(n));
@@ -374,12 +374,12 @@ TEST(Stun, ResponsePortIsOptIn) {
 }
 
 TEST(Stun, ChangeRequestFlagsDecoded) {
-  auto both = parsedRequest({.transaction_id = kRfcId, .change_ip = true, .change_port = true});
+  auto both = parsedRequest({.transaction_id = kRfcId, .change_ip = true, .change_port = true, .pad_to = 0, .response_port = {}});
   EXPECT_TRUE(both.change_ip);
   EXPECT_TRUE(both.change_port);
   EXPECT_EQ(classifyStunRequest(both, true, true), StunServerAction::kAnswer);
   EXPECT_EQ(classifyStunRequest(both, false, true), StunServerAction::kCannotChange);
-  auto ip = parsedRequest({.transaction_id = kRfcId, .change_ip = true, .change_port = false});
+  auto ip = parsedRequest({.transaction_id = kRfcId, .change_ip = true, .change_port = false, .pad_to = 0, .response_port = {}});
   EXPECT_TRUE(ip.change_ip);
   EXPECT_FALSE(ip.change_port);
 }
@@ -455,7 +455,7 @@ TEST(Stun, DuplicateAttributesKeepFirst) {
 TEST(Stun, RandomFuzzNeverCrashes) {
   // A valid base without FINGERPRINT, so mutations past the header often still parse.
   std::array<std::uint8_t, kStunMaxBuiltSize> nofp{};
-  auto req = parsedRequest({.transaction_id = kRfcId, .change_ip = true, .change_port = true});
+  auto req = parsedRequest({.transaction_id = kRfcId, .change_ip = true, .change_port = true, .pad_to = 0, .response_port = {}});
   std::size_t nofp_n = buildBindingResponse(req, ep("[2001:db8::7]:1"), ep("192.0.2.9:3478"),
                                             ep("192.0.2.10:3479"), nofp,
                                             {.software = "x", .fingerprint = false});
