@@ -54,6 +54,7 @@ struct NetcheckArgs {
   std::optional<std::string> server;
   bool json = false;
   double timeout_s = 3.0;  // per test
+  bool mapping_lifetime = false;  // also measure the NAT's idle mapping lifetime (up to ~3 min)
 };
 int runNetcheck(const NetcheckArgs& a);
 

@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
   auto* ns = netcheck->add_option("--server", netcheck_server, "server as HOST:PORT");
   nc->excludes(ns);
   netcheck->add_flag("--json", netcheck_args.json, "stable JSON output");
+  netcheck->add_flag("--mapping-lifetime", netcheck_args.mapping_lifetime,
+                     "also measure how long the NAT keeps an idle UDP mapping (takes up to 3 min)");
   netcheck->add_option("--timeout", netcheck_args.timeout_s,
                        "seconds to wait for the answer to each test (default 3)")
       ->check(CLI::Range(0.2, 60.0));

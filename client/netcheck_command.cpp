@@ -23,6 +23,9 @@
 //                        "error" | "answered-unchanged"), transmissions, mapped, from,
 //                        error_code (if any), rtt_ms}]: the raw evidence, for humans
 //   ignored_datagrams    count of datagrams that were not an answer to our requests
+//   port_mapping         the router's test mapping (port_map_render.hpp)
+//   nat_mapping_lifetime with --mapping-lifetime: {state ("done" | "failed"), kept_s, lost_s
+//                        (integer or null), note}
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -39,6 +42,7 @@
 #include <optional>
 #include <string>
 
+#include "client/netcheck_lifetime.hpp"
 #include "client/netcheck_portmap.hpp"
 #include "client/port_map_render.hpp"
 #include "client/commands.hpp"
@@ -222,7 +226,19 @@ std::string mappingWords(const PortMapStatus& m) {
          m.last_error + ")";
 }
 
-void printText(const Endpoint& server, const netcheck::NetcheckReport& r, const PortMapStatus& m) {
+using Lifetime = std::optional<netcheck::MappingLifetimeResult>;
+
+// --mapping-lifetime in words.
+std::string lifetimeWords(const netcheck::MappingLifetimeResult& l) {
+  if (l.state == netcheck::MappingLifetimeResult::State::kDone && l.kept) {
+    return "idle mappings kept " + std::to_string(l.kept->count()) + " s" +
+           (l.lost ? ", gone after " + std::to_string(l.lost->count()) + " s" : " or more");
+  }
+  return "not measured (" + l.note + ")";
+}
+
+void printText(const Endpoint& server, const netcheck::NetcheckReport& r, const PortMapStatus& m,
+               const Lifetime& lifetime) {
   std::printf("server:            %s\n", server.toString().c_str());
   std::printf("UDP:               %s\n", r.udp_ok ? "ok" : "blocked (no answer)");
   if (r.public_endpoint) {
@@ -252,13 +268,17 @@ void printText(const Endpoint& server, const netcheck::NetcheckReport& r, const 
   }
   std::printf("NAT type:          %s\n", typeTitle(r.nat_type).c_str());
   std::printf("port mapping:      %s\n", mappingWords(m).c_str());
+  if (lifetime) {
+    std::printf("mapping lifetime:  %s\n", lifetimeWords(*lifetime).c_str());
+  }
   for (const auto& n : r.notes) {
     std::printf("note: %s\n", n.c_str());
   }
   std::printf("for vpnpeer: %s\n", meaning(r.nat_type).c_str());
 }
 
-void printJson(const Endpoint& server, const netcheck::NetcheckReport& r, const PortMapStatus& m) {
+void printJson(const Endpoint& server, const netcheck::NetcheckReport& r, const PortMapStatus& m,
+               const Lifetime& lifetime) {
   auto opt = [](JsonWriter& w, const std::optional<Endpoint>& e) {
     if (e) {
       w.value(e->toString());
@@ -315,6 +335,16 @@ void printJson(const Endpoint& server, const netcheck::NetcheckReport& r, const 
   w.endArray();
   w.key("ignored_datagrams").value(r.ignored_datagrams);
   writePortMapping(w, m, Clock::now());
+  if (lifetime) {
+    w.key("nat_mapping_lifetime").beginObject();
+    w.key("state").value(toString(lifetime->state));
+    w.key("kept_s");
+    lifetime->kept ? w.value(static_cast<std::int64_t>(lifetime->kept->count())) : w.null();
+    w.key("lost_s");
+    lifetime->lost ? w.value(static_cast<std::int64_t>(lifetime->lost->count())) : w.null();
+    w.key("note").value(lifetime->note);
+    w.endObject();
+  }
   w.endObject();
   std::printf("%s\n", w.str().c_str());
 }
@@ -491,10 +521,21 @@ int runNetcheck(const NetcheckArgs& a) {
       mapping.last_error = "asked over IPv4 only";
     }
   }
+  Lifetime lifetime;
+  if (a.mapping_lifetime) {
+    const auto& r = nd.report();
+    if (r.public_endpoint && r.behind_nat.value_or(true)) {
+      lifetime = probeMappingLifetime(fd.get(), *server, r.public_endpoint->address(), seal.get());
+    } else {
+      lifetime = netcheck::MappingLifetimeResult{};
+      lifetime->state = netcheck::MappingLifetimeResult::State::kFailed;
+      lifetime->note = r.public_endpoint ? "no NAT in front of us" : "the server did not answer";
+    }
+  }
   if (a.json) {
-    printJson(*server, nd.report(), mapping);
+    printJson(*server, nd.report(), mapping, lifetime);
   } else {
-    printText(*server, nd.report(), mapping);
+    printText(*server, nd.report(), mapping, lifetime);
   }
   return 0;
 }

@@ -9,7 +9,8 @@
 #      idle times tried around 15 s), and the keepalive interval drops to 8 s;
 #   2. 50 s after start, 20 s after both sides' 30 s keepalives (so 5 s after a 15 s mapping is
 #      gone), fc1's ping reaches kat1 through kat1's NAT at the first try; fc2's first ping to
-#      kat2 is lost at kat2's NAT (the control: the lab's NAT does forget).
+#      kat2 is lost at kat2's NAT (the control: the lab's NAT does forget);
+#   3. meanwhile `vpnpeer netcheck --mapping-lifetime` in kat2 measures the same 10 / 20 s.
 # Env: KA_WAIT (s, 45).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lab.sh
@@ -25,6 +26,11 @@ rv_start || { fail "learned keepalive: vpnpeer-rendezvous did not start"; finish
 
 lifetime() { json_get "$(peer_cfg "$1")" "(s.get('nat_mapping_lifetime') or {}).get('$2')"; }
 measured() { [[ $(lifetime kat1 state) == done ]]; }
+
+nc=$WORK/netcheck.kat2.json
+nsbg kat2 timeout 120 "$VPNPEER" netcheck --server "$PUB_IP:$RV_PORT" --mapping-lifetime --json \
+  >"$nc" 2>"$nc.err"
+NC_PID=$LAST_PID
 
 KEEPALIVE=30 DEAD_PEER=120
 LEARN_KEEPALIVE=([kat2]=false)
@@ -68,5 +74,10 @@ check "control: fc2's first ping to kat2 is lost at kat2's NAT (the lab's NAT fo
   "it arrived: the control proves nothing" bash -c "! ip netns exec $(ns fc2) ping -n -q -c 1 -W 1 ${OVERLAY[kat2]} >/dev/null 2>&1"
 pair_stop kat1 fc1
 pair_stop kat2 fc2
+
+wait_pid_exit "$NC_PID" 60 || true
+nc_lt=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["nat_mapping_lifetime"]; print(m["state"], m["kept_s"], m["lost_s"], m["note"])' "$nc" 2>/dev/null || echo "<none>")
+check "netcheck --mapping-lifetime in kat2: done, kept 10 s, gone after 20 s (${nc_lt})" \
+  "$(head -c 300 "$nc.err")" test "$nc_lt" = "done 10 20 "
 echo "$PASSED passed, $FAILED failed"
 finish
