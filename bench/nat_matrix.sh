@@ -10,7 +10,8 @@
 # port mapping; the mapping routers are then plain symmetric NATs) and with the default. Per run:
 # both peers start at once; the path each side settles on within SETTLE seconds (relayed pairs
 # are upgraded as soon as a direct path answers, so the run waits for direct-udp up to then);
-# the time until both sides were on that path; then MB of TCP through the tunnel, and the bytes
+# the time from start until both sides were on that path (each daemon's own clock: its uptime
+# less the age of its last path change); then MB of TCP through the tunnel, and the bytes
 # the rendezvous relayed meanwhile (its relayed_bytes counter). UDP-blocked sites are left out:
 # they go over TCP whatever the NAT on the other side does.
 #
@@ -50,7 +51,11 @@ print(json.loads(data.split(b"\n", 1)[1])["counters"]["relayed_bytes"])' "$RV_SO
 }
 path_of() { json_get "$(peer_cfg "$1")" "peer('$2').get('path') if peer('$2').get('state') == 'established' else 'none'" 2>/dev/null || echo none; }
 both_direct() { both_on "$1" "$2" direct-udp; }
-both_up() { [[ $(path_of "$1" "$2") != none && $(path_of "$2" "$1") != none ]]; }
+# on_path_since H PEER -> seconds from H's start until it was on its current path to PEER (its
+# own clock: uptime less the age of the last path change, or of the session)
+on_path_since() {
+  json_get "$(peer_cfg "$1")" "s['uptime_s'] - ((peer('$2').get('history') or [{}])[-1].get('s_ago') or peer('$2').get('last_handshake_s_ago') or 0)"
+}
 
 RESULTS=$WORK/matrix.tsv
 : >"$RESULTS"
@@ -64,12 +69,14 @@ for cond in off on; do
       PORT_MAPPING=()
       if [[ $cond == off ]]; then for h in "$h1" "$h2"; do PORT_MAPPING[$h]=false; done; fi
       PEER_PORT=$((port++))
-      t0=$(date +%s.%N)
       pair_start "$h1" "$h2"
       wait_until "$SETTLE" both_direct "$h1" "$h2" || true
       p1=$(path_of "$h1" "$h2") p2=$(path_of "$h2" "$h1")
-      t1=$(date +%s.%N)
-      secs=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
+      secs=-
+      if [[ $p1 != none && $p2 != none ]]; then
+        s1=$(on_path_since "$h1" "$h2") s2=$(on_path_since "$h2" "$h1")
+        secs=$(python3 -c "print(f'{max($s1, $s2):.2f}')")
+      fi
       relayed=-
       if [[ $p1 != none && $p2 != none ]]; then
         before=$(rv_relayed)
@@ -95,7 +102,8 @@ for cond, pair, p1, p2, secs, relayed in rows:
     by.setdefault(pair, {})[cond] = (p1, p2, secs, relayed)
 def path(p1, p2):
     return p1 if p1 == p2 else f"{p1}/{p2}"
-print(f"\nvpnpeer NAT pair matrix: path each pair settled on (time to it), and bytes the rendezvous relayed for {mb} MB")
+print(f"\nvpnpeer NAT pair matrix: path each pair settled on (seconds from start until both were on")
+print(f"it), and bytes the rendezvous relayed for {mb} MB of TCP")
 print(f"{'pair':<26} {'port mapping off':<34} {'port mapping on (default)':<34}")
 totals = {"off": [0, 0, 0], "on": [0, 0, 0]}
 for pair, c in by.items():
