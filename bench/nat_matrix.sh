@@ -38,17 +38,7 @@ lab_build "${ALL[@]}"
 lab_pki "${ALL[@]}"
 rv_start || die "vpnpeer-rendezvous did not start"
 
-rv_relayed() {
-  printf 'VPNPEER/1 status json\n' | timeout 5 python3 -c '
-import socket, sys, json
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b: break
-    data += b
-print(json.loads(data.split(b"\n", 1)[1])["counters"]["relayed_bytes"])' "$RV_SOCK"
-}
+rv_relayed() { control_json "$RV_SOCK" "s['counters']['relayed_bytes']"; }
 path_of() { json_get "$(peer_cfg "$1")" "peer('$2').get('path') if peer('$2').get('state') == 'established' else 'none'" 2>/dev/null || echo none; }
 both_direct() { both_on "$1" "$2" direct-udp; }
 # on_path_since H PEER -> seconds from H's start until it was on its current path to PEER (its

@@ -232,18 +232,7 @@ void Daemon::Impl::start() {
     }
   }
   nat_probe = std::make_unique<NatProbe>(
-      loop,
-      [this](const protocol::Endpoint& to, std::span<const std::uint8_t> b) {
-        if (stun_seal) {
-          std::size_t n = stun_seal->seal(b, stun_scratch);
-          if (n == 0) {
-            return;
-          }
-          b = std::span<const std::uint8_t>(stun_scratch.data(), n);
-        }
-        udp->send(to, b);
-        udp->flush();  // STUN is rare and may come from the probe's own timer
-      },
+      loop, [this](const protocol::Endpoint& to, std::span<const std::uint8_t> b) { sendStun(to, b); },
       [this](protocol::NatType t, const netcheck::NetcheckReport& report) {
         onNatType(t, report);
       });
@@ -334,6 +323,20 @@ void Daemon::Impl::dropRoot() {
   } catch (const os::PrivilegeError& e) {
     throw StartupError(e.what());
   }
+}
+
+// STUN on the tunnel's socket (NAT discovery, the mapping lifetime's sender), sealed with the
+// network key when there is one; sent at once, as STUN is rare and may come from a probe's timer.
+void Daemon::Impl::sendStun(const protocol::Endpoint& to, std::span<const std::uint8_t> b) {
+  if (stun_seal) {
+    std::size_t n = stun_seal->seal(b, stun_scratch);
+    if (n == 0) {
+      return;
+    }
+    b = std::span<const std::uint8_t>(stun_scratch.data(), n);
+  }
+  udp->send(to, b);
+  udp->flush();
 }
 
 // Family the listen socket can reach: a specific IPv4 or IPv6 address covers only its own.

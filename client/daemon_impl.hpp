@@ -149,6 +149,7 @@ struct Daemon::Impl final : EngineSink {
   void dropRoot();
   void startSealing();
   bool reachable(const protocol::IpAddress& a) const;
+  void sendStun(const protocol::Endpoint& to, std::span<const std::uint8_t> b);
   void onHousekeeping();
   void refreshLocalCandidates();
   void onRendezvousResolved(std::vector<RendezvousSpec> specs);

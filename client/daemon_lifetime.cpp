@@ -30,18 +30,7 @@ void Daemon::Impl::createLifetimeProbe() {
     return;
   }
   lifetime_probe = std::make_unique<LifetimeProbe>(
-      loop,
-      [this](const protocol::Endpoint& to, std::span<const std::uint8_t> b) {
-        if (stun_seal) {
-          std::size_t n = stun_seal->seal(b, stun_scratch);
-          if (n == 0) {
-            return;
-          }
-          b = std::span<const std::uint8_t>(stun_scratch.data(), n);
-        }
-        udp->send(to, b);
-        udp->flush();
-      },
+      loop, [this](const protocol::Endpoint& to, std::span<const std::uint8_t> b) { sendStun(to, b); },
       [this](std::span<const std::uint8_t> b) -> std::span<const std::uint8_t> {
         if (!stun_seal) {
           return b;

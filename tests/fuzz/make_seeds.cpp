@@ -98,6 +98,21 @@ Bytes ipv4Packet() {
   return p;
 }
 
+// Adds big-endian 16-bit words to `sum`; putChecksum folds, complements and writes it.
+std::uint32_t addWords(const std::uint8_t* p, std::size_t n, std::uint32_t sum) {
+  for (std::size_t i = 0; i + 1 < n; i += 2) {
+    sum += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
+  }
+  return sum;
+}
+void putChecksum(std::uint8_t* at, std::uint32_t sum) {
+  while (sum >> 16) {
+    sum = (sum & 0xFFFF) + (sum >> 16);
+  }
+  at[0] = static_cast<std::uint8_t>(~sum >> 8);
+  at[1] = static_cast<std::uint8_t>(~sum);
+}
+
 // inner_mtu seeds: the MTU (16 bits) and an inner packet: a TCP SYN with MSS 1360 (valid
 // checksums) or a 1400-byte UDP packet with DF.
 Bytes innerMtuSeed(bool v6, bool syn) {
@@ -120,15 +135,7 @@ Bytes innerMtuSeed(bool v6, bool syn) {
     q[8] = 64;
     q[9] = syn ? 6 : 17;
     q[12] = 10, q[13] = 42, q[15] = 1, q[16] = 10, q[17] = 42, q[19] = 2;
-    std::uint32_t sum = 0;
-    for (std::size_t i = 0; i < 20; i += 2) {
-      sum += static_cast<std::uint32_t>(q[i] << 8 | q[i + 1]);
-    }
-    while (sum >> 16) {
-      sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    q[10] = static_cast<std::uint8_t>(~sum >> 8);
-    q[11] = static_cast<std::uint8_t>(~sum);
+    putChecksum(&q[10], addWords(q.data(), 20, 0));
   }
   if (syn) {
     std::uint8_t* t = &q[ip];
@@ -136,20 +143,9 @@ Bytes innerMtuSeed(bool v6, bool syn) {
     t[12] = 6 << 4;
     t[13] = 0x02;
     t[20] = 2, t[21] = 4, t[22] = 0x05, t[23] = 0x50;  // MSS 1360
-    // Checksum: pseudo-header and segment.
-    std::uint32_t sum = 6 + 24;
+    // Checksum: pseudo-header (addresses, protocol, length) and segment.
     const std::size_t at = v6 ? 8 : 12, alen = v6 ? 32 : 8;
-    for (std::size_t i = 0; i < alen; i += 2) {
-      sum += static_cast<std::uint32_t>(q[at + i] << 8 | q[at + i + 1]);
-    }
-    for (std::size_t i = 0; i < 24; i += 2) {
-      sum += static_cast<std::uint32_t>(t[i] << 8 | t[i + 1]);
-    }
-    while (sum >> 16) {
-      sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    t[16] = static_cast<std::uint8_t>(~sum >> 8);
-    t[17] = static_cast<std::uint8_t>(~sum);
+    putChecksum(&t[16], addWords(t, 24, addWords(&q[at], alen, 6 + 24)));
   }
   p.insert(p.end(), q.begin(), q.end());
   return p;

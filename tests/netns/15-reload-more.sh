@@ -58,18 +58,7 @@ track_pid "$PING_PID"
 sleep 1
 
 reload_alice() { "$VPNPEER" reload -c "$A_CFG" 2>&1; }
-rv_json() {
-  printf 'VPNPEER/1 status json\n' | timeout 5 python3 -c '
-import socket, sys, json
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b: break
-    data += b
-body = json.loads(data.split(b"\n", 1)[1])
-print(eval(sys.argv[2], {"s": body}))' "$WORK/rv.sock" "$1"
-}
+rv_json() { control_json "$WORK/rv.sock" "$1"; }
 
 # --- [[rendezvous]] ---
 printf '\n[[rendezvous]]\naddress = "%s:3478"\n' "$B_UNDERLAY" >>"$A_CFG"

@@ -31,17 +31,10 @@ check "a 1400-byte DF ping gets 'fragmentation needed' naming 1228" "$(head -c 2
   grep -Eq "mtu ?= ?1228" <<<"$out"
 ping6_1280() { nsx a ping -6 -n -q -c 2 -W 2 -s 1232 "$B_V6" >/dev/null 2>&1; }
 check "a 1280-byte IPv6 ping crosses (sent fragmentable)" "no reply" ping6_1280
-head -c 20M /dev/urandom >"$WORK/send.bin"
-sent_sum=$(sha256sum <"$WORK/send.bin" | cut -d' ' -f1)
-nsbg b timeout 60 socat -u "TCP-LISTEN:5001,bind=$B_V4,reuseaddr" "OPEN:$WORK/recv.bin,creat,trunc"
-rx=$LAST_PID
-wait_until 5 bash -c "ip netns exec $(ns b) ss -Hltn 'sport = :5001' | grep -q 5001" ||
-  die "receiver did not listen"
-nsx a timeout 60 socat -u "FILE:$WORK/send.bin" "TCP:$B_V4:5001,connect-timeout=5" || true
-wait "$rx" || true
-recv_sum=$(sha256sum <"$WORK/recv.bin" 2>/dev/null | cut -d' ' -f1 || true)
-check "20 MB over the 1280-byte underlay arrive intact" "sha256 ${recv_sum:0:16}, sent ${sent_sum:0:16}" \
-  test "$sent_sum" = "$recv_sum"
+ok=0
+socat_transfer_ok 20 && ok=1
+check "20 MB over the 1280-byte underlay arrive intact" "$XFER_SUMS" test "$ok" = 1
+
 refusals=$(grep -c "UDP GSO refused" "$A_LOG" || true)
 check "no GSO run was refused ($refusals)" "$(grep -i 'gso' "$A_LOG" | head -3)" test "$refusals" = 0
 finish

@@ -211,6 +211,38 @@ start_peer() {
 # status_json CONFIG -> prints `vpnpeer status --json` (bounded to 5 s)
 status_json() { timeout 5 "$VPNPEER" status -c "$1" --json; }
 
+# control_json SOCKET PYEXPR -> PYEXPR with `s` bound to the status object a control socket
+#   answers (vpnpeer-rendezvous, which has no `status -c` of its own)
+control_json() {
+  printf 'VPNPEER/1 status json\n' | timeout 5 python3 -c '
+import socket, sys, json
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+body = json.loads(data.split(b"\n", 1)[1])
+print(eval(sys.argv[2], {"s": body}))' "$1" "$2"
+}
+
+# socat_transfer_ok MB: MB of random bytes from ns a to B_V4:5001 in ns b over TCP (socat), both
+#   ends bounded by 60 s; true if the receiver wrote the same sha256. XFER_SUMS says what arrived.
+socat_transfer_ok() {
+  local rx sent recv
+  head -c "$1M" /dev/urandom >"$WORK/send.bin"
+  sent=$(sha256sum <"$WORK/send.bin" | cut -d' ' -f1)
+  nsbg b timeout 60 socat -u "TCP-LISTEN:5001,bind=$B_V4,reuseaddr" "OPEN:$WORK/recv.bin,creat,trunc"
+  rx=$LAST_PID
+  wait_until 5 bash -c "ip netns exec $(ns b) ss -Hltn 'sport = :5001' | grep -q 5001" ||
+    die "receiver did not listen"
+  nsx a timeout 60 socat -u "FILE:$WORK/send.bin" "TCP:$B_V4:5001,connect-timeout=5" || true
+  wait "$rx" || true
+  recv=$(sha256sum <"$WORK/recv.bin" 2>/dev/null | cut -d' ' -f1 || true)
+  XFER_SUMS="sha256 ${recv:0:16}, sent ${sent:0:16}"
+  [[ $sent == "$recv" ]]
+}
+
 # json_get CONFIG PYEXPR -> evaluates PYEXPR with `s` bound to the status object.
 #   json_get alice.toml 's["peers"][0]["state"]'
 json_get() {
