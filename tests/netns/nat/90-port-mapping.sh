@@ -91,7 +91,9 @@ else
 fi
 check "the mapped endpoint is the router's wan address" "$(map_field "$ca" external)" \
   external_at "$ca" 11.0.0.40
-check "miniupnpd forwards map1's port" "no DNAT rule" router_maps map1 51851
+# Waits: a listing taken while miniupnpd changes the table can come back short.
+check "miniupnpd forwards map1's port" "no DNAT rule: $(nsx r-map1 nft list table inet lab_upnp 2>&1 | grep -E "dnat|udp" | head -5)" \
+  wait_until 5 router_maps map1 51851
 if wait_until "$WAIT" both_on map1 map2 direct-udp; then
   pass "symmetric x symmetric with mappings: direct-udp both ways in $((SECONDS - t0)) s"
 else
