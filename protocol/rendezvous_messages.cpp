@@ -69,6 +69,13 @@ std::string_view toString(LookupFailure f) {
   return "unknown";
 }
 
+std::optional<ControlType> peekControlType(std::span<const std::uint8_t> plaintext) {
+  if (plaintext.empty()) {
+    return std::nullopt;
+  }
+  return static_cast<ControlType>(plaintext[0]);
+}
+
 Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> plaintext) {
   ByteReader r(plaintext);
   auto type = r.u8();
@@ -193,6 +200,23 @@ Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> pl
       msg = std::move(m);
       break;
     }
+    case ControlType::kAlsoHere: {
+      AlsoHereMsg m;
+      m.request_id = r.u32();
+      msg = m;
+      break;
+    }
+    case ControlType::kSeenHere: {
+      SeenHereMsg m;
+      m.request_id = r.u32();
+      auto ep = readEndpoint(r);
+      if (!ep || !r.ok()) {
+        return err(ParseError::kBadField);
+      }
+      m.reflexive = *ep;
+      msg = m;
+      break;
+    }
     default:
       return err(ParseError::kBadType);
   }
@@ -273,6 +297,13 @@ std::size_t serializeControl(const ControlMessage& msg, std::span<std::uint8_t> 
           w.u32(m.request_id);
           w.u8(static_cast<std::uint8_t>(m.reason));
           writeName(w, m.peer_name);
+        } else if constexpr (std::is_same_v<T, AlsoHereMsg>) {
+          header(ControlType::kAlsoHere);
+          w.u32(m.request_id);
+        } else if constexpr (std::is_same_v<T, SeenHereMsg>) {
+          header(ControlType::kSeenHere);
+          w.u32(m.request_id);
+          writeEndpoint(w, m.reflexive);
         }
       },
       msg);

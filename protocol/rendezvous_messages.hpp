@@ -23,10 +23,18 @@
 //   RELAY_BOUND    rv -> peer   request id (32; 0 on the side that did not ask) | channel (16,
 //                               nonzero) | peer name
 //   RELAY_FAILED   rv -> peer   request id (32) | reason (8) | peer name
+//   ALSO_HERE      peer -> rv   request id (32)
+//   SEEN_HERE      rv -> peer   request id (32) | the endpoint ALSO_HERE came from
 //
 // [NAT type] is optional on the wire (nat_type.hpp): a message without it parses as kUnknown, so
 // peers from before it are understood; serializing always writes it. Unknown NAT values read as
 // kUnknown. RELAY_BOUND goes to both peers of a channel (relay_packet.hpp).
+//
+// ALSO_HERE is sent in the same session to the server's address of the other IP family (a
+// dual-stack peer registered over IPv4 sends it to the server's IPv6 address, or the reverse).
+// The server does not move the session there: it keeps the source as the peer's reflexive
+// endpoint of that family, introduces it as a second reflexive candidate, and answers SEEN_HERE
+// to that source.
 //
 // The rendezvous sends INTRODUCE to both peers at the same instant, each with the other's
 // candidates and the same intro id and punch key, which authenticate the punch probes
@@ -57,6 +65,8 @@ enum class ControlType : std::uint8_t {
   kRelayRequest = 6,
   kRelayBound = 7,
   kRelayFailed = 8,
+  kAlsoHere = 9,
+  kSeenHere = 10,
 };
 
 enum class LookupFailure : std::uint8_t {
@@ -119,9 +129,20 @@ struct RelayFailedMsg {
   std::string peer_name;
 };
 
+struct AlsoHereMsg {
+  std::uint32_t request_id = 0;
+};
+struct SeenHereMsg {
+  std::uint32_t request_id = 0;
+  Endpoint reflexive;  // where ALSO_HERE came from
+};
+
 using ControlMessage =
     std::variant<RegisterMsg, RegisteredMsg, LookupMsg, IntroduceMsg, LookupFailedMsg,
-                 RelayRequestMsg, RelayBoundMsg, RelayFailedMsg>;
+                 RelayRequestMsg, RelayBoundMsg, RelayFailedMsg, AlsoHereMsg, SeenHereMsg>;
+
+// The type byte of a control plaintext, without parsing the rest (nullopt if too short).
+std::optional<ControlType> peekControlType(std::span<const std::uint8_t> plaintext);
 
 Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> plaintext);
 // Returns the bytes written, or 0 if out is too small or a field is out of range (too many

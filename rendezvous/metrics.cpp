@@ -49,6 +49,9 @@ std::string renderMetrics(const ServerInfo& info, const RendezvousStatus& st,
           c.cookie_replies);
   counter("vpnpeer_rendezvous_registrations_total", "REGISTER messages accepted.",
           c.registrations);
+  counter("vpnpeer_rendezvous_also_here_total",
+          "ALSO_HERE messages answered: dual-stack peers' reflexive endpoints of their other family.",
+          c.also_here);
   counter("vpnpeer_rendezvous_lookups_total", "Lookups received.", c.lookups);
   counter("vpnpeer_rendezvous_introductions_total", "Pairs introduced.", c.introductions);
   counter("vpnpeer_rendezvous_lookup_failures_total", "Lookups answered with a failure.",

@@ -45,7 +45,8 @@ std::vector<std::pair<const char*, std::uint64_t>> counterList(const RendezvousC
           {"relayed_bytes", c.relayed_bytes}, {"relay_binds", c.relay_binds},
           {"relay_failures", c.relay_failures}, {"relay_offers", c.relay_offers},
           {"relay_idle_freed", c.relay_idle_freed}, {"cookie_replies", c.cookie_replies},
-          {"pending_evicted", c.pending_evicted}, {"candidates_rejected", c.candidates_rejected}};
+          {"pending_evicted", c.pending_evicted}, {"candidates_rejected", c.candidates_rejected},
+          {"also_here", c.also_here}};
 }
 
 }  // namespace
@@ -136,6 +137,7 @@ std::string renderStatusJson(const ServerInfo& info, const RendezvousStatus& st)
     const auto& p = st.peers[i];
     o += (i ? "," : "") + std::string("{\"name\":") + jsonString(p.name) +
          ",\"endpoint\":" + jsonString(p.endpoint.toString()) +
+         ",\"also_at\":" + (p.also_at ? jsonString(p.also_at->toString()) : "null") +
          ",\"transport\":" + jsonString(p.tcp ? "tcp" : "udp") +
          ",\"unreachable\":" + (p.unreachable ? "true" : "false") +
          ",\"nat_type\":" + jsonString(protocol::toString(p.nat_type)) + ",\"addresses\":[";
@@ -196,6 +198,9 @@ std::string renderStatusText(const ServerInfo& info, const RendezvousStatus& st)
            std::to_string(p.relayed_bytes) + " bytes";
     }
     o += "\n";
+    if (p.also_at) {
+      o += "  also at " + p.also_at->toString() + " (its other IP family)\n";
+    }
     for (const auto& c : p.candidates) {
       o += "  candidate " + std::string(protocol::toString(c.kind)) + " " +
            c.endpoint.toString() + "\n";

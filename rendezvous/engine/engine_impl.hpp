@@ -155,10 +155,16 @@ struct RendezvousEngine::Impl {
   void onControl(Instant now, PeerRecord& r, std::span<const std::uint8_t> plain);
   void onRegister(Instant now, PeerRecord& r, const protocol::RegisterMsg& m);
   void onLookup(Instant now, PeerRecord& r, const protocol::LookupMsg& m);
-  void introduce(PeerRecord& requester, PeerRecord& target, std::uint32_t request_id);
+  void introduce(Instant now, PeerRecord& requester, PeerRecord& target, std::uint32_t request_id);
   void lookupFailed(PeerRecord& r, std::uint32_t request_id, protocol::LookupFailure reason,
                     std::string name);
   bool sendControl(PeerRecord& r, const protocol::ControlMessage& msg);
+  // Seals msg in r's session and sends it from `on` to `to` (not r's path): SEEN_HERE.
+  bool sendControlTo(PeerRecord& r, SocketId on, const protocol::Endpoint& to,
+                     const protocol::ControlMessage& msg);
+  // An ALSO_HERE that arrived from `from` on `on` (rv_control.cpp).
+  void onAlsoHere(Instant now, PeerRecord& r, SocketId on, const protocol::Endpoint& from,
+                  std::span<const std::uint8_t> plain);
   void sendKeepalive(PeerRecord& r, std::span<const std::uint8_t> payload);
 
   // rv_outer.cpp: the network key (docs/hardening.md, "Network key").

@@ -72,6 +72,10 @@ struct PeerRecord {
   std::string cert_fingerprint;                 // SHA-256 of the certificate (blocklist)
   Instant cert_expires_at = kNever;             // the session ends then
   std::vector<protocol::Candidate> candidates;  // local and tcp ones, from REGISTER
+  // The reflexive endpoint of the other IP family, from the newest ALSO_HERE (a dual-stack peer);
+  // introduced while alt_seen is recent. Never a path: replies go to `endpoint`.
+  std::optional<protocol::Endpoint> alt_endpoint;
+  Instant alt_seen{};
   std::vector<RelayChannel> channels;           // sorted by channel
   TokenBucket lookups;                          // lookups and relay requests
   TokenBucket relay;                            // bytes of relay datagrams it sends

@@ -282,6 +282,9 @@ RendezvousStatus RendezvousEngine::Impl::status(Instant now, bool with_peers) co
     RegisteredPeerStatus p;
     p.name = r.name;
     p.endpoint = r.endpoint;
+    if (r.alt_endpoint && now - r.alt_seen < 3 * options.refresh) {
+      p.also_at = r.alt_endpoint;
+    }
     p.tcp = r.overTcp();
     p.unreachable = r.unreachable;
     p.nat_type = r.nat_type;

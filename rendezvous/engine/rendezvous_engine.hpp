@@ -115,6 +115,7 @@ struct RendezvousOptions {
 struct RegisteredPeerStatus {
   std::string name;
   protocol::Endpoint endpoint;                 // reflexive: where its packets come from
+  std::optional<protocol::Endpoint> also_at;   // its reflexive of the other family (ALSO_HERE)
   bool tcp = false;                            // its session reaches us over a TCP connection
   bool unreachable = false;                    // that TCP connection closed; not sent to
   protocol::NatType nat_type = protocol::NatType::kUnknown;  // as it announced in REGISTER
@@ -132,6 +133,7 @@ struct RendezvousCounters {
   std::uint64_t pending_evicted = 0;  // stalled handshakes dropped to make room
   std::uint64_t candidates_rejected = 0;  // announced candidates not kept (protocol/candidate.hpp)
   std::uint64_t registrations = 0;  // REGISTER messages accepted
+  std::uint64_t also_here = 0;      // ALSO_HERE answered (a peer's reflexive of its other family)
   std::uint64_t lookups = 0;
   std::uint64_t introductions = 0;  // pairs introduced
   std::uint64_t lookup_failures = 0;

@@ -18,16 +18,25 @@ constexpr Duration kKeyGrace = seconds(2);
 
 // What the other side of an introduction gets: local (and tcp) candidates, then the reflexive
 // endpoint. A session over TCP has none to give: its source port is a TCP one, useless for UDP.
-std::vector<protocol::Candidate> candidatesOf(const PeerRecord& r) {
+// A dual-stack peer's other reflexive endpoint (ALSO_HERE) comes last, while it is recent.
+std::vector<protocol::Candidate> candidatesOf(const PeerRecord& r, Instant now, Duration fresh) {
+  std::optional<protocol::Endpoint> alt;
+  if (r.alt_endpoint && now - r.alt_seen < fresh) {
+    alt = r.alt_endpoint;
+  }
+  std::size_t reserved = 1 + (alt ? 1 : 0);
   std::vector<protocol::Candidate> out;
   for (const auto& c : r.candidates) {
-    if (out.size() + 1 >= protocol::kMaxCandidates) {
+    if (out.size() + reserved >= protocol::kMaxCandidates) {
       break;
     }
     out.push_back(c);
   }
   if (!r.overTcp()) {
     out.push_back(protocol::Candidate{protocol::CandidateKind::kReflexive, r.endpoint});
+  }
+  if (alt) {
+    out.push_back(protocol::Candidate{protocol::CandidateKind::kReflexive, *alt});
   }
   return out;
 }
@@ -48,6 +57,40 @@ bool RendezvousEngine::Impl::sendControl(PeerRecord& r, const protocol::ControlM
     return false;
   }
   return sendTo(r, packet);
+}
+
+bool RendezvousEngine::Impl::sendControlTo(PeerRecord& r, SocketId on,
+                                           const protocol::Endpoint& to,
+                                           const protocol::ControlMessage& msg) {
+  auto body = std::span<std::uint8_t>(scratch).subspan(protocol::kDataHeaderSize,
+                                                       protocol::kMaxControlPayload);
+  std::size_t n = protocol::serializeControl(msg, body);
+  auto packet = std::span<std::uint8_t>(scratch).first(protocol::kDataOverhead + n);
+  if (n == 0 || !r.keys->sealControl(r.remote_index, packet, n)) {
+    drop(Drop::kTxTooBig);
+    return false;
+  }
+  sink.sendFrom(on, to, packet);
+  return true;
+}
+
+void RendezvousEngine::Impl::onAlsoHere(Instant now, PeerRecord& r, SocketId on,
+                                        const protocol::Endpoint& from,
+                                        std::span<const std::uint8_t> plain) {
+  auto msg = protocol::parseControl(plain);
+  const auto* also = msg ? std::get_if<protocol::AlsoHereMsg>(&*msg) : nullptr;
+  // Only from the other family, over UDP: the same family would be a second path of one kind
+  // (the session follows the newest packet for that), and a TCP source port is useless for UDP.
+  if (also == nullptr || on.role == SocketRole::kTcp ||
+      from.address().family() == r.endpoint.address().family() ||
+      !from.address().isRoutableUnicast()) {
+    drop(Drop::kUnexpectedMessage);
+    return;
+  }
+  r.alt_endpoint = from;
+  r.alt_seen = now;
+  counters.also_here++;
+  sendControlTo(r, on, from, protocol::SeenHereMsg{also->request_id, from});
 }
 
 bool RendezvousEngine::Impl::sendTo(PeerRecord& r, std::span<const std::uint8_t> bytes) {
@@ -102,14 +145,18 @@ void RendezvousEngine::Impl::onSealed(Instant now, SocketId on, const protocol::
     r.linger.reset();
     r.linger_until = kNever;
   }
+  auto plain = std::span<const std::uint8_t>(bytes).subspan(
+      protocol::kDataHeaderSize, bytes.size() - protocol::kDataOverhead);
+  if (header->control && protocol::peekControlType(plain) == protocol::ControlType::kAlsoHere) {
+    onAlsoHere(now, r, on, from, plain);  // never moves the session's path
+    return;
+  }
   if (res.newest) {
     registry.setPath(r, on, from);
   }
   if (res.rotated) {
     sendKeepalive(r, {});  // shows the peer our new phase even if we have nothing to say
   }
-  auto plain = std::span<const std::uint8_t>(bytes).subspan(
-      protocol::kDataHeaderSize, bytes.size() - protocol::kDataOverhead);
   if (header->control) {
     onControl(now, r, plain);
     return;
@@ -210,17 +257,17 @@ void RendezvousEngine::Impl::onLookup(Instant now, PeerRecord& r, const protocol
     lookupFailed(r, m.request_id, protocol::LookupFailure::kNotRegistered, m.name.value_or(""));
     return;
   }
-  introduce(r, *target, m.request_id);
+  introduce(now, r, *target, m.request_id);
 }
 
-void RendezvousEngine::Impl::introduce(PeerRecord& requester, PeerRecord& target,
+void RendezvousEngine::Impl::introduce(Instant now, PeerRecord& requester, PeerRecord& target,
                                        std::uint32_t request_id) {
   protocol::IntroduceMsg to_requester;
   to_requester.request_id = request_id;
   to_requester.intro_id = crypto::randomU64();
   crypto::randomBytes(to_requester.punch_key);
   to_requester.peer_name = target.name;
-  to_requester.candidates = candidatesOf(target);
+  to_requester.candidates = candidatesOf(target, now, 3 * options.refresh);
   to_requester.peer_nat_type = target.nat_type;
 
   protocol::IntroduceMsg to_target;
@@ -228,7 +275,7 @@ void RendezvousEngine::Impl::introduce(PeerRecord& requester, PeerRecord& target
   to_target.intro_id = to_requester.intro_id;
   to_target.punch_key = to_requester.punch_key;
   to_target.peer_name = requester.name;
-  to_target.candidates = candidatesOf(requester);
+  to_target.candidates = candidatesOf(requester, now, 3 * options.refresh);
   to_target.peer_nat_type = requester.nat_type;
 
   // Both in the same instant: the punches must cross while both NAT mappings are fresh.

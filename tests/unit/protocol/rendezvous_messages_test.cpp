@@ -314,5 +314,27 @@ TEST(SealedHeader, AcceptsControlPacketsThatDataParsingRejects) {
   EXPECT_EQ(s->counter, 9u);
 }
 
+TEST(RendezvousMessages, AlsoHereAndSeenHereRoundTripAndRejectTruncation) {
+  EXPECT_EQ(roundTrip<AlsoHereMsg>(AlsoHereMsg{0xA1B2C3D4}).request_id, 0xA1B2C3D4u);
+  auto seen = roundTrip<SeenHereMsg>(
+      SeenHereMsg{7, *Endpoint::parse("[2001:db8:100::9]:40001")});
+  EXPECT_EQ(seen.request_id, 7u);
+  EXPECT_EQ(seen.reflexive.toString(), "[2001:db8:100::9]:40001");
+  std::vector<ControlMessage> msgs = {AlsoHereMsg{3},
+                                      SeenHereMsg{4, *Endpoint::parse("192.0.2.1:9")}};
+  for (const auto& m : msgs) {
+    std::array<std::uint8_t, 64> buf{};
+    auto n = serializeControl(m, buf);
+    ASSERT_GT(n, 0u);
+    EXPECT_EQ(peekControlType(std::span(buf).first(n)),
+              m.index() == 8 ? ControlType::kAlsoHere : ControlType::kSeenHere);
+    for (std::size_t len = 0; len < n; ++len) {
+      EXPECT_FALSE(parseControl(std::span(buf).first(len)).ok()) << m.index() << " " << len;
+    }
+    EXPECT_FALSE(parseControl(std::span(buf).first(n + 1)).ok()) << m.index();
+  }
+  EXPECT_FALSE(peekControlType({}).has_value());
+}
+
 }  // namespace
 }  // namespace vpn::protocol

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "rendezvous/engine/registry.hpp"
+#include "tests/unit/rendezvous/relay_helpers.hpp"
 #include "tests/unit/rendezvous/rv_harness.hpp"
 
 namespace vpn::test {
@@ -15,7 +16,9 @@ namespace {
 
 using protocol::Candidate;
 using protocol::CandidateKind;
+using protocol::AlsoHereMsg;
 using protocol::Endpoint;
+using protocol::SeenHereMsg;
 
 Endpoint ep(const char* text) {
   return *Endpoint::parse(text);
@@ -94,6 +97,62 @@ TEST(RendezvousEngine, LookupByNameIntroducesBothSidesAtOnce) {
   auto st = h.engine->status(h.clock.now());
   EXPECT_EQ(st.counters.lookups, 1u);
   EXPECT_EQ(st.counters.introductions, 1u);
+}
+
+// A dual-stack peer registered over IPv4 sends ALSO_HERE to the server's IPv6 address: the
+// server answers SEEN_HERE there, keeps its session where it was, and introduces the IPv6
+// endpoint as a second reflexive candidate. From its own family it is refused.
+TEST(RendezvousEngine, AlsoHereAddsTheOtherFamilyWithoutMovingTheSession) {
+  RvHarness h;
+  auto r = registerTwo(h);
+  const Endpoint v4 = r.alice->observed;
+  const Endpoint v6 = ep("[2001:db8:7::7]:40001");
+  auto fromElsewhere = [&](const Endpoint& src, std::uint32_t id) {
+    r.alice->observed = src;
+    h.send(*r.alice, [id](RvTestPeer& p, auto& s) { p.sendControl(AlsoHereMsg{id}, s); });
+    r.alice->observed = v4;
+  };
+  fromElsewhere(v6, 5);
+  const auto* seen = lastOf<SeenHereMsg>(r.alice->peer->inbox);
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(seen->request_id, 5u);
+  EXPECT_EQ(seen->reflexive, v6);
+  auto st = h.engine->status(h.clock.now());
+  const auto* alice = relay::peerStatus(st, "alice");
+  ASSERT_NE(alice, nullptr);
+  EXPECT_EQ(alice->endpoint, v4);  // the session did not move
+  ASSERT_TRUE(alice->also_at.has_value());
+  EXPECT_EQ(*alice->also_at, v6);
+  EXPECT_EQ(st.counters.also_here, 1u);
+
+  h.send(*r.bob, [](RvTestPeer& p, auto& s) { p.sendLookup(9, "alice", s); });
+  const auto* to_bob = lastOf<protocol::IntroduceMsg>(r.bob->peer->inbox);
+  ASSERT_NE(to_bob, nullptr);
+  std::vector<Candidate> alice_cands = {local("192.168.1.7:51820"),
+                                        Candidate{CandidateKind::kReflexive, v4},
+                                        Candidate{CandidateKind::kReflexive, v6}};
+  EXPECT_EQ(to_bob->candidates, alice_cands);
+
+  // Same family: refused, nothing answered, the session stays.
+  std::size_t inbox = r.alice->peer->inbox.size();
+  fromElsewhere(ep("203.0.113.50:1234"), 6);
+  EXPECT_EQ(r.alice->peer->inbox.size(), inbox);
+  st = h.engine->status(h.clock.now());
+  EXPECT_EQ(relay::peerStatus(st, "alice")->endpoint, v4);
+  EXPECT_EQ(st.counters.also_here, 1u);
+  EXPECT_EQ(h.dropCount("unexpected_message"), 1u);
+
+  // Not renewed for three refreshes: no longer introduced (alice itself stays alive).
+  for (int i = 0; i < 8; ++i) {
+    h.clock.advance(std::chrono::seconds(10));
+    h.send(*r.alice, [](RvTestPeer& p, auto& s) { p.sendProbe(1, s); });
+    h.send(*r.bob, [](RvTestPeer& p, auto& s) { p.sendProbe(1, s); });
+  }
+  h.send(*r.bob, [](RvTestPeer& p, auto& s) { p.sendLookup(10, "alice", s); });
+  to_bob = lastOf<protocol::IntroduceMsg>(r.bob->peer->inbox);
+  ASSERT_NE(to_bob, nullptr);
+  EXPECT_EQ(to_bob->request_id, 10u);
+  EXPECT_EQ(to_bob->candidates.size(), 2u);
 }
 
 // Finding 6: a member announcing loopback, link-local, multicast, unspecified or mapped addresses,
