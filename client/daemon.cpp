@@ -79,6 +79,9 @@ EngineOptions engineOptions(const config::PeerConfig& cfg) {
   for (const auto& p : cfg.peers) {
     o.peers.push_back(PeerSpec{p.name, p.endpoint});
   }
+  if (cfg.listen.address().isV4() || !cfg.listen.address().isUnspecified()) {
+    o.udp_family = cfg.listen.address().family();  // "[::]" alone is dual stack
+  }
   o.keepalive_interval = cfg.tunnel.keepalive;
   o.dead_peer_timeout = cfg.tunnel.dead_peer;
   o.rekey_interval = cfg.tunnel.rekey;
@@ -283,7 +286,7 @@ void Daemon::Impl::start() {
   startPortMapping();
   resolver = std::make_unique<net::Resolver>(loop);
   rendezvous_addresses = std::make_unique<RendezvousAddresses>(
-      *resolver, cfg.rendezvous, [this](const protocol::IpAddress& a) { return reachable(a); },
+      *resolver, cfg.rendezvous, [this](const protocol::IpAddress& a) { return usable(a); },
       [this](std::vector<RendezvousSpec> specs) { onRendezvousResolved(std::move(specs)); },
       [this](const protocol::Endpoint& ep, const std::string& sni) { tcp->setTls(ep, sni); });
   housekeeping = std::make_unique<net::Timer>(loop, [this] { onHousekeeping(); });
@@ -346,6 +349,24 @@ bool Daemon::Impl::reachable(const protocol::IpAddress& a) const {
     return a.isV4();
   }
   return !l.isUnspecified() ? a.isV6() : true;
+}
+
+bool Daemon::Impl::usable(const protocol::IpAddress& a) const {
+  if (!reachable(a)) {
+    return false;
+  }
+  // A dual-stack socket on a host without an address of a's family (an IPv6-only network) would
+  // only send into the void.
+  bool any = false;
+  for (const auto& c : local_candidates) {
+    if (c.address().isRoutableUnicast()) {
+      any = true;
+      if (c.address().family() == a.family()) {
+        return true;
+      }
+    }
+  }
+  return !any;
 }
 
 void Daemon::Impl::onHousekeeping() {

@@ -149,6 +149,8 @@ struct Daemon::Impl final : EngineSink {
   void dropRoot();
   void startSealing();
   bool reachable(const protocol::IpAddress& a) const;
+  // reachable(), and the host has a routable address of a's family (when it has any at all).
+  bool usable(const protocol::IpAddress& a) const;
   void sendStun(const protocol::Endpoint& to, std::span<const std::uint8_t> b);
   void onHousekeeping();
   void refreshLocalCandidates();

@@ -14,7 +14,8 @@ RendezvousAddresses::RendezvousAddresses(net::Resolver& resolver,
       reachable_(std::move(reachable)),
       on_change_(std::move(on_change)),
       on_tls_(std::move(on_tls)),
-      resolved_(entries_.size()) {}
+      resolved_(entries_.size()),
+      flip_(entries_.size(), false) {}
 
 void RendezvousAddresses::refresh(const EngineStatus& status) {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
@@ -25,6 +26,10 @@ void RendezvousAddresses::refresh(const EngineStatus& status) {
     }
     if (healthy) {
       continue;
+    }
+    if (resolved && resolved->udp_alt) {
+      // Not established since the last refresh over this family: try the other one first.
+      flip_[i] = !flip_[i];
     }
     const auto& e = entries_[i];
     resolver_.resolve(e.host, e.port, current(i, false));
@@ -59,6 +64,7 @@ void RendezvousAddresses::setEntries(std::vector<config::RendezvousEntry> entrie
   }
   entries_ = std::move(entries);
   resolved_ = std::move(kept);
+  flip_.assign(entries_.size(), false);
   ++generation_;
   publish();
 }
@@ -66,23 +72,34 @@ void RendezvousAddresses::setEntries(std::vector<config::RendezvousEntry> entrie
 void RendezvousAddresses::onResolved(std::size_t i, std::vector<protocol::Endpoint> eps,
                                      const std::string& error) {
   const auto& entry = entries_[i];
+  // The resolver's order (RFC 6724: IPv6 first where the host has a global IPv6 address), and
+  // the first reachable address of the other family as the dual-stack alternate.
   std::optional<protocol::Endpoint> pick;
+  std::optional<protocol::Endpoint> alt;
   for (const auto& e : eps) {
-    if (reachable_(e.address())) {
-      pick = e;
-      break;
+    if (!reachable_(e.address())) {
+      continue;
     }
+    if (!pick) {
+      pick = e;
+    } else if (!alt && e.address().family() != pick->address().family()) {
+      alt = e;
+    }
+  }
+  if (alt && flip_[i]) {
+    std::swap(pick, alt);
   }
   if (!pick) {
     LOG_WARN("rendezvous %s: %s", entry.toString().c_str(),
              error.empty() ? "no address of a family the listen socket can reach" : error.c_str());
     return;
   }
-  if (resolved_[i] && resolved_[i]->udp == *pick) {
+  if (resolved_[i] && resolved_[i]->udp == *pick && resolved_[i]->udp_alt == alt) {
     return;
   }
-  LOG_INFO("rendezvous %s is %s", entry.toString().c_str(), pick->toString().c_str());
-  resolved_[i] = RendezvousSpec{*pick, std::nullopt, entry.name};
+  LOG_INFO("rendezvous %s is %s%s", entry.toString().c_str(), pick->toString().c_str(),
+           alt ? (", and " + alt->toString() + " for our other IP family").c_str() : "");
+  resolved_[i] = RendezvousSpec{*pick, std::nullopt, entry.name, alt};
   if (entry.tcp_host) {
     if (*entry.tcp_host == entry.host) {
       setTcp(i, protocol::Endpoint(pick->address(), entry.tcp_port));

@@ -3,7 +3,9 @@
 // UDP port and an optional TCP one) into the resolved RendezvousSpecs the engine needs. Entries
 // are resolved at start and again whenever their server is not answering, because the name may
 // point elsewhere now. A TCP address with the same host as the UDP one reuses its address; TLS
-// entries are announced through on_tls so the TCP edge wraps connections to them.
+// entries are announced through on_tls so the TCP edge wraps connections to them. A name with
+// addresses of both families (and a dual-stack listen socket) gives the spec an alternate of the
+// other family; a server not established by the next refresh is then tried the other way round.
 //
 // Ownership: owned by the daemon; borrows the resolver, which must outlive it. Threading: the
 // loop's thread only. Errors: resolution failures are logged (one line naming the entry) and the
@@ -50,6 +52,7 @@ class RendezvousAddresses {
   OnChange on_change_;
   OnTls on_tls_;
   std::vector<std::optional<RendezvousSpec>> resolved_;  // per entry
+  std::vector<bool> flip_;  // per entry: its other family first (the first did not connect)
   std::uint64_t generation_ = 0;                         // setEntries() calls so far
 };
 

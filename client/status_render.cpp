@@ -167,6 +167,10 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     w.key("registered").value(r.registered);
     w.key("reflexive");
     r.reflexive ? w.value(r.reflexive->toString()) : w.null();
+    w.key("also_at");
+    r.also_at ? w.value(r.also_at->toString()) : w.null();
+    w.key("reflexive_alt");
+    r.reflexive_alt ? w.value(r.reflexive_alt->toString()) : w.null();
     w.key("rtt_ms");
     r.rtt ? w.value(millis(*r.rtt)) : w.null();
     w.key("last_error").value(r.last_error);
@@ -346,6 +350,11 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
     out += "  state:          " + r.state + (r.registered ? ", registered" : "") + "\n";
     if (r.reflexive) {
       out += "  our public endpoint: " + r.reflexive->toString() + "\n";
+    }
+    if (r.also_at) {
+      out += "  also at:        " + r.also_at->toString() + " (our public endpoint there: " +
+             (r.reflexive_alt ? r.reflexive_alt->toString() : std::string("not known yet")) +
+             ")\n";
     }
     if (r.rtt) {
       std::snprintf(line, sizeof line, "  rtt:            %.2f ms\n", millis(*r.rtt));

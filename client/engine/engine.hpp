@@ -70,6 +70,9 @@ struct RendezvousSpec {
   protocol::Endpoint udp;                 // the UDP address
   std::optional<protocol::Endpoint> tcp;  // the TCP address, if the peer file gives one
   std::optional<std::string> name = std::nullopt;  // pinned: its certificate must name this
+  // The same server's UDP address of the other IP family (a dual-stack server and peer): we
+  // send ALSO_HERE there so it learns our reflexive endpoint of that family too.
+  std::optional<protocol::Endpoint> udp_alt = std::nullopt;
   friend bool operator==(const RendezvousSpec&, const RendezvousSpec&) = default;
 };
 
@@ -89,6 +92,9 @@ struct EngineOptions {
   // Hole punching: how long one introduction is probed, and the first and longest wait before
   // the whole lookup is tried again for a peer with no session at all.
   Duration punch_duration = std::chrono::seconds(10);
+  // The one IP family our UDP socket can send to (an IPv4 or a specific IPv6 listen address);
+  // unset for a dual-stack socket. Peers' UDP candidates of the other family are not probed.
+  std::optional<protocol::IpAddress::Family> udp_family;
   Duration punch_retry = std::chrono::seconds(30);
   Duration punch_retry_max = std::chrono::minutes(5);
   // Paths (docs/paths.md).

@@ -239,6 +239,11 @@ struct RendezvousState {
   std::unique_ptr<PeerSession> session;
   bool registered = false;
   std::optional<protocol::Endpoint> reflexive;
+  // Dual stack: our reflexive endpoint of the other family (SEEN_HERE to our ALSO_HERE sent to
+  // spec.udp_alt at each REGISTERED), and the request it answered.
+  std::optional<protocol::Endpoint> reflexive_alt;
+  Instant reflexive_alt_at{};
+  std::uint32_t also_here_request = 0;
   Duration refresh{};
   Instant next_register_at = kNever;
   Instant retry_at = kNever;
@@ -508,7 +513,9 @@ struct Engine::Impl {
                           std::span<std::uint8_t> datagram);
   void onControlPacket(Instant now, const Path& from, std::span<std::uint8_t> datagram);
   void onControlMessage(RendezvousState& rv, Instant now, const protocol::ControlMessage& msg);
-  bool sendControl(RendezvousState& rv, Instant now, const protocol::ControlMessage& msg);
+  // Sealed in rv's session; to the server's path, or to `via` (ALSO_HERE to its other family).
+  bool sendControl(RendezvousState& rv, Instant now, const protocol::ControlMessage& msg,
+                   const Path* via = nullptr);
   void sendRendezvousKeepalive(RendezvousState& rv, Instant now, std::uint8_t kind,
                                std::uint64_t token);
   void sendToRendezvous(RendezvousState& rv, Instant now, std::span<const std::uint8_t> bytes,
@@ -542,6 +549,9 @@ struct Engine::Impl {
                                PunchCandidate::Kind kind);
   void stopPunch(PeerState& peer);
   bool punching(const PeerState& peer) const;
+  // On direct UDP over IPv4 while an IPv6 UDP candidate has not failed: punching goes on for it
+  // alone, and its answer moves the session (RFC 8421 prefers IPv6).
+  bool wantsIpv6(const PeerState& peer) const;
   // We open direct TCP to the peer's tcp candidates (it has some; if we have some too, the TLS
   // client connects, so one connection serves the pair).
   bool weConnectTcp(const PeerState& peer) const;

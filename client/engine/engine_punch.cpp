@@ -47,8 +47,20 @@ void computeTag(const Introduction& intro, std::span<const std::uint8_t> signed_
 
 bool Engine::Impl::punching(const PeerState& peer) const {
   return peer.punch_until != kNever &&
-         !(peer.session && peer.session->path.kind() == PathKind::kDirectUdp &&
-           peer.direct_since >= peer.punch_started);
+         (!(peer.session && peer.session->path.kind() == PathKind::kDirectUdp &&
+            peer.direct_since >= peer.punch_started) ||
+          wantsIpv6(peer));
+}
+
+bool Engine::Impl::wantsIpv6(const PeerState& peer) const {
+  if (!peer.session || peer.session->path.kind() != PathKind::kDirectUdp ||
+      !peer.session->path.endpoint.address().isV4()) {
+    return false;
+  }
+  return std::any_of(peer.candidates.begin(), peer.candidates.end(), [](const PunchCandidate& c) {
+    return c.kind != PunchCandidate::Kind::kTcp && c.endpoint.address().isV6() &&
+           c.state != PunchCandidate::State::kFailed;
+  });
 }
 
 bool Engine::Impl::weConnectTcp(const PeerState& peer) const {
@@ -143,8 +155,14 @@ PunchCandidate* Engine::Impl::addCandidate(PeerState& peer, const protocol::Endp
   PunchCandidate c;
   c.endpoint = ep;
   c.kind = kind;
+  // Best kind first; within a kind, IPv6 before IPv4 (RFC 8421).
+  auto order = [](PunchCandidate::Kind k, const protocol::Endpoint& e) {
+    return rank(k) * 2 + (e.address().isV4() ? 1 : 0);
+  };
   auto pos = std::find_if(peer.candidates.begin(), peer.candidates.end(),
-                          [&](const PunchCandidate& o) { return rank(o.kind) > rank(kind); });
+                          [&](const PunchCandidate& o) {
+                            return order(o.kind, o.endpoint) > order(kind, ep);
+                          });
   return &*peer.candidates.insert(pos, c);
 }
 
@@ -258,6 +276,11 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     // probing it would make us answer ourselves (or dial a service of ours); never aim at us.
     if (isOwnAddress(c.endpoint.address())) {
       ++rejected;
+      continue;
+    }
+    if (c.kind != protocol::CandidateKind::kTcp && options.udp_family &&
+        c.endpoint.address().family() != *options.udp_family) {
+      ++rejected;  // our socket cannot send to that family
       continue;
     }
     PunchCandidate::Kind kind = PunchCandidate::Kind::kReflexive;
@@ -397,8 +420,9 @@ void Engine::Impl::servicePunch(PeerState& peer, Instant now) {
   if (now < peer.next_punch_at) {
     return;
   }
+  const bool ipv6_only = wantsIpv6(peer);  // direct over IPv4 already
   for (auto& c : peer.candidates) {
-    if (c.kind == PunchCandidate::Kind::kTcp) {
+    if (c.kind == PunchCandidate::Kind::kTcp || (ipv6_only && !c.endpoint.address().isV6())) {
       continue;
     }
     probeCandidate(peer, intro, c);
@@ -491,7 +515,12 @@ void Engine::Impl::onProbeReply(PeerState& peer, Instant now, const Path& from) 
     }
     bool silent = s.path.direct() && peer.direct && peer.direct->path == s.path &&
                   peer.direct->unanswered_since != kNever;
-    if (s.path.relayed() || from.betterThan(s.path) ||
+    bool to_ipv6 = from.kind() == PathKind::kDirectUdp && from.endpoint.address().isV6() &&
+                   s.path.kind() == PathKind::kDirectUdp && s.path.endpoint.address().isV4();
+    if (to_ipv6) {
+      how = "IPv6 preferred (RFC 8421): " + how;
+    }
+    if (s.path.relayed() || from.betterThan(s.path) || to_ipv6 ||
         (silent && from.rank() <= s.path.rank())) {
       // The same session moves, without a new handshake, once a sealed reply proves the path:
       // the probe reply's key is known to the rendezvous too. Our liveness request on it also

@@ -393,6 +393,12 @@ void Engine::Impl::onControlMessage(RendezvousState& rv, Instant now,
     rv.reflexive = reg->reflexive;
     rv.refresh = seconds(std::max<int>(5, reg->refresh_seconds));
     rv.next_register_at = now + std::min(options.register_refresh, rv.refresh);
+    if (rv.spec.udp_alt) {
+      // Each registration: the server keeps our other family's endpoint for 3 refreshes.
+      rv.also_here_request = next_lookup_id++;
+      Path alt = Path::udp(*rv.spec.udp_alt);
+      sendControl(rv, now, protocol::AlsoHereMsg{rv.also_here_request}, &alt);
+    }
     if (first) {
       // A new place to ask: peers waiting for an introduction or a relay may ask now.
       for (auto& p : peers) {
@@ -408,6 +414,15 @@ void Engine::Impl::onControlMessage(RendezvousState& rv, Instant now,
   }
   if (const auto* intro = std::get_if<protocol::IntroduceMsg>(&msg)) {
     onIntroduce(now, *intro);
+    return;
+  }
+  if (const auto* seen = std::get_if<protocol::SeenHereMsg>(&msg)) {
+    if (seen->request_id == 0 || seen->request_id != rv.also_here_request) {
+      drops.add(DropReason::kControlRejected);
+      return;
+    }
+    rv.reflexive_alt = seen->reflexive;
+    rv.reflexive_alt_at = now;
     return;
   }
   if (const auto* failed = std::get_if<protocol::LookupFailedMsg>(&msg)) {
@@ -437,7 +452,7 @@ void Engine::Impl::sendToRendezvous(RendezvousState& rv, Instant now,
 }
 
 bool Engine::Impl::sendControl(RendezvousState& rv, Instant now,
-                               const protocol::ControlMessage& msg) {
+                               const protocol::ControlMessage& msg, const Path* via) {
   if (!rv.session) {
     return false;
   }
@@ -454,7 +469,11 @@ bool Engine::Impl::sendControl(RendezvousState& rv, Instant now,
     drops.add(DropReason::kTxTooBig);
     return false;
   }
-  sendToRendezvous(rv, now, packet, true);
+  if (via != nullptr) {
+    sendOnPath(*via, packet);
+  } else {
+    sendToRendezvous(rv, now, packet, true);
+  }
   return true;
 }
 

@@ -148,6 +148,10 @@ EngineStatus Engine::Impl::status(Instant now) const {
     rs.state = rv->session ? "established" : "connecting";
     rs.registered = rv->session && rv->registered;
     rs.reflexive = rv->reflexive;
+    rs.also_at = rv->spec.udp_alt;
+    if (rv->reflexive_alt && rv->registered && now - rv->reflexive_alt_at < 3 * rv->refresh) {
+      rs.reflexive_alt = rv->reflexive_alt;
+    }
     rs.rtt = rv->session ? rv->session->srtt : std::nullopt;
     rs.last_error = rv->last_error;
     rs.transport = std::string(toString(rv->transport));

@@ -28,6 +28,8 @@ struct RendezvousStatus {
   std::string state;  // "connecting" | "established"
   bool registered = false;
   std::optional<protocol::Endpoint> reflexive;  // our public endpoint as the server sees it
+  std::optional<protocol::Endpoint> also_at;     // its address of the other IP family, if known
+  std::optional<protocol::Endpoint> reflexive_alt;  // ... and our public endpoint seen there
   std::optional<Duration> rtt;
   std::string last_error;
   std::string transport = "udp";      // "udp" | "tcp" (UDP got no answer; see docs/paths.md)

@@ -33,6 +33,12 @@
 #               miniupnpd will not map behind an address of a documentation or private range,
 #               so these routers' wan addresses are in 11.0.0.0/24, on the same bridge (an
 #               on-link route each way joins the two subnets; nothing leaves the lab).
+#   v6only      no IPv4 at all: the router routes the site's IPv6 /64 (SITE6) with a stateful
+#               firewall: inbound only what conntrack matches to an outbound flow (exact address
+#               and port, like a port-restricted NAT), as IPv6 home routers do.
+#   dual        port (IPv4 masquerade) and v6only (IPv6 firewall) at once: a dual-stack host.
+# IPv6 (only built when a v6only or dual site is): the bridge is 2001:db8:100::/64, pub is ::1,
+# and every router with IPv6 has a route to every site's /64.
 # Unsolicited UDP to a router itself is dropped silently, as home routers do (no ICMP back).
 #
 # Names: namespaces are "$NS_PREFIX<short>" (prefix "vnl-<pid>-"), interfaces live inside them.
@@ -46,6 +52,7 @@ source "$NAT_DIR/../lib.sh"
 RENDEZVOUS=${RENDEZVOUS:-$REPO_ROOT/build/release/rendezvous/vpnpeer-rendezvous}
 PUB_IP=198.51.100.1
 PUB_ALT_IP=198.51.100.2
+PUB_IP6=2001:db8:100::1
 RV_PORT=3478
 RV_ALT_PORT=3479
 PEER_PORT=51820
@@ -70,8 +77,21 @@ declare -A SITE=(
   [mtu1]="port 198.51.100.70 - 10.7.1 1"
   [kat1]="port 198.51.100.72 - 10.7.2 1"
   [kat2]="port 198.51.100.74 - 10.7.3 1"
+  [v6a]="v6only - - - 1"
+  [v6b]="v6only - - - 1"
+  [ds1]="dual 198.51.100.80 - 10.8.1 1"
+  [ds2]="dual 198.51.100.82 - 10.8.2 1"
   [open1]="open 198.51.100.61 - - 0"
   [open2]="open 198.51.100.62 - - 0"
+)
+
+# IPv6 of the v6only and dual sites: "wan6 lan_prefix6"; the LAN is lan_prefix6::/64, the
+# router is ::1 there and the host ::2.
+declare -A SITE6=(
+  [v6a]="2001:db8:100::80 2001:db8:80"
+  [v6b]="2001:db8:100::81 2001:db8:81"
+  [ds1]="2001:db8:100::82 2001:db8:82"
+  [ds2]="2001:db8:100::83 2001:db8:83"
 )
 
 # A smaller uplink: the router's wan link (both ends) has this MTU, and the router sends no ICMP
@@ -103,6 +123,14 @@ host_ip() {
   printf '%s.%s' "$(site_field "$site" 4)" "$idx"
 }
 
+# host_ip6 HOSTNS -> the host's IPv6 address ("" for a site without IPv6)
+host_ip6() {
+  local site
+  site=$(host_site "$1")
+  [[ -n ${SITE6[$site]:-} ]] || return 0
+  printf '%s::2' "$(cut -d' ' -f2 <<<"${SITE6[$site]}")"
+}
+
 # mapped_ip HOSTNS -> the public address the host's traffic leaves with (from where it is now)
 mapped_ip() {
   local h=$1 site
@@ -117,6 +145,34 @@ mapped_ip() {
 _sysctls() {
   local n=$1
   nsx "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+  # No router advertisements or autoconfigured addresses: every IPv6 address is set by the lab.
+  nsx "$n" sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+}
+
+# _fw6_rules: the IPv6 firewall of v6only and dual routers (forwarded traffic only)
+_fw6_rules() {
+  cat <<EOF
+table ip6 lab_fw6 {
+ chain forward { type filter hook forward priority filter; policy drop;
+  ct state established,related accept
+  iifname "lan" oifname "wan" accept
+ }
+}
+EOF
+}
+
+# _lab_v6_routes SITE...: pub and every router with IPv6 reach each site's /64 via its router
+_lab_v6_routes() {
+  local s t wan6 lan6 others=(pub)
+  for t in "$@"; do [[ -n ${SITE6[$t]:-} ]] && others+=("r-$t"); done
+  for s in "$@"; do
+    [[ -n ${SITE6[$s]:-} ]] || continue
+    read -r wan6 lan6 <<<"${SITE6[$s]}"
+    for t in "${others[@]}"; do
+      [[ $t == "r-$s" ]] && continue
+      ip -n "$(ns "$t")" -6 route add "$lan6::/64" via "$wan6" dev wan
+    done
+  done
 }
 
 # _wan_link NS IP [IP2]: veth from NS ("wan") to the bridge in ns inet
@@ -124,9 +180,10 @@ _wan_link() {
   local short=$1 ip=$2 ip2=${3:-}
   ip -n "$(ns "$short")" link add wan type veth peer name "p-$short" netns "$(ns inet)"
   ip -n "$(ns inet)" link set "p-$short" master br0 up
-  ip -n "$(ns "$short")" addr add "$ip/24" dev wan
+  [[ $ip != - ]] && ip -n "$(ns "$short")" addr add "$ip/24" dev wan
   [[ -n $ip2 && $ip2 != - ]] && ip -n "$(ns "$short")" addr add "$ip2/24" dev wan
   ip -n "$(ns "$short")" link set wan up
+  [[ $ip == - ]] && return 0
   # The two subnets of the bridge reach each other on-link (see "mapping" above).
   if [[ $ip == 11.0.0.* ]]; then
     ip -n "$(ns "$short")" route add 198.51.100.0/24 dev wan
@@ -175,6 +232,13 @@ table ip lab_filter {
  }
 }
 EOF
+      ;;
+    v6only)
+      _fw6_rules
+      ;;
+    dual)
+      _nat_rules port "$wan" "$pubip" "$host" | sed 1,5d
+      _fw6_rules
       ;;
     port)
       cat <<EOF
@@ -275,11 +339,16 @@ lab_site() {
     _wan_link "$s" "$wan"
     return
   fi
-  local r=r-$s
+  local r=r-$s wan6= lan6=
   ns_create "$r"
   _sysctls "$r"
   nsx "$r" sysctl -qw net.ipv4.ip_forward=1
   _wan_link "$r" "$wan" "$pubip"
+  if [[ -n ${SITE6[$s]:-} ]]; then
+    read -r wan6 lan6 <<<"${SITE6[$s]}"
+    nsx "$r" sysctl -qw net.ipv6.conf.all.forwarding=1
+    ip -n "$(ns "$r")" -6 addr add "$wan6/64" dev wan nodad
+  fi
   for ((i = 1; i <= nhosts; i++)); do
     h=$s
     ((i > 1)) && h=${s}b
@@ -288,14 +357,19 @@ lab_site() {
     # Host side "eth0"; router side a bridge "lan", so one or two hosts share the LAN.
     if ((i == 1)); then
       ip -n "$(ns "$r")" link add lan type bridge
-      ip -n "$(ns "$r")" addr add "$lan.1/24" dev lan
+      [[ $lan != - ]] && ip -n "$(ns "$r")" addr add "$lan.1/24" dev lan
+      [[ -n $lan6 ]] && ip -n "$(ns "$r")" -6 addr add "$lan6::1/64" dev lan nodad
       ip -n "$(ns "$r")" link set lan up
     fi
     ip -n "$(ns "$h")" link add eth0 type veth peer name "l$i" netns "$(ns "$r")"
     ip -n "$(ns "$r")" link set "l$i" master lan up
-    ip -n "$(ns "$h")" addr add "$(host_ip "$h")/24" dev eth0
+    if [[ $lan != - ]]; then
+      ip -n "$(ns "$h")" addr add "$(host_ip "$h")/24" dev eth0
+    fi
+    [[ -n $lan6 ]] && ip -n "$(ns "$h")" -6 addr add "$(host_ip6 "$h")/64" dev eth0 nodad
     ip -n "$(ns "$h")" link set eth0 up
-    ip -n "$(ns "$h")" route add default via "$lan.1"
+    [[ $lan != - ]] && ip -n "$(ns "$h")" route add default via "$lan.1"
+    [[ -n $lan6 ]] && ip -n "$(ns "$h")" -6 route add default via "$lan6::1"
   done
   _nat_rules "$kind" "$wan" "$pubip" "$lan.2" | nsx "$r" nft -f - ||
     die "nft rules for $s ($kind) rejected"
@@ -325,10 +399,37 @@ lab_build() {
   ns_create pub
   _sysctls pub
   _wan_link pub "$PUB_IP" "$PUB_ALT_IP"
+  local v6=0
+  for s in "${sites[@]}"; do [[ -n ${SITE6[$s]:-} ]] && v6=1; done
+  if ((v6)); then
+    ip -n "$(ns pub)" -6 addr add "$PUB_IP6/64" dev wan nodad
+  fi
   for s in "${sites[@]}"; do lab_site "$s"; done
+  ((v6)) && _lab_v6_routes "${sites[@]}"
   # Bounded: the bridge ports forward at once (no STP), but wait for pub to answer ARP/ping.
-  wait_until 5 nsx "${sites[0]}" ping -c1 -W1 "$PUB_IP" >/dev/null ||
-    [[ $(site_kind "${sites[0]}") == blocked ]] || die "lab: ${sites[0]} cannot reach pub"
+  if [[ $(site_kind "${sites[0]}") == v6only ]]; then
+    wait_until 5 nsx "${sites[0]}" ping -6 -c1 -W1 "$PUB_IP6" >/dev/null ||
+      die "lab: ${sites[0]} cannot reach pub over IPv6"
+  else
+    wait_until 5 nsx "${sites[0]}" ping -c1 -W1 "$PUB_IP" >/dev/null ||
+      [[ $(site_kind "${sites[0]}") == blocked ]] || die "lab: ${sites[0]} cannot reach pub"
+  fi
+}
+
+# lab_hosts_name NAME HOST...: NAME resolves to pub's IPv4 and IPv6 addresses inside each HOST
+# (ip netns exec bind-mounts /etc/netns/<namespace>/hosts over /etc/hosts).
+lab_hosts_name() {
+  local name=$1 h d
+  shift
+  for h in "$@"; do
+    d=/etc/netns/$(ns "$h")
+    mkdir -p "$d"
+    on_exit "rm -rf '$d'"
+    printf '127.0.0.1 localhost
+%s %s
+%s %s
+' "$PUB_IP" "$name" "$PUB_IP6" "$name" >"$d/hosts"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -373,7 +474,7 @@ rv_write() {
   on_exit "rm -f '$RV_SOCK'"
   cat >"$RV_CFG" <<EOF
 [rendezvous]
-listen = ["$PUB_IP:$RV_PORT"]
+listen = ["$PUB_IP:$RV_PORT"$(if [[ ${RV_V6:-0} == 1 ]]; then printf ', "[%s]:%s"' "$PUB_IP6" "$RV_PORT"; fi)]
 $(if [[ $LAB_TCP == explicit ]]; then printf 'tcp_listen = ["%s:%s"]\ntcp_tls = %s' "$PUB_IP" "$RV_TCP_PORT" "$LAB_TLS"; fi)
 alt_port = $RV_ALT_PORT
 alt_address = "$PUB_ALT_IP"
@@ -421,14 +522,16 @@ rv_kill() {
 # UDP_TIMEOUT, PMTU_DISCOVERY; the documented defaults unless set). TCP_LISTEN[NAME]=1 adds tcp_listen = true,
 # PORT_MAPPING[NAME]=false adds [nat] port_mapping = false, LEARN_KEEPALIVE[NAME]=false
 # [nat] learn_keepalive = false.
-declare -A TCP_LISTEN=() PORT_MAPPING=() LEARN_KEEPALIVE=()
+# LISTEN[NAME] replaces the listen address 0.0.0.0 (e.g. "[::]"); RV_HOST the rendezvous' address
+# (e.g. a name from lab_hosts_name).
+declare -A TCP_LISTEN=() PORT_MAPPING=() LEARN_KEEPALIVE=() LISTEN=()
 peer_write() {
   local name=$1 o
   shift
   local dir=$WORK/$name
   {
-    printf '[peer]\nname = "%s"\naddress = ["%s/24"]\nlisten = "0.0.0.0:%s"\n' \
-      "$name" "${OVERLAY[$name]}" "$PEER_PORT"
+    printf '[peer]\nname = "%s"\naddress = ["%s/24"]\nlisten = "%s:%s"\n' \
+      "$name" "${OVERLAY[$name]}" "${LISTEN[$name]:-0.0.0.0}" "$PEER_PORT"
     if [[ ${TCP_LISTEN[$name]:-0} == 1 ]]; then printf 'tcp_listen = true\n'; fi
     printf 'ca = "%s"\ncert = "%s/%s.crt"\nkey = "%s/%s.key"\ncontrol_socket = "%s/%s.sock"\n' \
       "$WORK/pki/ca.crt" "$dir" "$name" "$dir" "$name" "$WORK" "$name"
@@ -442,7 +545,7 @@ peer_write() {
     printf '\n[paths]\nrelay = %s\nrelay_after = %s\ndemote_after = %s\nudp_timeout = %s\n' \
       "${RELAY:-true}" "${RELAY_AFTER:-2}" "${DEMOTE_AFTER:-4}" "${UDP_TIMEOUT:-3}"
     if [[ -n ${PMTU_DISCOVERY:-} ]]; then printf 'pmtu_discovery = %s\n' "$PMTU_DISCOVERY"; fi
-    printf '\n[[rendezvous]]\naddress = "%s:%s"\n' "$PUB_IP" "$RV_PORT"
+    printf '\n[[rendezvous]]\naddress = "%s:%s"\n' "${RV_HOST:-$PUB_IP}" "$RV_PORT"
     if [[ $LAB_TCP == explicit ]]; then
       printf 'tcp = "%s:%s"\ntls = %s\n' "$PUB_IP" "$RV_TCP_PORT" "$LAB_TLS"
     fi
