@@ -366,6 +366,9 @@ int main(int argc, char** argv) {
   write("rendezvous_messages", "introduce", control(intro));
   write("rendezvous_messages", "relay-request", control(protocol::RelayRequestMsg{8, "bob"}));
   write("rendezvous_messages", "relay-bound", control(protocol::RelayBoundMsg{8, 0x1234, "bob"}));
+  write("rendezvous_messages", "also-here", control(protocol::AlsoHereMsg{9}));
+  write("rendezvous_messages", "seen-here",
+        control(protocol::SeenHereMsg{9, *protocol::Endpoint::parse("[2001:db8:7::7]:40001")}));
   write("stun", "binding", stun(false, false));
   write("stun", "binding-padded", stun(true, false));
   write("stun", "binding-change", stun(true, true));
