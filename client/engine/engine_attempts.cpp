@@ -209,8 +209,8 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   if (!same_path) {
     onSessionPath(peer, now, before);
   }
-  if (peer.session->path.kind() == PathKind::kDirectUdp) {
-    stopPunch(peer);
+  if (peer.session->path.kind() == PathKind::kDirectUdp && !wantsIpv6(peer)) {
+    stopPunch(peer);  // (over IPv4 with IPv6 candidates left, the punch goes on for them)
   }
   dropRival(peer);  // the other attempt, if any, has lost
   flushQueue(peer, now);

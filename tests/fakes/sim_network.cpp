@@ -9,12 +9,12 @@
 namespace vpn::test {
 
 void SimNode::sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
-  net_.send(endpoint_, to, false, bytes);
+  net_.send(sourceFor(to), to, false, bytes);
 }
 
 void SimNode::sendFragmentable(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
   ++fragmentable_sent;
-  net_.send(endpoint_, to, true, bytes);
+  net_.send(sourceFor(to), to, true, bytes);
 }
 
 void SimNode::sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
@@ -81,7 +81,7 @@ void SimNode::completeSeals() {
   }
   aead_batch_->run();
   for (const auto& h : held_) {
-    net_.send(endpoint_, h.to, false, h.bytes);
+    net_.send(sourceFor(h.to), h.to, false, h.bytes);
   }
   held_.clear();
 }
@@ -193,7 +193,7 @@ void SimNetwork::deliver(Instant now, const InFlight& f) {
     return;
   }
   for (auto& n : nodes_) {
-    if (n->endpoint() == d.to && n->hasEngine()) {
+    if (n->isAt(d.to) && n->hasEngine()) {
       ++delivered_;
       if (f.closed) {
         n->engine().onTcpClosed(now, d.from, "connection closed");

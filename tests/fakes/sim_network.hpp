@@ -55,6 +55,17 @@ class SimNode : public client::EngineSink {
   }
 
   const protocol::Endpoint& endpoint() const { return endpoint_; }
+  // A dual-stack host: a second address of the other family on the same socket. Datagrams to
+  // that family leave from it, and datagrams to it arrive here.
+  void addOtherFamily(const protocol::Endpoint& ep) { other_family_ = ep; }
+  const std::optional<protocol::Endpoint>& otherFamily() const { return other_family_; }
+  bool isAt(const protocol::Endpoint& ep) const { return ep == endpoint_ || ep == other_family_; }
+  // The source address for a datagram to `to`.
+  const protocol::Endpoint& sourceFor(const protocol::Endpoint& to) const {
+    return other_family_ && to.address().family() == other_family_->address().family()
+               ? *other_family_
+               : endpoint_;
+  }
   // The host moves (a new address): its TCP connections break. The engine is not told; call
   // Engine::onNetworkChange() for that.
   void moveTo(const protocol::Endpoint& ep);
@@ -84,6 +95,7 @@ class SimNode : public client::EngineSink {
  private:
   SimNetwork& net_;
   protocol::Endpoint endpoint_;
+  std::optional<protocol::Endpoint> other_family_;
   std::unique_ptr<client::Engine> engine_;
   // Batch mode: datagrams handed over, in order, waiting for their seal.
   std::unique_ptr<session::AeadBatch> aead_batch_;

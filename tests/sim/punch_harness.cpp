@@ -27,8 +27,16 @@ RendezvousHost::RendezvousHost(SimNetwork& net, protocol::Endpoint ep, crypto::T
   start();
 }
 
+void RendezvousHost::addOtherFamily(const protocol::Endpoint& ep) {
+  ep_other_ = ep;
+  net_.addHost(ep, this);
+}
+
 RendezvousHost::~RendezvousHost() {
   net_.removeHost(ep_);
+  if (ep_other_) {
+    net_.removeHost(*ep_other_);
+  }
   if (tcp_) {
     net_.removeHost(*tcp_);
     net_.unlistenTcp(*tcp_);
@@ -37,6 +45,9 @@ RendezvousHost::~RendezvousHost() {
 
 void RendezvousHost::stop() {
   net_.removeHost(ep_);
+  if (ep_other_) {
+    net_.removeHost(*ep_other_);
+  }
   if (tcp_) {
     net_.unlistenTcp(*tcp_);
     net_.resetTcp(*tcp_);
@@ -49,6 +60,9 @@ void RendezvousHost::stop() {
 void RendezvousHost::start() {
   engine_ = std::make_unique<rendezvous::RendezvousEngine>(tls_, options_, *this);
   net_.addHost(ep_, this);
+  if (ep_other_) {
+    net_.addHost(*ep_other_, this);
+  }
   if (tcp_) {
     net_.addHost(*tcp_, this);
     net_.listenTcp(*tcp_);
@@ -89,7 +103,11 @@ void RendezvousHost::onTcpClosed(Instant now, const protocol::Endpoint& remote) 
 void RendezvousHost::onDatagram(Instant now, const protocol::Endpoint& from,
                                 std::span<std::uint8_t> bytes) {
   if (engine_) {
-    engine_->onDatagram(now, rendezvous::SocketId{}, from, bytes);
+    rendezvous::SocketId on;
+    if (ep_other_ && from.address().family() == ep_other_->address().family()) {
+      on.listen = 1;  // arrived at the other family's socket
+    }
+    engine_->onDatagram(now, on, from, bytes);
   }
 }
 
@@ -110,7 +128,7 @@ void RendezvousHost::sendFrom(rendezvous::SocketId from, const protocol::Endpoin
     }
     return;
   }
-  net_.sendFrom(ep_, to, bytes);
+  net_.sendFrom(from.listen == 1 && ep_other_ ? *ep_other_ : ep_, to, bytes);
 }
 
 PunchWorld::PunchWorld(std::uint64_t seed) : net(clock, seed), fabric(net), t0(clock.now()) {

@@ -41,6 +41,9 @@ class RendezvousHost : public SimHost, public rendezvous::RendezvousSink {
   const protocol::Endpoint& endpoint() const { return ep_; }
   const std::optional<protocol::Endpoint>& tcpEndpoint() const { return tcp_; }
   client::RendezvousSpec spec() const { return {ep_, tcp_, std::nullopt}; }
+  // Dual stack: a second UDP socket (listen index 1) at an address of the other family.
+  void addOtherFamily(const protocol::Endpoint& ep);
+  const std::optional<protocol::Endpoint>& otherFamily() const { return ep_other_; }
 
   void onDatagram(Instant now, const protocol::Endpoint& from,
                   std::span<std::uint8_t> bytes) override;
@@ -55,6 +58,7 @@ class RendezvousHost : public SimHost, public rendezvous::RendezvousSink {
  private:
   SimNetwork& net_;
   protocol::Endpoint ep_;
+  std::optional<protocol::Endpoint> ep_other_;
   std::optional<protocol::Endpoint> tcp_;
   rendezvous::RendezvousOptions options_;
   crypto::TlsContext& tls_;
