@@ -123,6 +123,7 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     w.key("relay_state").value(p.relay_state);
     w.key("path_reason").value(p.path_reason);
     w.key("nat_type").value(p.nat_type);
+    w.key("prediction").value(p.prediction);
     writeHistory(w, p.history, now);
     w.key("direct_retry_in_s");
     p.direct_retry_at ? w.value(secondsUntil(*p.direct_retry_at, now)) : w.null();
@@ -299,6 +300,9 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
       out += "  reason:         " + p.path_reason + "\n";
     }
     out += "  nat type:       " + p.nat_type + "\n";
+    if (!p.prediction.empty()) {
+      out += "  port prediction: " + p.prediction + "\n";
+    }
     if (!p.path.starts_with("relay-") && !p.relay_state.empty() && p.relay_state != "none") {
       // The standby channel (or a request for one) while not relayed.
       out += "  relay:          " +

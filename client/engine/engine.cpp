@@ -315,6 +315,7 @@ void Engine::Impl::onTimer(Instant now) {
       }
     }
     servicePunch(peer, now);
+    releasePredictionSockets(peer, false);
     servicePeerLookup(peer, now);
   }
 }
@@ -366,7 +367,7 @@ Instant Engine::Impl::nextDeadline() const {
       next = std::min(next, peer.relay.next_at);
     }
     next = std::min({next, peer.next_punch_at, peer.next_tcp_probe_at, peer.punch_until,
-                     peer.lookup_at});
+                     peer.lookup_at, peer.predict.next_at});
     for (const auto& intro : peer.intros) {
       next = std::min(next, intro.expires);
     }
@@ -413,8 +414,10 @@ Engine::~Engine() = default;
 void Engine::start(Instant now) { impl_->start(now); }
 
 void Engine::onDatagram(Instant now, const protocol::Endpoint& from,
-                        std::span<std::uint8_t> datagram, Transport transport) {
-  impl_->onDatagram(now, Path{transport, from, 0}, datagram);
+                        std::span<std::uint8_t> datagram, Transport transport,
+                        std::uint16_t local) {
+  impl_->onDatagram(now, Path{transport, from, 0, transport == Transport::kUdp ? local : std::uint16_t{0}},
+                    datagram);
 }
 
 std::optional<session::SealTicket> Engine::planOpen(const protocol::Endpoint& from,

@@ -95,6 +95,14 @@ struct EngineOptions {
   // The one IP family our UDP socket can send to (an IPv4 or a specific IPv6 listen address);
   // unset for a dual-stack socket. Peers' UDP candidates of the other family are not probed.
   std::optional<protocol::IpAddress::Family> udp_family;
+  // Port prediction (docs/paths.md rule 14), off by default. Behind a symmetric NAT facing a cone
+  // one: open prediction_sockets extra sockets and probe the peer from each. Behind the cone NAT
+  // facing a symmetric one: send prediction_probes probes to random ports of the peer's public
+  // address, prediction_rate a second at most.
+  bool port_prediction = false;
+  std::size_t prediction_sockets = 256;
+  std::size_t prediction_probes = 2048;
+  std::size_t prediction_rate = 256;
   Duration punch_retry = std::chrono::seconds(30);
   Duration punch_retry_max = std::chrono::minutes(5);
   // Paths (docs/paths.md).
@@ -157,8 +165,10 @@ class Engine {
   void onNetworkChange(Instant now);
   // A datagram from the UDP socket, or (kTcp) one framed datagram from the TCP connection with
   // `from`. May decrypt in place.
+  // `local`: the prediction socket it arrived on (EngineSink::openPredictionSockets), 0 for the
+  // tunnel's own socket and for TCP.
   void onDatagram(Instant now, const protocol::Endpoint& from, std::span<std::uint8_t> datagram,
-                  Transport transport = Transport::kUdp);
+                  Transport transport = Transport::kUdp, std::uint16_t local = 0);
   // Opening in batches (session/aead_batch.hpp): for a UDP datagram from `from` that is a data
   // packet of a running session in its current key phase, not a replay, the key and counter to
   // open it with; nullopt for anything else (handled whole by onDatagram). Changes nothing.

@@ -54,7 +54,7 @@ bool Engine::Impl::sealLater(PeerState& peer, Instant now, std::span<std::uint8_
   // Only the plain case: one UDP path (no copy on a second one), no outer seal on top.
   const Path& path = peer.session->path;
   if (!sealing_tun || outer || send_fragmentable || path.transport != Transport::kUdp ||
-      !sink.sealsLater() || secondaryPath(peer, now) != nullptr) {
+      path.local != 0 || !sink.sealsLater() || secondaryPath(peer, now) != nullptr) {
     return false;
   }
   PeerSession& s = *peer.session;

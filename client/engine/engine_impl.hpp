@@ -157,6 +157,22 @@ struct PeerState {
   Instant next_punch_at = kNever;
   Instant next_tcp_probe_at = kNever;
   std::uint32_t punch_seq = 0;
+  // Port prediction for this punch (engine_predict.cpp). Opener: behind the symmetric NAT, the
+  // sockets it probes the peer's reflexive endpoint from. Sprayer: behind the cone NAT, the
+  // random ports of the peer's public address it probes, seqs first_seq.. in order.
+  struct Prediction {
+    enum class Role : std::uint8_t { kNone, kOpener, kSprayer };
+    Role role = Role::kNone;
+    protocol::Endpoint target;             // the peer's reflexive endpoint
+    std::vector<std::uint16_t> locals;     // opener: sockets opened (closed when unused)
+    std::vector<std::uint16_t> ports;      // sprayer: the ports, in the order probed
+    std::vector<bool> answered;            // sprayer: per port
+    std::uint32_t first_seq = 0;
+    std::size_t sent = 0;
+    Instant started{};
+    Instant next_at = kNever;
+    bool succeeded = false;                // a path through it answered
+  } predict;
   // The probes we sent lately (sequence and path): a reply counts only if it echoes one of them
   // and comes from where it went, and only once (a replayed reply is dropped). A ring, allocated
   // while punching and freed after: 256 covers 1.6 s of the fastest probing of 16 candidates.
@@ -548,6 +564,13 @@ struct Engine::Impl {
   PunchCandidate* addCandidate(PeerState& peer, const protocol::Endpoint& ep,
                                PunchCandidate::Kind kind);
   void stopPunch(PeerState& peer);
+  // Port prediction (engine_predict.cpp): chooses the role at a fresh introduction, sends its
+  // probes on the punch's timer, accepts replies to sprayed probes, and closes prediction
+  // sockets no path of the peer uses.
+  void startPrediction(PeerState& peer, Instant now, protocol::NatType peer_nat);
+  void servicePrediction(PeerState& peer, const Introduction& intro, Instant now);
+  bool takePredictionReply(PeerState& peer, std::uint32_t seq, const Path& from);
+  void releasePredictionSockets(PeerState& peer, bool all_unused);
   bool punching(const PeerState& peer) const;
   // On direct UDP over IPv4 while an IPv6 UDP candidate has not failed: punching goes on for it
   // alone, and its answer moves the session (RFC 8421 prefers IPv6).

@@ -56,7 +56,9 @@ void Engine::Impl::sendOnPath(const Path& path, std::span<const std::uint8_t> by
     return;  // counted
   }
   if (path.transport == Transport::kUdp) {
-    if (send_fragmentable) {
+    if (path.local != 0) {
+      sink.sendDatagramVia(path.local, path.endpoint, out);  // no fragmentable variant there
+    } else if (send_fragmentable) {
       sink.sendFragmentable(path.endpoint, out);
     } else {
       sink.sendDatagram(path.endpoint, out);

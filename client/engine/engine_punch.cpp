@@ -173,6 +173,7 @@ void Engine::Impl::stopPunch(PeerState& peer) {
   peer.punch_until = kNever;
   peer.next_punch_at = kNever;
   peer.next_tcp_probe_at = kNever;
+  peer.predict.next_at = kNever;
   if (peer.session && peer.session->path.direct() && !peer.candidates.empty()) {
     // The session's path is the one that worked (it may be a peer-reflexive address we learned
     // from a probe or a KICK before we probed it ourselves); probed ones that never answered
@@ -294,6 +295,9 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     addCandidate(*peer, c.endpoint, kind);
   }
   candidates_rejected += rejected;
+  if (fresh) {
+    startPrediction(*peer, now, msg.peer_nat_type);
+  }
   peer->want_direct_lookup = false;
   peer->lookup_at = kNever;
   peer->lookup_backoff = seconds(2);
@@ -401,6 +405,7 @@ void Engine::Impl::servicePunch(PeerState& peer, Instant now) {
     return;
   }
   const Introduction& intro = peer.intros.back();
+  servicePrediction(peer, intro, now);
   if (now >= peer.next_tcp_probe_at) {
     // Direct TCP: once UDP had its fast phase without an answer (and never while a UDP path
     // works), one probe a second over the connection to each tcp candidate.
@@ -461,6 +466,9 @@ void Engine::Impl::onPunch(Instant now, const Path& from, std::span<const std::u
   bool active = punching(*peer);
   if (!probe->reply) {
     sendProbe(*intro, true, probe->sequence, from);  // on the path (and connection) it came on
+    if (from.local != 0) {
+      peer->predict.succeeded = true;  // a sprayed probe found one of our prediction sockets
+    }
     if (active && from.transport == Transport::kUdp) {
       bool probed = std::any_of(peer->candidates.begin(), peer->candidates.end(), [&](auto& c) {
         return c.kind != PunchCandidate::Kind::kTcp && c.endpoint == from.endpoint &&
@@ -478,7 +486,8 @@ void Engine::Impl::onPunch(Instant now, const Path& from, std::span<const std::u
   if (!active) {
     return;  // a late reply: we have a direct session or gave up on this introduction
   }
-  if (!takeProbeReply(*peer, probe->sequence, from)) {
+  if (!takeProbeReply(*peer, probe->sequence, from) &&
+      !takePredictionReply(*peer, probe->sequence, from)) {
     drops.add(DropReason::kPunchRejected);  // not to a probe of ours from there, or a replay
     return;
   }

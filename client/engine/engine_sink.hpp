@@ -7,6 +7,7 @@
 // back into the engine. It must not throw.
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "protocol/ip_address.hpp"
 #include "session/data_keys.hpp"
@@ -42,6 +43,25 @@ class EngineSink : public session::DatagramSink {
   // bytes; protocol/inner_mtu.hpp). Rare. Default: as sendDatagram.
   virtual void sendFragmentable(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
     sendDatagram(to, bytes);
+  }
+  // Port prediction (docs/paths.md rule 14): up to `count` extra UDP sockets of `family`, on
+  // ephemeral ports, each with a nonzero id the sink never reuses while open. Datagrams that
+  // arrive on one are passed to Engine::onDatagram with its id; sendDatagramVia sends from one.
+  // Returns the ids opened (fewer, or none, when the sink cannot). Default: none.
+  virtual std::vector<std::uint16_t> openPredictionSockets(std::size_t count,
+                                                           protocol::IpAddress::Family family) {
+    (void)count;
+    (void)family;
+    return {};
+  }
+  virtual void closePredictionSocket(std::uint16_t local) { (void)local; }
+  // One UDP datagram from prediction socket `local` (0: as sendDatagram). Default: dropped
+  // unless local is 0.
+  virtual void sendDatagramVia(std::uint16_t local, const protocol::Endpoint& to,
+                               std::span<const std::uint8_t> bytes) {
+    if (local == 0) {
+      sendDatagram(to, bytes);
+    }
   }
   // The engine no longer needs this connection (path abandoned). Default: no-op.
   virtual void closeTcp(const protocol::Endpoint& to) { (void)to; }

@@ -85,6 +85,14 @@ EngineStatus Engine::Impl::status(Instant now) const {
       ps.path_reason = peer.last_error;
     }
     ps.nat_type = peer.nat_type;
+    if (const auto& pr = peer.predict; pr.role != PeerState::Prediction::Role::kNone) {
+      ps.prediction =
+          pr.role == PeerState::Prediction::Role::kOpener
+              ? "opener: " + std::to_string(pr.locals.size()) + " prediction sockets open"
+              : "sprayer: " + std::to_string(pr.sent) + " of " + std::to_string(pr.ports.size()) +
+                    " ports of " + pr.target.address().toString() + " probed";
+      ps.prediction += pr.succeeded ? ", a predicted path answered" : ", no answer";
+    }
     ps.history = peer.history;
     switch (b.state) {
       case RelayBinding::State::kNone:

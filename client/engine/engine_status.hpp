@@ -57,6 +57,8 @@ struct PeerStatus {
   std::string relay_state;                     // "none" | "requested" | "bound" | "failed: <why>"
   std::string path_reason;                     // one sentence: why this path
   std::string nat_type = "unknown";            // the peer's, from its introduction
+  // Port prediction in the last punch, in words ("" when none ran): docs/paths.md rule 14.
+  std::string prediction;
   std::vector<PathEvent> history;              // the last path changes, oldest first
   std::optional<Instant> direct_retry_at;      // next background direct attempt while relayed
   std::optional<Duration> rtt;

@@ -21,6 +21,9 @@ std::string Path::toString() const {
   if (relayed()) {
     out += " channel " + std::to_string(channel);
   }
+  if (local != 0) {
+    out += " from prediction socket " + std::to_string(local);
+  }
   return out;
 }
 

@@ -24,6 +24,9 @@ struct Path {
   Transport transport = Transport::kUdp;
   protocol::Endpoint endpoint;  // direct: the peer; relayed: the rendezvous (on `transport`)
   std::uint16_t channel = 0;    // nonzero: relayed through the rendezvous on this channel
+  // Direct UDP only: the local socket. 0 is the tunnel's own; others are sockets the sink
+  // opened for port prediction (EngineSink::openPredictionSockets).
+  std::uint16_t local = 0;
 
   static Path udp(const protocol::Endpoint& ep) { return {Transport::kUdp, ep, 0}; }
   static Path tcp(const protocol::Endpoint& ep) { return {Transport::kTcp, ep, 0}; }

@@ -23,6 +23,42 @@ void SimNode::sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t
 
 void SimNode::closeTcp(const protocol::Endpoint& to) { net_.closeTcpFrom(endpoint_, to); }
 
+std::vector<std::uint16_t> SimNode::openPredictionSockets(std::size_t count,
+                                                          protocol::IpAddress::Family family) {
+  const protocol::Endpoint& base =
+      other_family_ && other_family_->address().family() == family ? *other_family_ : endpoint_;
+  std::vector<std::uint16_t> out;
+  if (base.address().family() != family) {
+    return out;
+  }
+  for (std::size_t i = 0; i < count && next_local_ < 20000; ++i) {
+    std::uint16_t local = next_local_++;
+    prediction_[local] = protocol::Endpoint(base.address(), static_cast<std::uint16_t>(20000 + local));
+    out.push_back(local);
+  }
+  return out;
+}
+
+void SimNode::sendDatagramVia(std::uint16_t local, const protocol::Endpoint& to,
+                              std::span<const std::uint8_t> bytes) {
+  if (local == 0) {
+    sendDatagram(to, bytes);
+    return;
+  }
+  if (auto it = prediction_.find(local); it != prediction_.end()) {
+    net_.send(it->second, to, false, bytes);
+  }
+}
+
+std::optional<std::uint16_t> SimNode::predictionSocketAt(const protocol::Endpoint& ep) const {
+  for (const auto& [local, at] : prediction_) {
+    if (at == ep) {
+      return local;
+    }
+  }
+  return std::nullopt;
+}
+
 void SimNode::moveTo(const protocol::Endpoint& ep) {
   net_.resetTcp(endpoint_);
   endpoint_ = ep;
@@ -204,6 +240,13 @@ void SimNetwork::deliver(Instant now, const InFlight& f) {
         n->engine().onDatagram(now, d.from, d.bytes);
       }
       break;
+    }
+    if (!d.tcp && !f.closed && n->hasEngine()) {
+      if (auto local = n->predictionSocketAt(d.to)) {
+        ++delivered_;
+        n->engine().onDatagram(now, d.from, d.bytes, client::Transport::kUdp, *local);
+        break;
+      }
     }
   }
 }

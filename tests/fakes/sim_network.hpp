@@ -50,6 +50,16 @@ class SimNode : public client::EngineSink {
   void sendFragmentable(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void closeTcp(const protocol::Endpoint& to) override;
+  // Prediction sockets: socket k is at the node's address with port 20000 + k.
+  std::vector<std::uint16_t> openPredictionSockets(std::size_t count,
+                                                   protocol::IpAddress::Family family) override;
+  void closePredictionSocket(std::uint16_t local) override { prediction_.erase(local); }
+  void sendDatagramVia(std::uint16_t local, const protocol::Endpoint& to,
+                       std::span<const std::uint8_t> bytes) override;
+  // The prediction socket at `ep`, if one is open there.
+  std::optional<std::uint16_t> predictionSocketAt(const protocol::Endpoint& ep) const;
+  std::size_t predictionSocketsOpen() const { return prediction_.size(); }
+  std::size_t predictionSocketsEverOpened() const { return next_local_ - 1u; }
   void writeTun(std::span<const std::uint8_t> packet) override {
     tun.emplace_back(packet.begin(), packet.end());
   }
@@ -96,6 +106,8 @@ class SimNode : public client::EngineSink {
   SimNetwork& net_;
   protocol::Endpoint endpoint_;
   std::optional<protocol::Endpoint> other_family_;
+  std::map<std::uint16_t, protocol::Endpoint> prediction_;
+  std::uint16_t next_local_ = 1;
   std::unique_ptr<client::Engine> engine_;
   // Batch mode: datagrams handed over, in order, waiting for their seal.
   std::unique_ptr<session::AeadBatch> aead_batch_;

@@ -64,7 +64,26 @@ bool SimulatedNat::outbound(Instant now, Datagram& d) {
     Mapping fresh;
     fresh.inside = d.from;
     fresh.outside_dest = symmetric ? d.to : protocol::Endpoint{};
-    fresh.public_port = static_cast<std::uint16_t>(cfg_.first_port + next_port_++);
+    if (cfg_.random_port_range != 0) {
+      if (rng_ == 0) {
+        rng_ = cfg_.random_seed | 1;
+      }
+      auto taken = [&](std::uint16_t port) {
+        return std::any_of(mappings_.begin(), mappings_.end(),
+                           [&](const Mapping& x) { return x.public_port == port; });
+      };
+      do {
+        rng_ += 0x9E3779B97F4A7C15ull;  // splitmix64
+        std::uint64_t z = rng_;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        fresh.public_port =
+            static_cast<std::uint16_t>(cfg_.first_port + z % cfg_.random_port_range);
+      } while (taken(fresh.public_port));
+    } else {
+      fresh.public_port = static_cast<std::uint16_t>(cfg_.first_port + next_port_++);
+    }
     mappings_.push_back(fresh);
     m = &mappings_.back();
   }

@@ -39,6 +39,10 @@ struct NatConfig {
   NatFiltering filtering = NatFiltering::kAddressAndPortDependent;
   Duration mapping_timeout = seconds(30);
   std::uint16_t first_port = 40000;
+  // Nonzero: each new mapping gets a random free port in [first_port, first_port + this) (a
+  // NAT that randomizes, as Linux's fully-random does) instead of the next one in order.
+  std::uint32_t random_port_range = 0;
+  std::uint64_t random_seed = 1;
   bool block_udp = false;
 };
 
@@ -64,6 +68,13 @@ class SimulatedNat {
   protocol::Endpoint tcpConnect(const protocol::Endpoint& inside) {
     (void)inside;
     return protocol::Endpoint(cfg_.public_address, static_cast<std::uint16_t>(50000 + next_tcp_port_++));
+  }
+  // New mappings from now on get random ports in [first, first + range) (NatConfig).
+  void randomizePorts(std::uint16_t first, std::uint32_t range, std::uint64_t seed) {
+    cfg_.first_port = first;
+    cfg_.random_port_range = range;
+    cfg_.random_seed = seed;
+    rng_ = 0;
   }
   void setBehaviour(NatMapping mapping, NatFiltering filtering) {
     cfg_.mapping = mapping;
@@ -93,6 +104,7 @@ class SimulatedNat {
   std::vector<Mapping> mappings_;
   std::map<std::uint16_t, protocol::Endpoint> forwards_;
   std::uint16_t next_port_ = 0;
+  std::uint64_t rng_ = 0;  // random_port_range: a splitmix64 state
   std::uint16_t next_tcp_port_ = 0;
   std::uint64_t filtered_ = 0;
 };

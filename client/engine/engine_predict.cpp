@@ -1,0 +1,186 @@
+// Port prediction (docs/paths.md rule 14): the birthday approach for a cone NAT facing a
+// symmetric one. The peer behind the symmetric NAT (the opener) probes the other's reflexive
+// endpoint from many extra sockets, so its NAT holds many mappings, each open to that one
+// endpoint; the peer behind the cone NAT (the sprayer) probes random ports of the opener's public
+// address from its tunnel socket. A sprayed probe that lands on one of those mappings reaches an
+// opener socket, its reply comes back (the sprayer just sent there), and the session runs on that
+// socket. With n sockets and m probes over r possible ports, the chance of no hit is about
+// exp(-n*m/r): 256 sockets and 2048 probes over 64,512 ports leave 0.03 %.
+// Both peers pick their role from the NAT types they and the rendezvous know, so they agree.
+#include <algorithm>
+#include <unordered_set>
+
+#include "client/engine/engine_impl.hpp"
+#include "crypto/random.hpp"
+
+namespace vpn::client {
+namespace {
+
+constexpr Duration kSprayDelay = milliseconds(100);  // let the opener's mappings exist first
+constexpr Duration kSprayTick = milliseconds(20);
+constexpr Duration kOpenerRound = seconds(3);         // keeps the opener's mappings fresh
+constexpr std::uint16_t kFirstPort = 1024;
+
+bool coneLike(protocol::NatType t) {
+  switch (t) {
+    case protocol::NatType::kOpen:
+    case protocol::NatType::kOpenWithFirewall:
+    case protocol::NatType::kFullCone:
+    case protocol::NatType::kRestrictedCone:
+    case protocol::NatType::kFullOrRestrictedCone:
+    case protocol::NatType::kPortRestrictedCone:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// `count` distinct ports in [kFirstPort, 65535] other than `skip`, in random order.
+std::vector<std::uint16_t> randomPorts(std::size_t count, std::uint16_t skip) {
+  const std::size_t range = 65536 - kFirstPort;
+  count = std::min(count, range - 1);
+  std::vector<std::uint16_t> out;
+  out.reserve(count);
+  std::unordered_set<std::uint16_t> seen{skip};
+  while (out.size() < count) {
+    auto port = static_cast<std::uint16_t>(kFirstPort + crypto::randomU32() % range);
+    if (seen.insert(port).second) {
+      out.push_back(port);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void Engine::Impl::startPrediction(PeerState& peer, Instant now, protocol::NatType peer_nat) {
+  releasePredictionSockets(peer, true);
+  auto kept = std::move(peer.predict.locals);  // a session may still run on one of them
+  peer.predict = PeerState::Prediction{};
+  peer.predict.locals = std::move(kept);
+  if (!options.port_prediction) {
+    return;
+  }
+  bool opener = nat_type == protocol::NatType::kSymmetric && coneLike(peer_nat);
+  bool sprayer = coneLike(nat_type) && peer_nat == protocol::NatType::kSymmetric;
+  if (!opener && !sprayer) {
+    return;
+  }
+  // The peer's public IPv4 endpoint, as the rendezvous saw it (IPv6 has no NAT to predict).
+  auto it = std::find_if(peer.candidates.begin(), peer.candidates.end(), [](const auto& c) {
+    return c.kind == PunchCandidate::Kind::kReflexive && c.endpoint.address().isV4();
+  });
+  if (it == peer.candidates.end() ||
+      (options.udp_family && *options.udp_family != protocol::IpAddress::Family::kV4)) {
+    return;
+  }
+  PeerState::Prediction& p = peer.predict;
+  p.target = it->endpoint;
+  p.started = now;
+  if (opener) {
+    auto opened = sink.openPredictionSockets(options.prediction_sockets,
+                                             protocol::IpAddress::Family::kV4);
+    if (opened.empty()) {
+      return;
+    }
+    p.role = PeerState::Prediction::Role::kOpener;
+    p.locals.insert(p.locals.end(), opened.begin(), opened.end());
+    p.next_at = now;
+    return;
+  }
+  p.role = PeerState::Prediction::Role::kSprayer;
+  p.ports = randomPorts(options.prediction_probes, p.target.port());
+  p.answered.assign(p.ports.size(), false);
+  p.first_seq = peer.punch_seq;
+  peer.punch_seq += static_cast<std::uint32_t>(p.ports.size());
+  p.next_at = now + kSprayDelay;
+}
+
+void Engine::Impl::servicePrediction(PeerState& peer, const Introduction& intro, Instant now) {
+  PeerState::Prediction& p = peer.predict;
+  if (p.role == PeerState::Prediction::Role::kNone || now < p.next_at) {
+    return;
+  }
+  if (p.role == PeerState::Prediction::Role::kOpener) {
+    for (std::uint16_t local : p.locals) {
+      sendProbe(intro, false, peer.punch_seq++, Path{Transport::kUdp, p.target, 0, local});
+    }
+    p.next_at = now + kOpenerRound;
+    return;
+  }
+  // Sprayer: no more than prediction_rate a second since the start, in 20 ms steps.
+  auto elapsed = now - p.started - kSprayDelay;
+  auto allowed = static_cast<std::size_t>(toSeconds(elapsed) *
+                                          static_cast<double>(options.prediction_rate)) + 1;
+  allowed = std::min(allowed, p.ports.size());
+  while (p.sent < allowed) {
+    protocol::Endpoint to(p.target.address(), p.ports[p.sent]);
+    sendProbe(intro, false, p.first_seq + static_cast<std::uint32_t>(p.sent), Path::udp(to));
+    ++p.sent;
+  }
+  p.next_at = p.sent < p.ports.size() ? now + kSprayTick : kNever;
+}
+
+bool Engine::Impl::takePredictionReply(PeerState& peer, std::uint32_t seq, const Path& from) {
+  PeerState::Prediction& p = peer.predict;
+  if (from.transport != Transport::kUdp || from.relayed()) {
+    return false;
+  }
+  if (p.role == PeerState::Prediction::Role::kSprayer) {
+    std::uint32_t i = seq - p.first_seq;
+    if (from.local != 0 || i >= p.sent || p.answered[i] ||
+        !(from.endpoint == protocol::Endpoint(p.target.address(), p.ports[i]))) {
+      return false;
+    }
+    p.answered[i] = true;
+    p.succeeded = true;
+    return true;
+  }
+  if (p.role == PeerState::Prediction::Role::kOpener && from.local != 0 &&
+      from.endpoint == p.target &&
+      std::find(p.locals.begin(), p.locals.end(), from.local) != p.locals.end()) {
+    p.succeeded = true;
+    return true;
+  }
+  return false;
+}
+
+void Engine::Impl::releasePredictionSockets(PeerState& peer, bool all_unused) {
+  if (peer.predict.locals.empty()) {
+    return;
+  }
+  // While the punch runs, sockets wait for a sprayed probe; after it, only used ones stay.
+  if (!all_unused && peer.punch_until != kNever) {
+    return;
+  }
+  std::vector<std::uint16_t> used;
+  auto note = [&](const Path& path) {
+    if (path.local != 0) {
+      used.push_back(path.local);
+    }
+  };
+  if (peer.session) {
+    note(peer.session->path);
+  }
+  if (peer.pending) {
+    note(peer.pending_path);
+  }
+  if (peer.rival) {
+    note(peer.rival_path);
+  }
+  if (peer.validating) {
+    note(*peer.validating);
+  }
+  if (peer.direct) {
+    note(peer.direct->path);
+  }
+  std::erase_if(peer.predict.locals, [&](std::uint16_t local) {
+    if (std::find(used.begin(), used.end(), local) != used.end()) {
+      return false;
+    }
+    sink.closePredictionSocket(local);
+    return true;
+  });
+}
+
+}  // namespace vpn::client

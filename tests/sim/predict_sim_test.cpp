@@ -1,0 +1,102 @@
+// Port prediction on a virtual clock: a peer behind a port-restricted cone NAT and one behind a
+// symmetric NAT that picks random ports (as the lab's nftables fully-random does) are relayed
+// without prediction; with [nat] port_prediction the birthday approach finds a direct path. The
+// probe budget is kept, unused prediction sockets are closed, data flows both ways.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/sim/punch_harness.hpp"
+
+namespace vpn::test {
+namespace {
+
+struct PredictWorld {
+  PunchWorld w;
+  PunchPeer* easy = nullptr;  // behind NAT 1, port-restricted cone
+  PunchPeer* hard = nullptr;  // behind NAT 2, symmetric with random ports
+  std::size_t sprayed = 0;    // easy's datagrams to NAT 2's address (counted before its NAT)
+
+  PredictWorld(bool predict, std::uint64_t seed, std::size_t sockets = 256,
+               std::size_t probes = 2048, std::size_t rate = 256)
+      : w(seed) {
+    w.addNat(NatType::kPortRestrictedCone, 1);
+    w.addNat(NatType::kSymmetric, 2).randomizePorts(20000, 40000, seed);
+    easy = &w.addPeer("easy", "10.42.0.1", parseEp("10.0.1.2:51820"));
+    hard = &w.addPeer("hard", "10.42.0.2", parseEp("10.0.2.2:51820"));
+    for (auto* p : {easy, hard}) {
+      p->options.port_prediction = predict;
+      p->options.prediction_sockets = sockets;
+      p->options.prediction_probes = probes;
+      p->options.prediction_rate = rate;
+    }
+    w.net.on_send = [this](const Datagram& d) {
+      if (d.from == easy->node->endpoint() && d.to.address().toString() == "198.51.100.2") {
+        ++sprayed;
+      }
+    };
+    w.startAll();
+    // What each daemon's NAT discovery would have found.
+    easy->node->engine().setNatType(w.clock.now(), protocol::NatType::kPortRestrictedCone);
+    hard->node->engine().setNatType(w.clock.now(), protocol::NatType::kSymmetric);
+  }
+  bool direct() {
+    return w.established(*easy, *hard) && w.peerStatus(*easy, "hard").path == "direct-udp" &&
+           w.peerStatus(*hard, "easy").path == "direct-udp";
+  }
+};
+
+TEST(PredictSim, WithoutPredictionTheRandomSymmetricPairIsRelayed) {
+  PredictWorld p(false, 3);
+  ASSERT_TRUE(p.w.waitEstablished(*p.easy, *p.hard, seconds(15))) << p.w.describe();
+  p.w.net.runFor(seconds(12));
+  EXPECT_EQ(p.w.peerStatus(*p.easy, "hard").path, "relay-udp") << p.w.describe();
+  EXPECT_EQ(p.hard->node->predictionSocketsEverOpened(), 0u);
+  EXPECT_EQ(p.w.peerStatus(*p.easy, "hard").prediction, "");
+}
+
+TEST(PredictSim, BirthdayProbesFindADirectPathWithinTheBudget) {
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    PredictWorld p(true, seed);
+    ASSERT_TRUE(p.w.net.runUntil([&] { return p.direct(); }, seconds(12))) << p.w.describe();
+    // The hard side's session runs on one of its prediction sockets; the easy side sends to
+    // that socket's mapping at NAT 2.
+    auto hs = p.w.peerStatus(*p.hard, "easy");
+    auto es = p.w.peerStatus(*p.easy, "hard");
+    ASSERT_TRUE(es.endpoint.has_value());
+    EXPECT_EQ(es.endpoint->address().toString(), "198.51.100.2");
+    EXPECT_NE(hs.prediction.find("answered"), std::string::npos) << hs.prediction;
+    EXPECT_NE(es.prediction.find("sprayer"), std::string::npos) << es.prediction;
+    EXPECT_TRUE(p.w.dataFlows(*p.easy, *p.hard));
+    EXPECT_EQ(p.hard->node->predictionSocketsEverOpened(), 256u);
+    EXPECT_GT(p.sprayed, 0u);
+    EXPECT_LE(p.sprayed, 2048u + 100u);  // the spray's budget plus ordinary punch probes
+    // After the punch only the socket in use stays open, and the path holds.
+    p.w.net.runFor(seconds(30));
+    EXPECT_EQ(p.hard->node->predictionSocketsOpen(), 1u);
+    EXPECT_TRUE(p.direct()) << p.w.describe();
+    EXPECT_TRUE(p.w.dataFlows(*p.easy, *p.hard, 9));
+  }
+}
+
+TEST(PredictSim, TheSprayKeepsItsRate) {
+  // One socket: the spray almost surely runs out its whole budget, 128 a second.
+  PredictWorld p(true, 7, 1, 256, 128);
+  Instant first{}, last{};
+  std::size_t n = 0;
+  p.w.net.on_send = [&](const Datagram& d) {
+    if (d.from == p.easy->node->endpoint() && d.to.address().toString() == "198.51.100.2") {
+      (n++ == 0 ? first : last) = p.w.clock.now();
+      last = p.w.clock.now();
+    }
+  };
+  p.w.net.runFor(seconds(12));
+  ASSERT_GE(n, 200u) << p.w.describe();
+  EXPECT_LE(n, 256u + 100u);
+  // 256 probes at 128 a second take about two seconds, not a burst.
+  EXPECT_GE(last - first, milliseconds(1800)) << toSeconds(last - first);
+}
+
+}  // namespace
+}  // namespace vpn::test
