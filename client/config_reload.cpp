@@ -37,6 +37,11 @@ std::vector<std::string> restartOnlyChanges(const config::PeerConfig& a,
   check(a.paths.udp_timeout == b.paths.udp_timeout, "[paths] udp_timeout");
   check(a.nat.port_mapping == b.nat.port_mapping, "[nat] port_mapping");
   check(a.nat.learn_keepalive == b.nat.learn_keepalive, "[nat] learn_keepalive");
+  check(a.nat.port_prediction == b.nat.port_prediction &&
+            a.nat.prediction_sockets == b.nat.prediction_sockets &&
+            a.nat.prediction_probes == b.nat.prediction_probes &&
+            a.nat.prediction_rate == b.nat.prediction_rate,
+        "[nat] port_prediction");
   check(a.metrics_listen == b.metrics_listen, "[metrics] listen");
   return out;
 }

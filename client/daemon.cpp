@@ -82,6 +82,10 @@ EngineOptions engineOptions(const config::PeerConfig& cfg) {
   if (cfg.listen.address().isV4() || !cfg.listen.address().isUnspecified()) {
     o.udp_family = cfg.listen.address().family();  // "[::]" alone is dual stack
   }
+  o.port_prediction = cfg.nat.port_prediction;
+  o.prediction_sockets = cfg.nat.prediction_sockets;
+  o.prediction_probes = cfg.nat.prediction_probes;
+  o.prediction_rate = cfg.nat.prediction_rate;
   o.keepalive_interval = cfg.tunnel.keepalive;
   o.dead_peer_timeout = cfg.tunnel.dead_peer;
   o.rekey_interval = cfg.tunnel.rekey;
@@ -211,6 +215,13 @@ void Daemon::Impl::start() {
              network_key->fingerprint().c_str());
   }
   eopts.network_key = std::move(network_key);
+  prediction = std::make_unique<PredictionSockets>(
+      loop, [this](std::uint16_t local, const protocol::Endpoint& from, std::span<std::uint8_t> d) {
+        if (!stopping) {
+          engine->onDatagram(Clock::now(), from, d, Transport::kUdp, local);
+          afterEvent();
+        }
+      });
   engine = std::make_unique<Engine>(*tls, std::move(eopts), *this);
   tcp = std::make_unique<TcpLinks>(
       loop,
@@ -502,6 +513,7 @@ void Daemon::Impl::teardown() {
   network.close();
   nat_probe.reset();
   lifetime_probe.reset();
+  prediction.reset();
   stopPortMapping();  // sends the deletion, flushed with the socket below
   if (tcp) {
     tcp->closeAll();
@@ -593,6 +605,31 @@ void Daemon::Impl::onTimer() {
 // EngineSink
 void Daemon::Impl::sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) {
   udp->send(to, bytes);
+}
+
+std::vector<std::uint16_t> Daemon::Impl::openPredictionSockets(
+    std::size_t count, protocol::IpAddress::Family family) {
+  if (!prediction || stopping) {
+    return {};
+  }
+  auto ids = prediction->open(count, family, cfg.listen.address());
+  LOG_INFO("port prediction: opened %zu sockets to probe from", ids.size());
+  return ids;
+}
+
+void Daemon::Impl::closePredictionSocket(std::uint16_t local) {
+  if (prediction) {
+    prediction->close(local);
+  }
+}
+
+void Daemon::Impl::sendDatagramVia(std::uint16_t local, const protocol::Endpoint& to,
+                                   std::span<const std::uint8_t> bytes) {
+  if (local == 0) {
+    udp->send(to, bytes);
+  } else if (prediction) {
+    prediction->send(local, to, bytes);
+  }
 }
 
 void Daemon::Impl::sendFragmentable(const protocol::Endpoint& to,

@@ -22,6 +22,7 @@
 #include "client/engine/engine.hpp"
 #include "client/engine/engine_sink.hpp"
 #include "client/lifetime_probe.hpp"
+#include "client/prediction_sockets.hpp"
 #include "client/nat_probe.hpp"
 #include "client/network_watch.hpp"
 #include "client/portmap/port_mapper.hpp"
@@ -92,6 +93,7 @@ struct Daemon::Impl final : EngineSink {
   // [nat] learn_keepalive (daemon_lifetime.cpp): the NAT mapping lifetime measurement, its last
   // result and when it ended, and the keepalive interval in use.
   std::unique_ptr<LifetimeProbe> lifetime_probe;
+  std::unique_ptr<PredictionSockets> prediction;  // port prediction's extra sockets
   std::optional<netcheck::MappingLifetimeResult> nat_lifetime;
   Instant nat_lifetime_at = kNever;
   Duration keepalive_now{};
@@ -188,6 +190,11 @@ struct Daemon::Impl final : EngineSink {
 
   // EngineSink (daemon.cpp)
   void sendDatagram(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  std::vector<std::uint16_t> openPredictionSockets(std::size_t count,
+                                                   protocol::IpAddress::Family family) override;
+  void closePredictionSocket(std::uint16_t local) override;
+  void sendDatagramVia(std::uint16_t local, const protocol::Endpoint& to,
+                       std::span<const std::uint8_t> bytes) override;
   void sendTcp(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void sendFragmentable(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes) override;
   void closeTcp(const protocol::Endpoint& to) override { tcp->close(to); }

@@ -53,6 +53,11 @@ struct NatSettings {
   bool port_mapping = true;  // ask the router to map the tunnel port (PCP, NAT-PMP, UPnP-IGD)
   // Measure how long the NAT keeps an idle mapping, and keep keepalives inside it.
   bool learn_keepalive = true;
+  // Port prediction against symmetric NATs (docs/paths.md rule 14): off unless asked for.
+  bool port_prediction = false;
+  std::size_t prediction_sockets = 256;  // behind the symmetric NAT: extra sockets
+  std::size_t prediction_probes = 2048;  // behind the cone NAT: probes per punch
+  std::size_t prediction_rate = 256;     // ... at most this many a second
 };
 
 struct TunnelSettings {

@@ -79,6 +79,8 @@ struct RawPeerFile {
   Raw<std::string> metrics_listen;         // [metrics] listen
   Raw<bool> port_mapping;                  // [nat] port_mapping
   Raw<bool> learn_keepalive;               // [nat] learn_keepalive
+  Raw<bool> port_prediction;               // [nat] port_prediction
+  Raw<std::int64_t> prediction_sockets, prediction_probes, prediction_rate;  // [nat]
 };
 
 // Key names per table, in the order the documentation lists them.
@@ -99,7 +101,9 @@ inline constexpr std::string_view kPkiKeys[] = {"blocklist"};
 inline constexpr std::string_view kMetricsKeys[] = {"listen"};
 inline constexpr std::string_view kPathsKeys[] = {"relay", "relay_after", "demote_after",
                                                   "udp_timeout", "pmtu_discovery"};
-inline constexpr std::string_view kNatKeys[] = {"port_mapping", "learn_keepalive"};
+inline constexpr std::string_view kNatKeys[] = {"port_mapping",       "learn_keepalive",
+                                                "port_prediction",    "prediction_sockets",
+                                                "prediction_probes",  "prediction_rate"};
 
 RawPeerFile readPeerFile(std::string_view toml_text, const std::string& file,
                          std::vector<ConfigError>& errors);

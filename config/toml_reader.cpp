@@ -144,6 +144,10 @@ class Reader {
       checkKeys(*nat, "nat", kNatKeys);
       out.port_mapping = boolean(*nat, p, "nat", "port_mapping");
       out.learn_keepalive = boolean(*nat, p, "nat", "learn_keepalive");
+      out.port_prediction = boolean(*nat, p, "nat", "port_prediction");
+      out.prediction_sockets = integer(*nat, p, "nat", "prediction_sockets");
+      out.prediction_probes = integer(*nat, p, "nat", "prediction_probes");
+      out.prediction_rate = integer(*nat, p, "nat", "prediction_rate");
     }
     if (const toml::table* m = table(root, "metrics", root_pos, false)) {
       Pos p = posOf(m->source());

@@ -71,6 +71,7 @@ class Validator {
     checkPaths(cfg.paths);
     cfg.nat.port_mapping = raw_.port_mapping.value.value_or(true);
     cfg.nat.learn_keepalive = raw_.learn_keepalive.value.value_or(true);
+    checkPrediction(cfg.nat);
     if (raw_.metrics_listen.value) {
       auto ep = protocol::Endpoint::parse(*raw_.metrics_listen.value);
       if (!ep || ep->port() == 0) {
@@ -355,6 +356,21 @@ class Validator {
       return std::nullopt;
     }
     return raw.value;
+  }
+
+  void checkPrediction(NatSettings& n) {
+    n.port_prediction = raw_.port_prediction.value.value_or(false);
+    // Bounded so that it never looks like a port scan, and the sockets fit the fd limit.
+    if (auto v = inRange(raw_.prediction_sockets, "nat.prediction_sockets", 1, 512, "sockets")) {
+      n.prediction_sockets = static_cast<std::size_t>(*v);
+    }
+    if (auto v = inRange(raw_.prediction_probes, "nat.prediction_probes", 1, 16384, "probes")) {
+      n.prediction_probes = static_cast<std::size_t>(*v);
+    }
+    if (auto v = inRange(raw_.prediction_rate, "nat.prediction_rate", 1, 2000,
+                         "probes a second")) {
+      n.prediction_rate = static_cast<std::size_t>(*v);
+    }
   }
 
   void checkTunnel(TunnelSettings& t) {

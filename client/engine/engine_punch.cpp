@@ -295,8 +295,12 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     addCandidate(*peer, c.endpoint, kind);
   }
   candidates_rejected += rejected;
-  if (fresh) {
+  if (fresh || peer->predict.role == PeerState::Prediction::Role::kNone) {
+    // Also mid-punch: an introduction after a NAT type became known (setNatType) may allow it.
     startPrediction(*peer, now, msg.peer_nat_type);
+    if (!fresh && peer->predict.role != PeerState::Prediction::Role::kNone) {
+      peer->punch_until = std::max(peer->punch_until, now + options.punch_duration);
+    }
   }
   peer->want_direct_lookup = false;
   peer->lookup_at = kNever;

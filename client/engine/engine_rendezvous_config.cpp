@@ -106,7 +106,19 @@ void Engine::Impl::setNatType(Instant now, protocol::NatType type) {
   for (auto& p : peers) {
     refreshRelayReason(*p);
   }
-  reRegisterAll(now);
+  reRegisterAll(now);  // the REGISTER goes first, so the lookups below see the new type
+  if (!options.port_prediction || type == protocol::NatType::kUnknown || rendezvous.empty()) {
+    return;
+  }
+  // Port prediction depends on both NAT types: peers without a direct path are introduced
+  // again now rather than at their next direct retry.
+  for (auto& p : peers) {
+    if (p->session && p->session->path.kind() == PathKind::kDirectUdp) {
+      continue;
+    }
+    p->announce_lookup = true;
+    p->lookup_at = now;
+  }
 }
 
 }  // namespace vpn::client

@@ -524,7 +524,8 @@ rv_kill() {
 # [nat] learn_keepalive = false.
 # LISTEN[NAME] replaces the listen address 0.0.0.0 (e.g. "[::]"); RV_HOST the rendezvous' address
 # (e.g. a name from lab_hosts_name).
-declare -A TCP_LISTEN=() PORT_MAPPING=() LEARN_KEEPALIVE=() LISTEN=()
+# PORT_PREDICTION[NAME]=true adds [nat] port_prediction = true.
+declare -A TCP_LISTEN=() PORT_MAPPING=() LEARN_KEEPALIVE=() LISTEN=() PORT_PREDICTION=()
 peer_write() {
   local name=$1 o
   shift
@@ -537,10 +538,12 @@ peer_write() {
       "$WORK/pki/ca.crt" "$dir" "$name" "$dir" "$name" "$WORK" "$name"
     printf '\n[tun]\nname = "vpn0"\nmtu = 1400\n'
     printf '\n[tunnel]\nkeepalive = %s\ndead_peer = %s\n' "${KEEPALIVE:-10}" "${DEAD_PEER:-40}"
-    if [[ ${PORT_MAPPING[$name]:-} == false || ${LEARN_KEEPALIVE[$name]:-} == false ]]; then
+    if [[ ${PORT_MAPPING[$name]:-} == false || ${LEARN_KEEPALIVE[$name]:-} == false ||
+      ${PORT_PREDICTION[$name]:-} == true ]]; then
       printf '\n[nat]\n'
       if [[ ${PORT_MAPPING[$name]:-} == false ]]; then printf 'port_mapping = false\n'; fi
       if [[ ${LEARN_KEEPALIVE[$name]:-} == false ]]; then printf 'learn_keepalive = false\n'; fi
+      if [[ ${PORT_PREDICTION[$name]:-} == true ]]; then printf 'port_prediction = true\n'; fi
     fi
     printf '\n[paths]\nrelay = %s\nrelay_after = %s\ndemote_after = %s\nudp_timeout = %s\n' \
       "${RELAY:-true}" "${RELAY_AFTER:-2}" "${DEMOTE_AFTER:-4}" "${UDP_TIMEOUT:-3}"

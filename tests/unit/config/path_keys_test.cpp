@@ -193,6 +193,26 @@ TEST(Nat, PortMappingIsOnByDefaultAndCanBeTurnedOff) {
   EXPECT_NE(top[0].find("belongs in the [nat] section"), std::string::npos) << top[0];
 }
 
+TEST(Nat, PortPredictionIsOffByDefaultAndBounded) {
+  PeerConfig d = parseOk(withBase(""));
+  EXPECT_FALSE(d.nat.port_prediction);
+  EXPECT_EQ(d.nat.prediction_sockets, 256u);
+  EXPECT_EQ(d.nat.prediction_probes, 2048u);
+  EXPECT_EQ(d.nat.prediction_rate, 256u);
+  PeerConfig c = parseOk(withBase("[nat]\nport_prediction = true\nprediction_sockets = 512\n"
+                                  "prediction_probes = 1\nprediction_rate = 2000\n"));
+  EXPECT_TRUE(c.nat.port_prediction);
+  EXPECT_EQ(c.nat.prediction_sockets, 512u);
+  EXPECT_EQ(c.nat.prediction_probes, 1u);
+  EXPECT_EQ(c.nat.prediction_rate, 2000u);
+  EXPECT_EQ(errorLines(withBase("[nat]\nprediction_sockets = 513\nprediction_probes = 0\n"
+                                "prediction_rate = 2001\n")),
+            (Lines{"alice.toml:9:22: nat.prediction_sockets: 513 is out of range 1..512 sockets",
+                   "alice.toml:10:21: nat.prediction_probes: 0 is out of range 1..16384 probes",
+                   "alice.toml:11:19: nat.prediction_rate: 2001 is out of range 1..2000 probes a "
+                   "second"}));
+}
+
 TEST(Paths, IntegersAndFloats) {
   PeerConfig c = parseOk(withBase(
       "[paths]\nrelay = false\nrelay_after = 0.5\ndemote_after = 10\nudp_timeout = 1.25\n"));
