@@ -101,6 +101,10 @@ void Engine::Impl::servicePrediction(PeerState& peer, const Introduction& intro,
   if (p.role == PeerState::Prediction::Role::kNone || now < p.next_at) {
     return;
   }
+  if (p.succeeded) {
+    p.next_at = kNever;  // a predicted path answered: the rest of the budget stays unspent
+    return;
+  }
   if (p.role == PeerState::Prediction::Role::kOpener) {
     for (std::uint16_t local : p.locals) {
       sendProbe(intro, false, peer.punch_seq++, Path{Transport::kUdp, p.target, 0, local});
