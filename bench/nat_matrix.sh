@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2034,SC2119,SC2317  # PEER_PORT and PORT_MAPPING are read by lab.sh functions
-# bench/nat_matrix.sh: which NAT pairs end direct, with and without port mapping, how long they
-# take, and the relay bytes a mapping saves.
+# bench/nat_matrix.sh: which NAT pairs end direct, with and without port mapping and port
+# prediction, how long they take, and the relay bytes they save.
 #
 # The NAT lab of tests/netns/nat/lab.sh with two sites of each kind: open, full cone, restricted,
 # port-restricted, symmetric, and "mapping" (symmetric, with Debian's miniupnpd in the router,
-# answering PCP, NAT-PMP and UPnP-IGD). Every pair of kinds runs twice, one pair at a time on a
-# fresh UDP port: with `[nat] port_mapping = false` in every peer file (what vpnpeer did before
-# port mapping; the mapping routers are then plain symmetric NATs) and with the default. Per run:
+# answering PCP, NAT-PMP and UPnP-IGD). Every pair of kinds runs three times, one pair at a time
+# on a fresh UDP port: with `[nat] port_mapping = false` in every peer file (what vpnpeer did
+# before port mapping; the mapping routers are then plain symmetric NATs), with the defaults, and
+# with the defaults plus `[nat] port_prediction = true`. Per run:
 # both peers start at once; the path each side settles on within SETTLE seconds (relayed pairs
 # are upgraded as soon as a direct path answers, so the run waits for direct-udp up to then);
 # the time from start until both sides were on that path (each daemon's own clock: its uptime
@@ -50,14 +51,15 @@ on_path_since() {
 RESULTS=$WORK/matrix.tsv
 : >"$RESULTS"
 port=52000
-for cond in off on; do
+for cond in off on predict; do
   for ((i = 0; i < ${#KINDS[@]}; i++)); do
     for ((j = i; j < ${#KINDS[@]}; j++)); do
       k1=${KINDS[$i]} k2=${KINDS[$j]}
       read -r h1 _ <<<"${TWO[$k1]}"
       if [[ $k1 == "$k2" ]]; then read -r _ h2 <<<"${TWO[$k2]}"; else read -r h2 _ <<<"${TWO[$k2]}"; fi
-      PORT_MAPPING=()
+      PORT_MAPPING=() PORT_PREDICTION=()
       if [[ $cond == off ]]; then for h in "$h1" "$h2"; do PORT_MAPPING[$h]=false; done; fi
+      if [[ $cond == predict ]]; then for h in "$h1" "$h2"; do PORT_PREDICTION[$h]=true; done; fi
       PEER_PORT=$((port++))
       pair_start "$h1" "$h2"
       wait_until "$SETTLE" both_direct "$h1" "$h2" || true
@@ -94,11 +96,14 @@ def path(p1, p2):
     return p1 if p1 == p2 else f"{p1}/{p2}"
 print(f"\nvpnpeer NAT pair matrix: path each pair settled on (seconds from start until both were on")
 print(f"it), and bytes the rendezvous relayed for {mb} MB of TCP")
-print(f"{'pair':<26} {'port mapping off':<34} {'port mapping on (default)':<34}")
-totals = {"off": [0, 0, 0], "on": [0, 0, 0]}
+conds = ("off", "on", "predict")
+names = {"off": "port mapping off", "on": "port mapping on (default)",
+         "predict": "mapping and prediction on"}
+print(f"{'pair':<26} " + " ".join(f"{names[c]:<34}" for c in conds))
+totals = {c: [0, 0, 0] for c in conds}
 for pair, c in by.items():
     cells = []
-    for cond in ("off", "on"):
+    for cond in conds:
         if cond not in c:
             cells.append("-")
             continue
@@ -108,12 +113,14 @@ for pair, c in by.items():
         t[0] += 1
         t[1] += p1 == p2 == "direct-udp"
         t[2] += int(relayed) if relayed.isdigit() else 0
-    print(f"{pair:<26} {cells[0]:<34} {cells[1]:<34}")
-for cond in ("off", "on"):
+    print(f"{pair:<26} " + " ".join(f"{x:<34}" for x in cells))
+for cond in conds:
     n, d, r = totals[cond]
     if n:
-        print(f"port mapping {cond}: {d} of {n} pairs direct ({100 * d / n:.0f}%), {r} bytes relayed in all")
-saved = totals["off"][2] - totals["on"][2]
-print(f"relay bytes saved by port mapping: {saved} of {totals['off'][2]} ({100 * saved / max(totals['off'][2], 1):.0f}%)")
+        print(f"{names[cond]}: {d} of {n} pairs direct ({100 * d / n:.0f}%), {r} bytes relayed in all")
+for cond in ("on", "predict"):
+    saved = totals["off"][2] - totals[cond][2]
+    print(f"relay bytes saved with {names[cond]}: {saved} of {totals['off'][2]} "
+          f"({100 * saved / max(totals['off'][2], 1):.0f}%)")
 PYEOF
 exit 0

@@ -24,4 +24,18 @@ NatType natTypeFromWire(std::uint8_t b) {
   return static_cast<NatType>(b);
 }
 
+bool isConeLike(NatType t) {
+  switch (t) {
+    case NatType::kOpen:
+    case NatType::kOpenWithFirewall:
+    case NatType::kFullCone:
+    case NatType::kRestrictedCone:
+    case NatType::kFullOrRestrictedCone:
+    case NatType::kPortRestrictedCone:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace vpn::protocol

@@ -22,6 +22,9 @@ enum class NatType : std::uint8_t {
 
 // Stable words for status output and logs ("full-cone", "symmetric", ...).
 std::string_view toString(NatType t);
+// One public port per local socket whatever the destination (endpoint-independent mapping), or
+// no NAT at all: the side that can aim at a fixed endpoint in port prediction.
+bool isConeLike(NatType t);
 // The wire byte; any value outside the enum is kUnknown.
 NatType natTypeFromWire(std::uint8_t b);
 

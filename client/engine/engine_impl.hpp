@@ -201,6 +201,7 @@ struct PeerState {
   Duration unreachable_backoff{};          // grows after each failed punch
   std::uint32_t lookup_id = 0;
   std::string nat_type = "unknown";        // the peer's, from its last introduction
+  protocol::NatType peer_nat = protocol::NatType::kUnknown;  // the same, as a value
   std::string punch_summary;               // what the last punch found, in words
 
   // Paths (engine_paths.cpp, engine_relay.cpp).

@@ -446,6 +446,15 @@ std::string Engine::Impl::relayReason(const PeerState& peer) const {
   if (!nat.empty()) {
     why += ", " + nat;
   }
+  bool cone_vs_symmetric =
+      (nat_type == protocol::NatType::kSymmetric && protocol::isConeLike(peer.peer_nat)) ||
+      (peer.peer_nat == protocol::NatType::kSymmetric && protocol::isConeLike(nat_type));
+  if (cone_vs_symmetric && !options.port_prediction) {
+    why += "; [nat] port_prediction = true on both peers may find a direct path";
+  } else if (cone_vs_symmetric && peer.predict.role != PeerState::Prediction::Role::kNone &&
+             !peer.predict.succeeded) {
+    why += "; port prediction found no path";
+  }
   return why;
 }
 

@@ -21,20 +21,6 @@ constexpr Duration kSprayTick = milliseconds(20);
 constexpr Duration kOpenerRound = seconds(3);         // keeps the opener's mappings fresh
 constexpr std::uint16_t kFirstPort = 1024;
 
-bool coneLike(protocol::NatType t) {
-  switch (t) {
-    case protocol::NatType::kOpen:
-    case protocol::NatType::kOpenWithFirewall:
-    case protocol::NatType::kFullCone:
-    case protocol::NatType::kRestrictedCone:
-    case protocol::NatType::kFullOrRestrictedCone:
-    case protocol::NatType::kPortRestrictedCone:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // `count` distinct ports in [kFirstPort, 65535] other than `skip`, in random order.
 std::vector<std::uint16_t> randomPorts(std::size_t count, std::uint16_t skip) {
   const std::size_t range = 65536 - kFirstPort;
@@ -61,8 +47,8 @@ void Engine::Impl::startPrediction(PeerState& peer, Instant now, protocol::NatTy
   if (!options.port_prediction) {
     return;
   }
-  bool opener = nat_type == protocol::NatType::kSymmetric && coneLike(peer_nat);
-  bool sprayer = coneLike(nat_type) && peer_nat == protocol::NatType::kSymmetric;
+  bool opener = nat_type == protocol::NatType::kSymmetric && protocol::isConeLike(peer_nat);
+  bool sprayer = protocol::isConeLike(nat_type) && peer_nat == protocol::NatType::kSymmetric;
   if (!opener && !sprayer) {
     return;
   }

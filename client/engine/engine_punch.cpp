@@ -230,6 +230,7 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
   }
   if (msg.peer_nat_type != protocol::NatType::kUnknown) {
     peer->nat_type = std::string(protocol::toString(msg.peer_nat_type));
+    peer->peer_nat = msg.peer_nat_type;
     refreshRelayReason(*peer);
   }
   // With a session up we still punch: the other side asked because it lost its session with us

@@ -53,6 +53,10 @@ TEST(PredictSim, WithoutPredictionTheRandomSymmetricPairIsRelayed) {
   EXPECT_EQ(p.w.peerStatus(*p.easy, "hard").path, "relay-udp") << p.w.describe();
   EXPECT_EQ(p.hard->node->predictionSocketsEverOpened(), 0u);
   EXPECT_EQ(p.w.peerStatus(*p.easy, "hard").prediction, "");
+  // And the reason says what could help.
+  EXPECT_NE(p.w.peerStatus(*p.easy, "hard").path_reason.find("[nat] port_prediction = true"),
+            std::string::npos)
+      << p.w.peerStatus(*p.easy, "hard").path_reason;
 }
 
 TEST(PredictSim, BirthdayProbesFindADirectPathWithinTheBudget) {
