@@ -1,5 +1,6 @@
 #include "client/prediction_sockets.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -56,6 +57,11 @@ std::vector<std::uint16_t> PredictionSockets::open(std::size_t count,
       }
       break;
     }
+    // As on the tunnel's socket: DF on every datagram and no kernel PMTU cache, so the path MTU
+    // search on a predicted path sees what the path carries (not local fragmentation).
+    int probe = v6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
+    (void)::setsockopt(s->fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER,
+                       &probe, sizeof probe);
     std::uint16_t id = next_id_++;
     s->watcher = net::FdWatcher::create(loop_, s->fd, [this, id] { read(id); });
     open_[id] = std::move(s);

@@ -8,7 +8,7 @@
 # one of sym1's random public ports. Shown per trial: the time to direct-udp, how many ports prc1
 # sprayed. Then, on the last pair: ping and a checksummed transfer over the predicted path, and
 # sym1 closing its unused prediction sockets once the punch is over.
-# Env: PRED_TRIALS (5), PRED_WAIT (s, 30), PRED_MB (20).
+# Env: PRED_TRIALS (3), PRED_WAIT (s, 30), PRED_MB (20).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lab.sh
 source "$(dirname "$0")/lab.sh"
@@ -16,7 +16,7 @@ require_root
 require_vpnpeer
 require_rendezvous
 
-TRIALS=${PRED_TRIALS:-5}
+TRIALS=${PRED_TRIALS:-3}
 WAIT=${PRED_WAIT:-30}
 MB=${PRED_MB:-20}
 lab_build prc1 sym1
