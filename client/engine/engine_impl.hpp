@@ -172,6 +172,8 @@ struct PeerState {
     Instant started{};
     Instant next_at = kNever;
     bool succeeded = false;                // a path through it answered
+    std::uint16_t chosen = 0;              // opener: the socket hit first
+    std::optional<protocol::Endpoint> hit; // sprayer: the port that answered first
   } predict;
   // The probes we sent lately (sequence and path): a reply counts only if it echoes one of them
   // and comes from where it went, and only once (a replayed reply is dropped). A ring, allocated
@@ -571,6 +573,10 @@ struct Engine::Impl {
   void startPrediction(PeerState& peer, Instant now, protocol::NatType peer_nat);
   void servicePrediction(PeerState& peer, const Introduction& intro, Instant now);
   bool takePredictionReply(PeerState& peer, std::uint32_t seq, const Path& from);
+  // A probe on prediction socket from.local: the first one hit is kept (the others are closed),
+  // so the peer sees us at one endpoint; probes on any other are refused (false).
+  bool acceptPredictedPath(PeerState& peer, const Path& from);
+  std::vector<std::uint16_t> usedLocals(const PeerState& peer) const;  // by any path of the peer
   void releasePredictionSockets(PeerState& peer, bool all_unused);
   bool punching(const PeerState& peer) const;
   // On direct UDP over IPv4 while an IPv6 UDP candidate has not failed: punching goes on for it

@@ -29,6 +29,9 @@ void Engine::Impl::removePeer(PeerState& peer) {
     by_index.erase(peer.session->local_index);
     peer.session.reset();
   }
+  for (std::uint16_t local : peer.predict.locals) {
+    sink.closePredictionSocket(local);  // the sockets are the sink's; the peer is gone
+  }
   std::erase_if(by_index, [&](const auto& e) { return e.second == &peer; });
   std::erase_if(routes, [&](const auto& e) { return e.second == &peer; });
   std::erase_if(peers, [&](const std::unique_ptr<PeerState>& p) { return p.get() == &peer; });

@@ -119,11 +119,13 @@ bool Engine::Impl::takePredictionReply(PeerState& peer, std::uint32_t seq, const
   if (p.role == PeerState::Prediction::Role::kSprayer) {
     std::uint32_t i = seq - p.first_seq;
     if (from.local != 0 || i >= p.sent || p.answered[i] ||
-        !(from.endpoint == protocol::Endpoint(p.target.address(), p.ports[i]))) {
-      return false;
+        !(from.endpoint == protocol::Endpoint(p.target.address(), p.ports[i])) ||
+        (p.hit && !(*p.hit == from.endpoint))) {
+      return false;  // not a sprayed port, or not the first one that answered
     }
     p.answered[i] = true;
     p.succeeded = true;
+    p.hit = from.endpoint;
     return true;
   }
   if (p.role == PeerState::Prediction::Role::kOpener && from.local != 0 &&
@@ -135,14 +137,31 @@ bool Engine::Impl::takePredictionReply(PeerState& peer, std::uint32_t seq, const
   return false;
 }
 
-void Engine::Impl::releasePredictionSockets(PeerState& peer, bool all_unused) {
-  if (peer.predict.locals.empty()) {
-    return;
+bool Engine::Impl::acceptPredictedPath(PeerState& peer, const Path& from) {
+  PeerState::Prediction& p = peer.predict;
+  if (p.chosen != 0) {
+    return from.local == p.chosen;
   }
-  // While the punch runs, sockets wait for a sprayed probe; after it, only used ones stay.
-  if (!all_unused && peer.punch_until != kNever) {
-    return;
+  if (std::find(p.locals.begin(), p.locals.end(), from.local) == p.locals.end()) {
+    return false;
   }
+  // The first hit: two sockets answering would show the peer two endpoints of ours, and its
+  // session would follow whichever spoke last.
+  p.chosen = from.local;
+  p.succeeded = true;
+  p.next_at = kNever;
+  std::vector<std::uint16_t> used = usedLocals(peer);
+  std::erase_if(p.locals, [&](std::uint16_t local) {
+    if (local == p.chosen || std::find(used.begin(), used.end(), local) != used.end()) {
+      return false;
+    }
+    sink.closePredictionSocket(local);
+    return true;
+  });
+  return true;
+}
+
+std::vector<std::uint16_t> Engine::Impl::usedLocals(const PeerState& peer) const {
   std::vector<std::uint16_t> used;
   auto note = [&](const Path& path) {
     if (path.local != 0) {
@@ -164,6 +183,18 @@ void Engine::Impl::releasePredictionSockets(PeerState& peer, bool all_unused) {
   if (peer.direct) {
     note(peer.direct->path);
   }
+  return used;
+}
+
+void Engine::Impl::releasePredictionSockets(PeerState& peer, bool all_unused) {
+  if (peer.predict.locals.empty()) {
+    return;
+  }
+  // While the punch runs, sockets wait for a sprayed probe; after it, only used ones stay.
+  if (!all_unused && peer.punch_until != kNever) {
+    return;
+  }
+  std::vector<std::uint16_t> used = usedLocals(peer);
   std::erase_if(peer.predict.locals, [&](std::uint16_t local) {
     if (std::find(used.begin(), used.end(), local) != used.end()) {
       return false;

@@ -469,11 +469,12 @@ void Engine::Impl::onPunch(Instant now, const Path& from, std::span<const std::u
     return;
   }
   bool active = punching(*peer);
+  if (from.local != 0 && !acceptPredictedPath(*peer, from)) {
+    drops.add(DropReason::kPunchRejected);  // another prediction socket was hit first
+    return;
+  }
   if (!probe->reply) {
     sendProbe(*intro, true, probe->sequence, from);  // on the path (and connection) it came on
-    if (from.local != 0) {
-      peer->predict.succeeded = true;  // a sprayed probe found one of our prediction sockets
-    }
     if (active && from.transport == Transport::kUdp) {
       bool probed = std::any_of(peer->candidates.begin(), peer->candidates.end(), [&](auto& c) {
         return c.kind != PunchCandidate::Kind::kTcp && c.endpoint == from.endpoint &&
