@@ -296,15 +296,21 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     addCandidate(*peer, c.endpoint, kind);
   }
   candidates_rejected += rejected;
-  if (fresh || peer->predict.role == PeerState::Prediction::Role::kNone) {
-    // Also mid-punch: an introduction after a NAT type became known (setNatType) may allow it.
+  if (fresh || !peer->predict.succeeded) {
+    // Also mid-punch: both peers get every introduction at the same instant, so both start
+    // (again) together; one that began on an earlier introduction the other could not use
+    // (its NAT type was not known there yet) would spend its budget before the other is ready.
     startPrediction(*peer, now, msg.peer_nat_type);
     if (!fresh && peer->predict.role != PeerState::Prediction::Role::kNone) {
       peer->punch_until = std::max(peer->punch_until, now + options.punch_duration);
     }
   }
   peer->want_direct_lookup = false;
-  peer->lookup_at = kNever;
+  if (!peer->announce_lookup) {
+    // A lookup that announces something new of ours (setNatType, setMappedCandidate) still
+    // goes: this introduction may have been made before the rendezvous had it.
+    peer->lookup_at = kNever;
+  }
   peer->lookup_backoff = seconds(2);
   peer->next_punch_at = now;
   peer->next_tcp_probe_at = weConnectTcp(*peer) ? now + kFastProbePhase : kNever;

@@ -76,7 +76,9 @@ TEST(PredictSim, BirthdayProbesFindADirectPathWithinTheBudget) {
     EXPECT_NE(es.prediction.find("answered"), std::string::npos) << es.prediction;
     EXPECT_NE(hs.prediction.find("opener"), std::string::npos) << hs.prediction;
     EXPECT_TRUE(p.w.dataFlows(*p.easy, *p.hard));
-    EXPECT_EQ(p.hard->node->predictionSocketsEverOpened(), 256u);
+    // A set of 256 per introduction (both peers look each other up at start: one or two).
+    EXPECT_GE(p.hard->node->predictionSocketsEverOpened(), 256u);
+    EXPECT_EQ(p.hard->node->predictionSocketsEverOpened() % 256, 0u);
     EXPECT_GT(p.sprayed, 0u);
     // The spray's budget plus ordinary punch probes and keepalives.
     EXPECT_LE(p.sprayed, 4096u + 100u) << es.prediction;

@@ -47,9 +47,10 @@ for ((i = 1; i <= TRIALS; i++)); do
   ((i == TRIALS)) || pair_stop prc1 sym1
 done
 echo "port prediction: $direct of $TRIALS trials direct; seconds to direct-udp: ${times[*]:-none}"
-# One punch in about six finds nothing here although its whole budget went out (not yet
-# understood; docs/paths.md rule 14); the next punch, 30 s later, has always found a path. So
-# one slow trial of three is allowed; two mean prediction is broken.
+# Now and then (1 trial in 18 here) a punch finds nothing although its whole budget went out:
+# the expected hits are then about 8, so this is not chance, and the cause is not found yet
+# (docs/paths.md rule 14). The next punch has always found a path. So one slow trial of three
+# is allowed; two mean prediction is broken.
 check "direct in at least $((TRIALS - 1)) of $TRIALS trials ($direct)" "$direct of $TRIALS" \
   test "$direct" -ge "$((TRIALS - 1))"
 
