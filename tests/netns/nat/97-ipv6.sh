@@ -52,13 +52,7 @@ up_pair() {
     return 1
   fi
 }
-xfer() {
-  if transfer_ok "$1" "$2" "${OVERLAY[$2]}" "$MB"; then
-    pass "$MB MB $1 -> $2 $3: ${XFER_INFO[t]}"
-  else
-    fail "$MB MB $1 -> $2 $3: ${XFER_INFO[t]}"
-  fi
-}
+xfer() { check_transfer "$1" "$2" "$MB" "$3"; }
 
 PEER_PORT=51897
 echo "--- IPv6 only on both sides"

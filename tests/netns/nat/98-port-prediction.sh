@@ -60,11 +60,7 @@ if both_on prc1 sym1 direct-udp || wait_until 35 both_on prc1 sym1 direct-udp; t
     test "$(peer_field "$(peer_cfg prc1)" sym1 endpoint | cut -d: -f1)" = 198.51.100.40
   check "ping prc1 -> sym1" "no reply" wait_until 5 can_ping prc1 "${OVERLAY[sym1]}"
   check "ping sym1 -> prc1" "no reply" can_ping sym1 "${OVERLAY[prc1]}" 3
-  if transfer_ok sym1 prc1 "${OVERLAY[prc1]}" "$MB"; then
-    pass "$MB MB sym1 -> prc1 over the predicted path: ${XFER_INFO[t]}"
-  else
-    fail "$MB MB sym1 -> prc1 over the predicted path: ${XFER_INFO[t]}"
-  fi
+  check_transfer sym1 prc1 "$MB" "over the predicted path"
   # The punch lasts 10 s: then only the tunnel's socket and the one prediction socket in use
   # stay open.
   if wait_until 20 test "$(udp_sockets sym1)" -le 2; then

@@ -339,7 +339,7 @@ lab_site() {
     _wan_link "$s" "$wan"
     return
   fi
-  local r=r-$s wan6= lan6=
+  local r=r-$s wan6='' lan6=''
   ns_create "$r"
   _sysctls "$r"
   nsx "$r" sysctl -qw net.ipv4.ip_forward=1
@@ -720,6 +720,14 @@ print(f"{n/1048576:.1f} MiB in {t:.1f} s ({n/1048576/max(t,1e-3):.1f} MiB/s), sh
 transfer_ok() {
   xfer_start t "$1" "$2" "$3" "$4" || return 1
   xfer_wait t
+}
+# check_transfer FROMNS TONS MB WHAT: transfer_ok to TONS's overlay address as a PASS/FAIL line
+check_transfer() {
+  if transfer_ok "$1" "$2" "${OVERLAY[$2]}" "$3"; then
+    pass "$3 MB $1 -> $2 $4: ${XFER_INFO[t]}"
+  else
+    fail "$3 MB $1 -> $2 $4: ${XFER_INFO[t]}"
+  fi
 }
 
 # ping_start TAG FROMNS ADDR INTERVAL_S SECONDS: a timestamped ping (-D) in the background
