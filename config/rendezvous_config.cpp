@@ -29,7 +29,7 @@ constexpr std::string_view kKeys[] = {
     "handshake_burst", "lookup_rate",   "lookup_burst",    "max_pending_handshakes",
     "handshake_network_rate", "handshake_network_burst", "handshake_global_rate",
     "handshake_global_burst", "tcp_max_connections", "tcp_max_per_source", "tcp_unused_timeout",
-    "offloads"};
+    "offloads", "cookieless_rate", "cookieless_burst"};
 constexpr std::string_view kOffloads[] = {"udp-gso", "udp-gro"};
 constexpr std::string_view kBlocklistKey = "blocklist";
 constexpr std::string_view kListenKey = "listen";
@@ -171,6 +171,12 @@ class Reader {
     }
     if (auto v = integer(*t, "handshake_global_burst", 1, 1000000)) {
       cfg.handshake_global_burst = static_cast<double>(*v);
+    }
+    if (auto v = integer(*t, "cookieless_rate", 0, 1000000)) {
+      cfg.cookieless_rate = static_cast<double>(*v);
+    }
+    if (auto v = integer(*t, "cookieless_burst", 1, 1000000)) {
+      cfg.cookieless_burst = static_cast<double>(*v);
     }
     if (auto v = integer(*t, "lookup_rate", 1, 1000000)) {
       cfg.lookup_rate = static_cast<double>(*v);

@@ -20,6 +20,7 @@
 //   # optional limits: handshake_rate, handshake_burst (per source address),
 //   # handshake_network_rate, handshake_network_burst (per IPv6 /64),
 //   # handshake_global_rate, handshake_global_burst (all sources),
+//   # cookieless_rate, cookieless_burst (unproven sources started without a cookie; rate 0: none),
 //   # lookup_rate, lookup_burst (per registered peer), max_pending_handshakes,
 //   # tcp_max_connections, tcp_max_per_source (IPv4 address or IPv6 /64),
 //   # tcp_unused_timeout (seconds a TCP connection may go without a session or handshake)
@@ -85,6 +86,8 @@ struct RendezvousConfig {
   double handshake_network_burst = 32;
   double handshake_global_rate = 100;
   double handshake_global_burst = 200;
+  double cookieless_rate = 8;   // 0: every unproven source gets a cookie
+  double cookieless_burst = 16;
   double lookup_rate = 20;
   double lookup_burst = 40;
   std::size_t max_pending_handshakes = 1024;

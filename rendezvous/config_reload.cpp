@@ -11,6 +11,8 @@ RendezvousOptions limitOptions(const config::RendezvousConfig& cfg) {
   o.handshake_network_burst = cfg.handshake_network_burst;
   o.handshake_global_per_second = cfg.handshake_global_rate;
   o.handshake_global_burst = cfg.handshake_global_burst;
+  o.cookieless_per_second = cfg.cookieless_rate;
+  o.cookieless_burst = cfg.cookieless_burst;
   o.lookup_per_second = cfg.lookup_rate;
   o.lookup_burst = cfg.lookup_burst;
   o.max_pending_handshakes = cfg.max_pending_handshakes;

@@ -47,6 +47,8 @@ std::string renderMetrics(const ServerInfo& info, const RendezvousStatus& st,
   t.sample({{"result", "failed"}}, num(failed));
   counter("vpnpeer_rendezvous_cookie_replies_total", "HELLOs answered with a cookie.",
           c.cookie_replies);
+  counter("vpnpeer_rendezvous_cookieless_handshakes_total",
+          "Handshakes started for an unproven source without a cookie round trip.", c.cookieless);
   counter("vpnpeer_rendezvous_registrations_total", "REGISTER messages accepted.",
           c.registrations);
   counter("vpnpeer_rendezvous_also_here_total",

@@ -283,7 +283,11 @@ void Engine::Impl::onTimer(Instant now) {
   for (auto& ptr : peers) {
     PeerState& peer = *ptr;
     if (peer.pending) {
-      if (peer.pending->timedOut(now)) {
+      if (peer.pending->timedOut(now) && peer.early_hello == peer.pending->localIndex() &&
+          !peer.pending->receivedAnything()) {
+        dropPending(peer);  // the early ClientHello found nobody; the punch goes on deciding
+        scheduleRetry(peer, now);
+      } else if (peer.pending->timedOut(now)) {
         failHandshake(peer, now, "timed out after " +
                                      std::to_string(static_cast<long long>(
                                          toSeconds(options.handshake_timeout))) + " s");

@@ -92,6 +92,10 @@ struct EngineOptions {
   // Hole punching: how long one introduction is probed, and the first and longest wait before
   // the whole lookup is tried again for a peer with no session at all.
   Duration punch_duration = std::chrono::seconds(10);
+  // As TLS client, send the ClientHello with the first probes of a punch to the peer's best
+  // public candidate instead of after a probe answers (half a round trip sooner). Tests turn it
+  // off to compare.
+  bool early_hello = true;
   // The one IP family our UDP socket can send to (an IPv4 or a specific IPv6 listen address);
   // unset for a dual-stack socket. Peers' UDP candidates of the other family are not probed.
   std::optional<protocol::IpAddress::Family> udp_family;

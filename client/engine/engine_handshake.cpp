@@ -163,7 +163,12 @@ void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
   }
   bool connected = from.transport == Transport::kTcp || from.relayed();
   bool proven = connected || (provenPath(peer, from) && pendingCount() < kCookieLoad);
-  if (!proven) {
+  // From a candidate we probe in this punch: the client sent it with its first probes. It skips
+  // the cookie round trip (set-up time) but, as its address is not proven yet, our answer stays
+  // within a 1x budget until a packet naming our index comes back.
+  bool expected = !proven && probedCandidate(peer, from) && pendingCount() < kCookieLoad;
+  Admission admit = expected ? Admission::kUnproven : Admission::kProven;
+  if (!proven && !expected) {
     if (!p.hasCookie() || !cookies.check(now, from.endpoint, p.sender_index, p.cookie)) {
       if (p.hasCookie()) {
         drops.add(DropReason::kBadCookie);
@@ -184,7 +189,7 @@ void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
     return;
   }
   if (!peer.pending) {
-    Handshake* hs = initiate(peer, now, from, p.sender_index, Admission::kProven);
+    Handshake* hs = initiate(peer, now, from, p.sender_index, admit);
     if (hs != nullptr) {
       hs->onPacket(now, p);
       servePending(peer, now);
@@ -192,7 +197,7 @@ void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
     return;
   }
   // A restarted client, or someone claiming to be it: a second attempt beside ours.
-  startRival(peer, now, from, p.sender_index, Admission::kProven, p);
+  startRival(peer, now, from, p.sender_index, admit, p);
 }
 
 bool Engine::Impl::provenPath(const PeerState& peer, const Path& from) const {

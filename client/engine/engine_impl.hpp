@@ -192,6 +192,10 @@ struct PeerState {
   std::string validating_reason;
   Instant validating_probe_at{};
   bool punch_connected = false;            // a handshake was started on a working candidate
+  // Our ClientHello sent with the first probes of a punch, before any candidate answered (the
+  // local index of `pending` while it is that attempt; 0: none). Its failure is the punch's
+  // business, not a failed direct path.
+  std::uint32_t early_hello = 0;
   bool unreachable = false;                // the last punch found no path
   bool direct_failed = false;              // a handshake toward a known endpoint failed
   bool want_direct_lookup = false;         // a session wants a new introduction (direct retry)
@@ -405,6 +409,9 @@ struct Engine::Impl {
   // True if the peer has shown it receives at `from`: TCP (connected), a relay channel of a
   // rendezvous session, its session's or last authenticated path, a punched candidate.
   bool provenPath(const PeerState& peer, const Path& from) const;
+  // True while punching if we have probed `from` (a UDP candidate): a peer's packet from there
+  // is expected, though not yet proof that it receives there.
+  bool probedCandidate(const PeerState& peer, const Path& from) const;
   void sendCookieReply(Instant now, const Path& to, std::uint32_t sender_index);
   void servePending(PeerState& peer, Instant now);
   void completeHandshake(PeerState& peer, Instant now);
@@ -556,6 +563,9 @@ struct Engine::Impl {
   void onLookupFailed(Instant now, const protocol::LookupFailedMsg& msg);
   void onPunch(Instant now, const Path& from, std::span<const std::uint8_t> datagram);
   void onProbeReply(PeerState& peer, Instant now, const Path& from);
+  // As TLS client with nothing under way: a ClientHello with the first probes, to the peer's
+  // best public candidate (set-up time: half a round trip before a probe could answer).
+  void startEarlyHello(PeerState& peer, Instant now);
   void servicePunch(PeerState& peer, Instant now);
   void endPunch(PeerState& peer, Instant now);
   void sendProbe(const Introduction& intro, bool reply, std::uint32_t seq, const Path& to);

@@ -315,6 +315,38 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
   peer->next_punch_at = now;
   peer->next_tcp_probe_at = weConnectTcp(*peer) ? now + kFastProbePhase : kNever;
   servicePunch(*peer, now);
+  if (fresh) {
+    startEarlyHello(*peer, now);
+  }
+}
+
+void Engine::Impl::startEarlyHello(PeerState& peer, Instant now) {
+  if (!peer.we_are_client || peer.session || peer.pending || !options.early_hello) {
+    return;
+  }
+  // Both peers get the introduction at once and probe each other's public candidates, so each
+  // NAT has a mapping toward the other by the time our ClientHello arrives there. Local ones are
+  // left out: on a shared LAN their probe answers first and the handshake moves there anyway.
+  auto it = std::find_if(peer.candidates.begin(), peer.candidates.end(),
+                         [](const PunchCandidate& c) {
+                           return c.kind == PunchCandidate::Kind::kStatic ||
+                                  c.kind == PunchCandidate::Kind::kMapped ||
+                                  c.kind == PunchCandidate::Kind::kReflexive;
+                         });
+  if (it == peer.candidates.end()) {
+    return;
+  }
+  if (Handshake* hs = initiate(peer, now, it->path(), 0); hs != nullptr) {
+    peer.early_hello = hs->localIndex();
+  }
+}
+
+bool Engine::Impl::probedCandidate(const PeerState& peer, const Path& from) const {
+  return punching(peer) && from.transport == Transport::kUdp && !from.relayed() &&
+         std::any_of(peer.candidates.begin(), peer.candidates.end(), [&](const PunchCandidate& c) {
+           return c.kind != PunchCandidate::Kind::kTcp && c.endpoint == from.endpoint &&
+                  c.probes_sent > 0;
+         });
 }
 
 void Engine::Impl::sendProbe(const Introduction& intro, bool reply, std::uint32_t seq,
@@ -482,10 +514,7 @@ void Engine::Impl::onPunch(Instant now, const Path& from, std::span<const std::u
   if (!probe->reply) {
     sendProbe(*intro, true, probe->sequence, from);  // on the path (and connection) it came on
     if (active && from.transport == Transport::kUdp) {
-      bool probed = std::any_of(peer->candidates.begin(), peer->candidates.end(), [&](auto& c) {
-        return c.kind != PunchCandidate::Kind::kTcp && c.endpoint == from.endpoint &&
-               c.probes_sent > 0;
-      });
+      bool probed = probedCandidate(*peer, from);
       addCandidate(*peer, from.endpoint, PunchCandidate::Kind::kPeerReflexive);
       // A tagged probe from where ours already went proves the path both ways, as its reply
       // would, half a round trip sooner: start the handshake now (set-up time).
@@ -553,6 +582,16 @@ void Engine::Impl::onProbeReply(PeerState& peer, Instant now, const Path& from) 
   if (!peer.punch_connected) {
     peer.punch_connected = true;
     peer.unreachable = false;
+    if (peer.pending && peer.pending_path == from) {
+      // Our early ClientHello went here, or the peer's ClientHello from here started our attempt:
+      // it goes on. One that has heard nothing may have reached the peer's NAT before the
+      // peer's first probe opened it: send it again now that the path works.
+      if (!peer.pending->receivedAnything()) {
+        peer.pending->retransmitNow(now);
+        servePending(peer, now);
+      }
+      return;
+    }
     initiate(peer, now, from, 0);
   }
 }

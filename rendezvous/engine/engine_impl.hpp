@@ -220,6 +220,7 @@ struct RendezvousEngine::Impl {
   session::RateLimiter stun_by_address;
   session::RateLimiter stun_excess_by_address;
   TokenBucket stun_excess_bytes;
+  TokenBucket cookieless;  // handshakes started without a cookie (RendezvousOptions)
   TokenBucket relay_global;
   Instant next_relay_sweep{};
   Instant next_sweep = kNever;

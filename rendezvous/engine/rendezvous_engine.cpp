@@ -358,6 +358,8 @@ void RendezvousEngine::setLimits(Instant now, const RendezvousOptions& fresh) {
   o.handshake_network_per_second = fresh.handshake_network_per_second;
   o.handshake_global_burst = fresh.handshake_global_burst;
   o.handshake_global_per_second = fresh.handshake_global_per_second;
+  o.cookieless_burst = fresh.cookieless_burst;
+  o.cookieless_per_second = fresh.cookieless_per_second;
   o.lookup_burst = fresh.lookup_burst;
   o.lookup_per_second = fresh.lookup_per_second;
   o.relay = fresh.relay;

@@ -74,6 +74,12 @@ struct RendezvousOptions {
   double handshake_network_per_second = 8;
   double handshake_global_burst = 200;     // ... from everyone
   double handshake_global_per_second = 100;
+  // New handshakes started without a cookie round trip from sources that have not proved their
+  // address (all sources together), while fewer than a quarter of max_pending_handshakes are in
+  // use. Each answers within a 1x send budget until the client's next packet proves it. Beyond
+  // this, and under load, every unproven source gets a cookie. 0 = always a cookie.
+  double cookieless_burst = 16;
+  double cookieless_per_second = 8;
   // STUN answers per source address, and the allowance for answers larger than their request
   // (requests without PADDING): per address, and in excess bytes for everyone.
   double stun_burst = 20;
@@ -130,6 +136,7 @@ struct RegisteredPeerStatus {
 struct RendezvousCounters {
   std::uint64_t handshakes = 0;     // sessions established
   std::uint64_t cookie_replies = 0; // HELLOs answered with a cookie instead of a handshake
+  std::uint64_t cookieless = 0;     // handshakes started for an unproven source without a cookie
   std::uint64_t pending_evicted = 0;  // stalled handshakes dropped to make room
   std::uint64_t candidates_rejected = 0;  // announced candidates not kept (protocol/candidate.hpp)
   std::uint64_t registrations = 0;  // REGISTER messages accepted

@@ -252,11 +252,23 @@ void RendezvousEngine::Impl::admitHello(Instant now, SocketId on, const protocol
   if (!proven && !underLoad() && registry.byPath(on, from) != nullptr) {
     proven = true;
   }
-  if (!proven) {
+  // Not under load, a few unproven sources a second skip the cookie round trip (set-up time):
+  // their handshake answers within a 1x budget until a packet naming our index proves the
+  // source. They are not charged to the per-address buckets, which a spoofer could then drain
+  // for its victim; the one shared bucket bounds them instead, and once it is empty, or a
+  // quarter of the slots are taken, everyone gets a cookie again.
+  bool skip_cookie = false;
+  if (!proven && !underLoad() && options.cookieless_burst >= 1 &&
+      options.cookieless_per_second > 0 &&
+      cookieless.take(now, options.cookieless_per_second, options.cookieless_burst)) {
+    skip_cookie = true;
+  }
+  if (!proven && !skip_cookie) {
     sendCookieReply(now, on, from, p.sender_index);
     return;
   }
-  switch (admission.allow(now, from.address())) {
+  switch (skip_cookie ? session::AdmissionLimiter::Verdict::kAllow
+                     : admission.allow(now, from.address())) {
     case session::AdmissionLimiter::Verdict::kAllow:
       break;
     case session::AdmissionLimiter::Verdict::kAddress:
@@ -282,7 +294,7 @@ void RendezvousEngine::Impl::admitHello(Instant now, SocketId on, const protocol
   params.endpoint = from;
   params.timeout = options.handshake_timeout;
   params.responder = true;
-  params.validated = true;
+  params.validated = !skip_cookie;
   std::uint32_t index = params.local_index;
   PendingHandshake entry;
   try {
@@ -294,6 +306,9 @@ void RendezvousEngine::Impl::admitHello(Instant now, SocketId on, const protocol
   }
   entry.socket = on;
   entry.hello_key = key;
+  if (skip_cookie) {
+    counters.cookieless++;
+  }
   entry.hs->begin(now);
   entry.hs->onPacket(now, p);
   pending.emplace(index, std::move(entry));

@@ -78,9 +78,11 @@ void print(const std::vector<Row>& rows) {
 
 class RendezvousRows {
  public:
-  explicit RendezvousRows(std::optional<crypto::NetworkKey> key = std::nullopt) {
+  explicit RendezvousRows(std::optional<crypto::NetworkKey> key = std::nullopt,
+                          double cookieless_per_second = 0) {
     opts_.listen = {*protocol::Endpoint::parse("203.0.113.1:3478")};
     opts_.network_key = std::move(key);
+    opts_.cookieless_per_second = cookieless_per_second;
     h_ = std::make_unique<RvHarness>(opts_);
   }
   // Sends `bytes` from a fresh source; returns what went back to it.
@@ -151,6 +153,33 @@ TEST(Amplification, EveryMessageTypeStaysWithinItsBound) {
       }
     }
     EXPECT_TRUE(carol.peer->established());
+    rows.push_back(r);
+  }
+  {
+    // Not under load (the default), an unproven source skips the cookie: a real ClientHello
+    // whose source never answers (spoofed) draws the server's flight and its retransmissions
+    // until the handshake times out, within the 1x budget.
+    RendezvousRows cookieless(std::nullopt, rendezvous::RendezvousOptions{}.cookieless_per_second);
+    Row r{"rv: real ClientHello, no cookie, never answered (12 s) -> flight", 0, 0, 1.0};
+    auto& victim = cookieless.h().addPeer("mallory", {"10.42.0.66/24"}, cookieless.next());
+    RvHarness::NodeSink s(cookieless.h(), victim);
+    victim.peer->start(cookieless.h().clock.now(), s);
+    for (auto& [from, bytes] : cookieless.h().to_engine) {
+      r.in += bytes.size();
+      cookieless.h().engine->onDatagram(cookieless.h().clock.now(), {}, from, bytes);
+    }
+    cookieless.h().to_engine.clear();
+    for (int i = 0; i < 120; ++i) {
+      for (const auto& d : cookieless.h().sink.sent) {
+        r.out += d.to.address() == victim.observed.address() ? d.bytes.size() : 0;
+      }
+      cookieless.h().sink.sent.clear();
+      cookieless.h().clock.advance(milliseconds(100));
+      if (cookieless.h().engine->nextDeadline() <= cookieless.h().clock.now()) {
+        cookieless.h().engine->onTimer(cookieless.h().clock.now());
+      }
+    }
+    EXPECT_GT(r.out, 0u);
     rows.push_back(r);
   }
   rows.push_back(rv.send("rv: KICK -> nothing", hello(15, "mallory", true, nullptr,

@@ -79,6 +79,24 @@ TEST(RendezvousConfig, MinimalFileHasDefaults) {
   EXPECT_FALSE(r->control_socket);
 }
 
+TEST(RendezvousConfig, CookielessRateCanBeTurnedOff) {
+  const std::string base =
+      "[rendezvous]\nlisten = \"0.0.0.0:3478\"\nca = \"ca.crt\"\ncert = \"rv.crt\"\nkey = "
+      "\"rv.key\"\n";
+  auto d = parseRendezvousConfig(base, "rv.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->cookieless_rate, 8);
+  EXPECT_EQ(d->cookieless_burst, 16);
+  auto off = parseRendezvousConfig(base + "cookieless_rate = 0\ncookieless_burst = 4\n", "rv.toml");
+  ASSERT_TRUE(off.ok()) << messages(off).front();
+  EXPECT_EQ(off->cookieless_rate, 0);
+  EXPECT_EQ(off->cookieless_burst, 4);
+  auto bad = parseRendezvousConfig(base + "cookieless_burst = 0\n", "rv.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(messages(bad).front().find("cookieless_burst"), std::string::npos)
+      << messages(bad).front();
+}
+
 TEST(RendezvousConfig, ReportsEveryErrorWithPositionAndSuggestion) {
   auto r = parseRendezvousConfig(R"([rendezvous]
 listen = ["0.0.0.0:3478", "nonsense", 5]

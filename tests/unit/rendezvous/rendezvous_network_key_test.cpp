@@ -25,6 +25,7 @@ rendezvous::RendezvousOptions keyed(std::optional<crypto::NetworkKey> key) {
   rendezvous::RendezvousOptions ro;
   ro.listen = {*Endpoint::parse("203.0.113.1:3478")};
   ro.network_key = std::move(key);
+  ro.cookieless_per_second = 0;  // a HELLO from a new source draws a cookie
   return ro;
 }
 

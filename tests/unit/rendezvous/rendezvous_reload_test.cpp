@@ -76,6 +76,7 @@ TEST(RendezvousReload, ShorterRefreshExpiresOnlyOnceEveryPeerHeardIt) {
 
 TEST(RendezvousReload, HandshakeLimitsChange) {
   rendezvous::RendezvousOptions o;
+  o.cookieless_per_second = 0;  // every source meets the global bucket
   o.handshake_global_burst = 1;
   o.handshake_global_per_second = 0.001;
   RvHarness h(o);
