@@ -21,6 +21,8 @@
 #
 #   sudo bench/setup_time.sh                 # RUNS=10 DELAY_MS=20
 #   NFQ_DELAY=/path/to/nfq_delay RUNS=20 DELAY_MS=50 sudo bench/setup_time.sh
+#   SETUP_TRACE=1 RUNS=1 sudo bench/setup_time.sh   # also print every packet of each run as it
+#                                                   # arrives from the wan (ms after t0, where)
 # Targets: under 300 ms with no added delay; under 5 round trips at DELAY_MS=20 (200 ms). The
 # round trips are printed; the floor of the protocol is 5.5 (tests/sim/setup_sim_test.cpp), plus
 # the daemons' start-up.
@@ -60,7 +62,8 @@ rv_start || die "vpnpeer-rendezvous did not start"
 
 # delay_in NS: queue 0 for everything in on wan, before conntrack; nfq_delay holds it DELAY_MS
 delay_in() {
-  nsbg "$1" "$NFQ_DELAY" --queue 0 --delay-ms "$DELAY_MS" 2>>"$WORK/nfq_delay.$1.log"
+  nsbg "$1" "$NFQ_DELAY" --queue 0 --delay-ms "$DELAY_MS" ${SETUP_TRACE:+--trace} \
+    2>>"$WORK/nfq_delay.$1.log"
   nsx "$1" iptables-nft -t raw -A PREROUTING -i wan -j NFQUEUE --queue-num 0
 }
 delay_in "r-$A"
@@ -109,9 +112,21 @@ for ((run = 1; run <= RUNS; run++)); do
     >"$WORK/first.$run" 2>&1
   pinger=$LAST_PID
   wait_until 10 grep -q ready "$WORK/first.$run" || die "pinger did not start"
+  # Both daemons wait behind a FIFO in their namespaces, and opening it for writing releases
+  # them at the same moment: t0 is then, so the run counts each daemon's own start-up but not
+  # the shell's and `ip netns exec`'s, which would otherwise start the second one ~20 ms late.
+  gate=$WORK/gate.$run
+  mkfifo "$gate"
+  for n in $A $B; do
+    echo "--- start in $n (gated) ---" >>"$(peer_log $n)"
+    ip netns exec "$NS_PREFIX$n" sh -c ': <"$0"; exec "$1" up -c "$2"' \
+      "$gate" "$VPNPEER" "$(peer_cfg $n)" </dev/null >>"$(peer_log $n)" 2>&1 &
+    PEER_PID[$n]=$!
+    track_pid "$!"
+  done
+  sleep 0.3
   t0=$(date +%s.%N)
-  peer_start $A $A
-  peer_start $B $B
+  : >"$gate"
   wait "$pinger" || true
   first=$(tail -n 1 "$WORK/first.$run")
   if [[ $first == timeout || -z $first ]]; then
@@ -124,6 +139,26 @@ for ((run = 1; run <= RUNS; run++)); do
     ms=$(python3 -c "print(round(($first - $t0) * 1000))")
     echo "run $run: ${ms} ms (path ${path:-?})"
     [[ $path == direct-udp ]] && times+=("$ms")
+    if [[ -n ${SETUP_TRACE:-} ]]; then
+      # Packets arriving from the wan between t0 and the first reply, in order, with where.
+      python3 - "$t0" "$first" "$WORK"/nfq_delay.*.log <<'EOF'
+import os, sys
+t0, end = float(sys.argv[1]), float(sys.argv[2])
+rows = []
+for path in sys.argv[3:]:
+    where = os.path.basename(path)[len("nfq_delay."):-len(".log")]
+    for line in open(path):
+        parts = line.split(" ", 1)
+        try:
+            t = float(parts[0])
+        except ValueError:
+            continue
+        if t0 <= t <= end + 0.001:
+            rows.append((t, where, parts[1].rstrip()))
+for t, where, rest in sorted(rows):
+    print(f"  {1000 * (t - t0):7.1f} ms  at {where:<8} {rest}")
+EOF
+    fi
   fi
   pair_stop $A $B
 done

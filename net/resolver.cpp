@@ -17,7 +17,15 @@ struct Resolver::Request {
   Callback cb;
 };
 
-Resolver::Resolver(uv_loop_t& loop) : loop_(loop) {}
+Resolver::Resolver(uv_loop_t& loop) : loop_(loop) {
+  post_ = std::make_unique<Timer>(loop_, [this] {
+    auto ready = std::move(literals_);
+    literals_.clear();
+    for (auto& [endpoints, cb] : ready) {
+      cb(std::move(endpoints), {});
+    }
+  });
+}
 
 Resolver::~Resolver() {
   for (Request* r : pending_) {
@@ -27,10 +35,16 @@ Resolver::~Resolver() {
 }
 
 std::size_t Resolver::outstanding() const {
-  return pending_.size();
+  return pending_.size() + literals_.size();
 }
 
 void Resolver::resolve(const std::string& host, std::uint16_t port, Callback cb) {
+  if (auto literal = protocol::IpAddress::parse(host)) {
+    literals_.emplace_back(std::vector<protocol::Endpoint>{protocol::Endpoint(*literal, port)},
+                           std::move(cb));
+    post_->armAt(Clock::now());
+    return;
+  }
   auto* r = new Request;
   r->owner = this;
   r->port = port;

@@ -4,9 +4,11 @@
 // again when they stop answering.
 //
 // The callback runs on the loop thread with every UDP endpoint found (IPv4 first), or with an
-// empty list and one sentence saying why. Destroying the Resolver cancels what is outstanding:
-// callbacks of cancelled lookups never run. Threading: loop thread only. Never throws except
-// std::bad_alloc.
+// empty list and one sentence saying why, never inside resolve(). An address literal is answered
+// on the next loop iteration without the thread pool (starting its threads and the hop through
+// them delay a daemon's first packet by milliseconds). Destroying the Resolver cancels what is
+// outstanding: callbacks of cancelled lookups never run. Threading: loop thread only. Never
+// throws except std::bad_alloc.
 #include <uv.h>
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "net/timer.hpp"
 #include "protocol/ip_address.hpp"
 
 namespace vpn::net {
@@ -39,6 +42,9 @@ class Resolver {
   uv_loop_t& loop_;
   // Requests still owned by libuv; each points back here until we detach it.
   std::vector<Request*> pending_;
+  // Address literals, answered by post_ on the next loop iteration.
+  std::vector<std::pair<std::vector<protocol::Endpoint>, Callback>> literals_;
+  std::unique_ptr<Timer> post_;
 };
 
 }  // namespace vpn::net

@@ -187,7 +187,7 @@ class UvUdpTransport final : public UdpTransport {
   std::vector<ReceivedDatagram> rx_batch_;     // the split datagrams handed to the handler
 
   // Send side: a ring of kSendQueue slots; tx_head_ is the oldest unsent.
-  std::vector<std::uint8_t> tx_buf_;
+  std::unique_ptr<std::uint8_t[]> tx_buf_;
   std::vector<sockaddr_storage> tx_addr_;
   std::vector<socklen_t> tx_addr_len_;
   std::vector<iovec> tx_iov_;

@@ -2,7 +2,7 @@
 // kernels without `tc netem` (bench/setup_time.sh). Every packet queued to our queue number is
 // held for --delay-ms and then accepted unchanged.
 //
-//   nfq_delay --queue 0 --delay-ms 20 [--max-held 4096]
+//   nfq_delay --queue 0 --delay-ms 20 [--max-held 4096] [--trace]
 //   nft add rule inet lab_delay fwd oifname "wan" queue num 0      (in the same network namespace)
 //
 // Why a FIFO and not a heap or a timer wheel: with one constant delay, packets are released in
@@ -11,6 +11,10 @@
 // (--max-held; beyond it the kernel drops) and our own count (a packet over the bound gets NF_DROP
 // at once, like a full router buffer). We copy only packet metadata, never payload: the verdict
 // does not change the packet.
+//
+// --trace prints one line per IPv4 packet on stderr as it arrives (wall-clock ms, addresses and
+// UDP ports, length, first UDP payload byte: vpnpeer's packet family), to see where the time of
+// a connection set-up goes; it needs the first 48 bytes of each packet copied to us.
 //
 // On SIGINT/SIGTERM every held packet is accepted at once, then we unbind and print counters on
 // stderr. Needs CAP_NET_ADMIN in the namespace (root). Build: see bench/tools/CMakeLists.txt, or
@@ -54,7 +58,28 @@ struct State {
   std::int64_t delay_ns = 0;
   std::size_t max_held = 4096;
   std::uint64_t queued = 0, accepted = 0, dropped = 0, max_seen = 0, verdict_errors = 0;
+  bool trace = false;
 };
+
+void tracePacket(nfq_data* nfa) {
+  unsigned char* pkt = nullptr;
+  const int len = nfq_get_payload(nfa, &pkt);
+  if (len < 20 || pkt == nullptr || (pkt[0] >> 4) != 4) return;
+  const int ihl = (pkt[0] & 0x0F) * 4;
+  const unsigned total = (static_cast<unsigned>(pkt[2]) << 8) | pkt[3];
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  char line[160];
+  int n = std::snprintf(line, sizeof line, "%lld.%03ld %u.%u.%u.%u", static_cast<long long>(ts.tv_sec),
+                        ts.tv_nsec / 1'000'000, pkt[12], pkt[13], pkt[14], pkt[15]);
+  const bool udp = pkt[9] == 17 && len >= ihl + 8;
+  if (udp) n += std::snprintf(line + n, sizeof line - n, ":%u", (pkt[ihl] << 8) | pkt[ihl + 1]);
+  n += std::snprintf(line + n, sizeof line - n, " > %u.%u.%u.%u", pkt[16], pkt[17], pkt[18], pkt[19]);
+  if (udp) n += std::snprintf(line + n, sizeof line - n, ":%u", (pkt[ihl + 2] << 8) | pkt[ihl + 3]);
+  n += std::snprintf(line + n, sizeof line - n, " proto %u len %u", pkt[9], total);
+  if (udp && len > ihl + 8) std::snprintf(line + n, sizeof line - n, " first %02x", pkt[ihl + 8]);
+  std::fprintf(stderr, "%s\n", line);
+}
 
 void verdict(State& st, std::uint32_t id, std::uint32_t v) {
   if (nfq_set_verdict(st.qh, id, v, 0, nullptr) < 0) st.verdict_errors++;
@@ -66,6 +91,7 @@ int onPacket(nfq_q_handle*, nfgenmsg*, nfq_data* nfa, void* data) {
   if (ph == nullptr) return 0;
   const std::uint32_t id = ntohl(ph->packet_id);
   st.queued++;
+  if (st.trace) tracePacket(nfa);
   if (st.held.size() >= st.max_held) {
     verdict(st, id, NF_DROP);
     st.dropped++;
@@ -88,7 +114,7 @@ void releaseDue(State& st, bool all) {
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
-               "nfq_delay: %s\nusage: nfq_delay --queue N --delay-ms MS [--max-held K]\n", why);
+               "nfq_delay: %s\nusage: nfq_delay --queue N --delay-ms MS [--max-held K] [--trace]\n", why);
   std::exit(2);
 }
 
@@ -110,6 +136,7 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--queue") queue = numberArg(i, argc, argv, 0, 65535);
     else if (a == "--delay-ms") delay_ms = numberArg(i, argc, argv, 0, 10'000);
+    else if (a == "--trace") st.trace = true;
     else if (a == "--max-held") st.max_held = static_cast<std::size_t>(numberArg(i, argc, argv, 1, 1'000'000));
     else usage(("unknown argument " + a).c_str());
   }
@@ -129,7 +156,7 @@ int main(int argc, char** argv) {
     nfq_close(h);
     return 1;
   }
-  if (nfq_set_mode(st.qh, NFQNL_COPY_META, 0) < 0 ||
+  if (nfq_set_mode(st.qh, st.trace ? NFQNL_COPY_PACKET : NFQNL_COPY_META, st.trace ? 48 : 0) < 0 ||
       nfq_set_queue_maxlen(st.qh, static_cast<std::uint32_t>(st.max_held)) < 0) {
     std::fprintf(stderr, "nfq_delay: cannot configure queue %ld\n", queue);
     nfq_destroy_queue(st.qh);

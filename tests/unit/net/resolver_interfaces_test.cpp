@@ -35,6 +35,27 @@ TEST_F(ResolverTest, ResolvesLiteralsAndHostsFileNames) {
   EXPECT_EQ(r.outstanding(), 0u);
 }
 
+// A literal skips the thread pool but is still answered from the loop, never inside resolve(),
+// and not at all once the Resolver is gone.
+TEST_F(ResolverTest, LiteralsAreAnsweredOnTheNextIterationOrNever) {
+  int calls = 0;
+  {
+    Resolver r(loop_);
+    r.resolve("2001:db8::7", 3478, [&](std::vector<protocol::Endpoint> eps, const std::string&) {
+      ASSERT_EQ(eps.size(), 1u);
+      EXPECT_EQ(eps[0].toString(), "[2001:db8::7]:3478");
+      ++calls;
+    });
+    EXPECT_EQ(calls, 0);
+    EXPECT_EQ(r.outstanding(), 1u);
+    ASSERT_TRUE(runUntil([&] { return calls == 1; }));
+    EXPECT_EQ(r.outstanding(), 0u);
+    r.resolve("192.0.2.8", 1, [&](std::vector<protocol::Endpoint>, const std::string&) { ++calls; });
+  }
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(ResolverTest, ReportsFailureInOneSentence) {
   Resolver r(loop_);
   std::string error;
