@@ -172,6 +172,9 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
     r.also_at ? w.value(r.also_at->toString()) : w.null();
     w.key("reflexive_alt");
     r.reflexive_alt ? w.value(r.reflexive_alt->toString()) : w.null();
+    w.key("via");
+    r.via ? w.value(r.via->toString()) : w.null();
+    w.key("via_reason").value(r.via_reason);
     w.key("rtt_ms");
     r.rtt ? w.value(millis(*r.rtt)) : w.null();
     w.key("last_error").value(r.last_error);
@@ -359,6 +362,9 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
       out += "  also at:        " + r.also_at->toString() + " (our public endpoint there: " +
              (r.reflexive_alt ? r.reflexive_alt->toString() : std::string("not known yet")) +
              ")\n";
+    }
+    if (r.via) {
+      out += "  reached via:    " + r.via->toString() + " (" + r.via_reason + ")\n";
     }
     if (r.rtt) {
       std::snprintf(line, sizeof line, "  rtt:            %.2f ms\n", millis(*r.rtt));

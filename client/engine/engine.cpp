@@ -383,6 +383,12 @@ Instant Engine::Impl::nextDeadline() const {
         next = std::min(next, rv->pending->startedAt() + options.udp_timeout);
       }
     }
+    if (rv->alt_race) {
+      next = std::min(next, rv->alt_race->nextDeadline());
+    } else if (rv->pending && !rv->session && !rv->on_alt && rv->spec.udp_alt &&
+               rv->transport == Transport::kUdp && !rv->pending->receivedAnything()) {
+      next = std::min(next, rv->pending->startedAt() + kFamilyRaceDelay);
+    }
     if (rv->udp_trial) {
       next = std::min(next, rv->udp_trial->nextDeadline());
       if (!rv->udp_trial->receivedAnything()) {

@@ -251,6 +251,11 @@ void Engine::Impl::onCookieReply(Instant now, const Path& from,
       serviceUdpTrial(*rv, now);
       return;
     }
+    if (rv->alt_race && rv->alt_race->localIndex() == index && rv->spec.udp_alt &&
+        from == Path::udp(*rv->spec.udp_alt) && rv->alt_race->setCookie(now, reply->cookie)) {
+      serviceAltRace(*rv, now);
+      return;
+    }
   }
   drops.add(DropReason::kUnknownIndex);
 }

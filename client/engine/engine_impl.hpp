@@ -253,6 +253,10 @@ struct PeerState {
   }
 };
 
+// How long a handshake to a rendezvous' preferred address may go unanswered before its other
+// family's address is tried beside it (RFC 8305's connection attempt delay).
+inline constexpr Duration kFamilyRaceDelay = milliseconds(250);
+
 // Our session with one rendezvous server (engine_rendezvous.cpp). We are always its TLS client.
 // It is reached over UDP, or over TCP when UDP got no answer (docs/paths.md rule 8).
 struct RendezvousState {
@@ -287,14 +291,24 @@ struct RendezvousState {
   bool first_udp_trial = false;
   std::string cert_fingerprint;      // the server's certificate (blocklist)
   Instant cert_expires_at = kNever;  // the session ends then
+  // Dual stack (RFC 8305): a handshake to spec.udp_alt started when the one to spec.udp has heard
+  // nothing for kFamilyRaceDelay; the first to finish wins. on_alt: the alternate won, and UDP
+  // goes there (spec.udp stays the server's identity). Each new connection starts with spec.udp.
+  std::unique_ptr<Handshake> alt_race;
+  bool on_alt = false;
+  std::string family_note;  // why we are on the alternate (status)
 
+  // Its UDP address in use.
+  const protocol::Endpoint& udp() const {
+    return on_alt && spec.udp_alt ? *spec.udp_alt : spec.udp;
+  }
   // Where its packets go now.
   Path path() const {
-    return transport == Transport::kTcp && spec.tcp ? Path::tcp(*spec.tcp) : Path::udp(spec.udp);
+    return transport == Transport::kTcp && spec.tcp ? Path::tcp(*spec.tcp) : Path::udp(udp());
   }
   // True if `p` (a direct path) is this server on any of its transports.
   bool isAt(const Path& p) const {
-    return p.transport == Transport::kUdp ? p.endpoint == spec.udp
+    return p.transport == Transport::kUdp ? (p.endpoint == spec.udp || p.endpoint == udp())
                                           : (spec.tcp && p.endpoint == *spec.tcp);
   }
 };
@@ -530,6 +544,9 @@ struct Engine::Impl {
   void dropRendezvousSession(RendezvousState& rv, Instant now, const std::string& why);
   void switchRendezvousToTcp(RendezvousState& rv, Instant now, const std::string& why);
   void serviceUdpTrial(RendezvousState& rv, Instant now);
+  // Starts, serves and ends the race of the alternate family (RendezvousState::alt_race).
+  void serviceAltRace(RendezvousState& rv, Instant now);
+  void dropAltRace(RendezvousState& rv);
   RendezvousState* rendezvousByIndex(std::uint32_t index);
   RendezvousState* rendezvousAt(const Path& from);
   // A handshake packet for one of our rendezvous handshakes or sessions; false if none matches.

@@ -73,6 +73,7 @@ std::unique_ptr<Handshake> rendezvousHandshake(crypto::TlsContext& tls, const st
 
 void Engine::Impl::connectRendezvous(RendezvousState& rv, Instant now) {
   dropRendezvousPending(rv);
+  rv.on_alt = false;  // the preferred family first again; the race falls back within 250 ms
   rv.retry_at = kNever;
   try {
     rv.pending = rendezvousHandshake(tls, options.own_name, rv.spec, newIndex(), rv.path().endpoint,
@@ -87,11 +88,62 @@ void Engine::Impl::connectRendezvous(RendezvousState& rv, Instant now) {
 }
 
 void Engine::Impl::dropRendezvousPending(RendezvousState& rv) {
+  dropAltRace(rv);
   if (!rv.pending) {
     return;
   }
   rv_by_index.erase(rv.pending->localIndex());
   rv.pending.reset();
+}
+
+void Engine::Impl::dropAltRace(RendezvousState& rv) {
+  if (rv.alt_race) {
+    rv_by_index.erase(rv.alt_race->localIndex());
+    rv.alt_race.reset();
+  }
+}
+
+void Engine::Impl::serviceAltRace(RendezvousState& rv, Instant now) {
+  if (rv.alt_race) {
+    Handshake& hs = *rv.alt_race;
+    if (hs.timedOut(now) || hs.state() == Handshake::State::kFailed) {
+      dropAltRace(rv);  // the primary attempt, still running, decides what happens next
+      return;
+    }
+    PathSink out(*this, Path::udp(*rv.spec.udp_alt));
+    hs.flush(now, out);
+    if (hs.state() == Handshake::State::kEstablished) {
+      std::unique_ptr<Handshake> done = std::move(rv.alt_race);
+      rv_by_index.erase(done->localIndex());
+      dropRendezvousPending(rv);  // the preferred family lost
+      rv.on_alt = true;
+      rv.family_note = rv.spec.udp.toString() + " gave no answer within " +
+                       std::to_string(static_cast<long long>(
+                           std::chrono::duration_cast<std::chrono::milliseconds>(kFamilyRaceDelay)
+                               .count())) +
+                       " ms; " + rv.spec.udp_alt->toString() + " answered first";
+      completeRendezvous(rv, now, std::move(done), Transport::kUdp);
+    }
+    return;
+  }
+  if (!rv.pending || rv.session || rv.on_alt || rv.transport != Transport::kUdp ||
+      !rv.spec.udp_alt || rv.pending->receivedAnything() ||
+      now - rv.pending->startedAt() < kFamilyRaceDelay) {
+    return;
+  }
+  if (options.udp_family && rv.spec.udp_alt->address().family() != *options.udp_family) {
+    return;  // our socket cannot send there
+  }
+  try {
+    rv.alt_race = rendezvousHandshake(tls, options.own_name, rv.spec, newIndex(),
+                                      *rv.spec.udp_alt, options.handshake_timeout, now);
+  } catch (const std::exception&) {
+    return;
+  }
+  rv_by_index[rv.alt_race->localIndex()] = &rv;
+  rv.alt_race->begin(now);
+  PathSink out(*this, Path::udp(*rv.spec.udp_alt));
+  rv.alt_race->flush(now, out);
 }
 
 void Engine::Impl::dropRendezvousSession(RendezvousState& rv, Instant now, const std::string& why) {
@@ -149,6 +201,10 @@ void Engine::Impl::serveRendezvousPending(RendezvousState& rv, Instant now) {
 
 void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now,
                                       std::unique_ptr<Handshake> hs, Transport transport) {
+  dropAltRace(rv);  // the preferred family won (when the alternate did, it is moved out already)
+  if (!rv.on_alt) {
+    rv.family_note.clear();
+  }
   crypto::TlsSession& tls_session = hs->tls();
   const crypto::CertIdentity& id = tls_session.peerIdentity();
   std::string error;
@@ -303,6 +359,12 @@ bool Engine::Impl::onRendezvousHandshake(Instant now, const Path& /*from*/,
     }
     return true;
   }
+  if (rv->alt_race && rv->alt_race->localIndex() == p.receiver_index) {
+    if (feed(*rv->alt_race)) {
+      serviceAltRace(*rv, now);
+    }
+    return true;
+  }
   if (rv->session && rv->session->local_index == p.receiver_index &&
       rv->session->remote_index == p.sender_index && rv->session->linger) {
     Handshake& hs = *rv->session->linger;
@@ -396,7 +458,7 @@ void Engine::Impl::onControlMessage(RendezvousState& rv, Instant now,
     if (rv.spec.udp_alt) {
       // Each registration: the server keeps our other family's endpoint for 3 refreshes.
       rv.also_here_request = next_lookup_id++;
-      Path alt = Path::udp(*rv.spec.udp_alt);
+      Path alt = Path::udp(rv.on_alt ? rv.spec.udp : *rv.spec.udp_alt);
       sendControl(rv, now, protocol::AlsoHereMsg{rv.also_here_request}, &alt);
     }
     if (first) {
@@ -533,6 +595,7 @@ void Engine::Impl::serviceRendezvous(RendezvousState& rv, Instant now) {
       serveRendezvousPending(rv, now);
     }
   }
+  serviceAltRace(rv, now);
   if (rv.session && now >= rv.cert_expires_at) {
     dropRendezvousSession(rv, now, "its certificate expired");
     rv.last_error = "the server's certificate expired";

@@ -50,18 +50,21 @@ void Engine::Impl::setRendezvous(Instant now, std::vector<RendezvousSpec> specs)
     const bool tcp_moved = on_tcp && rv->spec.tcp != spec.tcp;
     // A new pin must be checked by a new handshake; the session proved only the old one.
     const bool pin_changed = rv->spec.name != spec.name;
+    // On the alternate address, which is no longer (or no longer that): start over.
+    const bool alt_moved = rv->on_alt && rv->spec.udp_alt != spec.udp_alt;
     if (tcp_moved && rv->spec.tcp) {
       sink.closeTcp(*rv->spec.tcp);
     }
     rv->spec = spec;
-    if (tcp_moved || pin_changed) {
+    if (tcp_moved || pin_changed || alt_moved) {
       if (tcp_moved) {  // reconnect on the new TCP address, or over UDP if there is none now
         rv->transport = spec.tcp ? Transport::kTcp : Transport::kUdp;
       }
       dropRendezvousPending(*rv);
       dropRendezvousSession(*rv, now,
-                            pin_changed ? "rendezvous name pin changed"
-                                        : "rendezvous TCP address changed");
+                            pin_changed  ? "rendezvous name pin changed"
+                            : alt_moved  ? "rendezvous address of the other family changed"
+                                         : "rendezvous TCP address changed");
       connectRendezvous(*rv, now);
     }
   }

@@ -157,6 +157,10 @@ EngineStatus Engine::Impl::status(Instant now) const {
     rs.registered = rv->session && rv->registered;
     rs.reflexive = rv->reflexive;
     rs.also_at = rv->spec.udp_alt;
+    if (rv->on_alt && rv->spec.udp_alt) {
+      rs.via = rv->spec.udp_alt;
+      rs.via_reason = rv->family_note;
+    }
     if (rv->reflexive_alt && rv->registered && now - rv->reflexive_alt_at < 3 * rv->refresh) {
       rs.reflexive_alt = rv->reflexive_alt;
     }

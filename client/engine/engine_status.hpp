@@ -30,6 +30,9 @@ struct RendezvousStatus {
   std::optional<protocol::Endpoint> reflexive;  // our public endpoint as the server sees it
   std::optional<protocol::Endpoint> also_at;     // its address of the other IP family, if known
   std::optional<protocol::Endpoint> reflexive_alt;  // ... and our public endpoint seen there
+  // Set when the other family's address answered first (RFC 8305 race): where UDP goes, and why.
+  std::optional<protocol::Endpoint> via;
+  std::string via_reason;
   std::optional<Duration> rtt;
   std::string last_error;
   std::string transport = "udp";      // "udp" | "tcp" (UDP got no answer; see docs/paths.md)

@@ -110,6 +110,54 @@ TEST(Ipv6Sim, DualStackPairStaysOnIpv4WhenIpv6IsCut) {
   EXPECT_TRUE(d.w.dataFlows(alice, bob));
 }
 
+// A dual-stack host whose IPv6 is broken (nothing comes back from the server's IPv6 address):
+// 250 ms after the handshake there went unanswered, one to the IPv4 address starts beside it and
+// wins. The peer registers within a second, on UDP, not after udp_timeout on TCP or at the 30 s
+// refresh; and it still reaches a peer directly.
+TEST(Ipv6Sim, BrokenIpv6ToTheRendezvousFallsBackToIpv4InAQuarterSecond) {
+  DualWorld d;
+  auto& alice = d.dual("alice", "10.42.0.1", "192.0.2.10:51820", "[2001:db8:a::10]:51820", true);
+  auto& bob = d.dual("bob", "10.42.0.2", "192.0.2.20:51820", "[2001:db8:b::20]:51820", false);
+  d.w.net.cut(*alice.node->otherFamily(), kRv6, true);
+  Instant t0 = d.w.clock.now();
+  d.start();
+  ASSERT_TRUE(d.w.net.runUntil([&] { return d.rv(alice).registered; }, seconds(10)))
+      << d.w.describe();
+  Duration took = d.w.clock.now() - t0;
+  EXPECT_LT(took, seconds(1)) << std::chrono::duration<double>(took).count() << " s";
+  auto rs = d.rv(alice);
+  EXPECT_EQ(rs.endpoint, kRv6);  // still the server's identity
+  EXPECT_EQ(rs.via, kRv4);
+  EXPECT_EQ(rs.transport, "udp");
+  EXPECT_NE(rs.via_reason.find("answered first"), std::string::npos) << rs.via_reason;
+  EXPECT_EQ(rs.reflexive, alice.node->endpoint());
+  // bob's IPv6 is fine: no race there.
+  EXPECT_FALSE(d.rv(bob).via.has_value());
+  ASSERT_TRUE(d.w.waitEstablished(alice, bob, seconds(10))) << d.w.describe();
+  EXPECT_EQ(d.w.peerStatus(alice, "bob").path, "direct-udp");
+  EXPECT_TRUE(d.w.dataFlows(alice, bob));
+  // The session stays on IPv4 (keepalives, refreshes) without going back and forth.
+  d.w.net.runFor(seconds(90));
+  rs = d.rv(alice);
+  EXPECT_TRUE(rs.registered);
+  EXPECT_EQ(rs.via, kRv4);
+}
+
+// When the preferred address answers, even slowly, no race starts.
+TEST(Ipv6Sim, ASlowButWorkingPreferredAddressIsNotRaced) {
+  DualWorld d;
+  auto& alice = d.dual("alice", "10.42.0.1", "192.0.2.10:51820", "[2001:db8:a::10]:51820", true);
+  LinkConfig slow;
+  slow.delay = milliseconds(100);  // 200 ms round trip: the answer comes before 250 ms
+  d.w.net.setLink(*alice.node->otherFamily(), kRv6, slow);
+  d.w.net.setLink(kRv6, *alice.node->otherFamily(), slow);
+  d.start();
+  ASSERT_TRUE(d.w.net.runUntil([&] { return d.rv(alice).registered; }, seconds(10)))
+      << d.w.describe();
+  EXPECT_FALSE(d.rv(alice).via.has_value());
+  EXPECT_EQ(d.rv(alice).reflexive, alice.node->otherFamily());
+}
+
 TEST(Ipv6Sim, AnIpv4SocketNeverSendsToIpv6AndReachesTheDualPeerOverIpv4) {
   DualWorld d;
   // alice registers over IPv6: carol learns alice's IPv4 endpoint only through ALSO_HERE.

@@ -14,7 +14,10 @@
 #   3. ds1 x v6b over IPv6 and ds1 x prc1 over IPv4: direct-udp; ds1 registered over one family,
 #      so one of the two reached it at the endpoint it announced with ALSO_HERE;
 #   4. v6a x prc1: no common family: relay-udp both ways (the rendezvous relays between its IPv6
-#      and IPv4 sockets), and ping through it.
+#      and IPv4 sockets), and ping through it;
+#   5. ds1 with UDP to the rendezvous' first address silently dropped (broken IPv6, or IPv4):
+#      registered over UDP at its other address within 3 s (RFC 8305 race: status "via"), and
+#      still direct with ds2.
 # Env: V6_WAIT (s, 20), V6_MB (MB, 20).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lab.sh
@@ -74,7 +77,7 @@ if up_pair ds1 ds2 direct-udp; then
   check "ping ds1 -> ds2" "no reply" wait_until 5 can_ping ds1 "${OVERLAY[ds2]}"
   xfer ds2 ds1 "over IPv6"
 fi
-ref=$(rv_field ds1 reflexive) alt=$(rv_field ds1 reflexive_alt)
+ref=$(rv_field ds1 reflexive) alt=$(rv_field ds1 reflexive_alt) first=$(rv_field ds1 endpoint)
 check "ds1 knows its public endpoint in both families ($ref, $alt)" "reflexive $ref, reflexive_alt $alt" \
   test -n "$ref" -a -n "$alt" -a "${ref:0:1}${alt:0:1}" != "[[" -a "$ref" != "$alt"
 check "the rendezvous keeps ds1's other family (also_at $(rv_also_at ds1))" "$(rv_also_at ds1)" \
@@ -105,6 +108,36 @@ pair_stop ds1 prc1
 # only reach it at the endpoint it announced with ALSO_HERE.
 check "v6b or prc1 used the endpoint ds1 announced with ALSO_HERE ($alt6 / $alt4)" \
   "reflexive_alt $alt6 / $alt4" test -n "$alt6" -a -n "$alt4"
+
+echo "--- dual stack, and the rendezvous' first address gives no answer"
+PEER_PORT=51895
+# Drop our UDP to the address ds1 used first above, so the handshake there hears nothing.
+if [[ $first == \[* ]]; then
+  block="ip6 daddr $PUB_IP6 udp dport $RV_PORT drop" other="$PUB_IP:$RV_PORT"
+else
+  block="ip daddr $PUB_IP udp dport $RV_PORT drop" other="[$PUB_IP6]:$RV_PORT"
+fi
+nsx ds1 nft -f - <<EOF
+table inet lab_broken {
+  chain out {
+    type filter hook output priority 0;
+    $block
+  }
+}
+EOF
+t0=$SECONDS
+pair_start ds1 ds2
+registered_udp() { [[ $(rv_field ds1 registered) == 1 && $(rv_field ds1 transport) == udp ]]; }
+if wait_until 3 registered_udp; then
+  pass "ds1 registered over UDP in $((SECONDS - t0)) s with $first dropped"
+else
+  fail "ds1 not registered over UDP within 3 s with $first dropped: $(rv_field ds1 state), transport $(rv_field ds1 transport), $(rv_field ds1 last_error)"
+fi
+check "ds1 reaches the rendezvous via $other ($(rv_field ds1 via): $(rv_field ds1 via_reason))" \
+  "via $(rv_field ds1 via)" test "$(rv_field ds1 via)" = "$other"
+up_pair ds1 ds2 direct-udp || true
+pair_stop ds1 ds2
+nsx ds1 nft delete table inet lab_broken
 
 echo "--- IPv6 only and IPv4 only"
 PEER_PORT=51899
