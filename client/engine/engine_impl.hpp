@@ -256,6 +256,9 @@ struct PeerState {
 // How long a handshake to a rendezvous' preferred address may go unanswered before its other
 // family's address is tried beside it (RFC 8305's connection attempt delay).
 inline constexpr Duration kFamilyRaceDelay = milliseconds(250);
+// While on TCP, UDP is tried again this often, but the first time (after a switch) this soon.
+inline constexpr Duration kUdpRetry = seconds(60);
+inline constexpr Duration kFirstUdpTrial = seconds(1);
 
 // Our session with one rendezvous server (engine_rendezvous.cpp). We are always its TLS client.
 // It is reached over UDP, or over TCP when UDP got no answer (docs/paths.md rule 8).
@@ -543,6 +546,9 @@ struct Engine::Impl {
   void dropRendezvousPending(RendezvousState& rv);
   void dropRendezvousSession(RendezvousState& rv, Instant now, const std::string& why);
   void switchRendezvousToTcp(RendezvousState& rv, Instant now, const std::string& why);
+  // A handshake toward rv's server at `to`, as TLS client (engine_rendezvous_trials.cpp).
+  std::unique_ptr<Handshake> newRendezvousHandshake(const RendezvousState& rv,
+                                                    const protocol::Endpoint& to, Instant now);
   void serviceUdpTrial(RendezvousState& rv, Instant now);
   // Starts, serves and ends the race of the alternate family (RendezvousState::alt_race).
   void serviceAltRace(RendezvousState& rv, Instant now);

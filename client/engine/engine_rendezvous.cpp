@@ -15,8 +15,6 @@ namespace {
 
 constexpr Duration kAddressLookupInterval = seconds(5);
 constexpr Duration kAddressLookupGap = milliseconds(200);
-constexpr Duration kUdpRetry = seconds(60);        // while on TCP, try UDP again this often
-constexpr Duration kFirstUdpTrial = seconds(1);    // ... but the first time this soon
 constexpr Duration kUdpProbeGap = seconds(1);      // liveness probes while UDP is unanswered
 
 std::string secondsWord(Duration d) {
@@ -51,33 +49,12 @@ bool Engine::Impl::anyToAsk() const {
 }
 
 
-namespace {
-
-// A handshake toward a rendezvous: a certificate of our CA with the name the peer file pins (any
-// name when it pins none); the role is checked on completion.
-std::unique_ptr<Handshake> rendezvousHandshake(crypto::TlsContext& tls, const std::string& own,
-                                               const RendezvousSpec& spec, std::uint32_t index,
-                                               const protocol::Endpoint& to, Duration timeout,
-                                               Instant now) {
-  Handshake::Params params;
-  params.role = crypto::TlsSession::Role::kClient;
-  params.own_name = own;
-  params.peer_name = spec.name.value_or("");
-  params.local_index = index;
-  params.endpoint = to;
-  params.timeout = timeout;
-  return std::make_unique<Handshake>(tls, std::move(params), now);
-}
-
-}  // namespace
-
 void Engine::Impl::connectRendezvous(RendezvousState& rv, Instant now) {
   dropRendezvousPending(rv);
   rv.on_alt = false;  // the preferred family first again; the race falls back within 250 ms
   rv.retry_at = kNever;
   try {
-    rv.pending = rendezvousHandshake(tls, options.own_name, rv.spec, newIndex(), rv.path().endpoint,
-                                     options.handshake_timeout, now);
+    rv.pending = newRendezvousHandshake(rv, rv.path().endpoint, now);
   } catch (const std::exception& e) {
     failRendezvous(rv, now, std::string("handshake failed: ") + e.what());
     return;
@@ -94,56 +71,6 @@ void Engine::Impl::dropRendezvousPending(RendezvousState& rv) {
   }
   rv_by_index.erase(rv.pending->localIndex());
   rv.pending.reset();
-}
-
-void Engine::Impl::dropAltRace(RendezvousState& rv) {
-  if (rv.alt_race) {
-    rv_by_index.erase(rv.alt_race->localIndex());
-    rv.alt_race.reset();
-  }
-}
-
-void Engine::Impl::serviceAltRace(RendezvousState& rv, Instant now) {
-  if (rv.alt_race) {
-    Handshake& hs = *rv.alt_race;
-    if (hs.timedOut(now) || hs.state() == Handshake::State::kFailed) {
-      dropAltRace(rv);  // the primary attempt, still running, decides what happens next
-      return;
-    }
-    PathSink out(*this, Path::udp(*rv.spec.udp_alt));
-    hs.flush(now, out);
-    if (hs.state() == Handshake::State::kEstablished) {
-      std::unique_ptr<Handshake> done = std::move(rv.alt_race);
-      rv_by_index.erase(done->localIndex());
-      dropRendezvousPending(rv);  // the preferred family lost
-      rv.on_alt = true;
-      rv.family_note = rv.spec.udp.toString() + " gave no answer within " +
-                       std::to_string(static_cast<long long>(
-                           std::chrono::duration_cast<std::chrono::milliseconds>(kFamilyRaceDelay)
-                               .count())) +
-                       " ms; " + rv.spec.udp_alt->toString() + " answered first";
-      completeRendezvous(rv, now, std::move(done), Transport::kUdp);
-    }
-    return;
-  }
-  if (!rv.pending || rv.session || rv.on_alt || rv.transport != Transport::kUdp ||
-      !rv.spec.udp_alt || rv.pending->receivedAnything() ||
-      now - rv.pending->startedAt() < kFamilyRaceDelay) {
-    return;
-  }
-  if (options.udp_family && rv.spec.udp_alt->address().family() != *options.udp_family) {
-    return;  // our socket cannot send there
-  }
-  try {
-    rv.alt_race = rendezvousHandshake(tls, options.own_name, rv.spec, newIndex(),
-                                      *rv.spec.udp_alt, options.handshake_timeout, now);
-  } catch (const std::exception&) {
-    return;
-  }
-  rv_by_index[rv.alt_race->localIndex()] = &rv;
-  rv.alt_race->begin(now);
-  PathSink out(*this, Path::udp(*rv.spec.udp_alt));
-  rv.alt_race->flush(now, out);
 }
 
 void Engine::Impl::dropRendezvousSession(RendezvousState& rv, Instant now, const std::string& why) {
@@ -283,53 +210,6 @@ void Engine::Impl::completeRendezvous(RendezvousState& rv, Instant now,
   } else {
     rv.udp_trial_at = kNever;
   }
-}
-
-void Engine::Impl::switchRendezvousToTcp(RendezvousState& rv, Instant now, const std::string& why) {
-  dropRendezvousPending(rv);
-  dropRendezvousSession(rv, now, why);
-  rv.transport = Transport::kTcp;
-  rv.first_udp_trial = true;
-  rv.tcp_reason = why + "; reaching it over TCP at " + rv.spec.tcp->toString();
-  rv.last_error = rv.tcp_reason;
-  // The backoff is kept: a server down on both transports is not tried faster by alternating.
-  connectRendezvous(rv, now);
-}
-
-void Engine::Impl::serviceUdpTrial(RendezvousState& rv, Instant now) {
-  if (rv.udp_trial) {
-    Handshake& hs = *rv.udp_trial;
-    bool silent = !hs.receivedAnything() && now - hs.startedAt() >= options.udp_timeout;
-    if (silent || hs.timedOut(now) || hs.state() == Handshake::State::kFailed) {
-      rv_by_index.erase(hs.localIndex());
-      rv.udp_trial.reset();
-      rv.udp_trial_at = now + kUdpRetry;
-      return;
-    }
-    PathSink out(*this, Path::udp(rv.spec.udp));
-    hs.flush(now, out);
-    if (hs.state() == Handshake::State::kEstablished) {
-      std::unique_ptr<Handshake> done = std::move(rv.udp_trial);
-      rv_by_index.erase(done->localIndex());
-      completeRendezvous(rv, now, std::move(done), Transport::kUdp);
-    }
-    return;
-  }
-  if (now < rv.udp_trial_at || !rv.session) {
-    return;
-  }
-  rv.udp_trial_at = kNever;
-  try {
-    rv.udp_trial = rendezvousHandshake(tls, options.own_name, rv.spec, newIndex(), rv.spec.udp,
-                                       options.handshake_timeout, now);
-  } catch (const std::exception&) {
-    rv.udp_trial_at = now + kUdpRetry;
-    return;
-  }
-  rv_by_index[rv.udp_trial->localIndex()] = &rv;
-  rv.udp_trial->begin(now);
-  PathSink out(*this, Path::udp(rv.spec.udp));
-  rv.udp_trial->flush(now, out);
 }
 
 bool Engine::Impl::onRendezvousHandshake(Instant now, const Path& /*from*/,
