@@ -48,10 +48,12 @@ lookup_rate = 100
   EXPECT_EQ(c.handshake_rate, 2);
 }
 
+// The smallest valid file; tests append keys to it.
+const std::string base =
+    "[rendezvous]\nlisten = \"0.0.0.0:3478\"\nca = \"ca.crt\"\ncert = \"rv.crt\"\nkey = "
+    "\"rv.key\"\n";
+
 TEST(RendezvousConfig, NetworkKeyIsCaOrAFile) {
-  const std::string base =
-      "[rendezvous]\nlisten = \"0.0.0.0:3478\"\nca = \"ca.crt\"\ncert = \"rv.crt\"\nkey = "
-      "\"rv.key\"\n";
   auto none = parseRendezvousConfig(base, "/etc/vpnpeer/rv.toml");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->network_key_from_ca);
@@ -80,9 +82,6 @@ TEST(RendezvousConfig, MinimalFileHasDefaults) {
 }
 
 TEST(RendezvousConfig, CookielessRateCanBeTurnedOff) {
-  const std::string base =
-      "[rendezvous]\nlisten = \"0.0.0.0:3478\"\nca = \"ca.crt\"\ncert = \"rv.crt\"\nkey = "
-      "\"rv.key\"\n";
   auto d = parseRendezvousConfig(base, "rv.toml");
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->cookieless_rate, 8);
