@@ -447,6 +447,7 @@ void Daemon::Impl::onNatType(protocol::NatType t, const netcheck::NetcheckReport
              report.public_endpoint ? report.public_endpoint->toString().c_str() : "");
   }
   nat_type = t;
+  engine->setPortStride(Clock::now(), report.port_stride.value_or(0));
   engine->setNatType(Clock::now(), t);
   afterEvent();
   startLifetimeProbe(report);

@@ -38,7 +38,9 @@ std::vector<std::uint16_t> Daemon::Impl::openPredictionSockets(
     return {};
   }
   auto ids = prediction->open(count, family, cfg.listen.address());
-  LOG_INFO("port prediction: opened %zu sockets to probe from", ids.size());
+  if (count > 1) {  // one is a port reading (engine_port_reading.cpp), once per lookup
+    LOG_INFO("port prediction: opened %zu sockets to probe from", ids.size());
+  }
   return ids;
 }
 

@@ -11,6 +11,8 @@
 //   mapping              "endpoint-independent" | "address-dependent" |
 //                        "address-and-port-dependent" | "unknown"
 //   mapping_tested_across_addresses   bool (false: across the server's ports only)
+//   port_stride          integer or null: new mappings took consecutive ports this far apart
+//                        (a NAT that allocates in sequence; port prediction can aim at it)
 //   filtering            as mapping, plus "endpoint-or-address-dependent" (port-only test)
 //   filtering_tested_with_address     bool
 //   nat_type             "open" | "open-with-firewall" | "full-cone" | "restricted-cone" |
@@ -260,6 +262,9 @@ void printText(const Endpoint& server, const netcheck::NetcheckReport& r, const 
                         !r.mapping_tested_across_addresses
                     ? " (tested across ports only)"
                     : "");
+    if (r.port_stride) {
+      std::printf("port allocation:   in sequence, step %u\n", unsigned{*r.port_stride});
+    }
     std::printf("filtering:         %s%s\n", std::string(toString(r.filtering)).c_str(),
                 r.filtering != netcheck::FilteringBehavior::kUnknown &&
                         !r.filtering_tested_with_address
@@ -302,6 +307,12 @@ void printJson(const Endpoint& server, const netcheck::NetcheckReport& r, const 
   }
   w.key("mapping").value(toString(r.mapping));
   w.key("mapping_tested_across_addresses").value(r.mapping_tested_across_addresses);
+  w.key("port_stride");
+  if (r.port_stride) {
+    w.value(static_cast<std::uint64_t>(*r.port_stride));
+  } else {
+    w.null();
+  }
   w.key("filtering").value(toString(r.filtering));
   w.key("filtering_tested_with_address").value(r.filtering_tested_with_address);
   w.key("nat_type").value(toString(r.nat_type));

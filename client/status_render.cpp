@@ -109,6 +109,9 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("blocked").value(static_cast<std::uint64_t>(info.blocked_certificates));
   w.endObject();
   w.key("nat_type").value(status.nat_type);
+  w.key("nat_port_stride").value(static_cast<std::uint64_t>(status.nat_port_stride));
+  w.key("port_readings").value(status.port_readings);
+  w.key("port_readings_failed").value(status.port_readings_failed);
   w.key("peers").beginArray();
   for (const auto& p : status.peers) {
     w.beginObject();
@@ -261,9 +264,13 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
     addrs += addrs.empty() ? "" : ", ";
     addrs += a;
   }
+  std::string nat = status.nat_type;
+  if (status.nat_port_stride != 0) {
+    nat += " (ports in sequence, step " + std::to_string(status.nat_port_stride) + ")";
+  }
   std::snprintf(line, sizeof line, "vpnpeer %s: %s on %s, listening on UDP %s, NAT %s\n",
                 info.name.c_str(), addrs.c_str(), info.tun.c_str(), info.listen.c_str(),
-                status.nat_type.c_str());
+                nat.c_str());
   out += line;
   for (const auto& s : info.cert_warnings) {
     out += "warning: " + s + "\n";

@@ -48,6 +48,34 @@ NatType readOptionalNat(ByteReader& r) {
   return r.remaining() == 0 ? NatType::kUnknown : natTypeFromWire(r.u8());
 }
 
+// The optional trailing port reading: absent (nothing left) is nullopt; a zero port or a
+// stride outside 1..kMaxPortStride is malformed.
+bool readOptionalReading(ByteReader& r, std::optional<PortReading>& out) {
+  if (r.remaining() == 0) {
+    return true;
+  }
+  PortReading reading;
+  reading.port = r.u16();
+  reading.stride = r.u8();
+  if (!r.ok() || reading.port == 0 || reading.stride == 0 || reading.stride > kMaxPortStride) {
+    return false;
+  }
+  out = reading;
+  return true;
+}
+
+bool validReading(const std::optional<PortReading>& reading) {
+  return !reading || (reading->port != 0 && reading->stride != 0 &&
+                      reading->stride <= kMaxPortStride);
+}
+
+void writeReading(ByteWriter& w, const std::optional<PortReading>& reading) {
+  if (reading) {
+    w.u16(reading->port);
+    w.u8(reading->stride);
+  }
+}
+
 }  // namespace
 
 std::string_view toString(RelayFailure f) {
@@ -137,6 +165,9 @@ Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> pl
       } else {
         return err(ParseError::kBadField);
       }
+      if (!readOptionalReading(r, m.reading)) {
+        return err(ParseError::kBadField);
+      }
       msg = std::move(m);
       break;
     }
@@ -153,6 +184,9 @@ Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> pl
         return err(ParseError::kBadField);
       }
       m.peer_nat_type = readOptionalNat(r);
+      if (!readOptionalReading(r, m.peer_reading)) {
+        return err(ParseError::kBadField);
+      }
       msg = std::move(m);
       break;
     }
@@ -265,6 +299,8 @@ std::size_t serializeControl(const ControlMessage& msg, std::span<std::uint8_t> 
           } else {
             valid = false;
           }
+          valid = valid && validReading(m.reading);
+          writeReading(w, m.reading);
         } else if constexpr (std::is_same_v<T, IntroduceMsg>) {
           valid = nameOk(m.peer_name, false) && m.candidates.size() <= kMaxCandidates;
           header(ControlType::kIntroduce);
@@ -274,6 +310,8 @@ std::size_t serializeControl(const ControlMessage& msg, std::span<std::uint8_t> 
           writeName(w, m.peer_name);
           writeCandidates(w, m.candidates);
           w.u8(static_cast<std::uint8_t>(m.peer_nat_type));
+          valid = valid && validReading(m.peer_reading);
+          writeReading(w, m.peer_reading);
         } else if constexpr (std::is_same_v<T, LookupFailedMsg>) {
           valid = nameOk(m.name, true);
           header(ControlType::kLookupFailed);

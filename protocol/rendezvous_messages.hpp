@@ -14,10 +14,10 @@
 //   REGISTER       peer -> rv   count (8) | local candidates | [NAT type (8)]
 //   REGISTERED     rv -> peer   reflexive endpoint | refresh seconds (16)
 //   LOOKUP         peer -> rv   request id (32) | kind (8: 1 name, 2 overlay address) |
-//                               name, or address as family (8) + bytes
+//                               name, or address as family (8) + bytes | [port reading]
 //   INTRODUCE      rv -> peer   request id (32; 0 on the side that did not ask) | intro id (64) |
 //                               punch key (32 bytes) | peer name | count (8) | candidates |
-//                               [NAT type of the introduced peer (8)]
+//                               [NAT type of the introduced peer (8) | [its port reading]]
 //   LOOKUP_FAILED  rv -> peer   request id (32) | reason (8) | name (may be empty)
 //   RELAY_REQUEST  peer -> rv   request id (32) | peer name
 //   RELAY_BOUND    rv -> peer   request id (32; 0 on the side that did not ask) | channel (16,
@@ -29,6 +29,13 @@
 // [NAT type] is optional on the wire (nat_type.hpp): a message without it parses as kUnknown, so
 // peers from before it are understood; serializing always writes it. Unknown NAT values read as
 // kUnknown. RELAY_BOUND goes to both peers of a channel (relay_packet.hpp).
+//
+// A port reading (port (16) | stride (8), stride 1..kMaxPortStride) is what a peer behind a NAT
+// that allocates public ports in sequence found its NAT's next port to be just before it looked
+// up a peer: the port a fresh mapping got, and the step between consecutive mappings. The
+// rendezvous keeps the newest one a peer sent and passes it on in INTRODUCE while it is fresh
+// (docs/paths.md rule 14). A rendezvous from before readings refuses a LOOKUP that carries one
+// (trailing bytes), so peers send them only with port prediction on.
 //
 // ALSO_HERE is sent in the same session to the server's address of the other IP family (a
 // dual-stack peer registered over IPv4 sends it to the server's IPv6 address, or the reverse).
@@ -87,6 +94,13 @@ enum class RelayFailure : std::uint8_t {
 // In words, for logs and `explain` ("relaying is disabled on this rendezvous", ...).
 std::string_view toString(RelayFailure f);
 
+inline constexpr std::uint8_t kMaxPortStride = 8;
+struct PortReading {
+  std::uint16_t port = 0;    // the public port a fresh mapping got
+  std::uint8_t stride = 1;   // 1..kMaxPortStride
+  bool operator==(const PortReading&) const = default;
+};
+
 struct RegisterMsg {
   std::vector<Candidate> candidates;  // local (and tcp) candidates only
   NatType nat_type = NatType::kUnknown;
@@ -99,6 +113,7 @@ struct LookupMsg {
   std::uint32_t request_id = 0;
   std::optional<std::string> name;        // exactly one of name / address
   std::optional<IpAddress> address;
+  std::optional<PortReading> reading;     // ours, when our NAT allocates in sequence
 };
 struct IntroduceMsg {
   std::uint32_t request_id = 0;
@@ -107,6 +122,7 @@ struct IntroduceMsg {
   std::string peer_name;
   std::vector<Candidate> candidates;
   NatType peer_nat_type = NatType::kUnknown;
+  std::optional<PortReading> peer_reading;  // the introduced peer's fresh one, if any
 };
 struct LookupFailedMsg {
   std::uint32_t request_id = 0;

@@ -109,7 +109,9 @@ void Engine::Impl::onDatagram(Instant now, const Path& from, std::span<std::uint
       onRelayPacket(now, from, datagram);
       return;
     case protocol::PacketFamily::kStun:
-      drops.add(DropReason::kStunUnsupported);
+      if (!onStunAnswer(now, from, datagram)) {
+        drops.add(DropReason::kStunUnsupported);
+      }
       return;
     default:
       drops.add(DropReason::kUnknownType);
@@ -277,6 +279,7 @@ void Engine::Impl::dropSession(PeerState& peer, Instant now, std::string reason)
 }
 
 void Engine::Impl::onTimer(Instant now) {
+  servicePortReading(now);
   for (auto& rv : rendezvous) {
     serviceRendezvous(*rv, now);
   }
@@ -325,7 +328,7 @@ void Engine::Impl::onTimer(Instant now) {
 }
 
 Instant Engine::Impl::nextDeadline() const {
-  Instant next = kNever;
+  Instant next = port_reading.next_send;
   for (const auto& ptr : peers) {
     const PeerState& peer = *ptr;
     if (peer.pending) {
@@ -490,6 +493,7 @@ void Engine::setTcpCandidates(Instant now, std::vector<protocol::Endpoint> candi
 }
 
 void Engine::setNatType(Instant now, protocol::NatType type) { impl_->setNatType(now, type); }
+void Engine::setPortStride(Instant now, std::uint8_t stride) { impl_->setPortStride(now, stride); }
 
 void Engine::onNetworkChange(Instant now) { impl_->onNetworkChange(now); }
 

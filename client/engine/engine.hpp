@@ -160,6 +160,10 @@ class Engine {
   void setMappedCandidate(Instant now, std::optional<protocol::Endpoint> mapped);
   // Our NAT type (from the daemon's discovery), sent in REGISTER. A change re-registers.
   void setNatType(Instant now, protocol::NatType type);
+  // NAT discovery found that our NAT gives new mappings consecutive ports this far apart (1..8;
+  // 0: it does not, or it is unknown). With port prediction on and a symmetric NAT, lookups then
+  // carry a reading of the NAT's next port (docs/paths.md rule 14).
+  void setPortStride(Instant now, std::uint8_t stride);
   // The keepalive (liveness probe) interval of every session from now on, peers and rendezvous
   // servers alike (the daemon shortens it to what the NAT's mapping lifetime needs). Probes due
   // later than now + interval are brought forward.

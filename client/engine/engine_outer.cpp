@@ -37,6 +37,11 @@ void Engine::Impl::onSealed(Instant now, const Path& from, std::span<std::uint8_
         return;
       }
       break;
+    case protocol::PacketFamily::kStun:
+      if (onStunAnswer(now, from, inner)) {  // the rendezvous seals its answer to a sealed request
+        return;
+      }
+      break;
     default:
       break;
   }

@@ -455,6 +455,17 @@ std::string Engine::Impl::relayReason(const PeerState& peer) const {
              !peer.predict.succeeded) {
     why += "; port prediction found no path";
   }
+  bool both_symmetric = nat_type == protocol::NatType::kSymmetric &&
+                        peer.peer_nat == protocol::NatType::kSymmetric;
+  if (both_symmetric && !options.port_prediction) {
+    why += "; if both NATs allocate ports in sequence, [nat] port_prediction = true on both "
+           "peers may find a direct path";
+  } else if (both_symmetric && port_stride == 0) {
+    why += "; port prediction needs both NATs to allocate ports in sequence, and ours does not";
+  } else if (both_symmetric && peer.predict.role == PeerState::Prediction::Role::kLockstep &&
+             !peer.predict.succeeded) {
+    why += "; port prediction (lockstep) found no path";
+  }
   return why;
 }
 

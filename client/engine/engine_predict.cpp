@@ -7,6 +7,15 @@
 // socket. With n sockets and m probes over r possible ports, the chance of no hit is about
 // exp(-n*m/r): 256 sockets and 2048 probes over 64,512 ports leave 0.03 %.
 // Both peers pick their role from the NAT types they and the rendezvous know, so they agree.
+//
+// Lockstep, for two symmetric NATs that allocate ports in sequence (step s): each side read its
+// NAT's counter just before the introduction (engine_port_reading.cpp), and probes, from its
+// tunnel socket, the ports the other's NAT hands out next: reading + s*1, + s*2, ... Each probe
+// makes a new mapping on its own NAT too, so probe n of one side leaves from where the other's
+// probe n aims, and the later of the two passes both NATs. Mappings made between a reading and
+// the first probe (a punch to other candidates) shift each side's ports by a0 and b0; the TLS
+// client also steps its targets one port further every kLockstepGroup probes, so that group
+// a0 + b0 matches: 256 probes cover shifts up to 63 in total.
 #include <algorithm>
 #include <unordered_set>
 
@@ -20,6 +29,8 @@ constexpr Duration kSprayDelay = milliseconds(100);  // let the opener's mapping
 constexpr Duration kSprayTick = milliseconds(20);
 constexpr Duration kOpenerRound = seconds(3);         // keeps the opener's mappings fresh
 constexpr std::uint16_t kFirstPort = 1024;
+constexpr std::size_t kLockstepGroup = 4;
+constexpr std::size_t kLockstepProbes = 256;
 
 // `count` distinct ports in [kFirstPort, 65535] other than `skip`, in random order.
 std::vector<std::uint16_t> randomPorts(std::size_t count, std::uint16_t skip) {
@@ -39,7 +50,23 @@ std::vector<std::uint16_t> randomPorts(std::size_t count, std::uint16_t skip) {
 
 }  // namespace
 
-void Engine::Impl::startPrediction(PeerState& peer, Instant now, protocol::NatType peer_nat) {
+std::vector<std::uint16_t> Engine::Impl::lockstepPorts(const protocol::PortReading& peer_reading,
+                                                       std::size_t count, bool shift) {
+  std::vector<std::uint16_t> out;
+  out.reserve(count);
+  for (std::size_t n = 1; n <= count; ++n) {
+    std::size_t step = n + (shift ? (n - 1) / kLockstepGroup : 0);
+    std::size_t port = peer_reading.port + step * peer_reading.stride;
+    if (port > 65535) {
+      break;  // the NAT wraps to its range's start, which we do not know
+    }
+    out.push_back(static_cast<std::uint16_t>(port));
+  }
+  return out;
+}
+
+void Engine::Impl::startPrediction(PeerState& peer, Instant now, protocol::NatType peer_nat,
+                                   const std::optional<protocol::PortReading>& peer_reading) {
   releasePredictionSockets(peer, true);
   auto kept = std::move(peer.predict.locals);  // a session may still run on one of them
   peer.predict = PeerState::Prediction{};
@@ -49,7 +76,15 @@ void Engine::Impl::startPrediction(PeerState& peer, Instant now, protocol::NatTy
   }
   bool opener = nat_type == protocol::NatType::kSymmetric && protocol::isConeLike(peer_nat);
   bool sprayer = protocol::isConeLike(nat_type) && peer_nat == protocol::NatType::kSymmetric;
-  if (!opener && !sprayer) {
+  bool lockstep = sequentialNat() && peer_nat == protocol::NatType::kSymmetric && peer_reading;
+  if (lockstep && !freshReading(now)) {
+    // The peer looked us up: it has no reading of ours yet. Look it up in turn with one; the
+    // introduction that answers reaches both of us at once, each with the other's reading.
+    peer.announce_lookup = true;
+    peer.lookup_at = now;
+    return;
+  }
+  if (!opener && !sprayer && !lockstep) {
     return;
   }
   // The peer's public IPv4 endpoint, as the rendezvous saw it (IPv6 has no NAT to predict).
@@ -72,6 +107,17 @@ void Engine::Impl::startPrediction(PeerState& peer, Instant now, protocol::NatTy
     p.role = PeerState::Prediction::Role::kOpener;
     p.locals.insert(p.locals.end(), opened.begin(), opened.end());
     p.next_at = now;
+    return;
+  }
+  if (lockstep) {
+    p.role = PeerState::Prediction::Role::kLockstep;
+    p.ports = lockstepPorts(*peer_reading,
+                            std::min(options.prediction_probes, kLockstepProbes),
+                            peer.we_are_client);
+    p.answered.assign(p.ports.size(), false);
+    p.first_seq = peer.punch_seq;
+    peer.punch_seq += static_cast<std::uint32_t>(p.ports.size());
+    p.next_at = now;  // both got the introduction at once: no head start to wait for
     return;
   }
   p.role = PeerState::Prediction::Role::kSprayer;
@@ -98,8 +144,9 @@ void Engine::Impl::servicePrediction(PeerState& peer, const Introduction& intro,
     p.next_at = now + kOpenerRound;
     return;
   }
-  // Sprayer: no more than prediction_rate a second since the start, in 20 ms steps.
-  auto elapsed = now - p.started - kSprayDelay;
+  // Sprayer and lockstep: no more than prediction_rate a second since the start, in 20 ms steps.
+  auto elapsed = now - p.started -
+                 (p.role == PeerState::Prediction::Role::kSprayer ? kSprayDelay : Duration{});
   auto allowed = static_cast<std::size_t>(toSeconds(elapsed) *
                                           static_cast<double>(options.prediction_rate)) + 1;
   allowed = std::min(allowed, p.ports.size());
@@ -116,7 +163,8 @@ bool Engine::Impl::takePredictionReply(PeerState& peer, std::uint32_t seq, const
   if (from.transport != Transport::kUdp || from.relayed()) {
     return false;
   }
-  if (p.role == PeerState::Prediction::Role::kSprayer) {
+  if (p.role == PeerState::Prediction::Role::kSprayer ||
+      p.role == PeerState::Prediction::Role::kLockstep) {
     std::uint32_t i = seq - p.first_seq;
     if (from.local != 0 || i >= p.sent || p.answered[i] ||
         !(from.endpoint == protocol::Endpoint(p.target.address(), p.ports[i])) ||

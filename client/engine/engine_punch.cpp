@@ -21,7 +21,6 @@ constexpr Duration kFastProbePhase = seconds(1);
 constexpr Duration kSlowProbeInterval = milliseconds(500);
 constexpr Duration kTcpProbeInterval = seconds(1);
 constexpr Duration kIntroLinger = seconds(5);  // keep answering probes after punching stops
-constexpr Duration kMaxLookupBackoff = seconds(30);
 constexpr Duration kLookupAnswerWindow = seconds(60);  // an INTRODUCE may answer a lookup this old
 
 int rank(PunchCandidate::Kind k) {
@@ -69,73 +68,6 @@ bool Engine::Impl::weConnectTcp(const PeerState& peer) const {
                                 return c.kind == PunchCandidate::Kind::kTcp;
                               });
   return peer_has && (tcp_candidates.empty() || peer.we_are_client);
-}
-
-bool Engine::Impl::needsIntroduction(const PeerState& peer, Instant now) const {
-  if (peer.punch_until != kNever && now < peer.punch_until) {
-    return false;  // punching already
-  }
-  if (peer.session) {
-    return peer.want_direct_lookup;  // a background direct retry
-  }
-  if (peer.pending && peer.punch_connected) {
-    return false;  // a handshake on a punched path is under way
-  }
-  return !peer.configured_endpoint || peer.direct_failed;
-}
-
-void Engine::Impl::onDirectFailure(PeerState& peer, Instant now) {
-  peer.direct_failed = true;
-  peer.punch_connected = false;
-  if (!rendezvous.empty() && peer.lookup_at == kNever && needsIntroduction(peer, now)) {
-    peer.lookup_at = now;
-  }
-}
-
-void Engine::Impl::servicePeerLookup(PeerState& peer, Instant now) {
-  if (peer.lookup_at > now) {
-    return;
-  }
-  bool announce = peer.announce_lookup && !(peer.session && peer.session->path.kind() ==
-                                                                  PathKind::kDirectUdp);
-  peer.announce_lookup = false;
-  if (!needsIntroduction(peer, now) && !announce) {
-    peer.lookup_at = kNever;
-    return;
-  }
-  if (!anyToAsk()) {
-    peer.lookup_at = kNever;  // re-armed when a rendezvous session comes up
-    return;
-  }
-  protocol::LookupMsg msg;
-  msg.request_id = peer.lookup_id = next_lookup_id++;
-  msg.name = peer.name;
-  sendLookup(now, msg);
-  noteAttempt(peer, now);
-  if (peer.session) {
-    peer.want_direct_lookup = false;  // one lookup per background retry
-    peer.lookup_at = kNever;
-    return;
-  }
-  peer.lookup_at = now + peer.lookup_backoff;
-  peer.lookup_backoff = std::min(kMaxLookupBackoff, peer.lookup_backoff * 2);
-}
-
-void Engine::Impl::onLookupFailed(Instant now, const protocol::LookupFailedMsg& msg) {
-  PeerState* peer = msg.name.empty() ? nullptr : findPeer(msg.name);
-  if (peer == nullptr) {
-    for (auto& p : peers) {
-      if (p->lookup_id == msg.request_id) {
-        peer = p.get();
-      }
-    }
-  }
-  if (peer == nullptr || peer->session) {
-    return;
-  }
-  peer->last_error = "rendezvous lookup failed: " + std::string(protocol::toString(msg.reason));
-  // lookup_at already holds the backoff retry.
-  (void)now;
 }
 
 PunchCandidate* Engine::Impl::addCandidate(PeerState& peer, const protocol::Endpoint& ep,
@@ -300,7 +232,7 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     // Also mid-punch: both peers get every introduction at the same instant, so both start
     // (again) together; one that began on an earlier introduction the other could not use
     // (its NAT type was not known there yet) would spend its budget before the other is ready.
-    startPrediction(*peer, now, msg.peer_nat_type);
+    startPrediction(*peer, now, msg.peer_nat_type, msg.peer_reading);
     if (!fresh && peer->predict.role != PeerState::Prediction::Role::kNone) {
       peer->punch_until = std::max(peer->punch_until, now + options.punch_duration);
     }

@@ -31,6 +31,9 @@ std::string candidateState(PunchCandidate::State s) {
 EngineStatus Engine::Impl::status(Instant now) const {
   EngineStatus st;
   st.nat_type = std::string(protocol::toString(nat_type));
+  st.nat_port_stride = port_stride;
+  st.port_readings = port_reading.taken;
+  st.port_readings_failed = port_reading.failed;
   for (const auto& ptr : peers) {
     const PeerState& peer = *ptr;
     PeerStatus ps;
@@ -86,11 +89,21 @@ EngineStatus Engine::Impl::status(Instant now) const {
     }
     ps.nat_type = peer.nat_type;
     if (const auto& pr = peer.predict; pr.role != PeerState::Prediction::Role::kNone) {
-      ps.prediction =
-          pr.role == PeerState::Prediction::Role::kOpener
-              ? "opener: " + std::to_string(pr.locals.size()) + " prediction sockets open"
-              : "sprayer: " + std::to_string(pr.sent) + " of " + std::to_string(pr.ports.size()) +
-                    " ports of " + pr.target.address().toString() + " probed";
+      std::string probed = std::to_string(pr.sent) + " of " + std::to_string(pr.ports.size()) +
+                           " ports of " + pr.target.address().toString() + " probed";
+      switch (pr.role) {
+        case PeerState::Prediction::Role::kOpener:
+          ps.prediction =
+              "opener: " + std::to_string(pr.locals.size()) + " prediction sockets open";
+          break;
+        case PeerState::Prediction::Role::kSprayer:
+          ps.prediction = "sprayer: " + probed;
+          break;
+        default:
+          ps.prediction = "lockstep: " + probed + " (from port " +
+                          std::to_string(pr.ports.empty() ? 0 : pr.ports.front()) + ")";
+          break;
+      }
       ps.prediction += pr.succeeded ? ", a predicted path answered" : ", no answer";
     }
     ps.history = peer.history;

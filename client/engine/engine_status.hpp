@@ -89,6 +89,11 @@ struct PeerStatus {
 
 struct EngineStatus {
   std::string nat_type = "unknown";  // ours, as the daemon's discovery found it
+  // Our NAT's step between new mappings when it allocates in sequence (0: it does not, or not
+  // known), and the port readings lookups carried or went without (engine_port_reading.cpp).
+  unsigned nat_port_stride = 0;
+  std::uint64_t port_readings = 0;
+  std::uint64_t port_readings_failed = 0;
   // The daemon's, for explain: our router's port mapping in words ("pcp maps 203.0.113.5:60001
   // (gateway ...)", "none (...)", "off"); empty when not known (tests, the engine alone).
   std::string port_mapping;

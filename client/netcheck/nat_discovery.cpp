@@ -303,8 +303,48 @@ void NatDiscovery::finish() {
   if (report_.udp_ok && report_.public_endpoint) {
     concludeFiltering();
     concludeMapping();
+    concludeStride();
   }
   classify();
+}
+
+void NatDiscovery::concludeStride() {
+  if (report_.mapping == MappingBehavior::kEndpointIndependent ||
+      report_.mapping == MappingBehavior::kUnknown) {
+    return;
+  }
+  // A NAT that allocates in sequence gives each new mapping a port one step past the last. The
+  // two alternate-address tests leave together, so their ports are one step apart whatever
+  // else the host sends meanwhile (their order is unknown); test I's mapping is older, and
+  // counts only when it is the one other mapping to compare with.
+  auto mapped = [&](TestKind kind) -> std::optional<std::uint16_t> {
+    const TestRecord* t = find(kind);
+    if (t == nullptr || t->outcome != TestOutcome::kAnswered || !t->mapped ||
+        t->mapped->address() != report_.public_endpoint->address()) {
+      return std::nullopt;
+    }
+    return t->mapped->port();
+  };
+  const int first = report_.public_endpoint->port();
+  auto a = mapped(TestKind::kMappingAltAddress);
+  auto b = mapped(TestKind::kMappingAltBoth);
+  int step = 0;
+  if (a && b) {
+    if (*a <= first || *b <= first) {
+      return;  // not counting upwards from test I's port
+    }
+    step = *a > *b ? *a - *b : *b - *a;
+  } else if (auto p = mapped(TestKind::kMappingAltPort); p && !a && !b) {
+    step = *p - first;
+  }
+  if (step < 1 || step > protocol::kMaxPortStride) {
+    return;
+  }
+  report_.port_stride = static_cast<std::uint8_t>(step);
+  report_.notes.push_back("the NAT gave each new mapping the next port (step " +
+                          std::to_string(step) +
+                          "): with [nat] port_prediction, a peer behind another such NAT can be "
+                          "reached directly");
 }
 
 void NatDiscovery::concludeFiltering() {

@@ -49,6 +49,7 @@
 
 #include "protocol/ip_address.hpp"
 #include "protocol/nat_type.hpp"
+#include "protocol/rendezvous_messages.hpp"
 #include "protocol/stun.hpp"
 
 namespace vpn::netcheck {
@@ -138,6 +139,10 @@ struct NetcheckReport {
   FilteringBehavior filtering = FilteringBehavior::kUnknown;
   bool filtering_tested_with_address = false;
   NatType nat_type = NatType::kUnknown;
+  // A mapping that depends on the destination, whose new mappings took consecutive ports this
+  // far apart (1..protocol::kMaxPortStride): a NAT that allocates in sequence, whose next port
+  // can be predicted (docs/paths.md rule 14).
+  std::optional<std::uint8_t> port_stride;
   std::vector<TestRecord> tests;
   std::vector<std::string> notes;           // plain-language caveats, in order
   std::uint64_t ignored_datagrams = 0;
@@ -187,6 +192,7 @@ class NatDiscovery {
   void finish();
   void concludeFiltering();
   void concludeMapping();
+  void concludeStride();
   void classify();
   const TestRecord* find(TestKind k) const;
 

@@ -156,6 +156,7 @@ struct RendezvousEngine::Impl {
   void onRegister(Instant now, PeerRecord& r, const protocol::RegisterMsg& m);
   void onLookup(Instant now, PeerRecord& r, const protocol::LookupMsg& m);
   void introduce(Instant now, PeerRecord& requester, PeerRecord& target, std::uint32_t request_id);
+  std::optional<protocol::PortReading> freshReading(const PeerRecord& r, Instant now) const;
   void lookupFailed(PeerRecord& r, std::uint32_t request_id, protocol::LookupFailure reason,
                     std::string name);
   bool sendControl(PeerRecord& r, const protocol::ControlMessage& msg);

@@ -26,6 +26,7 @@
 #include "protocol/candidate.hpp"
 #include "protocol/ip_address.hpp"
 #include "protocol/nat_type.hpp"
+#include "protocol/rendezvous_messages.hpp"
 #include "rendezvous/engine/rendezvous_engine.hpp"
 #include "session/data_keys.hpp"
 #include "session/handshake.hpp"
@@ -76,6 +77,10 @@ struct PeerRecord {
   // introduced while alt_seen is recent. Never a path: replies go to `endpoint`.
   std::optional<protocol::Endpoint> alt_endpoint;
   Instant alt_seen{};
+  // The newest port reading from its LOOKUPs (its NAT allocates in sequence), passed on in
+  // INTRODUCE while recent (RendezvousEngine::Impl::introduce).
+  std::optional<protocol::PortReading> reading;
+  Instant reading_at{};
   std::vector<RelayChannel> channels;           // sorted by channel
   TokenBucket lookups;                          // lookups and relay requests
   TokenBucket relay;                            // bytes of relay datagrams it sends

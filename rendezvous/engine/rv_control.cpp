@@ -237,6 +237,10 @@ void RendezvousEngine::Impl::lookupFailed(PeerRecord& r, std::uint32_t request_i
 
 void RendezvousEngine::Impl::onLookup(Instant now, PeerRecord& r, const protocol::LookupMsg& m) {
   counters.lookups++;
+  if (m.reading) {
+    r.reading = m.reading;
+    r.reading_at = now;
+  }
   std::string asked = m.name ? *m.name : (m.address ? m.address->toString() : std::string());
   if (!r.lookups.take(now, options.lookup_per_second, options.lookup_burst)) {
     drop(Drop::kLookupRateLimited);
@@ -260,6 +264,16 @@ void RendezvousEngine::Impl::onLookup(Instant now, PeerRecord& r, const protocol
   introduce(now, r, *target, m.request_id);
 }
 
+std::optional<protocol::PortReading> RendezvousEngine::Impl::freshReading(const PeerRecord& r,
+                                                                          Instant now) const {
+  // A NAT's port counter moves with its other users' traffic: an old reading misleads.
+  constexpr Duration kReadingFresh = seconds(10);
+  if (!r.reading || now - r.reading_at > kReadingFresh) {
+    return std::nullopt;
+  }
+  return r.reading;
+}
+
 void RendezvousEngine::Impl::introduce(Instant now, PeerRecord& requester, PeerRecord& target,
                                        std::uint32_t request_id) {
   protocol::IntroduceMsg to_requester;
@@ -269,6 +283,7 @@ void RendezvousEngine::Impl::introduce(Instant now, PeerRecord& requester, PeerR
   to_requester.peer_name = target.name;
   to_requester.candidates = candidatesOf(target, now, 3 * options.refresh);
   to_requester.peer_nat_type = target.nat_type;
+  to_requester.peer_reading = freshReading(target, now);
 
   protocol::IntroduceMsg to_target;
   to_target.request_id = 0;
@@ -277,6 +292,7 @@ void RendezvousEngine::Impl::introduce(Instant now, PeerRecord& requester, PeerR
   to_target.peer_name = requester.name;
   to_target.candidates = candidatesOf(requester, now, 3 * options.refresh);
   to_target.peer_nat_type = requester.nat_type;
+  to_target.peer_reading = freshReading(requester, now);
 
   // Both in the same instant: the punches must cross while both NAT mappings are fresh.
   bool a = sendControl(target, to_target);

@@ -82,7 +82,8 @@ bool SimulatedNat::outbound(Instant now, Datagram& d) {
             static_cast<std::uint16_t>(cfg_.first_port + z % cfg_.random_port_range);
       } while (taken(fresh.public_port));
     } else {
-      fresh.public_port = static_cast<std::uint16_t>(cfg_.first_port + next_port_++);
+      fresh.public_port =
+          static_cast<std::uint16_t>(cfg_.first_port + cfg_.port_step * next_port_++);
     }
     mappings_.push_back(fresh);
     m = &mappings_.back();

@@ -42,6 +42,8 @@ struct NatConfig {
   // Nonzero: each new mapping gets a random free port in [first_port, first_port + this) (a
   // NAT that randomizes, as Linux's fully-random does) instead of the next one in order.
   std::uint32_t random_port_range = 0;
+  // In order (random_port_range 0): each new mapping's port is this far past the last one.
+  std::uint16_t port_step = 1;
   std::uint64_t random_seed = 1;
   bool block_udp = false;
 };
@@ -76,6 +78,9 @@ class SimulatedNat {
     cfg_.random_seed = seed;
     rng_ = 0;
   }
+  void setPortStep(std::uint16_t step) { cfg_.port_step = step; }
+  // Other hosts behind us took `n` ports (in order allocation): the next mapping skips them.
+  void skipPorts(std::uint16_t n) { next_port_ = static_cast<std::uint16_t>(next_port_ + n); }
   void setBehaviour(NatMapping mapping, NatFiltering filtering) {
     cfg_.mapping = mapping;
     cfg_.filtering = filtering;

@@ -357,13 +357,19 @@ int main(int argc, char** argv) {
   write("rendezvous_messages", "register", control(reg));
   write("rendezvous_messages", "registered",
         control(protocol::RegisteredMsg{*protocol::Endpoint::parse("198.51.100.7:40000"), 25}));
-  write("rendezvous_messages", "lookup", control(protocol::LookupMsg{7, "bob", std::nullopt}));
+  write("rendezvous_messages", "lookup",
+        control(protocol::LookupMsg{7, "bob", std::nullopt, std::nullopt}));
+  write("rendezvous_messages", "lookup-reading",
+        control(protocol::LookupMsg{7, "bob", std::nullopt, protocol::PortReading{40001, 1}}));
   protocol::IntroduceMsg intro;
   intro.request_id = 7;
   intro.intro_id = 99;
   intro.peer_name = "bob";
   intro.candidates = reg.candidates;
   write("rendezvous_messages", "introduce", control(intro));
+  intro.peer_nat_type = protocol::NatType::kSymmetric;
+  intro.peer_reading = protocol::PortReading{20001, 2};
+  write("rendezvous_messages", "introduce-reading", control(intro));
   write("rendezvous_messages", "relay-request", control(protocol::RelayRequestMsg{8, "bob"}));
   write("rendezvous_messages", "relay-bound", control(protocol::RelayBoundMsg{8, 0x1234, "bob"}));
   write("rendezvous_messages", "also-here", control(protocol::AlsoHereMsg{9}));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/sim/punch_harness.hpp"
 
@@ -109,21 +110,29 @@ TEST(PredictSim, RemovingThePeerClosesItsPredictionSocket) {
 }
 
 TEST(PredictSim, TheSprayKeepsItsRate) {
-  // One socket: the spray almost surely runs out its whole budget, 128 a second.
+  // One socket: the spray nearly always runs out its whole budget, 128 a second. (About 1 run
+  // in 120 a sprayed port lands on one of the hard side's two mappings and the spray stops
+  // early; the rate must hold up to there all the same.)
   PredictWorld p(true, 7, 1, 256, 128);
-  Instant first{}, last{};
-  std::size_t n = 0;
+  std::vector<Instant> sent;
   p.w.net.on_send = [&](const Datagram& d) {
     if (d.from == p.easy->node->endpoint() && d.to.address().toString() == "198.51.100.2") {
-      (n++ == 0 ? first : last) = p.w.clock.now();
-      last = p.w.clock.now();
+      sent.push_back(p.w.clock.now());
     }
   };
   p.w.net.runFor(seconds(12));
-  ASSERT_GE(n, 200u) << p.w.describe();
-  EXPECT_LE(n, 256u + 100u);
-  // 256 probes at 128 a second take about two seconds, not a burst.
-  EXPECT_GE(last - first, milliseconds(1800)) << toSeconds(last - first);
+  ASSERT_GE(sent.size(), 20u) << p.w.describe();
+  EXPECT_LE(sent.size(), 256u + 100u);
+  // Never ahead of 128 a second (a few ordinary punch probes and one 20 ms tick of slack).
+  for (std::size_t k = 0; k < sent.size(); ++k) {
+    double allowed = toSeconds(sent[k] - sent.front()) * 128.0 + 8.0;
+    ASSERT_LE(static_cast<double>(k), allowed) << "datagram " << k;
+  }
+  bool whole = p.w.peerStatus(*p.easy, "hard").prediction.find("256 of 256") != std::string::npos;
+  if (whole) {
+    // 256 probes at 128 a second take about two seconds, not a burst.
+    EXPECT_GE(sent.back() - sent.front(), milliseconds(1800)) << toSeconds(sent.back() - sent.front());
+  }
 }
 
 }  // namespace

@@ -36,6 +36,8 @@ class RendezvousHost : public SimHost, public rendezvous::RendezvousSink {
   void stop();
   // Up again with a fresh engine (a restart: every registration is gone).
   void start();
+  // Options for the next start().
+  rendezvous::RendezvousOptions& options() { return options_; }
   bool up() const { return engine_ != nullptr; }
   rendezvous::RendezvousEngine& engine() { return *engine_; }
   const protocol::Endpoint& endpoint() const { return ep_; }

@@ -27,6 +27,9 @@
 #   port        masquerade: conntrack admits only replies from the exact address:port contacted;
 #               Linux keeps the source port when it can, so the mapping is endpoint-independent.
 #   symmetric   snat to WAN:20000-60000 fully-random: a new random port for every destination.
+#   sequential  symmetric, but ports in sequence: snat to WAN:(20000 + numgen inc mod 8192), so
+#               each new mapping (a new destination) takes the next port, as some carrier and
+#               office NATs do.
 #   blocked     masquerade, but UDP from the LAN is dropped (for later tests; TCP works).
 #   mapping     symmetric, and the router runs miniupnpd (PCP, NAT-PMP, UPnP-IGD) for its LAN.
 #   upnp        the same, with UPnP-IGD only (miniupnpd's NAT-PMP and PCP off).
@@ -69,6 +72,8 @@ declare -A SITE=(
   [sym1]="symmetric 198.51.100.40 - 10.4.1 1"
   [sym2]="symmetric 198.51.100.42 - 10.4.2 1"
   [sym3]="symmetric 198.51.100.44 - 10.4.3 1"
+  [seq1]="sequential 198.51.100.90 - 10.9.1 1"
+  [seq2]="sequential 198.51.100.92 - 10.9.2 1"
   [blk]="blocked 198.51.100.50 - 10.5.1 1"
   [blk2]="blocked 198.51.100.52 - 10.5.2 1"
   [map1]="mapping 11.0.0.40 - 10.6.1 1"
@@ -277,6 +282,20 @@ EOF
 table ip lab_nat {
  chain post { type nat hook postrouting priority srcnat; policy accept;
   oifname "wan" meta l4proto { tcp, udp } snat to $wan:20000-60000 fully-random
+  oifname "wan" snat to $wan
+ }
+}
+EOF
+      ;;
+    sequential)
+      # numgen straight into the port comes out byte-swapped with this nftables (20017 becomes
+      # 12622); a map to inet_service values gives the ports in order: 20000, 20001, ...
+      local ports
+      ports=$(seq 0 8191 | awk '{printf "%s%d : %d", (NR > 1 ? ", " : ""), $1, 20000 + $1}')
+      cat <<EOF
+table ip lab_nat {
+ chain post { type nat hook postrouting priority srcnat; policy accept;
+  oifname "wan" meta l4proto { tcp, udp } snat to $wan : numgen inc mod 8192 map { $ports }
   oifname "wan" snat to $wan
  }
 }

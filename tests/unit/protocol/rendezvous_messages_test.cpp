@@ -37,11 +37,11 @@ TEST(RendezvousMessages, RoundTripEveryType) {
   EXPECT_EQ(ack2.reflexive, ack.reflexive);
   EXPECT_EQ(ack2.refresh_seconds, 25);
 
-  LookupMsg by_name{7, std::string("bob"), std::nullopt};
+  LookupMsg by_name{7, std::string("bob"), std::nullopt, std::nullopt};
   auto l1 = roundTrip<LookupMsg>(by_name);
   EXPECT_EQ(l1.request_id, 7u);
   EXPECT_EQ(*l1.name, "bob");
-  LookupMsg by_addr{8, std::nullopt, *IpAddress::parse("10.42.0.2")};
+  LookupMsg by_addr{8, std::nullopt, *IpAddress::parse("10.42.0.2"), std::nullopt};
   EXPECT_EQ(*roundTrip<LookupMsg>(by_addr).address, *IpAddress::parse("10.42.0.2"));
 
   IntroduceMsg intro;
@@ -61,6 +61,46 @@ TEST(RendezvousMessages, RoundTripEveryType) {
   auto f2 = roundTrip<LookupFailedMsg>(fail);
   EXPECT_EQ(f2.reason, LookupFailure::kNotRegistered);
   EXPECT_EQ(f2.name, "carol");
+}
+
+TEST(RendezvousMessages, PortReadingsRoundTripAndBadOnesAreRefused) {
+  LookupMsg lookup{11, std::string("bob"), std::nullopt, PortReading{40123, 2}};
+  auto l2 = roundTrip<LookupMsg>(lookup);
+  ASSERT_TRUE(l2.reading);
+  EXPECT_EQ(*l2.reading, (PortReading{40123, 2}));
+  EXPECT_FALSE(roundTrip<LookupMsg>(LookupMsg{12, std::string("bob"), std::nullopt,
+                                              std::nullopt})
+                   .reading);
+
+  IntroduceMsg intro;
+  intro.intro_id = 3;
+  intro.peer_name = "bob";
+  intro.peer_nat_type = NatType::kSymmetric;
+  intro.peer_reading = PortReading{20001, 1};
+  auto i2 = roundTrip<IntroduceMsg>(intro);
+  EXPECT_EQ(i2.peer_nat_type, NatType::kSymmetric);
+  ASSERT_TRUE(i2.peer_reading);
+  EXPECT_EQ(*i2.peer_reading, (PortReading{20001, 1}));
+
+  // Serializing refuses what parsing would refuse: port 0, stride 0 or over kMaxPortStride.
+  std::array<std::uint8_t, 1200> buf{};
+  for (PortReading bad : {PortReading{0, 1}, PortReading{5000, 0},
+                          PortReading{5000, static_cast<std::uint8_t>(kMaxPortStride + 1)}}) {
+    lookup.reading = bad;
+    EXPECT_EQ(serializeControl(lookup, buf), 0u);
+    intro.peer_reading = bad;
+    EXPECT_EQ(serializeControl(intro, buf), 0u);
+  }
+  // On the wire: a stride byte out of range, and a reading cut short, are malformed.
+  lookup.reading = PortReading{5000, 1};
+  auto n = serializeControl(lookup, buf);
+  ASSERT_GT(n, 3u);
+  EXPECT_TRUE(parseControl(std::span(buf).first(n)).ok());
+  buf[n - 1] = kMaxPortStride + 1;
+  EXPECT_FALSE(parseControl(std::span(buf).first(n)).ok());
+  EXPECT_FALSE(parseControl(std::span(buf).first(n - 1)).ok());
+  EXPECT_FALSE(parseControl(std::span(buf).first(n - 2)).ok());
+  EXPECT_TRUE(parseControl(std::span(buf).first(n - 3)).ok());  // no reading: an older peer
 }
 
 TEST(RendezvousMessages, EveryTruncationAndTrailingByteIsRejected) {

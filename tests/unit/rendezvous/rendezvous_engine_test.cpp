@@ -195,6 +195,40 @@ TEST(RendezvousEngine, LookupByOverlayAddress) {
   ASSERT_NE(lastOf<protocol::IntroduceMsg>(r.alice->peer->inbox), nullptr);
 }
 
+TEST(RendezvousEngine, PortReadingsArePassedOnWhileFresh) {
+  RvHarness h;
+  auto r = registerTwo(h);
+  auto lookup = [&](RvHarness::Node& from, std::uint32_t id, const char* name,
+                    std::optional<protocol::PortReading> reading) {
+    h.send(from, [&](RvTestPeer& p, auto& s) {
+      p.sendControl(protocol::LookupMsg{id, std::string(name), std::nullopt, reading}, s);
+    });
+  };
+  // alice reads her NAT and looks bob up: bob learns her reading; bob has none to give her.
+  lookup(*r.alice, 1, "bob", protocol::PortReading{40001, 1});
+  const auto* to_bob = lastOf<protocol::IntroduceMsg>(r.bob->peer->inbox);
+  const auto* to_alice = lastOf<protocol::IntroduceMsg>(r.alice->peer->inbox);
+  ASSERT_TRUE(to_bob && to_alice);
+  ASSERT_TRUE(to_bob->peer_reading);
+  EXPECT_EQ(*to_bob->peer_reading, (protocol::PortReading{40001, 1}));
+  EXPECT_FALSE(to_alice->peer_reading);
+  // bob answers with his: the introduction gives each the other's.
+  lookup(*r.bob, 2, "alice", protocol::PortReading{20005, 2});
+  to_bob = lastOf<protocol::IntroduceMsg>(r.bob->peer->inbox);
+  to_alice = lastOf<protocol::IntroduceMsg>(r.alice->peer->inbox);
+  ASSERT_TRUE(to_bob->peer_reading && to_alice->peer_reading);
+  EXPECT_EQ(*to_alice->peer_reading, (protocol::PortReading{20005, 2}));
+  EXPECT_EQ(*to_bob->peer_reading, (protocol::PortReading{40001, 1}));
+  // 11 s on, both readings are stale: a lookup without one introduces without any.
+  h.run(seconds(11));
+  lookup(*r.bob, 3, "alice", std::nullopt);
+  to_bob = lastOf<protocol::IntroduceMsg>(r.bob->peer->inbox);
+  to_alice = lastOf<protocol::IntroduceMsg>(r.alice->peer->inbox);
+  ASSERT_EQ(to_bob->request_id, 3u);
+  EXPECT_FALSE(to_bob->peer_reading);
+  EXPECT_FALSE(to_alice->peer_reading);
+}
+
 TEST(RendezvousEngine, LookupOfUnknownOrSelfFails) {
   RvHarness h;
   auto r = registerTwo(h);
