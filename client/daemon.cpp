@@ -227,8 +227,7 @@ void Daemon::Impl::start() {
       loop,
       [this](const protocol::Endpoint& from, std::span<std::uint8_t> d) {
         if (!stopping) {
-          engine->onDatagram(Clock::now(), from, d, Transport::kTcp);
-          afterEvent();
+          engine->onDatagram(Clock::now(), from, d, Transport::kTcp);  // afterEvent: batch end
         }
       },
       [this](const protocol::Endpoint& remote, const std::string& reason) {
@@ -238,6 +237,7 @@ void Daemon::Impl::start() {
         }
       },
       [this](const protocol::Endpoint& remote) { return engine->usesTcp(remote); });
+  tcp->setOnBatchEnd([this] { afterEvent(); });  // once per loop iteration with TCP datagrams
   if (cfg.tcp_listen) {
     try {
       tcp->listen(udp->localEndpoint());

@@ -14,7 +14,27 @@ TcpLinks::TcpLinks(uv_loop_t& loop, OnDatagram on_datagram, OnClosed on_closed, 
       on_closed_(std::move(on_closed)),
       is_used_(std::move(is_used)),
       limits_(limits),
-      sweep_(loop, [this] { sweepIdle(); }) {}
+      sweep_(loop, [this] { sweepIdle(); }),
+      turn_(loop, [this] { endOfTurn(); }) {}
+
+void TcpLinks::endOfTurn() {
+  if (received_) {
+    received_ = false;
+    if (on_batch_end_) {
+      on_batch_end_();  // may send: flushed below
+    }
+  }
+  flush();
+}
+
+void TcpLinks::flush() {
+  for (const auto& to : corked_) {
+    if (auto it = links_.find(to); it != links_.end()) {
+      it->second.conn->uncork();
+    }
+  }
+  corked_.clear();
+}
 
 std::size_t TcpLinks::acceptedFrom(const protocol::IpAddress& source) const {
   std::size_t n = 0;
@@ -34,6 +54,8 @@ stream::FramedConnection::Callbacks TcpLinks::callbacks() {
     if (auto it = links_.find(from); it != links_.end()) {
       it->second.last_rx = Clock::now();
     }
+    received_ = true;
+    turn_.arm();
     on_datagram_(from, d);
   };
   cb.on_closed = [this](stream::FramedConnection& c, const std::string& reason) {
@@ -95,7 +117,13 @@ void TcpLinks::send(const protocol::Endpoint& to, std::span<const std::uint8_t> 
     it = links_.emplace(to, Link{std::move(conn), now, now, false}).first;
     armSweep(now);
   }
-  if (!it->second.conn->send(bytes)) {
+  stream::FramedConnection& conn = *it->second.conn;
+  if (!conn.corked()) {
+    conn.cork();
+    corked_.push_back(to);
+    turn_.arm();
+  }
+  if (!conn.send(bytes)) {
     ++counters_.refused_sends;
   }
 }
@@ -120,6 +148,7 @@ void TcpLinks::closeAll() {
     listener_.reset();
   }
   links_.clear();
+  corked_.clear();
   sweep_.cancel();
 }
 

@@ -16,6 +16,12 @@
 // nothing uses (the is_used predicate, the engine's usesTcp) unused_timeout after it came is
 // closed too, so frames of junk do not keep a slot.
 //
+// Batching: send() corks the connection (stream::FramedConnection::cork) and flush() sends what
+// each gathered in one write. A net::EndOfTurn flushes at the end of every loop iteration in
+// which something was sent or received, so nothing waits longer than the iteration; before that
+// it calls on_batch_end (set by setOnBatchEnd) if datagrams arrived, so the owner can do its
+// per-batch work (flush the TUN coalescer, arm timers) once per read rather than per datagram.
+//
 // Ownership: owned by the daemon; borrows the loop (which must outlive it and run after it is
 // destroyed, so libuv can free the handles). Threading: the loop's thread only. Errors: listen()
 // throws net::NetError with a clear sentence; everything else surfaces as on_closed reasons.
@@ -33,6 +39,7 @@
 #include "client/tcp_link_limits.hpp"
 #include "crypto/tls_stream.hpp"
 #include "net/timer.hpp"
+#include "net/end_of_turn.hpp"
 #include "protocol/ip_address.hpp"
 #include "stream/framed_connection.hpp"
 #include "stream/framed_listener.hpp"
@@ -61,6 +68,9 @@ class TcpLinks {
   // Outgoing connections to `to` are wrapped in TLS with this SNI name (may be empty).
   void setTls(const protocol::Endpoint& to, const std::string& server_name);
   void send(const protocol::Endpoint& to, std::span<const std::uint8_t> bytes);
+  // Hands every corked connection's gathered datagrams to the kernel now.
+  void flush();
+  void setOnBatchEnd(std::function<void()> fn) { on_batch_end_ = std::move(fn); }
   void close(const protocol::Endpoint& to);
   // Where listen() bound (the real port when it asked for port 0); nullopt when not listening.
   std::optional<protocol::Endpoint> listenEndpoint() const;
@@ -75,6 +85,7 @@ class TcpLinks {
   void adopt(std::unique_ptr<stream::FramedConnection> conn);
   void onClosed(stream::FramedConnection& conn, const std::string& reason);
   void sweepIdle();
+  void endOfTurn();
 
   struct Link {
     std::unique_ptr<stream::FramedConnection> conn;
@@ -95,6 +106,10 @@ class TcpLinks {
   std::map<protocol::Endpoint, std::unique_ptr<crypto::TlsStreamContext>> tls_;
   std::map<protocol::Endpoint, Link> links_;
   net::Timer sweep_;
+  std::function<void()> on_batch_end_;
+  net::EndOfTurn turn_;   // armed while a flush or a batch end is due
+  bool received_ = false;  // datagrams arrived since the last turn's end
+  std::vector<protocol::Endpoint> corked_;
 };
 
 }  // namespace vpn::client

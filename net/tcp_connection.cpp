@@ -140,7 +140,7 @@ bool TcpConnection::write(std::span<const std::uint8_t> a, std::span<const std::
   if (total == 0) {
     return true;
   }
-  if (connected_ && !writing_ && queue_.empty()) {
+  if (connected_ && !writing_ && queue_.empty() && !corked_) {
     // Nothing waiting: hand the bytes to the kernel now and queue only what it leaves.
     uv_buf_t bufs[2];
     unsigned n = 0;
@@ -173,8 +173,31 @@ bool TcpConnection::write(std::span<const std::uint8_t> a, std::span<const std::
   return true;
 }
 
-void TcpConnection::flushQueue() {
+void TcpConnection::uncork() {
+  corked_ = false;
   if (!connected_ || writing_ || closing_ || queue_.empty()) {
+    return;  // a write in flight takes the queue when it completes; a connect, when it is made
+  }
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(queue_.data()),
+                             static_cast<unsigned>(queue_.size()));
+  int rc = uv_try_write(reinterpret_cast<uv_stream_t*>(tcp_.get()), &buf, 1);
+  if (rc > 0) {
+    auto done = static_cast<std::size_t>(rc);
+    stats_.tx_bytes += done;
+    if (done == queue_.size()) {
+      queue_.clear();
+      return;
+    }
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
+  } else if (rc != UV_EAGAIN && rc != UV_ENOSYS) {
+    fail(rc);
+    return;
+  }
+  flushQueue();
+}
+
+void TcpConnection::flushQueue() {
+  if (!connected_ || writing_ || closing_ || queue_.empty() || corked_) {
     return;
   }
   write_req_->data.swap(queue_);
@@ -216,6 +239,12 @@ void TcpConnection::close(const std::string& reason) {
 void TcpConnection::closeWhenSent(const std::string& reason) {
   if (closing_) {
     return;
+  }
+  if (corked_) {
+    uncork();  // "sent" includes what waits for the batch to end
+  }
+  if (closing_) {
+    return;  // the write failed
   }
   if (!writing_ && queue_.empty()) {
     close(reason);

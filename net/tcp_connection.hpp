@@ -71,6 +71,12 @@ class TcpConnection {
 
   // Sends a then b as one unit (b may be empty): both are queued or neither. False if refused.
   bool write(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b = {});
+  // Corked, write() only queues (still bounded by sendLimit()); uncork() hands everything queued
+  // to the kernel in one write. A batch of small datagrams then costs one system call and goes
+  // out in full-sized segments instead of one segment each (TCP_NODELAY is on).
+  void cork() { corked_ = true; }
+  void uncork();
+  bool corked() const { return corked_; }
   // Closes at once; on_closed(reason) follows on a later loop iteration. Idempotent (the first
   // reason wins, also over a failure already pending).
   void close(const std::string& reason = "closed");
@@ -120,6 +126,7 @@ class TcpConnection {
   bool reading_ = false;
   bool closing_ = false;
   bool close_when_sent_ = false;
+  bool corked_ = false;
   std::string close_reason_;
   bool* alive_ = nullptr;  // set while on_data runs; cleared by the destructor
   TcpStats stats_;

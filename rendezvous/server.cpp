@@ -157,6 +157,7 @@ void Server::Impl::start() {
     throw StartupError(e.what());
   }
   timer = std::make_unique<net::Timer>(loop, [this] { onTimer(); });
+  tcp_turn = std::make_unique<net::EndOfTurn>(loop, [this] { endOfTcpTurn(); });
   if (!tcp_listeners.empty()) {
     tcp_sweep = std::make_unique<net::Timer>(loop, [this] { sweepTcp(); });
     tcp_sweep->armAt(Clock::now() + sweepInterval());
@@ -244,6 +245,7 @@ void Server::Impl::teardown() {
   signals.reset();
   timer.reset();
   tcp_sweep.reset();
+  tcp_turn.reset();
   for (auto& l : tcp_listeners) {
     l->close();
   }
@@ -293,6 +295,11 @@ void Server::Impl::sendFrom(SocketId from, const protocol::Endpoint& to,
               std::span<const std::uint8_t> bytes) {
   if (from.role == SocketRole::kTcp) {
     auto it = tcp_conns.find(from.conn);
+    if (it != tcp_conns.end() && !it->second.conn->corked() && tcp_turn) {
+      it->second.conn->cork();
+      tcp_corked.push_back(from.conn);
+      tcp_turn->arm();
+    }
     if (it == tcp_conns.end() || !it->second.conn->send(bytes)) {
       ++tcp_info.tx_dropped;  // gone (its close is on the way to the engine) or queue full
       return;

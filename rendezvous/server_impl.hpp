@@ -20,6 +20,7 @@
 #include "crypto/credential_reload.hpp"
 #include "crypto/tls_context.hpp"
 #include "crypto/tls_stream.hpp"
+#include "net/end_of_turn.hpp"
 #include "net/event_loop.hpp"
 #include "net/http_server.hpp"
 #include "net/signal_watcher.hpp"
@@ -75,6 +76,10 @@ struct Server::Impl final : RendezvousSink {
   std::unordered_map<const stream::FramedConnection*, std::uint32_t> tcp_ids;
   std::uint32_t next_conn = 1;
   std::unique_ptr<net::Timer> tcp_sweep;
+  // Datagrams to TCP connections are gathered per loop iteration (FramedConnection::cork) and
+  // written once at its end, where the per-event work for TCP datagrams is done too.
+  std::unique_ptr<net::EndOfTurn> tcp_turn;
+  std::vector<std::uint32_t> tcp_corked;
   TcpInfo tcp_info;
 
   explicit Impl(config::RendezvousConfig c);
@@ -107,6 +112,7 @@ struct Server::Impl final : RendezvousSink {
   void onTcpClosed(stream::FramedConnection& c, const std::string& reason);
   Duration sweepInterval() const;
   void sweepTcp();
+  void endOfTcpTurn();
 
   // server_control.cpp
   void reload();

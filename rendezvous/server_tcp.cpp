@@ -113,7 +113,20 @@ void Server::Impl::onTcpDatagram(std::uint8_t listen, stream::FramedConnection& 
   tcp_conns[id].last_rx = now;
   ++tcp_info.rx_frames;
   engine->onDatagram(now, SocketId{SocketRole::kTcp, listen, id}, c.remote(), datagram);
+  tcp_turn->arm();  // afterEvent once per loop iteration, not per datagram
+}
+
+void Server::Impl::endOfTcpTurn() {
+  if (stopping) {
+    return;
+  }
   afterEvent();
+  for (std::uint32_t id : tcp_corked) {
+    if (auto it = tcp_conns.find(id); it != tcp_conns.end()) {
+      it->second.conn->uncork();
+    }
+  }
+  tcp_corked.clear();
 }
 
 void Server::Impl::onTcpClosed(stream::FramedConnection& c, const std::string& reason) {

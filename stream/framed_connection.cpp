@@ -119,9 +119,25 @@ bool FramedConnection::closed() const { return tcp_->closed(); }
 std::size_t FramedConnection::queuedBytes() const {
   std::size_t n = tcp_->queuedBytes();
   if (tls_) {
-    n += tls_->pendingPlaintext() + tls_->pendingCiphertext();
+    n += tls_->pendingPlaintext() + tls_->pendingCiphertext() + tls_batch_.size();
   }
   return n;
+}
+
+void FramedConnection::cork() { tcp_->cork(); }
+
+void FramedConnection::uncork() {
+  if (tls_ && !tls_batch_.empty() && !closed()) {
+    bool ok = tls_->writePlaintext(tls_batch_);
+    tls_batch_.clear();
+    if (ok) {
+      pumpTls();
+    }
+  }
+  tls_batch_.clear();
+  if (!closed()) {
+    tcp_->uncork();
+  }
 }
 
 bool FramedConnection::send(std::span<const std::uint8_t> datagram) {
@@ -139,6 +155,19 @@ bool FramedConnection::send(std::span<const std::uint8_t> datagram) {
   bool ok = false;
   if (!tls_) {
     ok = tcp_->write(header, datagram);
+  } else if (tcp_->corked() && established_) {
+    // Gathered into records of up to 16 KiB; written at uncork() or when a record is full.
+    tls_batch_.insert(tls_batch_.end(), header.begin(), header.end());
+    tls_batch_.insert(tls_batch_.end(), datagram.begin(), datagram.end());
+    ok = true;
+    if (tls_batch_.size() >= kPlainChunk) {
+      ok = tls_->writePlaintext(tls_batch_);
+      tls_batch_.clear();
+      if (ok) {
+        pumpTls();
+        ok = !closed();
+      }
+    }
   } else {
     // One write, so header and datagram share TLS records.
     std::uint8_t* buf = frameScratch();

@@ -67,6 +67,42 @@ TEST_F(TcpLinksTest, DatagramsBothWaysByRemoteEndpoint) {
   EXPECT_EQ(server.links->connections(), 0u);
 }
 
+TEST_F(TcpLinksTest, ABatchGoesOutInOneWriteAndEndsOnceOnArrival) {
+  Side server, client;
+  server.make(loop_);
+  client.make(loop_);
+  int batch_ends = 0;
+  std::size_t got_at_last_end = 0;
+  server.links->setOnBatchEnd([&] {
+    ++batch_ends;
+    EXPECT_GT(server.got.size(), got_at_last_end) << "a batch end without datagrams";
+    got_at_last_end = server.got.size();
+  });
+  server.links->listen(*Endpoint::parse("127.0.0.1:0"));
+  Endpoint at = *server.links->listenEndpoint();
+  client.links->send(at, bytes("first"));  // connects; queued behind the connect
+  ASSERT_TRUE(runUntil([&] { return server.got.size() == 1; }));
+  // 200 datagrams sent in one loop turn, no flush called: they leave together at the turn's end
+  // (a few KiB in one write), so they arrive in a few reads, not 200.
+  for (int i = 0; i < 200; ++i) {
+    client.links->send(at, bytes("datagram " + std::to_string(i)));
+  }
+  int ends_before = batch_ends;
+  ASSERT_TRUE(runUntil([&] { return server.got.size() == 201; }));
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(server.got[static_cast<std::size_t>(i) + 1].second, "datagram " + std::to_string(i));
+  }
+  EXPECT_GE(batch_ends - ends_before, 1);
+  EXPECT_LE(batch_ends - ends_before, 10);
+  EXPECT_EQ(got_at_last_end, 201u);
+  // An explicit flush sends at once, without waiting for the loop turn to end.
+  client.links->send(at, bytes("now"));
+  client.links->flush();
+  ASSERT_TRUE(runUntil([&] { return server.got.size() == 202; }));
+  client.links->closeAll();
+  server.links->closeAll();
+}
+
 TEST_F(TcpLinksTest, RefusedConnectIsReported) {
   // A port nothing listens on: bind a listener, note its port, close it.
   Endpoint dead;
