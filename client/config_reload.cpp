@@ -28,7 +28,7 @@ std::vector<std::string> restartOnlyChanges(const config::PeerConfig& a,
   check(a.tunnel.rehandshake == b.tunnel.rehandshake, "[tunnel] rehandshake");
   check(a.tunnel.dead_peer == b.tunnel.dead_peer, "[tunnel] dead_peer");
   check(a.tunnel.udp_gso == b.tunnel.udp_gso && a.tunnel.udp_gro == b.tunnel.udp_gro &&
-            a.tunnel.tun_tso == b.tunnel.tun_tso && a.tunnel.tun_gro == b.tunnel.tun_gro,
+            a.tunnel.tun_tso == b.tunnel.tun_tso && a.tunnel.tun_uso == b.tunnel.tun_uso && a.tunnel.tun_gro == b.tunnel.tun_gro,
         "[tunnel] offloads");
   check(a.paths.relay == b.paths.relay, "[paths] relay");
   check(a.paths.relay_after == b.paths.relay_after, "[paths] relay_after");

@@ -46,7 +46,6 @@
 #include "tun/netlink_socket.hpp"
 
 #include <linux/capability.h>
-#include <linux/if_tun.h>
 #include <net/if.h>
 #include <unistd.h>
 
@@ -168,26 +167,7 @@ void Daemon::Impl::start() {
       LOG_WARN("the kernel refused IP_PMTUDISC_PROBE (%s); path MTU probes may be fragmented",
                std::strerror(errno));
     }
-    // With either TUN offload the device carries a virtio header on every packet.
-    const bool vnet = cfg.tunnel.tun_tso || cfg.tunnel.tun_gro;
-    tun_dev = tun::LinuxTunDevice::open(cfg.tun_name, tun::LinuxTunDevice::Options{vnet, false});
-    if (vnet) {
-      tun_read_buf.reset(new std::uint8_t[kTunReadBufferSize]);
-    }
-    if (cfg.tunnel.tun_tso) {
-      tun_tso = tun_dev->setOffload(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
-      if (!tun_tso) {
-        LOG_WARN("the TUN device refused TSO (%s); reading packet by packet", std::strerror(errno));
-      }
-    }
-    if (cfg.tunnel.tun_gro) {
-      coalescer = std::make_unique<tun::TcpCoalescer>(
-          [this](std::span<const std::uint8_t> hdr, std::span<const std::uint8_t> pkt) {
-            if (!tun_dev->writeWithHeader(hdr, pkt)) {
-              ++tun_write_errors;
-            }
-          });
-    }
+    openTun();
     auto nl = tun::LinuxNetlinkSocket::open();
     tun::configureInterface(*nl, tun_dev->name(), cfg.addresses, cfg.mtu);
     control = net::UnixServer::listen(loop, cfg.control_socket,
@@ -284,9 +264,10 @@ void Daemon::Impl::start() {
   {
     const auto off = udp->offloads();
     auto state = [](bool on, bool wanted) { return on ? "on" : (wanted ? "not available" : "off"); };
-    LOG_INFO("offloads: UDP GSO %s, UDP GRO %s, TUN TSO %s, TUN GRO %s",
+    LOG_INFO("offloads: UDP GSO %s, UDP GRO %s, TUN TSO %s, TUN USO %s, TUN GRO %s",
              state(off.gso, cfg.tunnel.udp_gso), state(off.gro, cfg.tunnel.udp_gro),
-             state(tun_tso, cfg.tunnel.tun_tso), state(coalescer != nullptr, cfg.tunnel.tun_gro));
+             state(tun_tso, cfg.tunnel.tun_tso), state(tun_uso, cfg.tunnel.tun_uso),
+             state(coalescer != nullptr, cfg.tunnel.tun_gro));
   }
   if (metrics_http) {
     LOG_INFO("metrics on http://%s/metrics", metrics_http->localEndpoint().toString().c_str());

@@ -50,6 +50,9 @@ DaemonInfo Daemon::Impl::daemonInfo(Instant now) {
     info.gro_datagrams = us.rx_gro_datagrams;
   }
   info.tun_tso = tun_tso;
+  info.tun_uso = tun_uso;
+  info.uso_reads = uso_reads;
+  info.uso_segments = uso_segments;
   if (port_mapper) {
     info.port_mapping = port_mapper->status();
   }

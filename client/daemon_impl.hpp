@@ -108,7 +108,9 @@ struct Daemon::Impl final : EngineSink {
   std::unique_ptr<std::uint8_t[]> tun_read_buf;
   std::unique_ptr<tun::TcpCoalescer> coalescer;
   bool tun_tso = false;
+  bool tun_uso = false;
   std::uint64_t tso_reads = 0, tso_segments = 0, tun_read_errors = 0;
+  std::uint64_t uso_reads = 0, uso_segments = 0;
   bool stopping = false;
   // [tunnel] workers: seals the packets of a TUN read on several threads (aead_batch.hpp). The
   // engine hands packets over only inside onTunReadable, which seals them all before it returns.
@@ -166,7 +168,8 @@ struct Daemon::Impl final : EngineSink {
   bool sealedStun(Instant now, const net::ReceivedDatagram& d);
   void onUdpBatch(std::span<net::ReceivedDatagram> batch);
   void planOpens(std::span<net::ReceivedDatagram> batch);
-  void onTunReadable();  // daemon_tun.cpp
+  void onTunReadable();
+  void openTun();  // daemon_tun.cpp
   void onTimer();
   // daemon_lifetime.cpp
   void createLifetimeProbe();

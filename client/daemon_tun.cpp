@@ -1,8 +1,13 @@
-// The peer daemon's TUN edge: reading packets (and, with TSO, 64 KiB super-packets cut into
-// tunnel packets) into the engine, and writing what the engine opens (coalesced with tun-gro).
+// The peer daemon's TUN edge: opening the device with its offloads, reading packets (and, with
+// TSO or USO, 64 KiB super-packets cut into tunnel packets) into the engine, and writing what
+// the engine opens (coalesced with tun-gro).
+#include <linux/if_tun.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
+#include "base/log.hpp"
 #include "client/daemon_impl.hpp"
 #include "protocol/data_packet.hpp"
 #include "tun/tso_split.hpp"
@@ -61,6 +66,9 @@ void Daemon::Impl::onTunReadable() {
           [&](std::size_t seg) { engine->onTunPacket(now, frame, seg); });
       if (segments < 0) {
         ++tun_read_errors;
+      } else if (segments > 1 && hdr.gso_type == tun::kGsoUdpL4) {
+        ++uso_reads;
+        uso_segments += static_cast<std::uint64_t>(segments);
       } else if (segments > 1) {
         ++tso_reads;
         tso_segments += static_cast<std::uint64_t>(segments);
@@ -79,6 +87,37 @@ void Daemon::Impl::onTunReadable() {
   in_tun_read = false;
   completeSeals();  // nothing handed over outlives this handler (EngineSink::sealsLater)
   afterEvent();
+}
+
+// The TUN device and its offloads ([tunnel] offloads: tun-tso, tun-uso, tun-gro), each falling
+// back on its own. Throws tun::TunError.
+void Daemon::Impl::openTun() {
+  // With either TUN offload the device carries a virtio header on every packet.
+  const bool vnet = cfg.tunnel.tun_tso || cfg.tunnel.tun_uso || cfg.tunnel.tun_gro;
+  tun_dev = tun::LinuxTunDevice::open(cfg.tun_name, tun::LinuxTunDevice::Options{vnet, false});
+  if (vnet) {
+    tun_read_buf.reset(new std::uint8_t[kTunReadBufferSize]);
+  }
+  if (cfg.tunnel.tun_uso) {
+    // Kernels before 6.2 refuse the USO bits with EINVAL: then without them.
+    const unsigned tso = cfg.tunnel.tun_tso ? TUN_F_TSO4 | TUN_F_TSO6 : 0;
+    tun_uso = tun_dev->setOffload(TUN_F_CSUM | tso | tun::kTunFUso4 | tun::kTunFUso6);
+    tun_tso = tun_uso && cfg.tunnel.tun_tso;
+  }
+  if (cfg.tunnel.tun_tso && !tun_uso) {
+    tun_tso = tun_dev->setOffload(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+    if (!tun_tso) {
+      LOG_WARN("the TUN device refused TSO (%s); reading packet by packet", std::strerror(errno));
+    }
+  }
+  if (cfg.tunnel.tun_gro) {
+    coalescer = std::make_unique<tun::TcpCoalescer>(
+        [this](std::span<const std::uint8_t> hdr, std::span<const std::uint8_t> pkt) {
+          if (!tun_dev->writeWithHeader(hdr, pkt)) {
+            ++tun_write_errors;
+          }
+        });
+  }
 }
 
 void Daemon::Impl::writeTun(std::span<const std::uint8_t> packet) {

@@ -206,6 +206,9 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("tun_gro").value(info.tun_gro);
   w.key("tso_reads").value(info.tso_reads);
   w.key("tso_segments").value(info.tso_segments);
+  w.key("tun_uso").value(info.tun_uso);
+  w.key("uso_reads").value(info.uso_reads);
+  w.key("uso_segments").value(info.uso_segments);
   w.key("tun_gro_writes").value(info.tun_gro_writes);
   w.key("tun_gro_segments").value(info.tun_gro_segments);
   w.key("tun_read_errors").value(info.tun_read_errors);
@@ -410,6 +413,7 @@ std::string renderStatusText(const DaemonInfo& info, const EngineStatus& status,
   out += "offloads: " + offload("udp-gso", info.udp_gso, info.gso_sends, info.gso_datagrams) +
          ", " + offload("udp-gro", info.udp_gro, info.gro_reads, info.gro_datagrams) + ", " +
          offload("tun-tso", info.tun_tso, info.tso_reads, info.tso_segments) + ", " +
+         offload("tun-uso", info.tun_uso, info.uso_reads, info.uso_segments) + ", " +
          offload("tun-gro", info.tun_gro, info.tun_gro_writes, info.tun_gro_segments) + "\n";
   out += "workers: " + std::to_string(info.seal_threads) +
          (info.seal_threads == 1 ? " thread" : " threads") + ", " + std::to_string(info.sealed) +

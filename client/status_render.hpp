@@ -34,7 +34,9 @@ struct DaemonInfo {
   std::uint64_t gso_sends = 0, gso_datagrams = 0, gro_reads = 0, gro_datagrams = 0;
   // The TUN device's: TCP super-packets read and cut (tso), received segments written merged.
   bool tun_tso = false;
+  bool tun_uso = false;  // UDP super-packets read and cut, as tso
   bool tun_gro = false;
+  std::uint64_t uso_reads = 0, uso_segments = 0;
   std::uint64_t tso_reads = 0, tso_segments = 0, tun_gro_writes = 0, tun_gro_segments = 0;
   std::uint64_t tun_read_errors = 0;
   // [tunnel] workers: threads sealing and opening data packets in batches, packets sealed and

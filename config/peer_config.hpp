@@ -71,6 +71,7 @@ struct TunnelSettings {
   bool udp_gso = true;
   bool udp_gro = true;
   bool tun_tso = true;  // read TCP super-packets from the TUN device and segment them
+  bool tun_uso = true;  // ... and UDP ones (TUN_F_USO4/6, Linux 6.2 and later)
   bool tun_gro = true;  // write received TCP segments to the TUN device coalesced
   // [tunnel] workers: threads that seal packets at once, the loop's included; 0 = one per core.
   int workers = 0;

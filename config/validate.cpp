@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::string_view kLogLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::string_view kCiphers[] = {"auto", "aes-256-gcm", "chacha20-poly1305"};
-constexpr std::string_view kOffloads[] = {"udp-gso", "udp-gro", "tun-tso", "tun-gro"};
+constexpr std::string_view kOffloads[] = {"udp-gso", "udp-gro", "tun-tso", "tun-uso", "tun-gro"};
 constexpr std::size_t kMaxSocketPath = 107;   // sizeof(sockaddr_un::sun_path) - 1
 constexpr std::int64_t kMinMtuIpv6 = 1280;    // RFC 8200, section 5
 constexpr std::size_t kMaxTcpAdvertise = 4;   // candidates travel in one introduction
@@ -385,7 +385,7 @@ class Validator {
       }
     }
     if (raw_.offloads.value) {  // a list replaces the default (all); [] turns them all off
-      t.udp_gso = t.udp_gro = t.tun_tso = t.tun_gro = false;
+      t.udp_gso = t.udp_gro = t.tun_tso = t.tun_uso = t.tun_gro = false;
       for (const auto& entry : *raw_.offloads.value) {
         if (entry.text == "udp-gso") {
           t.udp_gso = true;
@@ -393,6 +393,8 @@ class Validator {
           t.udp_gro = true;
         } else if (entry.text == "tun-tso") {
           t.tun_tso = true;
+        } else if (entry.text == "tun-uso") {
+          t.tun_uso = true;
         } else if (entry.text == "tun-gro") {
           t.tun_gro = true;
         } else {

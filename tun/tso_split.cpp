@@ -28,6 +28,59 @@ bool completeChecksum(std::span<std::uint8_t> pkt, const VnetHeader& h) {
   return true;
 }
 
+namespace {
+
+// A UDP super-packet (USO): each gso_size piece of the payload becomes its own datagram with
+// the same headers, its own lengths, IPv4 id and a full UDP checksum (0 is sent as 0xffff).
+int splitUdp(std::span<const std::uint8_t> pkt, const VnetHeader& h, std::span<std::uint8_t> out,
+             const EmitSegment& emit) {
+  auto view = viewUdp(pkt);
+  if (!view || h.gso_size == 0 || view->payload == 0) {
+    return -1;
+  }
+  const std::size_t hdrs = view->ip_len + 8;
+  const std::size_t gso = h.gso_size;
+  if (hdrs + std::min(gso, view->payload) > out.size()) {
+    return -1;
+  }
+  const std::uint8_t* ip = pkt.data();
+  const std::uint16_t first_id = view->v6 ? 0 : getBe16(ip + 4);
+  const std::size_t addr_len = view->v6 ? 16 : 4;
+  const std::size_t addr_at = view->v6 ? 8 : 12;
+  int count = 0;
+  for (std::size_t off = 0; off < view->payload; off += gso) {
+    const std::size_t seg = std::min(gso, view->payload - off);
+    std::uint8_t* o = out.data();
+    std::memcpy(o, ip, hdrs);
+    std::memcpy(o + hdrs, ip + hdrs + off, seg);
+    const std::size_t total = hdrs + seg;
+    if (view->v6) {
+      putBe16(o + 4, static_cast<std::uint16_t>(total - 40));
+    } else {
+      putBe16(o + 2, static_cast<std::uint16_t>(total));
+      putBe16(o + 4, static_cast<std::uint16_t>(first_id + count));
+      putBe16(o + 10, 0);
+      putBe16(o + 10, static_cast<std::uint16_t>(
+                          ~checksumFold(checksumAdd(std::span<const std::uint8_t>(o, view->ip_len)))));
+    }
+    std::uint8_t* u = o + view->ip_len;
+    const auto l4 = static_cast<std::uint32_t>(8 + seg);
+    putBe16(u + 4, static_cast<std::uint16_t>(l4));
+    putBe16(u + 6, 0);
+    std::uint64_t sum = pseudoHeaderSum(std::span<const std::uint8_t>(o + addr_at, addr_len),
+                                        std::span<const std::uint8_t>(o + addr_at + addr_len, addr_len),
+                                        17, l4);
+    sum = checksumAdd(std::span<const std::uint8_t>(u, l4), sum);
+    auto csum = static_cast<std::uint16_t>(~checksumFold(sum));
+    putBe16(u + 6, csum == 0 ? 0xffff : csum);
+    emit(total);
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
 int splitTunRead(std::span<const std::uint8_t> read, std::span<std::uint8_t> out,
                  const EmitSegment& emit) {
   if (read.size() < kVnetHeaderSize) {
@@ -46,6 +99,9 @@ int splitTunRead(std::span<const std::uint8_t> read, std::span<std::uint8_t> out
     }
     emit(pkt.size());
     return 1;
+  }
+  if (type == kGsoUdpL4) {
+    return splitUdp(pkt, h, out, emit);
   }
   if (type != kGsoTcpV4 && type != kGsoTcpV6) {
     return -1;

@@ -16,6 +16,10 @@ inline constexpr std::uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSU
 inline constexpr std::uint8_t kGsoNone = 0;
 inline constexpr std::uint8_t kGsoTcpV4 = 1;
 inline constexpr std::uint8_t kGsoTcpV6 = 4;
+inline constexpr std::uint8_t kGsoUdpL4 = 5;  // VIRTIO_NET_HDR_GSO_UDP_L4: UDP, IPv4 or IPv6
+// TUNSETOFFLOAD bits for UDP segmentation (Linux 6.2; Debian 12's headers predate them).
+inline constexpr unsigned kTunFUso4 = 0x20;
+inline constexpr unsigned kTunFUso6 = 0x40;
 inline constexpr std::uint8_t kGsoEcn = 0x80;
 
 struct VnetHeader {
@@ -88,6 +92,50 @@ inline std::optional<TcpPacketView> viewTcp(std::span<const std::uint8_t> p) {
     return std::nullopt;
   }
   v.payload = total - v.ip_len - v.tcp_len;
+  return v;
+}
+
+// Where the headers of an IPv4 or IPv6 UDP packet are (same limits as viewTcp: IPv4 without
+// fragmentation, IPv6 with UDP as the first next header). nullopt for anything else, or a UDP
+// length that disagrees with the IP one.
+struct UdpPacketView {
+  bool v6 = false;
+  std::size_t ip_len = 0;
+  std::size_t payload = 0;  // bytes after the 8-byte UDP header
+};
+
+inline std::optional<UdpPacketView> viewUdp(std::span<const std::uint8_t> p) {
+  UdpPacketView v;
+  if (p.size() < 28) {
+    return std::nullopt;
+  }
+  const unsigned version = p[0] >> 4;
+  std::size_t total = 0;
+  if (version == 4) {
+    v.ip_len = static_cast<std::size_t>(p[0] & 0x0f) * 4;
+    total = static_cast<std::size_t>(p[2]) << 8 | p[3];
+    const bool fragment = ((p[6] & 0x3f) | p[7]) != 0;
+    if (v.ip_len < 20 || p[9] != 17 || fragment) {
+      return std::nullopt;
+    }
+  } else if (version == 6) {
+    if (p.size() < 48 || p[6] != 17) {
+      return std::nullopt;
+    }
+    v.v6 = true;
+    v.ip_len = 40;
+    total = 40 + (static_cast<std::size_t>(p[4]) << 8 | p[5]);
+  } else {
+    return std::nullopt;
+  }
+  if (total > p.size() || total < v.ip_len + 8) {
+    return std::nullopt;
+  }
+  const std::size_t udp_len = static_cast<std::size_t>(p[v.ip_len + 4]) << 8 | p[v.ip_len + 5];
+  if (udp_len != total - v.ip_len) {
+    return std::nullopt;
+  }
+  v.payload = total - v.ip_len - 8;
   return v;
 }
 

@@ -1,6 +1,7 @@
 // The TUN offloads on random reads: splitTunRead must emit only what fits its output, every TCP
-// segment it cuts from a super-packet must carry valid checksums, and the coalescer fed those
-// segments must write super-packets that split back into the same segments, byte for byte.
+// segment or UDP datagram it cuts from a super-packet must carry valid checksums, and the
+// coalescer fed the TCP segments must write super-packets that split back into the same
+// segments, byte for byte.
 #include <cstring>
 #include <vector>
 
@@ -27,6 +28,18 @@ bool tcpChecksumValid(const Bytes& p) {
   return tun::checksumFold(tun::checksumAdd({&p[v->ip_len], l4}, sum)) == 0xffff;
 }
 
+bool udpChecksumValid(const Bytes& p) {
+  auto v = tun::viewUdp(p);
+  if (!v) {
+    return false;
+  }
+  const std::size_t at = v->v6 ? 8 : 12, len = v->v6 ? 16 : 4;
+  const std::size_t l4 = 8 + v->payload;
+  std::uint64_t sum = tun::pseudoHeaderSum({&p[at], len}, {&p[at + len], len}, 17,
+                                           static_cast<std::uint32_t>(l4));
+  return tun::checksumFold(tun::checksumAdd({&p[v->ip_len], l4}, sum)) == 0xffff;
+}
+
 std::vector<Bytes> split(std::span<const std::uint8_t> read, int& count) {
   std::vector<Bytes> out;
   static Bytes buf(1500);
@@ -44,6 +57,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   int count = 0;
   auto segments = split({data, size}, count);
   if (count <= 1 || size < tun::kVnetHeaderSize) {
+    return 0;
+  }
+  if ((data[1] & 0x7f) == tun::kGsoUdpL4) {
+    // A UDP super-packet was cut: each datagram is well-formed with a valid checksum.
+    for (const auto& s : segments) {
+      FUZZ_CHECK(udpChecksumValid(s));
+    }
     return 0;
   }
   // A super-packet was cut: each segment is a well-formed TCP packet with valid checksums.

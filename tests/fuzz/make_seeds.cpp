@@ -153,6 +153,46 @@ Bytes innerMtuSeed(bool v6, bool syn) {
 
 // A TUN read with a virtio header: a TCP super-packet of `payload` bytes to cut at `gso`
 // (checksums left for the splitter: the TCP one holds zero, which a partial one may).
+// A UDP super-packet as a TUN device with TUN_F_USO4/6 hands it over (checksum left at 0:
+// the splitter computes each datagram's own).
+Bytes usoRead(bool v6, std::size_t payload, std::uint16_t gso) {
+  const std::size_t ip = v6 ? 40 : 20;
+  const std::size_t total = ip + 8 + payload;
+  Bytes p(10 + total, 0);
+  p[0] = 1;  // NEEDS_CSUM
+  p[1] = 5;  // GSO UDP_L4
+  const std::uint16_t hdr_len = static_cast<std::uint16_t>(ip + 8);
+  std::memcpy(&p[2], &hdr_len, 2);
+  std::memcpy(&p[4], &gso, 2);
+  const std::uint16_t start = static_cast<std::uint16_t>(ip), offset = 6;
+  std::memcpy(&p[6], &start, 2);
+  std::memcpy(&p[8], &offset, 2);
+  std::uint8_t* q = &p[10];
+  if (v6) {
+    q[0] = 0x60;
+    q[4] = static_cast<std::uint8_t>((total - 40) >> 8);
+    q[5] = static_cast<std::uint8_t>(total - 40);
+    q[6] = 17;
+    q[7] = 64;
+    q[8] = 0xfd, q[23] = 1, q[24] = 0xfd, q[39] = 2;
+  } else {
+    q[0] = 0x45;
+    q[2] = static_cast<std::uint8_t>(total >> 8);
+    q[3] = static_cast<std::uint8_t>(total);
+    q[8] = 64;
+    q[9] = 17;
+    q[12] = 10, q[13] = 42, q[15] = 1, q[16] = 10, q[17] = 42, q[19] = 2;
+  }
+  std::uint8_t* u = q + ip;
+  u[1] = 80, u[3] = 81;
+  u[4] = static_cast<std::uint8_t>((8 + payload) >> 8);
+  u[5] = static_cast<std::uint8_t>(8 + payload);
+  for (std::size_t i = 0; i < payload; ++i) {
+    u[8 + i] = static_cast<std::uint8_t>(i * 5 + 1);
+  }
+  return p;
+}
+
 Bytes tsoRead(bool v6, std::size_t payload, std::uint16_t gso, std::uint8_t gso_type) {
   const std::size_t ip = v6 ? 40 : 20;
   Bytes p(10 + ip + 20 + payload, 0);
@@ -331,6 +371,8 @@ int main(int argc, char** argv) {
   write("tso_split", "tcp4", tsoRead(false, 3000, 1000, 1));
   write("tso_split", "tcp6", tsoRead(true, 2500, 1200, 4));
   write("tso_split", "partial-checksum", tsoRead(false, 900, 1400, 0));
+  write("tso_split", "udp4", usoRead(false, 3000, 1000));
+  write("tso_split", "udp6", usoRead(true, 2500, 1200));
   write("inner_mtu", "syn4", innerMtuSeed(false, true));
   write("inner_mtu", "syn6", innerMtuSeed(true, true));
   write("inner_mtu", "udp4-df", innerMtuSeed(false, false));

@@ -3,7 +3,8 @@
 # setting a checksummed TCP transfer over the tunnel's IPv4 and IPv6 addresses must arrive
 # intact, status must show which offloads are in use, and those in use must have carried
 # traffic (TSO reads and UDP GSO runs at the sender, UDP GRO reads and coalesced TUN writes at
-# the receiver). One pair mixes a peer with every offload and one with none. Last, with 5% of
+# the receiver). Without loss, 800 UDP datagrams sent with UDP_SEGMENT must arrive intact too,
+# and with tun-uso alice must have cut UDP super-packets herself. One pair mixes a peer with every offload and one with none. Last, with 5% of
 # the tunnel's UDP datagrams dropped at random each way (nftables numgen), the transfers must
 # still arrive intact with every offload on and with none. Cases with `workers = 2` seal and open
 # on two threads: the same transfers arrive intact, and status shows alice's batches split over
@@ -37,6 +38,19 @@ transfer() {
   [[ $(sha256sum <"$WORK/recv.bin" | cut -d' ' -f1) == "$sent_sum" ]]
 }
 
+# udp_gso_transfer ADDR PORT -> how many of 800 datagrams, sent by alice with UDP_SEGMENT (8 per
+# send), bob received intact (with tun-uso, alice's TUN device hands them over uncut)
+udp_gso_transfer() {
+  local out=$WORK/udp_gso.out
+  : >"$out"
+  nsbg b timeout 30 python3 "$(dirname "$0")/udp_gso.py" recv "$2" 800 10 >"$out"
+  local rx=$LAST_PID
+  wait_until 5 grep -q ready "$out" || return 0
+  nsx a timeout 20 python3 "$(dirname "$0")/udp_gso.py" send "$1" "$2" 800 || true
+  wait "$rx" || true
+  tail -n 1 "$out"
+}
+
 set_offloads() {  # FILE LIST ("default" leaves the key out)
   sed -i '/^offloads = /d' "$1"
   [[ $2 == default ]] || sed -i "/^\[tunnel\]/a offloads = $2" "$1"
@@ -61,6 +75,22 @@ run_case() {  # NAME ALICE_LIST BOB_LIST EXPECT_A(tso,gso) EXPECT_B(tun_gro,gro)
   fi
   check "$name: $MB MB over IPv4 arrive intact" "transfer failed" transfer "$B_V4" 5001
   check "$name: $MB MB over IPv6 arrive intact" "transfer failed" transfer "$B_V6" 5002
+  if [[ ${LOSS:-0} == 0 ]]; then
+    local got
+    got=$(udp_gso_transfer "$B_V4" 5003)
+    check "$name: 800 UDP datagrams sent 8 per UDP_SEGMENT send arrive intact (at least 98%)" \
+      "received intact: ${got:-none}" test "${got:-0}" -ge 784
+  fi
+  local a_uso want_uso=0
+  a_uso=$(off "$A_CFG" tun_uso)
+  [[ $alist == default || $alist == *tun-uso* ]] && want_uso=1
+  check "$name: status shows alice tun-uso = $want_uso" "alice tun_uso $a_uso" \
+    test "$a_uso" = "$want_uso"
+  if [[ $a_uso == 1 && ${LOSS:-0} == 0 ]]; then
+    check "$name: alice cut UDP super-packets (uso_reads > 0)" \
+      "alice $(json_get "$A_CFG" "s['offloads']")" \
+      test "$(json_get "$A_CFG" "s['offloads']['uso_reads']")" -gt 0
+  fi
   local a_tso a_gso b_tgro b_gro
   a_tso=$(off "$A_CFG" tun_tso)
   a_gso=$(off "$A_CFG" udp_gso)
@@ -97,11 +127,14 @@ run_case "none" "[]" "[]" "0,0" "0,0"
 run_case "UDP only" '["udp-gso", "udp-gro"]' '["udp-gso", "udp-gro"]' "0,1" "0,1"
 run_case "TUN only" '["tun-tso", "tun-gro"]' '["tun-tso", "tun-gro"]' "1,0" "1,0"
 run_case "TSO without coalescing" '["tun-tso"]' '["tun-tso"]' "1,0" "0,0"
+run_case "TSO without USO" '["tun-tso", "tun-gro"]' '["tun-tso", "tun-gro"]' "1,0" "1,0"
+run_case "USO alone" '["tun-uso"]' '["tun-uso"]' "0,0" "0,0"
 run_case "all at alice, none at bob" default "[]" "1,1" "0,0"
 run_case "all offloads, 2 worker threads" default default "1,1" "1,1" 2
 run_case "none, 2 worker threads" "[]" "[]" "0,0" "0,0" 2
 
 # 5% loss each way on the underlay (UDP only: the tunnel's datagrams), offloads on and off.
+LOSS=5
 for n in a b; do
   nsx "$n" nft -f - <<EOF
 table inet offload_loss {

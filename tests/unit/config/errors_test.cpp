@@ -232,7 +232,7 @@ TEST(Semantics, Cipher) {
 TEST(Semantics, UnknownOffloadIsNamed) {
   EXPECT_EQ(errorLines(withBase("[tunnel]\noffloads = [\"udp-gso\", \"udp-gr0\"]\n")),
             (Lines{"alice.toml:9:24: tunnel.offloads[1]: 'udp-gr0' is not an offload; use any of "
-                   "udp-gso, udp-gro, tun-tso, tun-gro (did you mean 'udp-gro'?)"}));
+                   "udp-gso, udp-gro, tun-tso, tun-uso, tun-gro (did you mean 'udp-gro'?)"}));
 }
 
 TEST(Semantics, WorkersOutOfRange) {
