@@ -24,8 +24,8 @@
 #   SETUP_TRACE=1 RUNS=1 sudo bench/setup_time.sh   # also print every packet of each run as it
 #                                                   # arrives from the wan (ms after t0, where)
 # Targets: under 300 ms with no added delay; under 5 round trips at DELAY_MS=20 (200 ms). The
-# round trips are printed; the floor of the protocol is 5.5 (tests/sim/setup_sim_test.cpp), plus
-# the daemons' start-up.
+# round trips are printed; the floor of the protocol is 4.0 (tests/sim/setup_sim_test.cpp), plus
+# the daemons' start-up (about 25 ms here to the first datagram).
 set -euo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source-path=SCRIPTDIR source=../tests/netns/nat/lab.sh
