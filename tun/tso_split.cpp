@@ -30,6 +30,20 @@ bool completeChecksum(std::span<std::uint8_t> pkt, const VnetHeader& h) {
 
 namespace {
 
+// A segment's IP header: its length and, for IPv4, its id and header checksum.
+void setIpLengthAndId(std::uint8_t* o, bool v6, std::size_t ip_len, std::size_t total,
+                      std::uint16_t id) {
+  if (v6) {
+    putBe16(o + 4, static_cast<std::uint16_t>(total - 40));
+    return;
+  }
+  putBe16(o + 2, static_cast<std::uint16_t>(total));
+  putBe16(o + 4, id);
+  putBe16(o + 10, 0);
+  putBe16(o + 10, static_cast<std::uint16_t>(
+                      ~checksumFold(checksumAdd(std::span<const std::uint8_t>(o, ip_len)))));
+}
+
 // A UDP super-packet (USO): each gso_size piece of the payload becomes its own datagram with
 // the same headers, its own lengths, IPv4 id and a full UDP checksum (0 is sent as 0xffff).
 int splitUdp(std::span<const std::uint8_t> pkt, const VnetHeader& h, std::span<std::uint8_t> out,
@@ -54,15 +68,7 @@ int splitUdp(std::span<const std::uint8_t> pkt, const VnetHeader& h, std::span<s
     std::memcpy(o, ip, hdrs);
     std::memcpy(o + hdrs, ip + hdrs + off, seg);
     const std::size_t total = hdrs + seg;
-    if (view->v6) {
-      putBe16(o + 4, static_cast<std::uint16_t>(total - 40));
-    } else {
-      putBe16(o + 2, static_cast<std::uint16_t>(total));
-      putBe16(o + 4, static_cast<std::uint16_t>(first_id + count));
-      putBe16(o + 10, 0);
-      putBe16(o + 10, static_cast<std::uint16_t>(
-                          ~checksumFold(checksumAdd(std::span<const std::uint8_t>(o, view->ip_len)))));
-    }
+    setIpLengthAndId(o, view->v6, view->ip_len, total, static_cast<std::uint16_t>(first_id + count));
     std::uint8_t* u = o + view->ip_len;
     const auto l4 = static_cast<std::uint32_t>(8 + seg);
     putBe16(u + 4, static_cast<std::uint16_t>(l4));
@@ -131,15 +137,7 @@ int splitTunRead(std::span<const std::uint8_t> read, std::span<std::uint8_t> out
     std::memcpy(o, ip, hdrs);
     std::memcpy(o + hdrs, ip + hdrs + off, seg);
     const std::size_t total = hdrs + seg;
-    if (view->v6) {
-      putBe16(o + 4, static_cast<std::uint16_t>(total - 40));
-    } else {
-      putBe16(o + 2, static_cast<std::uint16_t>(total));
-      putBe16(o + 4, static_cast<std::uint16_t>(first_id + count));
-      putBe16(o + 10, 0);
-      putBe16(o + 10, static_cast<std::uint16_t>(
-                          ~checksumFold(checksumAdd(std::span<const std::uint8_t>(o, view->ip_len)))));
-    }
+    setIpLengthAndId(o, view->v6, view->ip_len, total, static_cast<std::uint16_t>(first_id + count));
     std::uint8_t* t = o + view->ip_len;
     putBe32(t + 4, first_seq + static_cast<std::uint32_t>(off));
     std::uint8_t f = flags;

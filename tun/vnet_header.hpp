@@ -60,44 +60,61 @@ struct TcpPacketView {
   std::size_t headers() const { return ip_len + tcp_len; }
 };
 
-inline std::optional<TcpPacketView> viewTcp(std::span<const std::uint8_t> p) {
-  TcpPacketView v;
+// The IP header of an IPv4 packet without fragmentation, or an IPv6 one whose first next header
+// is `proto`: its length and the packet's total length (checked against the bytes at hand).
+struct IpView {
+  bool v6 = false;
+  std::size_t ip_len = 0;
+  std::size_t total = 0;
+};
+
+inline std::optional<IpView> viewIp(std::span<const std::uint8_t> p, std::uint8_t proto) {
+  IpView v;
   if (p.size() < 20) {
     return std::nullopt;
   }
   const unsigned version = p[0] >> 4;
-  std::size_t total = 0;
   if (version == 4) {
     v.ip_len = static_cast<std::size_t>(p[0] & 0x0f) * 4;
-    total = static_cast<std::size_t>(p[2]) << 8 | p[3];
+    v.total = static_cast<std::size_t>(p[2]) << 8 | p[3];
     const bool fragment = ((p[6] & 0x3f) | p[7]) != 0;  // MF set or an offset
-    if (v.ip_len < 20 || p[9] != 6 || fragment) {
+    if (v.ip_len < 20 || p[9] != proto || fragment) {
       return std::nullopt;
     }
   } else if (version == 6) {
-    if (p.size() < 40 || p[6] != 6) {
+    if (p.size() < 40 || p[6] != proto) {
       return std::nullopt;
     }
     v.v6 = true;
     v.ip_len = 40;
-    total = 40 + (static_cast<std::size_t>(p[4]) << 8 | p[5]);
+    v.total = 40 + (static_cast<std::size_t>(p[4]) << 8 | p[5]);
   } else {
     return std::nullopt;
   }
-  if (total > p.size() || total < v.ip_len + 20) {
+  if (v.total > p.size()) {
     return std::nullopt;
   }
-  v.tcp_len = static_cast<std::size_t>(p[v.ip_len + 12] >> 4) * 4;
-  if (v.tcp_len < 20 || v.ip_len + v.tcp_len > total) {
-    return std::nullopt;
-  }
-  v.payload = total - v.ip_len - v.tcp_len;
   return v;
 }
 
-// Where the headers of an IPv4 or IPv6 UDP packet are (same limits as viewTcp: IPv4 without
-// fragmentation, IPv6 with UDP as the first next header). nullopt for anything else, or a UDP
-// length that disagrees with the IP one.
+inline std::optional<TcpPacketView> viewTcp(std::span<const std::uint8_t> p) {
+  auto ip = viewIp(p, 6);
+  if (!ip || ip->total < ip->ip_len + 20) {
+    return std::nullopt;
+  }
+  TcpPacketView v;
+  v.v6 = ip->v6;
+  v.ip_len = ip->ip_len;
+  v.tcp_len = static_cast<std::size_t>(p[v.ip_len + 12] >> 4) * 4;
+  if (v.tcp_len < 20 || v.ip_len + v.tcp_len > ip->total) {
+    return std::nullopt;
+  }
+  v.payload = ip->total - v.ip_len - v.tcp_len;
+  return v;
+}
+
+// Where the headers of an IPv4 or IPv6 UDP packet are (same limits as viewTcp). nullopt for
+// anything else, or a UDP length that disagrees with the IP one.
 struct UdpPacketView {
   bool v6 = false;
   std::size_t ip_len = 0;
@@ -105,38 +122,15 @@ struct UdpPacketView {
 };
 
 inline std::optional<UdpPacketView> viewUdp(std::span<const std::uint8_t> p) {
-  UdpPacketView v;
-  if (p.size() < 28) {
+  auto ip = viewIp(p, 17);
+  if (!ip || ip->total < ip->ip_len + 8) {
     return std::nullopt;
   }
-  const unsigned version = p[0] >> 4;
-  std::size_t total = 0;
-  if (version == 4) {
-    v.ip_len = static_cast<std::size_t>(p[0] & 0x0f) * 4;
-    total = static_cast<std::size_t>(p[2]) << 8 | p[3];
-    const bool fragment = ((p[6] & 0x3f) | p[7]) != 0;
-    if (v.ip_len < 20 || p[9] != 17 || fragment) {
-      return std::nullopt;
-    }
-  } else if (version == 6) {
-    if (p.size() < 48 || p[6] != 17) {
-      return std::nullopt;
-    }
-    v.v6 = true;
-    v.ip_len = 40;
-    total = 40 + (static_cast<std::size_t>(p[4]) << 8 | p[5]);
-  } else {
+  const std::size_t udp_len = static_cast<std::size_t>(p[ip->ip_len + 4]) << 8 | p[ip->ip_len + 5];
+  if (udp_len != ip->total - ip->ip_len) {
     return std::nullopt;
   }
-  if (total > p.size() || total < v.ip_len + 8) {
-    return std::nullopt;
-  }
-  const std::size_t udp_len = static_cast<std::size_t>(p[v.ip_len + 4]) << 8 | p[v.ip_len + 5];
-  if (udp_len != total - v.ip_len) {
-    return std::nullopt;
-  }
-  v.payload = total - v.ip_len - 8;
-  return v;
+  return UdpPacketView{ip->v6, ip->ip_len, ip->total - ip->ip_len - 8};
 }
 
 }  // namespace vpn::tun
