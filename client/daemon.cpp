@@ -167,6 +167,12 @@ void Daemon::Impl::start() {
       LOG_WARN("the kernel refused IP_PMTUDISC_PROBE (%s); path MTU probes may be fragmented",
                std::strerror(errno));
     }
+  } catch (const net::NetError& e) {
+    throw StartupError(e.what());
+  }
+  createEngine(std::move(network_key));
+  sendFirstFlights();
+  try {
     openTun();
     auto nl = tun::LinuxNetlinkSocket::open();
     tun::configureInterface(*nl, tun_dev->name(), cfg.addresses, cfg.mtu);
@@ -183,48 +189,6 @@ void Daemon::Impl::start() {
     throw StartupError(e.what());
   }
 
-  tls->setBlocklist(cfg.blocklist);
-  EngineOptions eopts = engineOptions(cfg);
-  if (network_key) {
-    // STUN to the rendezvous is sealed too; the probe's own copy of the seal does it.
-    stun_seal = std::make_unique<session::OuterSeal>(*network_key);
-    LOG_INFO("network key: %s, fingerprint %s",
-             network_key->source() == crypto::NetworkKey::Source::kCa
-                 ? "derived from the CA certificate"
-                 : cfg.network_key->file.string().c_str(),
-             network_key->fingerprint().c_str());
-  }
-  eopts.network_key = std::move(network_key);
-  prediction = std::make_unique<PredictionSockets>(
-      loop, [this](std::uint16_t local, const protocol::Endpoint& from, std::span<std::uint8_t> d) {
-        if (!stopping) {
-          engine->onDatagram(Clock::now(), from, d, Transport::kUdp, local);
-          afterEvent();
-        }
-      });
-  engine = std::make_unique<Engine>(*tls, std::move(eopts), *this);
-  tcp = std::make_unique<TcpLinks>(
-      loop,
-      [this](const protocol::Endpoint& from, std::span<std::uint8_t> d) {
-        if (!stopping) {
-          engine->onDatagram(Clock::now(), from, d, Transport::kTcp);  // afterEvent: batch end
-        }
-      },
-      [this](const protocol::Endpoint& remote, const std::string& reason) {
-        if (!stopping) {
-          engine->onTcpClosed(Clock::now(), remote, reason);
-          afterEvent();
-        }
-      },
-      [this](const protocol::Endpoint& remote) { return engine->usesTcp(remote); });
-  tcp->setOnBatchEnd([this] { afterEvent(); });  // once per loop iteration with TCP datagrams
-  if (cfg.tcp_listen) {
-    try {
-      tcp->listen(udp->localEndpoint());
-    } catch (const net::NetError& e) {
-      throw StartupError(e.what());
-    }
-  }
   nat_probe = std::make_unique<NatProbe>(
       loop, [this](const protocol::Endpoint& to, std::span<const std::uint8_t> b) { sendStun(to, b); },
       [this](protocol::NatType t, const netcheck::NetcheckReport& report) {
@@ -274,13 +238,7 @@ void Daemon::Impl::start() {
   }
   dropRoot();
   startSealing();
-  engine->start(Clock::now());
   startPortMapping();
-  resolver = std::make_unique<net::Resolver>(loop);
-  rendezvous_addresses = std::make_unique<RendezvousAddresses>(
-      *resolver, cfg.rendezvous, [this](const protocol::IpAddress& a) { return usable(a); },
-      [this](std::vector<RendezvousSpec> specs) { onRendezvousResolved(std::move(specs)); },
-      [this](const protocol::Endpoint& ep, const std::string& sni) { tcp->setTls(ep, sni); });
   housekeeping = std::make_unique<net::Timer>(loop, [this] { onHousekeeping(); });
   onHousekeeping();
   afterEvent();

@@ -31,6 +31,7 @@
 #include "client/tcp_links.hpp"
 #include "config/peer_config.hpp"
 #include "crypto/credential_reload.hpp"
+#include "crypto/network_key.hpp"
 #include "crypto/tls_context.hpp"
 #include "net/event_loop.hpp"
 #include "net/fd_watcher.hpp"
@@ -149,6 +150,8 @@ struct Daemon::Impl final : EngineSink {
 
   // daemon.cpp
   void start();
+  void createEngine(std::optional<crypto::NetworkKey> network_key);
+  void sendFirstFlights();  // before the TUN set-up and the privilege drop
   void onWatchdog();
   void dropRoot();
   void startSealing();

@@ -69,6 +69,21 @@ void RendezvousAddresses::setEntries(std::vector<config::RendezvousEntry> entrie
   publish();
 }
 
+std::vector<RendezvousSpec> RendezvousAddresses::literals() const {
+  std::vector<RendezvousSpec> out;
+  for (const auto& e : entries_) {
+    auto a = protocol::IpAddress::parse(e.host);
+    if (!a || !reachable_(*a)) {
+      continue;
+    }
+    protocol::Endpoint ep(*a, e.port);
+    if (std::none_of(out.begin(), out.end(), [&](const RendezvousSpec& s) { return s.udp == ep; })) {
+      out.push_back(RendezvousSpec{ep, std::nullopt, e.name, std::nullopt});
+    }
+  }
+  return out;
+}
+
 void RendezvousAddresses::onResolved(std::size_t i, std::vector<protocol::Endpoint> eps,
                                      const std::string& error) {
   const auto& entry = entries_[i];

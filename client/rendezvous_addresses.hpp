@@ -37,6 +37,10 @@ class RendezvousAddresses {
   // sessions keep running), the list is published at once, and refresh() resolves the new ones.
   // Lookups still under way for the old list are ignored when they finish.
   void setEntries(std::vector<config::RendezvousEntry> entries);
+  // The entries whose host is an address literal, as their resolution will publish them but
+  // without the TCP address (its TLS set-up comes with that publication): the daemon starts
+  // these before the resolver has run, to save its start-up time. Calls nothing.
+  std::vector<RendezvousSpec> literals() const;
 
  private:
   void onResolved(std::size_t i, std::vector<protocol::Endpoint> eps, const std::string& error);
