@@ -214,6 +214,7 @@ void Engine::Impl::completeHandshake(PeerState& peer, Instant now) {
   }
   dropRival(peer);  // the other attempt, if any, has lost
   flushQueue(peer, now);
+  flushUnrouted(now);
   openEarly(peer, now);
 }
 

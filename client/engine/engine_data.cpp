@@ -86,9 +86,11 @@ void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t
   }
   auto it = routes.find(addrs->destination);
   if (it == routes.end()) {
-    drops.add(DropReason::kNoRoute);
     if (!rendezvous.empty()) {
       lookupAddress(now, addrs->destination);
+    }
+    if (!holdUnrouted(now, inner, addrs->destination)) {
+      drops.add(DropReason::kNoRoute);
     }
     return;
   }
@@ -137,6 +139,66 @@ void Engine::Impl::flushQueue(PeerState& peer, Instant now) {
               scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));
     sealAndSend(peer, now, scratch, inner.size(), false);
   });
+}
+
+// Which peer owns an overlay address is known from its certificate, so only once its handshake
+// is done. A packet sent while peers are still connecting or looked up, or before the rendezvous
+// has answered at start (the first ping, a TCP SYN of an application started with the tunnel),
+// is held rather than dropped: dropped, it costs the sender a retransmission timeout (a second
+// for a SYN). Held for at most the handshake timeout, in TxQueue's fixed slots; what does not
+// fit is dropped.
+bool Engine::Impl::holdUnrouted(Instant now, std::span<const std::uint8_t> inner,
+                                const protocol::IpAddress& destination) {
+  if (!destination.isRoutableUnicast()) {
+    return false;  // multicast, link-local (the kernel's own IPv6 chatter): no peer holds those
+  }
+  // Still starting: the rendezvous is being reached, and every peer will be looked up then.
+  const bool starting = !rendezvous.empty() && !anyRegistered();
+  bool connecting = std::any_of(peers.begin(), peers.end(), [&](const auto& p) {
+    return !p->session && (starting || p->pending || p->attempt_started != kNever);
+  });
+  bool looking = std::any_of(sent_lookups.begin(), sent_lookups.end(), [&](const SentLookup& l) {
+    return l.at != Instant{} && now - l.at < options.handshake_timeout;
+  });
+  if (!connecting && !looking) {
+    return false;
+  }
+  if (unrouted.size() > 0 && now - unrouted_since >= options.handshake_timeout) {
+    for (std::size_t i = 0; i < unrouted.size(); ++i) {
+      drops.add(DropReason::kNoRoute);
+    }
+    unrouted.clear();
+  }
+  if (unrouted.size() == 0) {
+    unrouted_since = now;
+  }
+  return unrouted.push(inner);
+}
+
+// After a handshake: the held packets that now have a peer with a session go to it, in order;
+// the others wait on while they are fresh. Rare (once per handshake), so it may allocate.
+void Engine::Impl::flushUnrouted(Instant now) {
+  if (unrouted.size() == 0) {
+    return;
+  }
+  const bool fresh = now - unrouted_since < options.handshake_timeout;
+  std::vector<std::vector<std::uint8_t>> waiting;
+  unrouted.drain([&](std::span<std::uint8_t> inner, const Path&) {
+    auto addrs = protocol::parseInnerAddresses(inner);
+    auto it = addrs ? routes.find(addrs->destination) : routes.end();
+    if (it != routes.end() && it->second->session) {
+      std::copy(inner.begin(), inner.end(),
+                scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));
+      sealAndSend(*it->second, now, scratch, inner.size(), false);
+    } else if (fresh) {
+      waiting.emplace_back(inner.begin(), inner.end());
+    } else {
+      drops.add(DropReason::kNoRoute);
+    }
+  });
+  for (const auto& w : waiting) {
+    unrouted.push(w);
+  }
 }
 
 void Engine::Impl::sendKeepalive(PeerState& peer, Instant now, std::uint8_t kind,

@@ -183,6 +183,11 @@ struct Engine::Impl {
   // (onPathValidated) moves the session there with `reason`.
   void validatePath(PeerState& peer, Instant now, const Path& path, std::string reason);
   void flushQueue(PeerState& peer, Instant now);
+  // Inner packets to an overlay address no certificate has given us yet, held while a peer is
+  // being connected: its handshake may show the address is its own (engine_data.cpp).
+  bool holdUnrouted(Instant now, std::span<const std::uint8_t> inner,
+                    const protocol::IpAddress& destination);
+  void flushUnrouted(Instant now);
   void openEarly(PeerState& peer, Instant now);
   void serviceSession(PeerState& peer, Instant now);
   void installRoutes(PeerState& peer, std::vector<protocol::IpPrefix> addresses);
@@ -311,6 +316,8 @@ struct Engine::Impl {
   // As TLS client with nothing under way: a ClientHello with the first probes, to the peer's
   // best public candidate (set-up time: half a round trip before a probe could answer).
   void startEarlyHello(PeerState& peer, Instant now);
+  void reaimEarlyHello(PeerState& peer, Instant now,
+                       const std::vector<protocol::Candidate>& introduced);
   void servicePunch(PeerState& peer, Instant now);
   void endPunch(PeerState& peer, Instant now);
   void sendProbe(const Introduction& intro, bool reply, std::uint32_t seq, const Path& to);
@@ -365,6 +372,8 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<PeerState>> peers;
   std::unordered_map<std::uint32_t, PeerState*> by_index;  // our local index -> peer
   std::unordered_map<protocol::IpAddress, PeerState*, protocol::IpAddressHash> routes;
+  TxQueue unrouted;          // see holdUnrouted()
+  Instant unrouted_since{};  // when its oldest packet came
   DropCounters drops;
   // New handshakes a peer answers: per address, per IPv6 /64 and in total (a hub may see many
   // peers at once after a restart; one handshake costs about a millisecond of CPU).

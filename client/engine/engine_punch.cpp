@@ -249,6 +249,8 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
   servicePunch(*peer, now);
   if (fresh) {
     startEarlyHello(*peer, now);
+  } else {
+    reaimEarlyHello(*peer, now, kept);
   }
 }
 
@@ -270,6 +272,34 @@ void Engine::Impl::startEarlyHello(PeerState& peer, Instant now) {
   }
   if (Handshake* hs = initiate(peer, now, it->path(), 0); hs != nullptr) {
     peer.early_hello = hs->localIndex();
+  }
+}
+
+// A later introduction in the same punch names where the peer registered last: a peer that
+// restarted on a new port is introduced first from its old registration (still held by the
+// rendezvous) when our lookup arrives just before its new one. Our early ClientHello, which has
+// heard nothing yet, goes to the newest public candidate instead of waiting for the probes.
+void Engine::Impl::reaimEarlyHello(PeerState& peer, Instant now,
+                                   const std::vector<protocol::Candidate>& introduced) {
+  if (!peer.pending || peer.early_hello != peer.pending->localIndex() ||
+      peer.pending->receivedAnything() || peer.pending->remoteIndex() != 0) {
+    return;
+  }
+  for (const auto& c : introduced) {
+    if (c.kind != protocol::CandidateKind::kReflexive && c.kind != protocol::CandidateKind::kMapped) {
+      continue;
+    }
+    Path to = Path::udp(c.endpoint);
+    bool accepted = std::any_of(peer.candidates.begin(), peer.candidates.end(),
+                                [&](const PunchCandidate& pc) { return pc.path() == to; });
+    if (!accepted || to == peer.pending_path) {
+      continue;
+    }
+    peer.pending_path = to;
+    peer.pending->setEndpoint(c.endpoint);
+    peer.pending->retransmitNow(now);
+    servePending(peer, now);
+    return;
   }
 }
 
