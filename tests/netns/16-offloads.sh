@@ -4,11 +4,13 @@
 # intact, status must show which offloads are in use, and those in use must have carried
 # traffic (TSO reads and UDP GSO runs at the sender, UDP GRO reads and coalesced TUN writes at
 # the receiver). Without loss, 800 UDP datagrams sent with UDP_SEGMENT must arrive intact too,
-# and with tun-uso alice must have cut UDP super-packets herself. One pair mixes a peer with every offload and one with none. Last, with 5% of
-# the tunnel's UDP datagrams dropped at random each way (nftables numgen), the transfers must
-# still arrive intact with every offload on and with none. Cases with `workers = 2` seal and open
+# and with tun-uso alice must have cut UDP super-packets herself. One pair mixes a peer with
+# every offload and one with none. Last, with 5% of the tunnel's UDP datagrams dropped at random
+# each way (nftables numgen), the transfers must still arrive intact with every offload on and
+# with none. Cases with `workers = 2` seal and open
 # on two threads: the same transfers arrive intact, and status shows alice's batches split over
-# both threads with none failed, and bob opening received batches.
+# both threads with none failed, and bob opening received batches. Last before the loss cases, a
+# kernel that refuses USO, then TSO too (refuse_offload.py), must leave the transfers intact.
 #
 #   ns a (alice, sender) ---- veth ---- ns b (bob, receiver)
 set -euo pipefail
@@ -84,6 +86,7 @@ run_case() {  # NAME ALICE_LIST BOB_LIST EXPECT_A(tso,gso) EXPECT_B(tun_gro,gro)
   local a_uso want_uso=0
   a_uso=$(off "$A_CFG" tun_uso)
   [[ $alist == default || $alist == *tun-uso* ]] && want_uso=1
+  [[ -n ${REFUSED:-} ]] && want_uso=0  # the kernel refuses it
   check "$name: status shows alice tun-uso = $want_uso" "alice tun_uso $a_uso" \
     test "$a_uso" = "$want_uso"
   if [[ $a_uso == 1 && ${LOSS:-0} == 0 ]]; then
@@ -132,6 +135,19 @@ run_case "USO alone" '["tun-uso"]' '["tun-uso"]' "0,0" "0,0"
 run_case "all at alice, none at bob" default "[]" "1,1" "0,0"
 run_case "all offloads, 2 worker threads" default default "1,1" "1,1" 2
 run_case "none, 2 worker threads" "[]" "[]" "0,0" "0,0" 2
+
+# A kernel that refuses offloads: a seccomp filter makes alice's TUNSETOFFLOAD fail with EINVAL
+# for the given bits, as a kernel before 6.2 answers the USO ones. Each offload falls back on its
+# own, status and the log say so, and the same transfers arrive intact (without USO the kernel
+# cuts UDP_SEGMENT sends itself; without TSO too, alice reads packet by packet).
+refuse() {  # NAME MASK EXPECT_A(tso,gso) LOG_LINE
+  START_WRAP_a="python3 $(dirname "$0")/refuse_offload.py $2" REFUSED=1 \
+    run_case "$1" default default "$3" "1,1"
+  check "$1: alice's log says: $4" "$(grep -i 'offloads:\|refused' "$A_LOG" | tail -2)" \
+    grep -q "$4" "$A_LOG"
+}
+refuse "USO refused by the kernel" 0x60 "1,1" "TUN USO not available"
+refuse "TSO and USO refused by the kernel" 0x66 "0,1" "the TUN device refused TSO"
 
 # 5% loss each way on the underlay (UDP only: the tunnel's datagrams), offloads on and off.
 LOSS=5

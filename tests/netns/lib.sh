@@ -200,10 +200,14 @@ nsbg() {
   track_pid "$LAST_PID"
 }
 
-# start_peer NS CONFIG LOGFILE -> sets LAST_PID; the daemon runs in the namespace in background
+# start_peer NS CONFIG LOGFILE -> sets LAST_PID; the daemon runs in the namespace in background.
+#   START_WRAP_<NS>, if set, is a command (split on spaces) the daemon is started through, which
+#   must exec it (tests/netns/refuse_offload.py).
 start_peer() {
-  local n=$1 cfg=$2 logf=$3
-  ip netns exec "$NS_PREFIX$n" "$VPNPEER" up -c "$cfg" </dev/null >>"$logf" 2>&1 &
+  local n=$1 cfg=$2 logf=$3 wrap_var="START_WRAP_$1"
+  local -a wrap=()
+  read -r -a wrap <<<"${!wrap_var:-}"
+  ip netns exec "$NS_PREFIX$n" "${wrap[@]}" "$VPNPEER" up -c "$cfg" </dev/null >>"$logf" 2>&1 &
   LAST_PID=$!
   track_pid "$LAST_PID"
 }
