@@ -25,7 +25,7 @@
 #                                                   # arrives from the wan (ms after t0, where)
 # Targets: under 300 ms with no added delay; under 5 round trips at DELAY_MS=20 (200 ms). The
 # round trips are printed; the floor of the protocol is 4.0 (tests/sim/setup_sim_test.cpp), plus
-# the daemons' start-up (about 25 ms here to the first datagram).
+# the daemons' start-up (25-36 ms here to the first datagram, bench/README.md).
 set -euo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source-path=SCRIPTDIR source=../tests/netns/nat/lab.sh
