@@ -9,8 +9,12 @@
 #    together and should end on direct-udp within LOCK_WAIT: each reads its NAT's next port
 #    before its lookup, and both probe the other NAT's next ports in step. Shown per trial: the
 #    time to direct-udp and what each side probed.
-# 4. On the last pair: ping and a checksummed transfer over the predicted path.
-# Env: LOCK_TRIALS (3), LOCK_WAIT (s, 30), LOCK_MB (20).
+# 4. The same with seq1's NAT busy: its second host (seq1b) opens a new flow to pub every
+#    1/LOCK_BUSY_RATE s throughout, so seq1's ports move on between the reading and the probes.
+#    The client's probes shift along (one port every 4 probes), so this should still end direct.
+# 5. On the last quiet pair: ping and a checksummed transfer over the predicted path.
+# Env: LOCK_TRIALS (3), LOCK_WAIT (s, 30), LOCK_MB (20), LOCK_BUSY_TRIALS (3), LOCK_BUSY_RATE
+# (new flows a second, 10).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lab.sh
 source "$(dirname "$0")/lab.sh"
@@ -19,6 +23,8 @@ require_vpnpeer
 require_rendezvous
 
 TRIALS=${LOCK_TRIALS:-3}
+BUSY_TRIALS=${LOCK_BUSY_TRIALS:-3}
+BUSY_RATE=${LOCK_BUSY_RATE:-10}
 WAIT=${LOCK_WAIT:-30}
 MB=${LOCK_MB:-20}
 lab_build seq1 seq2
@@ -71,7 +77,7 @@ done
 echo "lockstep: $direct of $TRIALS trials direct; seconds to direct-udp: ${times[*]:-none}"
 check "direct in every trial ($direct of $TRIALS)" "$direct of $TRIALS" test "$direct" -eq "$TRIALS"
 
-# 4. The last pair.
+# 5. The last quiet pair.
 if both_on seq1 seq2 direct-udp; then
   check "seq1 sends to seq2's public address" "$(pair_paths seq1 seq2)" \
     test "$(peer_field "$(peer_cfg seq1)" seq2 endpoint | cut -d: -f1)" = 198.51.100.92
@@ -86,5 +92,38 @@ else
   fail "the last pair is not direct: $(pair_paths seq1 seq2)"
 fi
 pair_stop seq1 seq2
+
+# 4. seq1's NAT busy with another host's new flows (bounded: BUSY_RATE a second for 120 s at
+# most, to pub's discard port range, which nothing answers).
+nsbg seq1b timeout 130 python3 -c '
+import socket, sys, time
+dst, rate = sys.argv[1], float(sys.argv[2])
+for i in range(int(120 * rate)):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"busy", (dst, 20000 + i % 20000))
+    s.close()
+    time.sleep(1 / rate)
+' "$PUB_IP" "$BUSY_RATE"
+busy_pid=$LAST_PID
+busy_direct=0
+busy_times=()
+for ((i = 1; i <= BUSY_TRIALS; i++)); do
+  PEER_PORT=$((51950 + i))
+  t0=$SECONDS
+  pair_start seq1 seq2
+  if wait_until "$WAIT" both_on seq1 seq2 direct-udp; then
+    busy_direct=$((busy_direct + 1))
+    busy_times+=($((SECONDS - t0)))
+    pass "busy trial $i: direct-udp both ways in $((SECONDS - t0)) s; seq1: $(prediction seq1 seq2); seq2: $(prediction seq2 seq1)"
+  else
+    fail "busy trial $i: not direct within ${WAIT}s: $(pair_paths seq1 seq2); seq1: $(prediction seq1 seq2); seq2: $(prediction seq2 seq1)"
+    show_pair_logs seq1 seq2
+  fi
+  pair_stop seq1 seq2
+done
+kill "$busy_pid" 2>/dev/null || true
+echo "lockstep with seq1's NAT busy ($BUSY_RATE new flows a second): $busy_direct of $BUSY_TRIALS trials direct; seconds to direct-udp: ${busy_times[*]:-none}"
+check "busy NAT: direct in every trial ($busy_direct of $BUSY_TRIALS)" "$busy_direct of $BUSY_TRIALS" \
+  test "$busy_direct" -eq "$BUSY_TRIALS"
 echo "$PASSED passed, $FAILED failed"
 finish
