@@ -73,6 +73,26 @@ bool Engine::Impl::sealLater(PeerState& peer, Instant now, std::span<std::uint8_
   return true;
 }
 
+void Engine::Impl::sendInner(PeerState& peer, Instant now, std::span<std::uint8_t> frame,
+                             std::size_t len) {
+  std::size_t mtu = pathMtu(*peer.session, now);
+  if (len > mtu) {
+    onTooBig(peer, now, frame, len, mtu);
+    return;
+  }
+  if (mtu < options.tun_mtu) {
+    // A SYN: both ends size their segments for this path.
+    protocol::clampMss(frame.subspan(protocol::kDataHeaderSize, len), mtu);
+  }
+  if (peer.session->pmtu.provisional(len)) {
+    send_fragmentable = true;  // not proven yet: delivered even if the path is smaller
+    sealAndSend(peer, now, frame, len, false);
+    send_fragmentable = false;
+    return;
+  }
+  sealAndSend(peer, now, frame, len, false);
+}
+
 void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t len) {
   if (frame.size() < protocol::kDataOverhead || len > frame.size() - protocol::kDataOverhead) {
     drops.add(DropReason::kTxTooBig);
@@ -96,21 +116,7 @@ void Engine::Impl::onTun(Instant now, std::span<std::uint8_t> frame, std::size_t
   }
   PeerState& peer = *it->second;
   if (peer.session) {
-    std::size_t mtu = pathMtu(*peer.session, now);
-    if (len > mtu) {
-      onTooBig(peer, now, frame, len, mtu);
-      return;
-    }
-    if (mtu < options.tun_mtu) {
-      protocol::clampMss(inner, mtu);  // a SYN: both ends size their segments for this path
-    }
-    if (peer.session->pmtu.provisional(len)) {
-      send_fragmentable = true;  // not proven yet: delivered even if the path is smaller
-      sealAndSend(peer, now, frame, len, false);
-      send_fragmentable = false;
-      return;
-    }
-    sealAndSend(peer, now, frame, len, false);
+    sendInner(peer, now, frame, len);
     return;
   }
   // No session: queue behind a handshake in progress, or start one if we know where to go.
@@ -137,7 +143,7 @@ void Engine::Impl::flushQueue(PeerState& peer, Instant now) {
   peer.queue.drain([&](std::span<const std::uint8_t> inner, const Path&) {
     std::copy(inner.begin(), inner.end(),
               scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));
-    sealAndSend(peer, now, scratch, inner.size(), false);
+    sendInner(peer, now, scratch, inner.size());
   });
 }
 
@@ -189,7 +195,7 @@ void Engine::Impl::flushUnrouted(Instant now) {
     if (it != routes.end() && it->second->session) {
       std::copy(inner.begin(), inner.end(),
                 scratch.begin() + static_cast<std::ptrdiff_t>(protocol::kDataHeaderSize));
-      sealAndSend(*it->second, now, scratch, inner.size(), false);
+      sendInner(*it->second, now, scratch, inner.size());
     } else if (fresh) {
       waiting.emplace_back(inner.begin(), inner.end());
     } else {

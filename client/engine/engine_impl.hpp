@@ -165,6 +165,9 @@ struct Engine::Impl {
   std::optional<session::SealTicket> planOpen(const Path& from,
                                               std::span<const std::uint8_t> datagram) const;
   void onTun(Instant now, std::span<std::uint8_t> frame, std::size_t len);
+  // An inner packet in frame (after kDataHeaderSize) to a peer with a session: the path's MTU
+  // (a too-big answer), the MSS clamp, then sealed and sent.
+  void sendInner(PeerState& peer, Instant now, std::span<std::uint8_t> frame, std::size_t len);
   // A data packet from the TUN device on a plain UDP path, handed to the sink to seal with others
   // (EngineSink::sendSealLater). False: seal it here.
   bool sealLater(PeerState& peer, Instant now, std::span<std::uint8_t> packet, std::size_t len,

@@ -246,6 +246,23 @@ TEST(PmtuSim, NothingIsLostWhileTheSearchRuns) {
   EXPECT_EQ(t.a.tun.size(), 1u);
 }
 
+// A full-size packet sent before the session exists waits for the handshake, then goes out the
+// way one sent after it would: fragmentable while the search runs, so the black hole loses it
+// neither.
+TEST(PmtuSim, APacketHeldForTheHandshakeIsNotLostWhileTheSearchRuns) {
+  TwoPeers t;
+  t.net.max_datagram = 1252;
+  t.start();
+  auto big = makeIpv4("10.42.0.1", "10.42.0.2", numberedPayload(9, 1400 - 36));
+  big[6] |= 0x40;  // DF
+  t.a.sendTun(big);  // bob's address is not known yet: held
+  ASSERT_TRUE(t.waitEstablished());
+  ASSERT_TRUE(t.net.runUntil([&] { return !t.b.tun.empty(); }, seconds(2)));
+  EXPECT_EQ(t.b.tun[0], big);
+  EXPECT_EQ(t.a.fragmentable_sent, 1u);
+  EXPECT_EQ(t.a.status().drop("no_route"), 0u);
+}
+
 TEST(PmtuSim, APeerWithoutProbesKeepsTheTunMtu) {
   TwoPeers t;
   // Bob is an older build: keepalives above 16 bytes of plaintext are refused (here: lost).
