@@ -48,6 +48,7 @@ def main():
         insn(RET, 0, 0, RET_EINVAL),
     ])
     buf = ctypes.create_string_buffer(prog, len(prog))
+    # struct sock_fprog: the instruction count (16 bits), 6 bytes of padding, the pointer.
     fprog = struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf))
     fbuf = ctypes.create_string_buffer(fprog, len(fprog))
     libc = ctypes.CDLL(None, use_errno=True)

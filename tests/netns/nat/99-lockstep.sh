@@ -56,24 +56,34 @@ else
 fi
 pair_stop seq1 seq2
 
+# trials LABEL COUNT PORT_BASE KEEP_LAST: COUNT pairs started together on fresh ports (fresh NAT
+# state), each given WAIT s to reach direct-udp; the last one is left running if KEEP_LAST is 1.
+# Sets DIRECT (how many did) and TIMES (their seconds).
+trials() {
+  local label=$1 count=$2 base=$3 keep_last=$4 i t0
+  DIRECT=0
+  TIMES=()
+  for ((i = 1; i <= count; i++)); do
+    PEER_PORT=$((base + i))
+    t0=$SECONDS
+    pair_start seq1 seq2
+    if wait_until "$WAIT" both_on seq1 seq2 direct-udp; then
+      DIRECT=$((DIRECT + 1))
+      TIMES+=($((SECONDS - t0)))
+      pass "${label}trial $i: direct-udp both ways in $((SECONDS - t0)) s; seq1: $(prediction seq1 seq2); seq2: $(prediction seq2 seq1)"
+    else
+      fail "${label}trial $i: not direct within ${WAIT}s: $(pair_paths seq1 seq2); seq1: $(prediction seq1 seq2); seq2: $(prediction seq2 seq1)"
+      show_pair_logs seq1 seq2
+    fi
+    ((keep_last && i == count)) || pair_stop seq1 seq2
+  done
+}
+
 # 3. Lockstep.
 PORT_PREDICTION=([seq1]=true [seq2]=true)
-times=()
-direct=0
-for ((i = 1; i <= TRIALS; i++)); do
-  PEER_PORT=$((51900 + i))
-  t0=$SECONDS
-  pair_start seq1 seq2
-  if wait_until "$WAIT" both_on seq1 seq2 direct-udp; then
-    direct=$((direct + 1))
-    times+=($((SECONDS - t0)))
-    pass "trial $i: direct-udp both ways in $((SECONDS - t0)) s; seq1: $(prediction seq1 seq2); seq2: $(prediction seq2 seq1)"
-  else
-    fail "trial $i: not direct within ${WAIT}s: $(pair_paths seq1 seq2); seq1: $(prediction seq1 seq2); seq2: $(prediction seq2 seq1)"
-    show_pair_logs seq1 seq2
-  fi
-  ((i == TRIALS)) || pair_stop seq1 seq2
-done
+trials "" "$TRIALS" 51900 1
+direct=$DIRECT
+times=("${TIMES[@]}")
 echo "lockstep: $direct of $TRIALS trials direct; seconds to direct-udp: ${times[*]:-none}"
 check "direct in every trial ($direct of $TRIALS)" "$direct of $TRIALS" test "$direct" -eq "$TRIALS"
 
@@ -105,22 +115,9 @@ for i in range(int(120 * rate)):
     time.sleep(1 / rate)
 ' "$PUB_IP" "$BUSY_RATE"
 busy_pid=$LAST_PID
-busy_direct=0
-busy_times=()
-for ((i = 1; i <= BUSY_TRIALS; i++)); do
-  PEER_PORT=$((51950 + i))
-  t0=$SECONDS
-  pair_start seq1 seq2
-  if wait_until "$WAIT" both_on seq1 seq2 direct-udp; then
-    busy_direct=$((busy_direct + 1))
-    busy_times+=($((SECONDS - t0)))
-    pass "busy trial $i: direct-udp both ways in $((SECONDS - t0)) s; seq1: $(prediction seq1 seq2); seq2: $(prediction seq2 seq1)"
-  else
-    fail "busy trial $i: not direct within ${WAIT}s: $(pair_paths seq1 seq2); seq1: $(prediction seq1 seq2); seq2: $(prediction seq2 seq1)"
-    show_pair_logs seq1 seq2
-  fi
-  pair_stop seq1 seq2
-done
+trials "busy " "$BUSY_TRIALS" 51950 0
+busy_direct=$DIRECT
+busy_times=("${TIMES[@]}")
 kill "$busy_pid" 2>/dev/null || true
 echo "lockstep with seq1's NAT busy ($BUSY_RATE new flows a second): $busy_direct of $BUSY_TRIALS trials direct; seconds to direct-udp: ${busy_times[*]:-none}"
 check "busy NAT: direct in every trial ($busy_direct of $BUSY_TRIALS)" "$busy_direct of $BUSY_TRIALS" \
