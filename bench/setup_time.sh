@@ -24,7 +24,7 @@
 #   SETUP_TRACE=1 RUNS=1 sudo bench/setup_time.sh   # also print every packet of each run as it
 #                                                   # arrives from the wan (ms after t0, where)
 # Targets: under 300 ms with no added delay; under 5 round trips at DELAY_MS=20 (200 ms). The
-# round trips are printed; the floor of the protocol is 4.0 (tests/sim/setup_sim_test.cpp), plus
+# round trips are printed; the floor of the protocol is 3.5 (tests/sim/setup_sim_test.cpp), plus
 # the daemons' start-up (25-36 ms here to the first datagram, bench/README.md).
 set -euo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}

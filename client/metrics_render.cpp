@@ -69,6 +69,10 @@ std::string renderPeerMetrics(const DaemonInfo& info, const EngineStatus& st,
   t.family("vpnpeer_cookie_replies_total", kCounter,
            "ClientHellos from unproven sources answered with a cookie.");
   t.sample(num(st.cookie_replies));
+  t.family("vpnpeer_hellos_via_rendezvous_total", kCounter,
+           "ClientHellos through the rendezvous: ours sent with a lookup, peers' answered.");
+  t.sample("direction", "sent", num(st.hellos_via_sent));
+  t.sample("direction", "received", num(st.hellos_from_received));
   t.family("vpnpeer_tun_write_errors_total", kCounter, "Packets the TUN device refused.");
   t.sample(num(info.tun_write_errors));
   t.family("vpnpeer_udp_tx_dropped_total", kCounter,

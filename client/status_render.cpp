@@ -245,6 +245,8 @@ std::string renderStatusJson(const DaemonInfo& info, const EngineStatus& status,
   w.key("cookie_replies").value(status.cookie_replies);
   w.key("handshake_attempts").value(static_cast<std::uint64_t>(status.handshake_attempts));
   w.key("candidates_rejected").value(status.candidates_rejected);
+  w.key("hellos_via_sent").value(status.hellos_via_sent);
+  w.key("hellos_from_received").value(status.hellos_from_received);
   w.endObject();
   w.key("network_key");
   if (status.network_key.empty()) {

@@ -69,6 +69,25 @@ bool validReading(const std::optional<PortReading>& reading) {
                       reading->stride <= kMaxPortStride);
 }
 
+bool readHello(ByteReader& r, std::vector<std::uint8_t>& out) {
+  std::size_t len = r.u16();
+  auto b = r.bytes(len);
+  if (!r.ok() || len == 0 || len > kMaxViaHello) {
+    return false;
+  }
+  out.assign(b.begin(), b.end());
+  return true;
+}
+
+bool validHello(const std::vector<std::uint8_t>& hello) {
+  return !hello.empty() && hello.size() <= kMaxViaHello;
+}
+
+void writeHello(ByteWriter& w, const std::vector<std::uint8_t>& hello) {
+  w.u16(static_cast<std::uint16_t>(hello.size()));
+  w.bytes(hello);
+}
+
 void writeReading(ByteWriter& w, const std::optional<PortReading>& reading) {
   if (reading) {
     w.u16(reading->port);
@@ -251,6 +270,23 @@ Result<ControlMessage, ParseError> parseControl(std::span<const std::uint8_t> pl
       msg = m;
       break;
     }
+    case ControlType::kHelloVia: {
+      HelloViaMsg m;
+      if (!readName(r, m.peer_name, false) || !readHello(r, m.hello)) {
+        return err(ParseError::kBadField);
+      }
+      msg = std::move(m);
+      break;
+    }
+    case ControlType::kHelloFrom: {
+      HelloFromMsg m;
+      m.intro_id = r.u64();
+      if (!readName(r, m.peer_name, false) || !readHello(r, m.hello)) {
+        return err(ParseError::kBadField);
+      }
+      msg = std::move(m);
+      break;
+    }
     default:
       return err(ParseError::kBadType);
   }
@@ -342,6 +378,17 @@ std::size_t serializeControl(const ControlMessage& msg, std::span<std::uint8_t> 
           header(ControlType::kSeenHere);
           w.u32(m.request_id);
           writeEndpoint(w, m.reflexive);
+        } else if constexpr (std::is_same_v<T, HelloViaMsg>) {
+          valid = nameOk(m.peer_name, false) && validHello(m.hello);
+          header(ControlType::kHelloVia);
+          writeName(w, m.peer_name);
+          writeHello(w, m.hello);
+        } else if constexpr (std::is_same_v<T, HelloFromMsg>) {
+          valid = nameOk(m.peer_name, false) && validHello(m.hello);
+          header(ControlType::kHelloFrom);
+          w.u64(m.intro_id);
+          writeName(w, m.peer_name);
+          writeHello(w, m.hello);
         }
       },
       msg);

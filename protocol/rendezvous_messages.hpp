@@ -25,6 +25,8 @@
 //   RELAY_FAILED   rv -> peer   request id (32) | reason (8) | peer name
 //   ALSO_HERE      peer -> rv   request id (32)
 //   SEEN_HERE      rv -> peer   request id (32) | the endpoint ALSO_HERE came from
+//   HELLO_VIA      peer -> rv   peer name | length (16) | hello
+//   HELLO_FROM     rv -> peer   intro id (64) | peer name | length (16) | hello
 //
 // [NAT type] is optional on the wire (nat_type.hpp): a message without it parses as kUnknown, so
 // peers from before it are understood; serializing always writes it. Unknown NAT values read as
@@ -42,6 +44,15 @@
 // The server does not move the session there: it keeps the source as the peer's reflexive
 // endpoint of that family, introduces it as a second reflexive candidate, and answers SEEN_HERE
 // to that source.
+//
+// HELLO_VIA carries the first handshake packet of our attempt with the named peer (a TLS
+// ClientHello, unpadded: handshake_packet.hpp), sent just before the LOOKUP that asks for the
+// introduction. The rendezvous keeps the newest one per session for a few seconds and, whenever it
+// introduces the two, passes it to the named peer in HELLO_FROM right after INTRODUCE, with the
+// intro id and the sender's certified name. That peer answers at the sender's reflexive endpoint
+// half a round trip before the sender's own copy could arrive (docs/paths.md rule 1). The hello
+// is 1..kMaxViaHello bytes; neither side trusts it further than a handshake packet from the
+// network. A rendezvous from before HELLO_VIA drops it as an unknown type, and the lookup goes on.
 //
 // The rendezvous sends INTRODUCE to both peers at the same instant, each with the other's
 // candidates and the same intro id and punch key, which authenticate the punch probes
@@ -74,6 +85,8 @@ enum class ControlType : std::uint8_t {
   kRelayFailed = 8,
   kAlsoHere = 9,
   kSeenHere = 10,
+  kHelloVia = 11,
+  kHelloFrom = 12,
 };
 
 enum class LookupFailure : std::uint8_t {
@@ -153,9 +166,22 @@ struct SeenHereMsg {
   Endpoint reflexive;  // where ALSO_HERE came from
 };
 
+// Fits a ClientHello packet with room to spare, and keeps HELLO_FROM within kMaxControlPayload.
+inline constexpr std::size_t kMaxViaHello = 1024;
+struct HelloViaMsg {
+  std::string peer_name;             // whom the hello is for
+  std::vector<std::uint8_t> hello;   // 1..kMaxViaHello bytes
+};
+struct HelloFromMsg {
+  std::uint64_t intro_id = 0;        // the introduction it belongs to
+  std::string peer_name;             // the sender's certified name
+  std::vector<std::uint8_t> hello;   // 1..kMaxViaHello bytes
+};
+
 using ControlMessage =
     std::variant<RegisterMsg, RegisteredMsg, LookupMsg, IntroduceMsg, LookupFailedMsg,
-                 RelayRequestMsg, RelayBoundMsg, RelayFailedMsg, AlsoHereMsg, SeenHereMsg>;
+                 RelayRequestMsg, RelayBoundMsg, RelayFailedMsg, AlsoHereMsg, SeenHereMsg,
+                 HelloViaMsg, HelloFromMsg>;
 
 // The type byte of a control plaintext, without parsing the rest (nullopt if too short).
 std::optional<ControlType> peekControlType(std::span<const std::uint8_t> plaintext);

@@ -56,6 +56,8 @@ std::string renderMetrics(const ServerInfo& info, const RendezvousStatus& st,
           c.also_here);
   counter("vpnpeer_rendezvous_lookups_total", "Lookups received.", c.lookups);
   counter("vpnpeer_rendezvous_introductions_total", "Pairs introduced.", c.introductions);
+  counter("vpnpeer_rendezvous_hellos_passed_total",
+          "First handshake packets passed on with an introduction (HELLO_FROM).", c.hellos_passed);
   counter("vpnpeer_rendezvous_lookup_failures_total", "Lookups answered with a failure.",
           c.lookup_failures);
   counter("vpnpeer_rendezvous_stun_requests_total", "STUN Binding requests answered.",

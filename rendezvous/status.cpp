@@ -46,7 +46,8 @@ std::vector<std::pair<const char*, std::uint64_t>> counterList(const RendezvousC
           {"relay_failures", c.relay_failures}, {"relay_offers", c.relay_offers},
           {"relay_idle_freed", c.relay_idle_freed}, {"cookie_replies", c.cookie_replies},
           {"pending_evicted", c.pending_evicted}, {"candidates_rejected", c.candidates_rejected},
-          {"also_here", c.also_here},         {"cookieless", c.cookieless}};
+          {"also_here", c.also_here},         {"cookieless", c.cookieless},
+          {"hellos_passed", c.hellos_passed}};
 }
 
 }  // namespace

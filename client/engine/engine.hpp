@@ -96,6 +96,10 @@ struct EngineOptions {
   // public candidate instead of after a probe answers (half a round trip sooner). Tests turn it
   // off to compare.
   bool early_hello = true;
+  // With early_hello: start that attempt already when we send the LOOKUP, and give its
+  // ClientHello to the rendezvous (HELLO_VIA), which passes it to the peer with the
+  // introduction; the peer answers half a round trip sooner still. Tests turn it off to compare.
+  bool hello_via_rendezvous = true;
   // The one IP family our UDP socket can send to (an IPv4 or a specific IPv6 listen address);
   // unset for a dual-stack socket. Peers' UDP candidates of the other family are not probed.
   std::optional<protocol::IpAddress::Family> udp_family;

@@ -37,7 +37,7 @@ Handshake::Params Engine::Impl::attemptParams(const PeerState& peer, const Path&
   params.remote_index = remote_index;
   params.endpoint = to.endpoint;
   params.timeout = options.handshake_timeout;
-  params.responder = admit != Admission::kOurs;
+  params.responder = admit == Admission::kProven || admit == Admission::kUnproven;
   params.validated = admit != Admission::kUnproven;
   params.credit = credit;
   return params;
@@ -46,6 +46,16 @@ Handshake::Params Engine::Impl::attemptParams(const PeerState& peer, const Path&
 Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const Path& to,
                                   std::uint32_t remote_index, Admission admit,
                                   std::size_t credit) {
+  Handshake* hs = createPending(peer, now, to, remote_index, admit, credit);
+  if (hs != nullptr) {
+    servePending(peer, now);
+  }
+  return peer.pending.get();
+}
+
+Handshake* Engine::Impl::createPending(PeerState& peer, Instant now, const Path& to,
+                                       std::uint32_t remote_index, Admission admit,
+                                       std::size_t credit) {
   dropPending(peer);
   peer.retry_at = kNever;
   noteAttempt(peer, now);
@@ -60,7 +70,6 @@ Handshake* Engine::Impl::initiate(PeerState& peer, Instant now, const Path& to,
   by_index[peer.pending->localIndex()] = &peer;
   peer.pending_path = to;
   peer.pending->begin(now);
-  servePending(peer, now);
   return peer.pending.get();
 }
 
@@ -73,6 +82,9 @@ void Engine::Impl::dropPending(PeerState& peer) {
     by_index.erase(it);
   }
   peer.pending.reset();
+  peer.pending_unaimed = false;
+  peer.via_hello.clear();
+  peer.vouched_attempt = 0;
   for (std::size_t i = 0; i < peer.early.size(); ++i) {
     drops.add(DropReason::kUnknownIndex);
   }
@@ -84,7 +96,10 @@ void Engine::Impl::servePending(PeerState& peer, Instant now) {
     return;
   }
   PathSink out(*this, peer.pending_path);
-  peer.pending->flush(now, out);
+  DiscardSink nowhere;
+  // Unaimed, its (re)transmissions have nowhere to go; flushing still moves its timers on.
+  peer.pending->flush(now, peer.pending_unaimed ? static_cast<session::DatagramSink&>(nowhere)
+                                                : static_cast<session::DatagramSink&>(out));
   switch (peer.pending->state()) {
     case Handshake::State::kEstablished:
       completeHandshake(peer, now);
@@ -100,8 +115,10 @@ void Engine::Impl::servePending(PeerState& peer, Instant now) {
 void Engine::Impl::failHandshake(PeerState& peer, Instant now, const std::string& reason) {
   if (peer.pending) {
     peer.pending->fail(reason);
-    PathSink out(*this, peer.pending_path);
-    peer.pending->flush(now, out);  // best effort: a TLS alert may be queued
+    if (!peer.pending_unaimed) {
+      PathSink out(*this, peer.pending_path);
+      peer.pending->flush(now, out);  // best effort: a TLS alert may be queued
+    }
   }
   if (peer.rehandshaking && peer.session) {
     // A fresh handshake on a live session failed: the session goes on, the next try comes later

@@ -42,7 +42,9 @@ void Engine::Impl::onHandshake(Instant now, const Path& from,
         return;
       }
       if (hs.remoteIndex() == 0) {
-        peer.pending_path = from;  // the first answer tells us where the peer really is (NAT)
+        aimPending(peer, from);  // the first answer tells us where the peer really is (NAT)
+      } else {
+        followVouched(peer, now, from);
       }
       hs.onPacket(now, p);
       servePending(peer, now);
@@ -133,7 +135,7 @@ void Engine::Impl::onKick(PeerState& peer, Instant now, const Path& from,
 }
 
 void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
-                                 const protocol::HandshakePacket& p) {
+                                 const protocol::HandshakePacket& p, bool vouched) {
   if (peer.we_are_client) {
     drops.add(DropReason::kHandshakeFailed);  // both sides claim the client role
     return;
@@ -145,6 +147,9 @@ void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
     return;
   }
   if (peer.pending && peer.pending->remoteIndex() == p.sender_index) {
+    if (!vouched) {
+      followVouched(peer, now, from);  // the client's own copy of a hello we had from the rendezvous
+    }
     peer.pending->onPacket(now, p);
     servePending(peer, now);
     return;
@@ -162,12 +167,14 @@ void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
     return;
   }
   bool connected = from.transport == Transport::kTcp || from.relayed();
-  bool proven = connected || (provenPath(peer, from) && pendingCount() < kCookieLoad);
+  bool proven = connected || vouched || (provenPath(peer, from) && pendingCount() < kCookieLoad);
   // From a candidate we probe in this punch: the client sent it with its first probes. It skips
   // the cookie round trip (set-up time) but, as its address is not proven yet, our answer stays
   // within a 1x budget until a packet naming our index comes back.
   bool expected = !proven && probedCandidate(peer, from) && pendingCount() < kCookieLoad;
-  Admission admit = expected ? Admission::kUnproven : Admission::kProven;
+  Admission admit = vouched    ? Admission::kVouched
+                    : expected ? Admission::kUnproven
+                               : Admission::kProven;
   if (!proven && !expected) {
     if (!p.hasCookie() || !cookies.check(now, from.endpoint, p.sender_index, p.cookie)) {
       if (p.hasCookie()) {
@@ -184,13 +191,23 @@ void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
   if (peer.pending && peer.pending->remoteIndex() == 0 && peer.pending_path == from) {
     // Our kick session takes up the client's handshake: it came from where we kick, so nothing
     // is redirected.
+    if (vouched) {
+      peer.vouched_attempt = peer.pending->localIndex();
+    }
     peer.pending->onPacket(now, p);
     servePending(peer, now);
     return;
   }
-  if (!peer.pending) {
+  // Two ClientHellos passed on by the rendezvous, the older one not confirmed by any direct
+  // packet: the newer is the client's newest attempt (the older may be from before a restart).
+  bool newer_vouched = vouched && peer.pending && peer.vouched_attempt != 0 &&
+                       peer.vouched_attempt == peer.pending->localIndex();
+  if (!peer.pending || newer_vouched) {
     Handshake* hs = initiate(peer, now, from, p.sender_index, admit);
     if (hs != nullptr) {
+      if (vouched) {
+        peer.vouched_attempt = hs->localIndex();
+      }
       hs->onPacket(now, p);
       servePending(peer, now);
     }

@@ -44,7 +44,9 @@ struct Engine::Impl {
   static constexpr std::size_t kCookieLoad = kMaxPendingHandshakes / 4;
   // Who asked for an attempt: we did, or a packet from a proven or an unproven source (which
   // bounds what the attempt may send before the peer answers: Handshake::Params::responder).
-  enum class Admission { kOurs, kProven, kUnproven };
+  // kVouched: a ClientHello the rendezvous passed on; its sender's address is the one the
+  // rendezvous saw in its authenticated session, so no cookie and no send budget.
+  enum class Admission { kOurs, kProven, kUnproven, kVouched };
   static constexpr Duration kMaxRetryBackoff = seconds(30);
 
   Impl(crypto::TlsContext& tls, EngineOptions options, EngineSink& sink);
@@ -62,6 +64,13 @@ struct Engine::Impl {
    private:
     Impl& impl_;
     Path path_;
+  };
+
+  // Takes what a handshake flushes and sends nothing: an attempt with nowhere to send yet.
+  class DiscardSink final : public session::DatagramSink {
+   public:
+    void sendDatagram(const protocol::Endpoint& /*to*/,
+                      std::span<const std::uint8_t> /*bytes*/) override {}
   };
 
   // An opened inner IP packet from `peer`: to the TUN if its source is one the peer's
@@ -136,9 +145,13 @@ struct Engine::Impl {
   // `credit`: the size of a packet that asked for it and is not fed to it (a KICK).
   Handshake* initiate(PeerState& peer, Instant now, const Path& to, std::uint32_t remote_index,
                       Admission admit = Admission::kOurs, std::size_t credit = 0);
-  // A ClientHello (no receiver index) or a KICK for a known peer.
+  // initiate() without the first flush.
+  Handshake* createPending(PeerState& peer, Instant now, const Path& to,
+                           std::uint32_t remote_index, Admission admit, std::size_t credit);
+  // A ClientHello (no receiver index) for a known peer; `vouched`: passed on by the rendezvous
+  // (HELLO_FROM), `from` is the client's public candidate.
   void onClientHello(PeerState& peer, Instant now, const Path& from,
-                     const protocol::HandshakePacket& p);
+                     const protocol::HandshakePacket& p, bool vouched = false);
   void onKick(PeerState& peer, Instant now, const Path& from, const protocol::HandshakePacket& p);
   // A packet for the rival attempt (matched by our index).
   void startRival(PeerState& peer, Instant now, const Path& from, std::uint32_t remote_index,
@@ -319,6 +332,22 @@ struct Engine::Impl {
   // As TLS client with nothing under way: a ClientHello with the first probes, to the peer's
   // best public candidate (set-up time: half a round trip before a probe could answer).
   void startEarlyHello(PeerState& peer, Instant now);
+  // The first mapped or reflexive candidate of an introduction that we accepted (probe).
+  std::optional<Path> introducedPublicPath(const PeerState& peer,
+                                           const std::vector<protocol::Candidate>& introduced) const;
+  // The first UDP candidate of the peer that is public (static, mapped or reflexive), or null.
+  const PunchCandidate* firstPublicCandidate(const PeerState& peer) const;
+
+  // engine_hello_via.cpp: our ClientHello through the rendezvous, and the peer's through it.
+  // Before a LOOKUP: as TLS client with nothing under way, start the attempt unaimed and send
+  // its first packet to the rendezvous (HELLO_VIA); while it stays unaimed, send it again.
+  void prepareHelloVia(PeerState& peer, Instant now);
+  void onHelloFrom(Instant now, const protocol::HelloFromMsg& msg);
+  // The pending attempt sends to `to` from now on.
+  void aimPending(PeerState& peer, const Path& to);
+  // A packet of the vouched attempt arrived directly from `from`, or a punched path to `from`
+  // works: the attempt moves there (once), and resends what the peer has not acknowledged.
+  void followVouched(PeerState& peer, Instant now, const Path& from);
   void reaimEarlyHello(PeerState& peer, Instant now,
                        const std::vector<protocol::Candidate>& introduced);
   void servicePunch(PeerState& peer, Instant now);
@@ -405,6 +434,8 @@ struct Engine::Impl {
   std::array<SentLookup, 16> sent_lookups{};
   std::size_t next_sent_lookup = 0;
   std::uint64_t introductions_rejected = 0;
+  std::uint64_t hellos_via_sent = 0;       // HELLO_VIA messages (one per lookup that carried one)
+  std::uint64_t hellos_from_received = 0;  // HELLO_FROM messages answered
   std::uint32_t next_relay_request = 1;
   // Address lookups recently sent (rate limit): fixed slots, no allocation per TUN packet.
   struct AddressLookup {

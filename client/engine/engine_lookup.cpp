@@ -56,6 +56,8 @@ void Engine::Impl::servicePeerLookup(PeerState& peer, Instant now) {
     requestPortReading(now);
     return;
   }
+  // Just before the LOOKUP: the rendezvous keeps it for the introduction the LOOKUP brings.
+  prepareHelloVia(peer, now);
   protocol::LookupMsg msg;
   msg.request_id = peer.lookup_id = next_lookup_id++;
   msg.name = peer.name;

@@ -177,7 +177,8 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
   if (peer->intros.size() >= PeerState::kMaxIntros) {
     peer->intros.erase(peer->intros.begin());
   }
-  peer->intros.push_back({msg.intro_id, msg.punch_key, now + options.punch_duration + kIntroLinger});
+  peer->intros.push_back(
+      {msg.intro_id, msg.punch_key, now + options.punch_duration + kIntroLinger, std::nullopt});
   if (fresh) {
     peer->candidates.clear();
     peer->punch_started = now;
@@ -228,6 +229,7 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
     addCandidate(*peer, c.endpoint, kind);
   }
   candidates_rejected += rejected;
+  peer->intros.back().public_path = introducedPublicPath(*peer, kept);
   if (fresh || !peer->predict.succeeded) {
     // Also mid-punch: both peers get every introduction at the same instant, so both start
     // (again) together; one that began on an earlier introduction the other could not use
@@ -254,23 +256,37 @@ void Engine::Impl::onIntroduce(Instant now, const protocol::IntroduceMsg& msg) {
   }
 }
 
-void Engine::Impl::startEarlyHello(PeerState& peer, Instant now) {
-  if (!peer.we_are_client || peer.session || peer.pending || !options.early_hello) {
-    return;
-  }
-  // Both peers get the introduction at once and probe each other's public candidates, so each
-  // NAT has a mapping toward the other by the time our ClientHello arrives there. Local ones are
-  // left out: on a shared LAN their probe answers first and the handshake moves there anyway.
+const PunchCandidate* Engine::Impl::firstPublicCandidate(const PeerState& peer) const {
+  // Local ones are left out: on a shared LAN their probe answers first and the handshake moves
+  // there anyway.
   auto it = std::find_if(peer.candidates.begin(), peer.candidates.end(),
                          [](const PunchCandidate& c) {
                            return c.kind == PunchCandidate::Kind::kStatic ||
                                   c.kind == PunchCandidate::Kind::kMapped ||
                                   c.kind == PunchCandidate::Kind::kReflexive;
                          });
-  if (it == peer.candidates.end()) {
+  return it == peer.candidates.end() ? nullptr : &*it;
+}
+
+void Engine::Impl::startEarlyHello(PeerState& peer, Instant now) {
+  if (!peer.we_are_client || peer.session || !options.early_hello ||
+      (peer.pending && !peer.pending_unaimed)) {
     return;
   }
-  if (Handshake* hs = initiate(peer, now, it->path(), 0); hs != nullptr) {
+  // Both peers get the introduction at once and probe each other's public candidates, so each
+  // NAT has a mapping toward the other by the time our ClientHello arrives there.
+  const PunchCandidate* c = firstPublicCandidate(peer);
+  if (c == nullptr) {
+    return;
+  }
+  if (peer.pending_unaimed) {
+    // Started with our LOOKUP (its hello went through the rendezvous): now it has a place.
+    aimPending(peer, c->path());
+    peer.pending->retransmitNow(now);
+    servePending(peer, now);
+    return;
+  }
+  if (Handshake* hs = initiate(peer, now, c->path(), 0); hs != nullptr) {
     peer.early_hello = hs->localIndex();
   }
 }
@@ -285,22 +301,28 @@ void Engine::Impl::reaimEarlyHello(PeerState& peer, Instant now,
       peer.pending->receivedAnything() || peer.pending->remoteIndex() != 0) {
     return;
   }
+  std::optional<Path> to = introducedPublicPath(peer, introduced);
+  if (!to || *to == peer.pending_path) {
+    return;
+  }
+  aimPending(peer, *to);
+  peer.pending->retransmitNow(now);
+  servePending(peer, now);
+}
+
+std::optional<Path> Engine::Impl::introducedPublicPath(
+    const PeerState& peer, const std::vector<protocol::Candidate>& introduced) const {
   for (const auto& c : introduced) {
     if (c.kind != protocol::CandidateKind::kReflexive && c.kind != protocol::CandidateKind::kMapped) {
       continue;
     }
     Path to = Path::udp(c.endpoint);
-    bool accepted = std::any_of(peer.candidates.begin(), peer.candidates.end(),
-                                [&](const PunchCandidate& pc) { return pc.path() == to; });
-    if (!accepted || to == peer.pending_path) {
-      continue;
+    if (std::any_of(peer.candidates.begin(), peer.candidates.end(),
+                    [&](const PunchCandidate& pc) { return pc.path() == to; })) {
+      return to;
     }
-    peer.pending_path = to;
-    peer.pending->setEndpoint(c.endpoint);
-    peer.pending->retransmitNow(now);
-    servePending(peer, now);
-    return;
   }
+  return std::nullopt;
 }
 
 bool Engine::Impl::probedCandidate(const PeerState& peer, const Path& from) const {
@@ -552,6 +574,20 @@ void Engine::Impl::onProbeReply(PeerState& peer, Instant now, const Path& from) 
         peer.pending->retransmitNow(now);
         servePending(peer, now);
       }
+      return;
+    }
+    if (peer.pending && peer.pending_unaimed) {
+      // Our attempt started with the lookup had no public candidate to go to: this path.
+      aimPending(peer, from);
+      peer.pending->retransmitNow(now);
+      servePending(peer, now);
+      return;
+    }
+    if (peer.pending && peer.vouched_attempt == peer.pending->localIndex()) {
+      // We answered the rendezvous' copy of the peer's ClientHello at its reflexive endpoint,
+      // and the path that works is another: the attempt moves there.
+      followVouched(peer, now, from);
+      servePending(peer, now);
       return;
     }
     initiate(peer, now, from, 0);

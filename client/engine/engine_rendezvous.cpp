@@ -358,6 +358,10 @@ void Engine::Impl::onControlMessage(RendezvousState& rv, Instant now,
     onIntroduce(now, *intro);
     return;
   }
+  if (const auto* hello = std::get_if<protocol::HelloFromMsg>(&msg)) {
+    onHelloFrom(now, *hello);
+    return;
+  }
   if (const auto* seen = std::get_if<protocol::SeenHereMsg>(&msg)) {
     if (seen->request_id == 0 || seen->request_id != rv.also_here_request) {
       drops.add(DropReason::kControlRejected);

@@ -76,7 +76,7 @@ EngineStatus Engine::Impl::status(Instant now) const {
       } else {
         ps.state = peer.unreachable ? "unreachable" : "idle";
       }
-      if (peer.pending) {
+      if (peer.pending && !peer.pending_unaimed) {
         ps.endpoint = peer.pending_path.endpoint;
       } else if (auto best = peer.bestPath()) {
         ps.endpoint = best->endpoint;
@@ -193,6 +193,8 @@ EngineStatus Engine::Impl::status(Instant now) const {
     st.drops.emplace_back(std::string(toString(r)), drops.get(r));
   }
   st.cookie_replies = cookie_replies;
+  st.hellos_via_sent = hellos_via_sent;
+  st.hellos_from_received = hellos_from_received;
   st.handshake_attempts = pendingCount();
   st.candidates_rejected = candidates_rejected;
   if (outer) {

@@ -105,6 +105,10 @@ struct EngineStatus {
   // attempts (ours and rivals) in progress now.
   std::uint64_t cookie_replies = 0;
   std::size_t handshake_attempts = 0;
+  // ClientHellos through the rendezvous: ours given to it (HELLO_VIA), peers' it passed on to us
+  // (HELLO_FROM) and that we answered.
+  std::uint64_t hellos_via_sent = 0;
+  std::uint64_t hellos_from_received = 0;
   // Introduced candidates not probed: unusable addresses, stray ports, our own addresses.
   std::uint64_t candidates_rejected = 0;
   // The network key: "" (none), "file" or "ca", and its fingerprint (to compare across hosts).

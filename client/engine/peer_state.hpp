@@ -72,6 +72,9 @@ struct Introduction {
   std::uint64_t id = 0;
   std::array<std::uint8_t, 32> key{};
   Instant expires{};
+  // Where it said the peer is in public (its first mapped or reflexive candidate we accepted):
+  // a ClientHello passed on with it is answered there.
+  std::optional<Path> public_path;
 };
 
 // Liveness of the direct path of a session (the one it is on, or was on before a demotion).
@@ -186,6 +189,14 @@ struct PeerState {
   // local index of `pending` while it is that attempt; 0: none). Its failure is the punch's
   // business, not a failed direct path.
   std::uint32_t early_hello = 0;
+  // As TLS client: the early attempt was started with our LOOKUP and has nowhere to send yet
+  // (engine_hello_via.cpp); via_hello is its first packet, unpadded, for HELLO_VIA.
+  bool pending_unaimed = false;
+  std::vector<std::uint8_t> via_hello;
+  // As TLS server: the local index of `pending` while it answers a ClientHello the rendezvous
+  // passed on (HELLO_FROM) at the client's reflexive endpoint, until a packet of the attempt
+  // arrives directly or a punched path works (0: none).
+  std::uint32_t vouched_attempt = 0;
   bool unreachable = false;                // the last punch found no path
   bool direct_failed = false;              // a handshake toward a known endpoint failed
   bool want_direct_lookup = false;         // a session wants a new introduction (direct retry)

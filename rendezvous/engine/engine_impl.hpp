@@ -168,6 +168,13 @@ struct RendezvousEngine::Impl {
                   std::span<const std::uint8_t> plain);
   void sendKeepalive(PeerRecord& r, std::span<const std::uint8_t> payload);
 
+  // rv_hello.cpp: a peer's first handshake packet for another, kept briefly (HELLO_VIA) and
+  // passed on when the two are introduced (HELLO_FROM).
+  static constexpr Duration kHelloFresh = seconds(2);
+  void onHelloVia(Instant now, PeerRecord& r, protocol::HelloViaMsg& m);
+  // Sends `from`'s fresh hello for `to` to `to`, if it has one.
+  void passHello(Instant now, PeerRecord& from, PeerRecord& to, std::uint64_t intro_id);
+
   // rv_outer.cpp: the network key (docs/hardening.md, "Network key").
   enum class OuterProblem { kMismatch, kMissing, kUnexpected };
   void onOuterSealed(Instant now, SocketId on, const protocol::Endpoint& from,

@@ -81,6 +81,15 @@ struct PeerRecord {
   // INTRODUCE while recent (RendezvousEngine::Impl::introduce).
   std::optional<protocol::PortReading> reading;
   Instant reading_at{};
+  // The newest HELLO_VIA: the first handshake packet of its attempt with the peer named `to`,
+  // passed on whenever the two are introduced while it is fresh (rv_hello.cpp). Held only while
+  // the peer connects (a few seconds), so most records have none.
+  struct ViaHello {
+    std::string to;
+    std::vector<std::uint8_t> bytes;
+    Instant at{};
+  };
+  std::unique_ptr<ViaHello> via_hello;
   std::vector<RelayChannel> channels;           // sorted by channel
   TokenBucket lookups;                          // lookups and relay requests
   TokenBucket relay;                            // bytes of relay datagrams it sends

@@ -220,6 +220,9 @@ void RendezvousEngine::Impl::sweep(Instant now) {
     if (r.keys) {
       r.keys->expire(now);
     }
+    if (r.via_hello && now - r.via_hello->at > kHelloFresh) {
+      r.via_hello.reset();
+    }
   });
   if (now >= next_relay_sweep) {
     sweepRelay(now);

@@ -143,6 +143,7 @@ struct RendezvousCounters {
   std::uint64_t also_here = 0;      // ALSO_HERE answered (a peer's reflexive of its other family)
   std::uint64_t lookups = 0;
   std::uint64_t introductions = 0;  // pairs introduced
+  std::uint64_t hellos_passed = 0;  // HELLO_FROM sent: a peer's first handshake packet passed on
   std::uint64_t lookup_failures = 0;
   std::uint64_t keepalive_replies = 0;
   std::uint64_t stun_requests = 0;

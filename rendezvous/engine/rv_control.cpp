@@ -204,6 +204,10 @@ void RendezvousEngine::Impl::onControl(Instant now, PeerRecord& r,
     onRelayRequest(now, r, *relay);
     return;
   }
+  if (auto* hello = std::get_if<protocol::HelloViaMsg>(&*msg)) {
+    onHelloVia(now, r, *hello);
+    return;
+  }
   drop(Drop::kUnexpectedMessage);
 }
 
@@ -300,6 +304,9 @@ void RendezvousEngine::Impl::introduce(Instant now, PeerRecord& requester, PeerR
   if (a && b) {
     counters.introductions++;
   }
+  // After the INTRODUCE it belongs to: the receiver needs the candidates to answer it.
+  passHello(now, requester, target, to_requester.intro_id);
+  passHello(now, target, requester, to_requester.intro_id);
   std::fill(to_requester.punch_key.begin(), to_requester.punch_key.end(), std::uint8_t{0});
   std::fill(to_target.punch_key.begin(), to_target.punch_key.end(), std::uint8_t{0});
 }

@@ -548,6 +548,9 @@ TEST(PunchSim, ReplayedProbeReplyFromElsewhereIsIgnored) {
   w.addNat(NatType::kFullCone, 2);
   auto& alice = w.addPeer("alice", "10.42.0.1", parseEp("10.0.1.2:51820"));
   auto& bob = w.addPeer("bob", "10.42.0.2", parseEp("10.0.2.2:51820"));
+  // Through the rendezvous alice's ClientHello is answered before any probe reply reaches her,
+  // and a reply after the session is up is merely late: without it the reply still decides.
+  alice.options.hello_via_rendezvous = false;
   const auto attacker = parseEp("203.0.113.66:4444");
   const auto alice_public = *protocol::IpAddress::parse("198.51.100.1");
   auto route = w.net.on_route;

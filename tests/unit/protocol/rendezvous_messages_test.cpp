@@ -376,5 +376,49 @@ TEST(RendezvousMessages, AlsoHereAndSeenHereRoundTripAndRejectTruncation) {
   EXPECT_FALSE(peekControlType({}).has_value());
 }
 
+TEST(RendezvousMessages, HellosRoundTripAndRefuseBadLengths) {
+  std::vector<std::uint8_t> hello(300);
+  for (std::size_t i = 0; i < hello.size(); ++i) {
+    hello[i] = static_cast<std::uint8_t>(i * 7);
+  }
+  auto via = roundTrip<HelloViaMsg>(HelloViaMsg{"bob", hello});
+  EXPECT_EQ(via.peer_name, "bob");
+  EXPECT_EQ(via.hello, hello);
+  auto from = roundTrip<HelloFromMsg>(HelloFromMsg{0x0102030405060708ull, "alice", hello});
+  EXPECT_EQ(from.intro_id, 0x0102030405060708ull);
+  EXPECT_EQ(from.peer_name, "alice");
+  EXPECT_EQ(from.hello, hello);
+
+  // The largest hello still fits a control payload after the longest name.
+  std::array<std::uint8_t, kMaxControlPayload> big{};
+  EXPECT_GT(serializeControl(HelloFromMsg{1, std::string(kMaxNameLength, 'n'),
+                                          std::vector<std::uint8_t>(kMaxViaHello, 1)},
+                             big),
+            0u);
+  // Empty, over-long or without a name: not serialized.
+  std::array<std::uint8_t, 2048> buf{};
+  EXPECT_EQ(serializeControl(HelloViaMsg{"bob", {}}, buf), 0u);
+  EXPECT_EQ(serializeControl(HelloViaMsg{"bob", std::vector<std::uint8_t>(kMaxViaHello + 1)}, buf),
+            0u);
+  EXPECT_EQ(serializeControl(HelloFromMsg{1, "", hello}, buf), 0u);
+
+  std::vector<ControlMessage> msgs = {HelloViaMsg{"bob", {1, 2, 3}},
+                                      HelloFromMsg{9, "alice", {4, 5}}};
+  for (const auto& m : msgs) {
+    auto n = serializeControl(m, buf);
+    ASSERT_GT(n, 0u);
+    for (std::size_t len = 0; len < n; ++len) {
+      EXPECT_FALSE(parseControl(std::span(buf).first(len)).ok()) << m.index() << " " << len;
+    }
+    EXPECT_FALSE(parseControl(std::span(buf).first(n + 1)).ok()) << m.index();
+  }
+  // A length field of zero, or over kMaxViaHello with the bytes present, is refused.
+  std::vector<std::uint8_t> raw = {11, kRendezvousVersion, 3, 'b', 'o', 'b', 0, 0};
+  EXPECT_FALSE(parseControl(raw).ok());
+  raw = {11, kRendezvousVersion, 3, 'b', 'o', 'b', 0x04, 0x01};
+  raw.resize(raw.size() + kMaxViaHello + 1, 0);
+  EXPECT_FALSE(parseControl(raw).ok());
+}
+
 }  // namespace
 }  // namespace vpn::protocol
