@@ -417,6 +417,10 @@ int main(int argc, char** argv) {
   write("rendezvous_messages", "also-here", control(protocol::AlsoHereMsg{9}));
   write("rendezvous_messages", "seen-here",
         control(protocol::SeenHereMsg{9, *protocol::Endpoint::parse("[2001:db8:7::7]:40001")}));
+  std::vector<std::uint8_t> client_hello(230, 0x16);
+  write("rendezvous_messages", "hello-via", control(protocol::HelloViaMsg{"bob", client_hello}));
+  write("rendezvous_messages", "hello-from",
+        control(protocol::HelloFromMsg{99, "alice", client_hello}));
   write("stun", "binding", stun(false, false));
   write("stun", "binding-padded", stun(true, false));
   write("stun", "binding-change", stun(true, true));
