@@ -83,6 +83,7 @@ bool Handshake::budgetAllows(std::size_t n) const {
 
 void Handshake::onPacket(Instant now, const protocol::HandshakePacket& packet) {
   received_any_ = true;
+  received_payload_ = received_payload_ || packet.hasPayload();
   bytes_in_ += packet.wire_size;
   if (packet.receiver_index != 0 && packet.receiver_index == params_.local_index) {
     validated_ = true;  // it names an index only our packets to that endpoint carried

@@ -81,6 +81,8 @@ class Handshake {
     return params_.role == crypto::TlsSession::Role::kServer && params_.remote_index == 0;
   }
   bool receivedAnything() const { return received_any_; }
+  // A packet with stream bytes came (not only acks): the peer's flight is arriving.
+  bool receivedPayload() const { return received_payload_; }
   // Datagram bytes in and out, and how many packets the send budget held back.
   std::uint64_t bytesIn() const { return bytes_in_; }
   std::uint64_t bytesOut() const { return bytes_out_; }
@@ -112,6 +114,7 @@ class Handshake {
   Instant kick_at_ = kNever;
   Duration kick_backoff_ = milliseconds(300);
   bool received_any_ = false;
+  bool received_payload_ = false;
   bool validated_ = false;
   bool held_ = false;  // the budget held a packet back since the last arrival
   bool has_cookie_ = false;

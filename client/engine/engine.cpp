@@ -285,6 +285,14 @@ void Engine::Impl::onTimer(Instant now) {
   }
   for (auto& ptr : peers) {
     PeerState& peer = *ptr;
+    if (peer.pending && peer.via_poke_at <= now) {
+      peer.via_poke_at = kNever;
+      if (!peer.pending->receivedPayload() && !peer.via_first.empty()) {
+        // Once, whether or not the server acked it: a repeated first packet is what tells the
+        // server its answer was lost (engine_handshake.cpp, onClientHello).
+        sendOnPath(peer.pending_path, peer.via_first);
+      }
+    }
     if (peer.pending) {
       if (peer.pending->timedOut(now) && peer.early_hello == peer.pending->localIndex() &&
           !peer.pending->receivedAnything()) {
@@ -332,7 +340,7 @@ Instant Engine::Impl::nextDeadline() const {
   for (const auto& ptr : peers) {
     const PeerState& peer = *ptr;
     if (peer.pending) {
-      next = std::min(next, peer.pending->nextDeadline());
+      next = std::min({next, peer.pending->nextDeadline(), peer.via_poke_at});
     }
     if (peer.rival) {
       next = std::min(next, peer.rival->nextDeadline());

@@ -84,7 +84,12 @@ void Engine::Impl::dropPending(PeerState& peer) {
   peer.pending.reset();
   peer.pending_unaimed = false;
   peer.via_hello.clear();
+  peer.via_attempt = 0;
+  peer.via_first.clear();
+  peer.via_poke_at = kNever;
   peer.vouched_attempt = 0;
+  peer.vouched_followed = false;
+  peer.vouched_copies = 0;
   for (std::size_t i = 0; i < peer.early.size(); ++i) {
     drops.add(DropReason::kUnknownIndex);
   }

@@ -147,8 +147,14 @@ void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
     return;
   }
   if (peer.pending && peer.pending->remoteIndex() == p.sender_index) {
-    if (!vouched) {
-      followVouched(peer, now, from);  // the client's own copy of a hello we had from the rendezvous
+    if (!vouched && peer.vouched_attempt == peer.pending->localIndex()) {
+      // The client's own copy of a ClientHello we had from the rendezvous. It sends one when the
+      // introduction aims it and another when a path works and it has heard nothing: then our
+      // answer met its NAT before its first packet to us opened it, so it goes again now.
+      followVouched(peer, now, from);
+      if (++peer.vouched_copies >= 2 && !peer.pending->channel().allAcked()) {
+        peer.pending->retransmitNow(now);
+      }
     }
     peer.pending->onPacket(now, p);
     servePending(peer, now);
@@ -193,6 +199,8 @@ void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
     // is redirected.
     if (vouched) {
       peer.vouched_attempt = peer.pending->localIndex();
+      peer.vouched_followed = false;
+      peer.vouched_copies = 0;
     }
     peer.pending->onPacket(now, p);
     servePending(peer, now);
@@ -201,7 +209,8 @@ void Engine::Impl::onClientHello(PeerState& peer, Instant now, const Path& from,
   // Two ClientHellos passed on by the rendezvous, the older one not confirmed by any direct
   // packet: the newer is the client's newest attempt (the older may be from before a restart).
   bool newer_vouched = vouched && peer.pending && peer.vouched_attempt != 0 &&
-                       peer.vouched_attempt == peer.pending->localIndex();
+                       peer.vouched_attempt == peer.pending->localIndex() &&
+                       !peer.vouched_followed;
   if (!peer.pending || newer_vouched) {
     Handshake* hs = initiate(peer, now, from, p.sender_index, admit);
     if (hs != nullptr) {

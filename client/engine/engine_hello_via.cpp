@@ -76,6 +76,9 @@ void Engine::Impl::prepareHelloVia(PeerState& peer, Instant now) {
     FirstDatagram first;
     peer.pending->flush(now, first);
     peer.via_hello = unpaddedHello(first);
+    if (!peer.via_hello.empty()) {
+      peer.via_first = first.bytes();
+    }
   }
   if (!peer.pending_unaimed || peer.via_hello.empty()) {
     return;
@@ -87,6 +90,7 @@ void Engine::Impl::prepareHelloVia(PeerState& peer, Instant now) {
       sendControl(*rv, now, msg);
     }
   }
+  peer.via_attempt = peer.pending->localIndex();
   hellos_via_sent++;
 }
 
@@ -126,10 +130,11 @@ void Engine::Impl::aimPending(PeerState& peer, const Path& to) {
 
 void Engine::Impl::followVouched(PeerState& peer, Instant now, const Path& from) {
   if (!peer.pending || peer.vouched_attempt == 0 ||
-      peer.vouched_attempt != peer.pending->localIndex() || from.relayed()) {
+      peer.vouched_attempt != peer.pending->localIndex() || peer.vouched_followed ||
+      from.relayed()) {
     return;
   }
-  peer.vouched_attempt = 0;
+  peer.vouched_followed = true;
   if (from == peer.pending_path) {
     return;
   }

@@ -339,6 +339,7 @@ struct Engine::Impl {
   const PunchCandidate* firstPublicCandidate(const PeerState& peer) const;
 
   // engine_hello_via.cpp: our ClientHello through the rendezvous, and the peer's through it.
+  static constexpr Duration kViaPokeGrace = milliseconds(10);
   // Before a LOOKUP: as TLS client with nothing under way, start the attempt unaimed and send
   // its first packet to the rendezvous (HELLO_VIA); while it stays unaimed, send it again.
   void prepareHelloVia(PeerState& peer, Instant now);

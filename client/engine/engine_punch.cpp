@@ -570,7 +570,16 @@ void Engine::Impl::onProbeReply(PeerState& peer, Instant now, const Path& from) 
       // Our early ClientHello went here, or the peer's ClientHello from here started our attempt:
       // it goes on. One that has heard nothing may have reached the peer's NAT before the
       // peer's first probe opened it: send it again now that the path works.
-      if (!peer.pending->receivedAnything()) {
+      if (peer.via_attempt == peer.pending->localIndex()) {
+        // The server answered the rendezvous' copy when it sent its first probes: that answer
+        // is likely right behind the probe that got us here. Our ClientHello goes again only if
+        // the answer's stream bytes do not come (an ack alone may have slipped through after
+        // our NAT opened while the answer met it before): the second copy tells the server to
+        // resend.
+        if (!peer.pending->receivedPayload()) {
+          peer.via_poke_at = now + kViaPokeGrace;
+        }
+      } else if (!peer.pending->receivedAnything()) {
         peer.pending->retransmitNow(now);
         servePending(peer, now);
       }
@@ -583,7 +592,8 @@ void Engine::Impl::onProbeReply(PeerState& peer, Instant now, const Path& from) 
       servePending(peer, now);
       return;
     }
-    if (peer.pending && peer.vouched_attempt == peer.pending->localIndex()) {
+    if (peer.pending && peer.vouched_attempt == peer.pending->localIndex() &&
+        !peer.vouched_followed) {
       // We answered the rendezvous' copy of the peer's ClientHello at its reflexive endpoint,
       // and the path that works is another: the attempt moves there.
       followVouched(peer, now, from);

@@ -193,10 +193,20 @@ struct PeerState {
   // (engine_hello_via.cpp); via_hello is its first packet, unpadded, for HELLO_VIA.
   bool pending_unaimed = false;
   std::vector<std::uint8_t> via_hello;
-  // As TLS server: the local index of `pending` while it answers a ClientHello the rendezvous
-  // passed on (HELLO_FROM) at the client's reflexive endpoint, until a packet of the attempt
-  // arrives directly or a punched path works (0: none).
+  // The local index of the attempt whose ClientHello went through the rendezvous (0: none), its
+  // first packet as sent directly (padded), and when that packet goes once more because a path
+  // works and the server's answer, which left with the server's first probes, has still not
+  // come (kNever: not due).
+  std::uint32_t via_attempt = 0;
+  std::vector<std::uint8_t> via_first;
+  Instant via_poke_at = kNever;
+  // As TLS server: the local index of `pending` when it answers a ClientHello the rendezvous
+  // passed on (HELLO_FROM), first at the client's public candidate (0: none); whether a packet
+  // of it came directly or a punched path worked since (its path follows that once), and how
+  // many direct copies of the client's first packet came.
   std::uint32_t vouched_attempt = 0;
+  bool vouched_followed = false;
+  std::uint32_t vouched_copies = 0;
   bool unreachable = false;                // the last punch found no path
   bool direct_failed = false;              // a handshake toward a known endpoint failed
   bool want_direct_lookup = false;         // a session wants a new introduction (direct retry)
