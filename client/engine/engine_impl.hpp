@@ -329,16 +329,22 @@ struct Engine::Impl {
   void onLookupFailed(Instant now, const protocol::LookupFailedMsg& msg);
   void onPunch(Instant now, const Path& from, std::span<const std::uint8_t> datagram);
   void onProbeReply(PeerState& peer, Instant now, const Path& from);
-  // As TLS client with nothing under way: a ClientHello with the first probes, to the peer's
-  // best public candidate (set-up time: half a round trip before a probe could answer).
+
+  // engine_early_hello.cpp: our ClientHello before any path works, and the peer's through the
+  // rendezvous.
+  // As TLS client with nothing under way (or an attempt started with the lookup): a ClientHello
+  // with the first probes, to the peer's best public candidate (set-up time: half a round trip
+  // before a probe could answer).
   void startEarlyHello(PeerState& peer, Instant now);
+  // A later introduction in the same punch: an early ClientHello that has heard nothing goes to
+  // its public candidate.
+  void reaimEarlyHello(PeerState& peer, Instant now,
+                       const std::vector<protocol::Candidate>& introduced);
   // The first mapped or reflexive candidate of an introduction that we accepted (probe).
   std::optional<Path> introducedPublicPath(const PeerState& peer,
                                            const std::vector<protocol::Candidate>& introduced) const;
   // The first UDP candidate of the peer that is public (static, mapped or reflexive), or null.
   const PunchCandidate* firstPublicCandidate(const PeerState& peer) const;
-
-  // engine_hello_via.cpp: our ClientHello through the rendezvous, and the peer's through it.
   static constexpr Duration kViaPokeGrace = milliseconds(10);
   // Before a LOOKUP: as TLS client with nothing under way, start the attempt unaimed and send
   // its first packet to the rendezvous (HELLO_VIA); while it stays unaimed, send it again.
@@ -349,8 +355,8 @@ struct Engine::Impl {
   // A packet of the vouched attempt arrived directly from `from`, or a punched path to `from`
   // works: the attempt moves there (once), and resends what the peer has not acknowledged.
   void followVouched(PeerState& peer, Instant now, const Path& from);
-  void reaimEarlyHello(PeerState& peer, Instant now,
-                       const std::vector<protocol::Candidate>& introduced);
+
+  // engine_punch.cpp, continued.
   void servicePunch(PeerState& peer, Instant now);
   void endPunch(PeerState& peer, Instant now);
   void sendProbe(const Introduction& intro, bool reply, std::uint32_t seq, const Path& to);

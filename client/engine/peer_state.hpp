@@ -190,7 +190,7 @@ struct PeerState {
   // business, not a failed direct path.
   std::uint32_t early_hello = 0;
   // As TLS client: the early attempt was started with our LOOKUP and has nowhere to send yet
-  // (engine_hello_via.cpp); via_hello is its first packet, unpadded, for HELLO_VIA.
+  // (engine_early_hello.cpp); via_hello is its first packet, unpadded, for HELLO_VIA.
   bool pending_unaimed = false;
   std::vector<std::uint8_t> via_hello;
   // The local index of the attempt whose ClientHello went through the rendezvous (0: none), its

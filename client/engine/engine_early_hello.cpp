@@ -1,5 +1,11 @@
-// Our first handshake packet through the rendezvous (docs/paths.md rule 1; HELLO_VIA and
-// HELLO_FROM in protocol/rendezvous_messages.hpp).
+// The TLS client's ClientHello, sent before any path is known to work (docs/paths.md rule 1):
+// with the first probes of a punch to the peer's best public candidate (the early hello), and
+// before that through the rendezvous (HELLO_VIA and HELLO_FROM in
+// protocol/rendezvous_messages.hpp).
+//
+// Both peers get an introduction at the same instant and probe each other's public candidates,
+// so each NAT has a mapping toward the other by the time the early hello arrives there. A later
+// introduction in the same punch re-aims an early hello that has heard nothing.
 //
 // As TLS client we start the attempt when we send the LOOKUP, before the introduction says where
 // the peer is, and give its ClientHello to the rendezvous, which passes it to the peer right
@@ -9,11 +15,14 @@
 // ClientHello goes to the peer directly too, as the early hello always did: it covers a lost
 // HELLO_FROM and a rendezvous from before HELLO_VIA, and a duplicate costs the peer one ack.
 //
-// As TLS server, a HELLO_FROM starts our attempt toward the client's first public candidate
-// without a cookie: the rendezvous saw the client there in its authenticated session. Where a
-// NAT maps per destination, that is not where the client's packets to us come from; so the
-// attempt follows the first of its packets that arrives directly, or the first punched path that
-// works, once.
+// As TLS server, a HELLO_FROM starts our attempt toward the public candidate of the introduction
+// it came with, without a cookie: the rendezvous saw the client there in its authenticated
+// session. Where a NAT maps per destination, that is not where the client's packets to us come
+// from; so the attempt follows the first of its packets that arrives directly, or the first
+// punched path that works, once. Our answer may meet the client's NAT just before the client's
+// first packet to us opens it: the client then repeats that packet (engine.cpp, via_poke_at),
+// and a second direct copy makes us resend (engine_handshake.cpp).
+#include <algorithm>
 #include <array>
 
 #include "client/engine/engine_impl.hpp"
@@ -60,6 +69,75 @@ std::vector<std::uint8_t> unpaddedHello(const FirstDatagram& first) {
 }
 
 }  // namespace
+
+const PunchCandidate* Engine::Impl::firstPublicCandidate(const PeerState& peer) const {
+  // Local ones are left out: on a shared LAN their probe answers first and the handshake moves
+  // there anyway.
+  auto it = std::find_if(peer.candidates.begin(), peer.candidates.end(),
+                         [](const PunchCandidate& c) {
+                           return c.kind == PunchCandidate::Kind::kStatic ||
+                                  c.kind == PunchCandidate::Kind::kMapped ||
+                                  c.kind == PunchCandidate::Kind::kReflexive;
+                         });
+  return it == peer.candidates.end() ? nullptr : &*it;
+}
+
+void Engine::Impl::startEarlyHello(PeerState& peer, Instant now) {
+  if (!peer.we_are_client || peer.session || !options.early_hello ||
+      (peer.pending && !peer.pending_unaimed)) {
+    return;
+  }
+  // Both peers get the introduction at once and probe each other's public candidates, so each
+  // NAT has a mapping toward the other by the time our ClientHello arrives there.
+  const PunchCandidate* c = firstPublicCandidate(peer);
+  if (c == nullptr) {
+    return;
+  }
+  if (peer.pending_unaimed) {
+    // Started with our LOOKUP (its hello went through the rendezvous): now it has a place.
+    aimPending(peer, c->path());
+    peer.pending->retransmitNow(now);
+    servePending(peer, now);
+    return;
+  }
+  if (Handshake* hs = initiate(peer, now, c->path(), 0); hs != nullptr) {
+    peer.early_hello = hs->localIndex();
+  }
+}
+
+// A later introduction in the same punch names where the peer registered last: a peer that
+// restarted on a new port is introduced first from its old registration (still held by the
+// rendezvous) when our lookup arrives just before its new one. Our early ClientHello, which has
+// heard nothing yet, goes to the newest public candidate instead of waiting for the probes.
+void Engine::Impl::reaimEarlyHello(PeerState& peer, Instant now,
+                                   const std::vector<protocol::Candidate>& introduced) {
+  if (!peer.pending || peer.early_hello != peer.pending->localIndex() ||
+      peer.pending->receivedAnything() || peer.pending->remoteIndex() != 0) {
+    return;
+  }
+  std::optional<Path> to = introducedPublicPath(peer, introduced);
+  if (!to || *to == peer.pending_path) {
+    return;
+  }
+  aimPending(peer, *to);
+  peer.pending->retransmitNow(now);
+  servePending(peer, now);
+}
+
+std::optional<Path> Engine::Impl::introducedPublicPath(
+    const PeerState& peer, const std::vector<protocol::Candidate>& introduced) const {
+  for (const auto& c : introduced) {
+    if (c.kind != protocol::CandidateKind::kReflexive && c.kind != protocol::CandidateKind::kMapped) {
+      continue;
+    }
+    Path to = Path::udp(c.endpoint);
+    if (std::any_of(peer.candidates.begin(), peer.candidates.end(),
+                    [&](const PunchCandidate& pc) { return pc.path() == to; })) {
+      return to;
+    }
+  }
+  return std::nullopt;
+}
 
 void Engine::Impl::prepareHelloVia(PeerState& peer, Instant now) {
   if (!peer.we_are_client || peer.session || !options.early_hello ||
