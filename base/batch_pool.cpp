@@ -1,7 +1,10 @@
 #include "base/batch_pool.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
+#include <string>
 
 namespace vpn::base {
 namespace {
@@ -73,15 +76,28 @@ void BatchPool::dispatch(std::size_t n, void* fn, Trampoline call) {
     if (runRange(r, 0)) {
       continue;  // its worker had not started it: done here
     }
-    for (std::uint32_t v = claims_[r].state.load(std::memory_order_acquire); v != kDone;
-         v = claims_[r].state.load(std::memory_order_acquire)) {
-      claims_[r].state.wait(v, std::memory_order_acquire);
+    // The worker is running this range right now and finishes within microseconds, sooner
+    // than this thread would wake up from a futex: spin on it, and sleep only if it takes long
+    // (its thread lost its core).
+    auto spin_until = std::chrono::steady_clock::now() + kSpin;
+    std::uint32_t v = claims_[r].state.load(std::memory_order_acquire);
+    for (unsigned i = 0; v != kDone; v = claims_[r].state.load(std::memory_order_acquire)) {
+      if ((++i & 63) != 0 || std::chrono::steady_clock::now() < spin_until) {
+        cpuRelax();
+      } else {
+        claims_[r].state.wait(v, std::memory_order_acquire);
+      }
     }
   }
   ++parallel_batches_;
 }
 
 void BatchPool::workerLoop(std::size_t lane) {
+#ifdef __linux__
+  // A name for top -H, perf and taskset (bench/worker_gain.sh pins the lanes by it).
+  const std::string name = "vpn-lane-" + std::to_string(lane);
+  pthread_setname_np(pthread_self(), name.c_str());
+#endif
   std::uint32_t seen = 0;
   for (;;) {
     // Under load the next batch follows within microseconds, sooner than a sleeping thread wakes

@@ -8,10 +8,12 @@
 // range 0 itself. Each other range has a claim word: whoever claims it first runs it, the worker
 // of that lane or, once it is done with its own, the caller. So a worker that is slow to wake
 // (another process holds its core) costs nothing: the caller does its range and returns, and
-// waits only for ranges a worker has actually started. Per batch that is one wake-up and one
-// compare-and-swap per range; nothing per item, no lock and no allocation. A batch smaller than
-// min_parallel items runs on the caller alone: waking a thread costs a few microseconds, as much
-// as sealing a few packets.
+// waits only for ranges a worker has actually started, spinning on them for up to kSpin before
+// it sleeps (a range takes microseconds; a futex wake-up on a VM takes longer). Per batch that is
+// one wake-up and one compare-and-swap per range; nothing per item, no lock and no allocation. A
+// batch smaller than min_parallel items runs on the caller alone: waking a thread costs a few
+// microseconds, as much as sealing a few packets. Worker threads are named vpn-lane-N (top -H,
+// perf, taskset).
 // `lane` tells fn which thread runs it (0 = the caller), whatever range that is: callers keep
 // per-lane state (an OpenSSL context per lane) indexed by it.
 // Ownership: the pool owns its threads; the destructor stops and joins them.
@@ -64,7 +66,9 @@ class BatchPool {
   bool runRange(std::size_t r, std::size_t lane);
   std::size_t rangeBegin(std::size_t r) const { return n_ * r / lanes(); }
 
-  static constexpr std::chrono::microseconds kSpin{50};  // a worker's look before it sleeps
+  // How long a worker looks for the next batch, and the caller waits on a started range, before
+  // sleeping.
+  static constexpr std::chrono::microseconds kSpin{50};
   enum : std::uint32_t { kFree = 0, kRunning = 1, kDone = 2 };
   struct alignas(64) Claim {
     std::atomic<std::uint32_t> state{kDone};
