@@ -21,7 +21,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -52,7 +51,7 @@ double cpuSeconds() {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "udp_gso_send: %s\nusage: udp_gso_send --dest IPv4:PORT --seconds N --gbps R "
-               "[--segment BYTES] [--segments N]\n",
+               "[--segment BYTES] [--segments N] [--burst N]\n",
                why);
   std::exit(2);
 }
