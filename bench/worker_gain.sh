@@ -67,7 +67,8 @@ table inet sink {
 }
 EOF
 
-# run NAME WORKERS ALICE_CPUS -> appends one JSON line to $RAW/runs.jsonl
+# run NAME WORKERS ALICE_CPUS LANE_CPUS ROUND -> appends one JSON line to $RAW/runs.jsonl
+#   (LANE_CPUS empty: the worker threads stay where ALICE_CPUS put them)
 run() {
   local name=$1 workers=$2 cpus=$3 lane_cpus=$4 d="$RAW/$1-$5" t0 t1 tx0 tx1 gen_out
   mkdir -p "$d"
@@ -81,7 +82,9 @@ run() {
   if [[ -n $lane_cpus ]]; then  # the worker threads (named vpn-lane-N) on their own CPUs
     local t
     for t in /proc/"${PIDS_A[0]}"/task/*; do
-      [[ $(cat "$t/comm" 2>/dev/null) == vpn-lane-* ]] && taskset -cp "$lane_cpus" "${t##*/}" >/dev/null
+      if [[ $(cat "$t/comm" 2>/dev/null) == vpn-lane-* ]]; then
+        taskset -cp "$lane_cpus" "${t##*/}" >/dev/null
+      fi
     done
   fi
   tx0=$(json_get "$d/alice.toml" "peer('bob').get('tx_bytes', 0)")
